@@ -47,6 +47,7 @@ export interface RestoreArtifact {
   name: string;
   /** Raw bytes; errors (instead of ending) when the stored or raw SHA-256 does not match the manifest. */
   stream: Readable;
+  /** Decoded size for progress; 0 when unknown (e.g. `copy`, which streams without a repository). */
   rawBytes: number;
   meta: { [key: string]: Json };
 }

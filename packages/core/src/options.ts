@@ -35,7 +35,11 @@ type ValueOf<S extends OptionSpec> = S['type'] extends 'number'
 type IsPresent<S extends OptionSpec> = S extends { required: true } ? true : S extends { default: unknown } ? true : false;
 
 /** The validated options object a provider's `create` receives. */
-export type OptionValues<O extends OptionsSpec = OptionsSpec> = {
+export type OptionValues<O extends OptionsSpec = OptionsSpec> = string extends keyof O
+  ? Record<string, unknown> // an unknown declaration: values are only known at run time
+  : KnownOptionValues<O>;
+
+type KnownOptionValues<O extends OptionsSpec> = {
   [K in keyof O as IsPresent<O[K]> extends true ? K : never]: ValueOf<O[K]>;
 } & {
   [K in keyof O as IsPresent<O[K]> extends true ? never : K]?: ValueOf<O[K]>;

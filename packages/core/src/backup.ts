@@ -1,0 +1,204 @@
+import { hostname } from 'node:os';
+import type { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Json, RunContext, Source, SourceDefinition, Transform, TransformDefinition } from './contracts.js';
+import { NexusError, toNexusError } from './errors.js';
+import { FanOut } from './fan-out.js';
+import { HashingStream } from './hashing.js';
+import {
+  assertPipelineName,
+  createBackupId,
+  type Manifest,
+  type ManifestArtifact,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+} from './manifest.js';
+import type { Repository } from './repository.js';
+import { TOOL_VERSION } from './version.js';
+
+export interface PlannedSource {
+  definition: SourceDefinition;
+  version: string;
+  source: Source;
+  options: Record<string, unknown>;
+}
+
+export interface PlannedTransform {
+  definition: TransformDefinition;
+  version: string;
+  transform: Transform;
+}
+
+export interface BackupTarget {
+  repository: Repository;
+  /** An optional target that fails turns the run into a warning (exit 1) instead of a failure. */
+  optional: boolean;
+}
+
+export interface BackupPlan {
+  pipeline: string;
+  source: PlannedSource;
+  transforms: PlannedTransform[];
+  targets: BackupTarget[];
+}
+
+export interface TargetOutcome {
+  repository: string;
+  ok: boolean;
+  error?: NexusError;
+}
+
+export interface BackupResult {
+  manifest: Manifest;
+  targets: TargetOutcome[];
+  /** Problems that did not fail the run, e.g. an optional destination that failed. */
+  warnings: string[];
+}
+
+/** Refuses pipelines that break a source's policy before anything is read or written. */
+export function checkBackupPolicy(plan: BackupPlan): void {
+  assertPipelineName(plan.pipeline);
+  if (plan.targets.length === 0) {
+    throw new NexusError('USAGE', 'no destination given', { hint: 'add --to <repository>' });
+  }
+  const { definition, options } = plan.source;
+  const encrypted = plan.transforms.some((stage) => stage.definition.encrypts);
+  if (definition.requiresEncryption?.(options) && !encrypted) {
+    throw new NexusError('POLICY', `${definition.name} backups must be encrypted`, {
+      provider: definition.name,
+      hint: 'add --encrypt (or `{ use: aes }` to the pipeline transforms), or pass --allow-plaintext to store them unencrypted',
+    });
+  }
+}
+
+/**
+ * Runs one backup: every artifact is encoded once and streamed to every target; each target gets its
+ * manifest only after all its artifacts are stored, so a crash at any point leaves no visible backup.
+ */
+export async function runBackup(plan: BackupPlan, ctx: RunContext): Promise<BackupResult> {
+  checkBackupPolicy(plan);
+  const startedAt = new Date();
+  const id = createBackupId(startedAt);
+  const live = new Map(plan.targets.map((target) => [target, undefined as NexusError | undefined]));
+  const warnings: string[] = [];
+  const extensions = plan.transforms.map((stage) => stage.definition.extension).join('');
+  const artifacts: ManifestArtifact[] = [];
+
+  const failTarget = (target: BackupTarget, error: unknown) => {
+    const failure = toNexusError(error, 'IO');
+    live.set(target, failure);
+    if (!target.optional) throw failure;
+    warnings.push(`optional repository ${target.repository.label} failed: ${failure.message}`);
+  };
+  const liveTargets = () => plan.targets.filter((target) => live.get(target) === undefined);
+
+  try {
+    const description = await plan.source.source.describe(ctx);
+    for await (const artifact of plan.source.source.backup(ctx)) {
+      if (liveTargets().length === 0) break;
+      const file = `${artifact.name}${extensions}`;
+      ctx.progress?.start(file, artifact.expectedBytes);
+      const digests = await storeArtifact(artifact.stream, file, liveTargets(), plan, id, ctx, failTarget);
+      ctx.progress?.done();
+      artifacts.push({ name: artifact.name, file, stored: digests.stored, raw: digests.raw, meta: artifact.meta ?? {} });
+    }
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      id,
+      pipeline: plan.pipeline,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      host: hostname(),
+      tool: { name: 'nexus-backup', version: TOOL_VERSION },
+      source: { provider: plan.source.definition.name, version: plan.source.version, description },
+      transforms: plan.transforms.map((stage) => ({
+        provider: stage.definition.name,
+        version: stage.version,
+        extension: stage.definition.extension,
+        params: stage.transform.params() as { [key: string]: Json },
+      })),
+      artifacts,
+    };
+    for (const target of liveTargets()) {
+      try {
+        await target.repository.writeManifest(manifest, ctx);
+      } catch (error) {
+        failTarget(target, error);
+      }
+    }
+    if (liveTargets().length === 0) {
+      throw new NexusError('IO', 'every repository failed', { hint: warnings.join('; ') });
+    }
+    await removePartialBackups(plan, id, ctx, (target) => live.get(target) !== undefined);
+    const targets = plan.targets.map((target) => ({
+      repository: target.repository.label,
+      ok: live.get(target) === undefined,
+      ...(live.get(target) ? { error: live.get(target) } : {}),
+    }));
+    return { manifest, targets, warnings };
+  } catch (error) {
+    await removePartialBackups(plan, id, ctx, () => true);
+    throw toNexusError(error, 'IO', plan.source.definition.name);
+  }
+}
+
+async function storeArtifact(
+  input: Readable,
+  file: string,
+  targets: BackupTarget[],
+  plan: BackupPlan,
+  id: string,
+  ctx: RunContext,
+  failTarget: (target: BackupTarget, error: unknown) => void,
+): Promise<{ raw: ReturnType<HashingStream['digest']>; stored: ReturnType<HashingStream['digest']> }> {
+  const raw = new HashingStream();
+  const stored = new HashingStream();
+  const encoders = await Promise.all(plan.transforms.map((stage) => stage.transform.encode(ctx)));
+  const fanOut = new FanOut(targets.length);
+  // A required target failing must stop the whole stream; an optional one is only dropped.
+  const abort = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, abort.signal]);
+  const puts = targets.map(async (target, index) => {
+    const branch = fanOut.branches[index] as PassThrough;
+    try {
+      await target.repository.destination.put(target.repository.key(plan.pipeline, id, file), branch, { ...ctx, signal });
+    } catch (error) {
+      fanOut.drop(branch);
+      try {
+        failTarget(target, error);
+      } catch (fatal) {
+        abort.abort(fatal);
+        throw fatal;
+      }
+    }
+  });
+  const progress = ctx.progress;
+  if (progress) raw.on('data', (chunk: Buffer) => progress.advance(chunk.length));
+  const flow = pipeline([input, raw, ...encoders, stored, fanOut], { signal });
+  const [flowResult, ...putResults] = await Promise.allSettled([flow, ...puts]);
+  // The first cause wins: a failed required target aborts the flow, a failed flow fails every put.
+  if (flowResult?.status === 'rejected') throw abort.signal.aborted ? abort.signal.reason : flowResult.reason;
+  const fatal = putResults.find((result) => result.status === 'rejected');
+  if (fatal?.status === 'rejected') throw fatal.reason;
+  return { raw: raw.digest(), stored: stored.digest() };
+}
+
+/** Best effort: a leftover without a manifest is invisible anyway, and prune removes what this misses. */
+async function removePartialBackups(
+  plan: BackupPlan,
+  id: string,
+  ctx: RunContext,
+  shouldRemove: (target: BackupTarget) => boolean,
+): Promise<void> {
+  const cleanupCtx = { ...ctx, signal: new AbortController().signal };
+  for (const target of plan.targets.filter(shouldRemove)) {
+    try {
+      await target.repository.deleteBackup(plan.pipeline, id, cleanupCtx);
+    } catch (error) {
+      ctx.log.warn(
+        `could not remove the partial backup ${plan.pipeline}/${id} from ${target.repository.label}: ${toNexusError(error).message}; prune will remove it`,
+      );
+    }
+  }
+}

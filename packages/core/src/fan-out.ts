@@ -1,0 +1,58 @@
+import { PassThrough, Writable } from 'node:stream';
+
+/**
+ * One encoded stream written to several destinations at once (3-2-1 without encoding twice).
+ * Backpressure follows the slowest live branch; a branch that fails is dropped (its put rejects on its
+ * own) so an optional destination cannot stall or fail the others.
+ */
+export class FanOut extends Writable {
+  readonly branches: PassThrough[];
+  private readonly dropped = new Set<PassThrough>();
+  private readonly waiting = new Map<PassThrough, () => void>();
+
+  constructor(count: number) {
+    super();
+    this.branches = Array.from({ length: count }, () => new PassThrough());
+  }
+
+  /** Stops feeding a branch whose destination failed; pending writes stop waiting for it. */
+  drop(branch: PassThrough, error?: Error): void {
+    if (this.dropped.has(branch)) return;
+    this.dropped.add(branch);
+    branch.destroy(error);
+    this.waiting.get(branch)?.();
+  }
+
+  private live(): PassThrough[] {
+    return this.branches.filter((branch) => !this.dropped.has(branch));
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const slow = this.live().filter((branch) => !branch.write(chunk));
+    if (slow.length === 0) {
+      callback();
+      return;
+    }
+    let remaining = slow.length;
+    for (const branch of slow) {
+      const resume = () => {
+        branch.off('drain', resume);
+        this.waiting.delete(branch);
+        remaining -= 1;
+        if (remaining === 0) callback();
+      };
+      this.waiting.set(branch, resume);
+      branch.on('drain', resume);
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    for (const branch of this.live()) branch.end();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    for (const branch of this.live()) branch.destroy(error ?? new Error('fan-out closed'));
+    callback(error);
+  }
+}

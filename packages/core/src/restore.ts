@@ -1,0 +1,79 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { RestoreArtifact, RestoreReport, RunContext, Source, Transform, TransformDefinition } from './contracts.js';
+import { NexusError } from './errors.js';
+import { VerifyingStream } from './hashing.js';
+import type { ManifestArtifact } from './manifest.js';
+import type { BackupEntry, Repository } from './repository.js';
+import { verifyArtifact } from './verify.js';
+
+export interface DecodeStage {
+  definition: TransformDefinition;
+  transform: Transform;
+}
+
+export interface RestorePlan {
+  repository: Repository;
+  backup: BackupEntry;
+  source: Source;
+  /** One stage per manifest transform, in the manifest's (encode) order. */
+  stages: DecodeStage[];
+  target: Record<string, unknown>;
+}
+
+/**
+ * Streams every artifact back through the decoders, checking the stored and the raw SHA-256 as bytes
+ * flow; a mismatch makes the artifact stream fail at its end, so the source discards what it staged.
+ */
+export async function runRestore(plan: RestorePlan, ctx: RunContext): Promise<RestoreReport> {
+  const { manifest } = plan.backup;
+  if (plan.stages.length !== manifest.transforms.length) {
+    throw new NexusError('INTERNAL', 'decode stages do not match the manifest transforms');
+  }
+  // Unauthenticated ciphers (openssl CBC) would hand out garbage before the hash check could fail.
+  const unauthenticated = plan.stages.some((stage, index) => {
+    const params = manifest.transforms[index]?.params ?? {};
+    return stage.definition.authenticated?.(params) === false;
+  });
+  if (unauthenticated) {
+    for (const artifact of manifest.artifacts) {
+      const result = await verifyArtifact(plan.repository, plan.backup, artifact, ctx);
+      if (!result.ok) throw new NexusError('INTEGRITY', result.problem ?? `${artifact.file} failed verification`);
+    }
+  }
+  return plan.source.restore(ctx, decodedArtifacts(plan, ctx), plan.target);
+}
+
+async function* decodedArtifacts(plan: RestorePlan, ctx: RunContext): AsyncIterable<RestoreArtifact> {
+  for (const artifact of plan.backup.manifest.artifacts) {
+    yield { name: artifact.name, stream: await openDecoded(plan, artifact, ctx), rawBytes: artifact.raw.bytes, meta: artifact.meta };
+  }
+}
+
+async function openDecoded(plan: RestorePlan, artifact: ManifestArtifact, ctx: RunContext): Promise<Readable> {
+  const { repository, backup } = plan;
+  const stored = await repository.destination.get(repository.key(backup.pipeline, backup.id, artifact.file), ctx);
+  const decoders = [];
+  for (let index = plan.stages.length - 1; index >= 0; index -= 1) {
+    const stage = plan.stages[index] as DecodeStage;
+    decoders.push(await stage.transform.decode(ctx, backup.manifest.transforms[index]?.params ?? {}));
+  }
+  const output = new PassThrough();
+  const progress = ctx.progress;
+  progress?.start(artifact.file, artifact.raw.bytes);
+  if (progress) output.on('data', (chunk: Buffer) => progress.advance(chunk.length));
+  pipeline(
+    [
+      stored,
+      new VerifyingStream(artifact.stored, `stored ${artifact.file}`),
+      ...decoders,
+      new VerifyingStream(artifact.raw, `decoded ${artifact.name}`),
+      output,
+    ],
+    { signal: ctx.signal },
+  ).then(
+    () => progress?.done(),
+    (error: unknown) => output.destroy(error as Error),
+  );
+  return output;
+}
