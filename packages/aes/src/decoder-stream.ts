@@ -1,0 +1,44 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** Verified plaintext leaves a decoder only through `emit`. */
+export type Emit = (plaintext: Buffer) => void;
+
+/** A decoder as a state machine over input bytes; async only while it derives a key. */
+export interface ByteDecoder {
+  write(data: Buffer, emit: Emit): void | Promise<void>;
+  end(emit: Emit): void | Promise<void>;
+}
+
+/**
+ * Adapts a ByteDecoder to a Node stream. Transform applies backpressure for us: it does not ask for
+ * the next input chunk while the readable side is above its high-water mark.
+ */
+export class DecoderStream extends Transform {
+  private readonly pushVerified: Emit = (plaintext) => {
+    this.push(plaintext);
+  };
+
+  constructor(private readonly decoder: ByteDecoder) {
+    super();
+  }
+
+  override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    settle(() => this.decoder.write(data, this.pushVerified), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    settle(() => this.decoder.end(this.pushVerified), callback);
+  }
+}
+
+function settle(step: () => void | Promise<void>, callback: TransformCallback): void {
+  let result: void | Promise<void>;
+  try {
+    result = step();
+  } catch (error) {
+    callback(error as Error);
+    return;
+  }
+  if (result) result.then(() => callback(), callback);
+  else callback();
+}

@@ -1,0 +1,171 @@
+import { addAbortSignal, type Duplex } from 'node:stream';
+import {
+  defineTransform,
+  type Json,
+  NexusError,
+  type OptionValues,
+  type RunContext,
+} from '@nexus-backup/core';
+import { DecoderStream } from './decoder-stream.js';
+import { PROVIDER, usageError } from './integrity.js';
+import { NexusDecoder } from './nexus-decoder.js';
+import { NexusEncryptStream } from './nexus-encrypt-stream.js';
+import { chunkSizeProblem, FORMAT_VERSION, type ScryptParams, scryptParamsProblem } from './nexus-format.js';
+import { MasterKeyCache } from './nexus-keys.js';
+import { opensslDecryptCommand } from './openssl-keys.js';
+import { OpensslDecoder, OpensslEncryptStream } from './openssl-streams.js';
+
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+/** scrypt N=2^18, r=8, p=1: 256 MiB and about 0.85 s on the reference machine (see README). */
+export const DEFAULT_SCRYPT: ScryptParams = { logN: 18, r: 8, p: 1 };
+/** OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256. */
+export const DEFAULT_OPENSSL_ITER = 600_000;
+const MIN_OPENSSL_ITER = 1000;
+
+const options = {
+  format: {
+    type: 'string',
+    description:
+      'nexus: authenticated chunked AES-256-GCM (detects tampering); openssl: what `openssl enc -d -aes-256-cbc -pbkdf2` decrypts',
+    choices: ['nexus', 'openssl'],
+    default: 'nexus',
+  },
+  chunkSize: {
+    type: 'number',
+    description: 'plaintext bytes per authenticated chunk (nexus format)',
+    default: DEFAULT_CHUNK_SIZE,
+    placeholder: 'BYTES',
+  },
+  scryptLogN: {
+    type: 'number',
+    description: 'scrypt cost as log2(N) (nexus format); each step doubles time and memory',
+    default: DEFAULT_SCRYPT.logN,
+    placeholder: 'N',
+  },
+  scryptR: { type: 'number', description: 'scrypt block size r (nexus format)', default: DEFAULT_SCRYPT.r },
+  scryptP: { type: 'number', description: 'scrypt parallelism p (nexus format)', default: DEFAULT_SCRYPT.p },
+  iter: {
+    type: 'number',
+    description: 'PBKDF2-HMAC-SHA256 iterations (openssl format)',
+    default: DEFAULT_OPENSSL_ITER,
+    placeholder: 'N',
+  },
+} as const;
+
+type AesOptions = OptionValues<typeof options>;
+
+export const aes = defineTransform({
+  name: 'aes',
+  description:
+    'encrypts with a passphrase: authenticated AES-256-GCM, or an openssl-compatible AES-256-CBC mode',
+  extension: '.aes',
+  encrypts: true,
+  authenticated: (params) => params.format !== 'openssl',
+  options,
+  create(values: AesOptions) {
+    const settings = validate(values);
+    // One cache per instance: every artifact of a run shares the scrypt result (each file still gets its own key).
+    const keys = new MasterKeyCache();
+    return {
+      params: () => paramsOf(settings),
+      async encode(ctx: RunContext): Promise<Duplex> {
+        ctx.signal.throwIfAborted();
+        const passphrase = await ctx.secrets.passphrase('encrypt');
+        let stream: Duplex;
+        if (settings.format === 'openssl') {
+          stream = await OpensslEncryptStream.create(passphrase, settings.iter);
+        } else {
+          const master = await keys.forEncryption(requireNonEmpty(passphrase), settings.scrypt);
+          stream = new NexusEncryptStream(master, settings.chunkSize);
+        }
+        ctx.signal.throwIfAborted();
+        return addAbortSignal(ctx.signal, stream);
+      },
+      async decode(ctx: RunContext, params: { [key: string]: Json }): Promise<Duplex> {
+        ctx.signal.throwIfAborted();
+        const passphrase = await ctx.secrets.passphrase('decrypt');
+        const decoder =
+          storedFormat(params) === 'openssl'
+            ? new OpensslDecoder(passphrase, { pbkdf2: true, iter: storedIter(params), md: 'sha256' })
+            : new NexusDecoder(passphrase, keys);
+        return addAbortSignal(ctx.signal, new DecoderStream(decoder));
+      },
+    };
+  },
+});
+
+interface Settings {
+  format: 'nexus' | 'openssl';
+  chunkSize: number;
+  scrypt: ScryptParams;
+  iter: number;
+}
+
+function validate(values: AesOptions): Settings {
+  const scrypt = { logN: values.scryptLogN, r: values.scryptR, p: values.scryptP };
+  const scryptProblem = scryptParamsProblem(scrypt);
+  if (scryptProblem) throw usageError(`invalid --scrypt-* options: ${scryptProblem}`);
+  const chunkProblem = chunkSizeProblem(values.chunkSize);
+  if (chunkProblem) throw usageError(`invalid --chunk-size: ${chunkProblem}`);
+  if (!Number.isInteger(values.iter) || values.iter < MIN_OPENSSL_ITER) {
+    throw usageError(`--iter must be an integer of at least ${MIN_OPENSSL_ITER}, got ${values.iter}`);
+  }
+  return {
+    format: values.format as Settings['format'],
+    chunkSize: values.chunkSize,
+    scrypt,
+    iter: values.iter,
+  };
+}
+
+/** What decode needs besides the passphrase; the nexus values are informational (the header is authoritative). */
+function paramsOf(settings: Settings): { [key: string]: Json } {
+  if (settings.format === 'openssl') {
+    return {
+      format: 'openssl',
+      cipher: 'aes-256-cbc',
+      kdf: 'pbkdf2',
+      md: 'sha256',
+      iter: settings.iter,
+      command: opensslDecryptCommand(settings.iter),
+    };
+  }
+  return {
+    format: 'nexus',
+    version: FORMAT_VERSION,
+    cipher: 'aes-256-gcm',
+    chunkSize: settings.chunkSize,
+    kdf: 'scrypt',
+    scryptLogN: settings.scrypt.logN,
+    scryptR: settings.scrypt.r,
+    scryptP: settings.scrypt.p,
+  };
+}
+
+function storedFormat(params: { [key: string]: Json }): 'nexus' | 'openssl' {
+  const format = params.format ?? 'nexus';
+  if (format === 'nexus' || format === 'openssl') return format;
+  throw new NexusError('INTEGRITY', `the manifest names an unknown aes format ${JSON.stringify(format)}`, {
+    provider: PROVIDER,
+    hint: 'restore it with the nexus-backup version that wrote it',
+  });
+}
+
+function storedIter(params: { [key: string]: Json }): number {
+  const iter = params.iter;
+  if (typeof iter !== 'number' || !Number.isInteger(iter) || iter < 1) {
+    throw new NexusError(
+      'INTEGRITY',
+      `the manifest has no valid pbkdf2 iteration count for the openssl format`,
+      {
+        provider: PROVIDER,
+      },
+    );
+  }
+  return iter;
+}
+
+function requireNonEmpty(passphrase: string): string {
+  if (passphrase.length === 0) throw usageError('the passphrase is empty');
+  return passphrase;
+}

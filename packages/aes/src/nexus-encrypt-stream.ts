@@ -1,0 +1,97 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import {
+  chunkNonce,
+  FILE_ID_BYTES,
+  FINAL_FLAG,
+  FRAME_HEADER_BYTES,
+  OFFSET,
+  sealHeaderChecksum,
+  TAG_BYTES,
+  writeHeaderFields,
+} from './nexus-format.js';
+import { headerMac, keyCheck, type MasterKey, payloadKey } from './nexus-keys.js';
+
+/**
+ * Encrypts one file in the nexus format. A full chunk is held back until more input arrives, because
+ * only then is it known whether it is the final chunk (whose nonce and frame header carry the flag).
+ */
+export class NexusEncryptStream extends Transform {
+  private readonly key: Buffer;
+  private readonly header: Buffer;
+  private readonly chunkSize: number;
+  /** Plaintext of the chunk being assembled, reused for every chunk. */
+  private readonly pending: Buffer;
+  private filled = 0;
+  private index = 0;
+  private headerSent = false;
+
+  constructor(master: MasterKey, chunkSize: number) {
+    super();
+    const fileId = randomBytes(FILE_ID_BYTES);
+    this.chunkSize = chunkSize;
+    this.key = payloadKey(master, fileId);
+    this.pending = Buffer.allocUnsafe(chunkSize);
+    this.header = writeHeaderFields({ scrypt: master.scrypt, salt: master.salt, chunkSize, fileId });
+    keyCheck(master).copy(this.header, OFFSET.keyCheck);
+    headerMac(master, fileId, this.header).copy(this.header, OFFSET.headerMac);
+    sealHeaderChecksum(this.header);
+  }
+
+  override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.sendHeader();
+    let offset = 0;
+    while (offset < data.length) {
+      if (this.filled === this.chunkSize) {
+        // More input exists, so the held-back chunk is not the final one.
+        this.pushFrame(this.pending, false);
+        this.filled = 0;
+      }
+      const remaining = data.length - offset;
+      if (this.filled === 0 && remaining > this.chunkSize) {
+        // Fast path: a whole non-final chunk sits in the input; encrypt it without copying.
+        this.pushFrame(data.subarray(offset, offset + this.chunkSize), false);
+        offset += this.chunkSize;
+        continue;
+      }
+      const copied = data.copy(
+        this.pending,
+        this.filled,
+        offset,
+        offset + Math.min(remaining, this.chunkSize - this.filled),
+      );
+      this.filled += copied;
+      offset += copied;
+    }
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.sendHeader();
+    this.pushFrame(this.pending.subarray(0, this.filled), true);
+    this.filled = 0;
+    callback();
+  }
+
+  private sendHeader(): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    this.push(this.header);
+  }
+
+  /** One frame: u32be length with the final flag, ciphertext, tag; the length word is the AAD. */
+  private pushFrame(plaintext: Buffer, final: boolean): void {
+    const length = plaintext.length;
+    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length + TAG_BYTES);
+    frame.writeUInt32BE((final ? FINAL_FLAG : 0) + length, 0);
+    const cipher = createCipheriv('aes-256-gcm', this.key, chunkNonce(this.index, final), {
+      authTagLength: TAG_BYTES,
+    });
+    cipher.setAAD(frame.subarray(0, FRAME_HEADER_BYTES));
+    cipher.update(plaintext).copy(frame, FRAME_HEADER_BYTES);
+    cipher.final();
+    cipher.getAuthTag().copy(frame, FRAME_HEADER_BYTES + length);
+    this.index += 1;
+    this.push(frame);
+  }
+}
