@@ -1,6 +1,8 @@
 export * from './backup.js';
+export * from './config.js';
 export * from './contracts.js';
 export * from './copy.js';
+export * from './duration.js';
 export * from './errors.js';
 export * from './fan-out.js';
 export * from './hashing.js';
@@ -9,5 +11,6 @@ export * from './options.js';
 export * from './registry.js';
 export * from './repository.js';
 export * from './restore.js';
+export * from './retention.js';
 export * from './verify.js';
 export * from './version.js';

@@ -1,0 +1,141 @@
+import type {
+  HistoryConfig,
+  NexusConfig,
+  NotifyConfig,
+  NotifyEvent,
+  NotifyKind,
+  PipelineConfig,
+  RepositoryConfig,
+} from '../config.js';
+import { expectBoolean, expectList, expectMap, expectString } from './expect.js';
+import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
+import { checkLocation, looksLikePath, resolveLocation } from './locations.js';
+import { validatePipeline } from './pipeline.js';
+
+const TOP_LEVEL_KEYS = ['plugins', 'repositories', 'pipelines', 'notify', 'history'];
+const REPOSITORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PIPELINE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+// Kept here rather than imported from config.ts, whose runtime import of this file would be circular.
+const NOTIFY_EVENTS: readonly NotifyEvent[] = ['success', 'warning', 'failure'];
+const NOTIFY_KINDS: readonly NotifyKind[] = ['webhook', 'healthchecks'];
+
+export interface ValidateContext {
+  file: string;
+  baseDir: string;
+  home?: string | undefined;
+}
+
+/** Checks the whole shape of an interpolated config and turns it into typed objects. */
+export function validateConfig(raw: unknown, context: ValidateContext): NexusConfig {
+  if (raw === null || raw === undefined) {
+    throw new ConfigKeyError([], `the config file is empty; expected some of: ${TOP_LEVEL_KEYS.join(', ')}`);
+  }
+  const top = expectMap(raw, [], TOP_LEVEL_KEYS);
+  const resolveAt = (text: string) => resolveLocation(text, context.baseDir, context.home);
+  const repositories = validateRepositories(top.repositories, resolveAt);
+
+  const pipelines: Record<string, PipelineConfig> = {};
+  const pipelineMap = top.pipelines ?? {};
+  for (const [name, value] of Object.entries(expectMap(pipelineMap, ['pipelines'], 'any'))) {
+    if (!PIPELINE_NAME.test(name)) {
+      throw new ConfigKeyError(
+        ['pipelines', name],
+        'a pipeline name must be lowercase letters, digits, ".", "_" or "-", starting with a letter or digit ' +
+          '(it becomes a folder name in every repository)',
+      );
+    }
+    pipelines[name] = validatePipeline(name, value, { repositories, resolveLocation: resolveAt });
+  }
+
+  const config: NexusConfig = {
+    file: context.file,
+    baseDir: context.baseDir,
+    plugins: expectList(top.plugins, ['plugins']).map((value, index) => {
+      const plugin = expectString(
+        value,
+        ['plugins', index],
+        '@acme/nexus-backup-nfs or ./providers/my-source.js',
+      );
+      return looksLikePath(plugin) && !plugin.startsWith('@') ? resolveAt(plugin) : plugin;
+    }),
+    repositories,
+    pipelines,
+    notify: expectList(top.notify, ['notify']).map((value, index) =>
+      validateNotify(value, ['notify', index]),
+    ),
+  };
+  if (top.history !== undefined && top.history !== null) config.history = validateHistory(top.history);
+  return config;
+}
+
+function validateRepositories(
+  value: unknown,
+  resolveAt: (text: string) => string,
+): Record<string, RepositoryConfig> {
+  const repositories: Record<string, RepositoryConfig> = {};
+  if (value === undefined || value === null) return repositories;
+  for (const [name, entry] of Object.entries(expectMap(value, ['repositories'], 'any'))) {
+    const path: KeyPath = ['repositories', name];
+    if (!REPOSITORY_NAME.test(name)) {
+      throw new ConfigKeyError(path, 'a repository name must be letters, digits, ".", "_" or "-" (no "/")');
+    }
+    const example = '/var/backups/nexus or s3://bucket/prefix?region=eu-west-1';
+    let location: string;
+    let optional = false;
+    if (typeof entry === 'string') {
+      location = expectString(entry, path, example);
+    } else {
+      const object = expectMap(entry, path, ['url', 'optional'], ['url']);
+      location = expectString(object.url, [...path, 'url'], example);
+      if (object.optional !== undefined) optional = expectBoolean(object.optional, [...path, 'optional']);
+    }
+    repositories[name] = {
+      name,
+      url: checkLocation(location, resolveAt, path),
+      optional,
+      path: formatKeyPath(path),
+    };
+  }
+  return repositories;
+}
+
+function validateNotify(value: unknown, path: KeyPath): NotifyConfig {
+  const entry = expectMap(value, path, ['url', 'on', 'kind'], ['url']);
+  const url = expectString(entry.url, [...path, 'url'], 'https://hooks.example.com/...');
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+    throw new ConfigKeyError([...path, 'url'], 'must be an http:// or https:// URL');
+  }
+  let kind: NotifyKind =
+    parsed.hostname === 'hc-ping.com' || parsed.hostname.endsWith('.hc-ping.com')
+      ? 'healthchecks'
+      : 'webhook';
+  if (entry.kind !== undefined) {
+    const given = entry.kind;
+    if (typeof given !== 'string' || !NOTIFY_KINDS.includes(given as NotifyKind)) {
+      throw new ConfigKeyError([...path, 'kind'], `must be one of ${NOTIFY_KINDS.join(', ')}`);
+    }
+    kind = given as NotifyKind;
+  }
+  const events = expectList(entry.on, [...path, 'on'], { single: true }).map((event, index) => {
+    if (typeof event !== 'string' || !NOTIFY_EVENTS.includes(event as NotifyEvent)) {
+      const shown = typeof event === 'string' ? `"${event}"` : 'a non-string';
+      throw new ConfigKeyError(
+        [...path, 'on', index],
+        `must be one of ${NOTIFY_EVENTS.join(', ')}, got ${shown}`,
+      );
+    }
+    return event as NotifyEvent;
+  });
+  const defaults: NotifyEvent[] = kind === 'healthchecks' ? [...NOTIFY_EVENTS] : ['warning', 'failure'];
+  const on =
+    entry.on === undefined || entry.on === null ? defaults : NOTIFY_EVENTS.filter((e) => events.includes(e));
+  if (on.length === 0)
+    throw new ConfigKeyError([...path, 'on'], `is empty; list some of ${NOTIFY_EVENTS.join(', ')}`);
+  return { url, on, kind, path: formatKeyPath(path) };
+}
+
+function validateHistory(value: unknown): HistoryConfig {
+  const history = expectMap(value, ['history'], ['db'], ['db']);
+  return { db: expectString(history.db, ['history', 'db'], 'postgres://user@host:5432/db') };
+}
