@@ -1,1 +1,2 @@
-export {};
+export { credentials } from './credentials-source.js';
+export { files } from './files-source.js';
