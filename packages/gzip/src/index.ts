@@ -1,1 +1,55 @@
-export {};
+import { addAbortSignal, type Duplex } from 'node:stream';
+import { defineTransform, NexusError } from '@nexus-backup/core';
+
+const MAX_WORKERS = 64;
+
+/** gzip that any `gunzip` reads; with `parallel`, independent members compressed on worker threads. */
+export const gzip = defineTransform({
+  name: 'gzip',
+  description: 'compresses with gzip (any gunzip reads the result); optionally on several worker threads',
+  extension: '.gz',
+  options: {
+    level: {
+      type: 'number',
+      default: 6,
+      description: 'compression level, 1 (fastest) to 9 (smallest)',
+      placeholder: 'LEVEL',
+    },
+    parallel: {
+      type: 'number',
+      default: 0,
+      description: 'worker threads compressing 1 MiB blocks in parallel; 0 compresses on the main thread',
+      placeholder: 'THREADS',
+    },
+  },
+  async create({ level, parallel }) {
+    checkInteger('level', level, 1, 9);
+    checkInteger('parallel', parallel, 0, MAX_WORKERS);
+    // zlib and worker_threads are built in; the encoder module is small, but only parallel mode needs it.
+    const zlib = await import('node:zlib');
+    return {
+      // Decode needs nothing from here (gunzip reads single and multi-member files); recorded as facts.
+      params: () => ({ level, members: parallel > 0 ? 'one per 1 MiB block' : 'single' }),
+      async encode(ctx): Promise<Duplex> {
+        // Reject now: a stream handed back already destroyed would raise its error before anyone listens.
+        ctx.signal.throwIfAborted();
+        if (parallel === 0) return addAbortSignal(ctx.signal, zlib.createGzip({ level }));
+        const { ParallelGzipEncoder } = await import('./parallel-gzip-encoder.js');
+        ctx.signal.throwIfAborted();
+        return addAbortSignal(ctx.signal, new ParallelGzipEncoder(parallel, level));
+      },
+      async decode(ctx): Promise<Duplex> {
+        ctx.signal.throwIfAborted();
+        return addAbortSignal(ctx.signal, zlib.createGunzip());
+      },
+    };
+  },
+});
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new NexusError('USAGE', `gzip ${name} must be a whole number from ${min} to ${max}, got ${value}`, {
+      provider: 'gzip',
+    });
+  }
+}
