@@ -3,9 +3,9 @@ import { chmod, lstat, mkdir, rename, rmdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@nexus-backup/core';
 import { NexusError } from '@nexus-backup/core';
-import type { ExtractedEntry } from './tar-extract.js';
 import type { StagedItem } from './staged-tree.js';
 import { depth } from './staged-tree.js';
+import type { ExtractedEntry } from './tar-extract.js';
 
 export interface CommitOptions {
   /** Unpacked and validated tree. */
@@ -85,10 +85,14 @@ async function findConflicts(options: CommitOptions): Promise<Map<string, Stats>
       blocking.length > 0
         ? 'move those paths away or restore into another --to-dir'
         : 'pass --force to overwrite them, or restore into another --to-dir';
-    throw new NexusError('TARGET', `restore into ${options.target} would overwrite ${all.length} path(s): ${shown}`, {
-      provider: options.provider,
-      hint,
-    });
+    throw new NexusError(
+      'TARGET',
+      `restore into ${options.target} would overwrite ${all.length} path(s): ${shown}`,
+      {
+        provider: options.provider,
+        hint,
+      },
+    );
   }
   return existing;
 }

@@ -61,7 +61,14 @@ export const credentials = defineSource({
       async describe(ctx) {
         const { entries, files, bytes } = await select(ctx.log);
         // Names and sizes only: the contents are the secret.
-        return { host: hostname(), dir, pattern: options.pattern, files, bytes, names: entries.map((e) => e.path) };
+        return {
+          host: hostname(),
+          dir,
+          pattern: options.pattern,
+          files,
+          bytes,
+          names: entries.map((e) => e.path),
+        };
       },
       async *backup(ctx) {
         const summary = await select(ctx.log);
@@ -92,7 +99,12 @@ export const credentials = defineSource({
         const replaced = result.replaced > 0 ? ` (${result.replaced} replaced)` : '';
         return {
           lines: [`restored ${result.files} credential file(s) into ${result.target}${replaced}, mode 0600`],
-          details: { target: result.target, files: result.files, bytes: result.bytes, replaced: result.replaced },
+          details: {
+            target: result.target,
+            files: result.files,
+            bytes: result.bytes,
+            replaced: result.replaced,
+          },
         };
       },
     };
@@ -109,7 +121,10 @@ async function selectCredentials(dir: string, pattern: string, log: Logger): Pro
     });
   });
   if (!stats.isDirectory()) {
-    throw new NexusError('USAGE', `${dir} is not a folder`, { provider: PROVIDER, hint: 'pass a folder with --dir' });
+    throw new NexusError('USAGE', `${dir} is not a folder`, {
+      provider: PROVIDER,
+      hint: 'pass a folder with --dir',
+    });
   }
   const matches = picomatch(pattern, { dot: true });
   const recursive = pattern.includes('/');
@@ -146,10 +161,14 @@ async function checkStagedJson(stagedDir: string, items: StagedItem[]): Promise<
   for (const item of items) {
     if (item.kind !== 'file' || !isJsonName(item.path)) continue;
     if (!parses(await readFile(join(stagedDir, item.path), 'utf8'))) {
-      throw new NexusError('INTEGRITY', `credential file ${item.path} in the backup is not valid JSON; nothing was restored`, {
-        provider: PROVIDER,
-        hint: 'restore an older backup (nexus-backup list shows them)',
-      });
+      throw new NexusError(
+        'INTEGRITY',
+        `credential file ${item.path} in the backup is not valid JSON; nothing was restored`,
+        {
+          provider: PROVIDER,
+          hint: 'restore an older backup (nexus-backup list shows them)',
+        },
+      );
     }
   }
 }

@@ -33,7 +33,8 @@ export const files = defineSource({
     },
     exclude: {
       type: 'string[]',
-      description: 'globs to leave out; a glob without "/" matches a name at any depth (e.g. node_modules, *.log)',
+      description:
+        'globs to leave out; a glob without "/" matches a name at any depth (e.g. node_modules, *.log)',
       placeholder: 'GLOB',
     },
     followSymlinks: {
@@ -79,7 +80,13 @@ export const files = defineSource({
         const summary = await select(ctx.log);
         yield {
           name: ARTIFACT,
-          stream: packTree({ baseDir, entries: summary.entries, followSymlinks, provider: PROVIDER, signal: ctx.signal }),
+          stream: packTree({
+            baseDir,
+            entries: summary.entries,
+            followSymlinks,
+            provider: PROVIDER,
+            signal: ctx.signal,
+          }),
           expectedBytes: estimateTarBytes(summary.entries),
           meta: { files: summary.files, bytes: summary.bytes },
         };
@@ -94,8 +101,15 @@ export const files = defineSource({
         });
         const replaced = result.replaced > 0 ? ` (${result.replaced} replaced)` : '';
         return {
-          lines: [`restored ${result.files} file(s), ${result.bytes} bytes, into ${result.target}${replaced}`],
-          details: { target: result.target, files: result.files, bytes: result.bytes, replaced: result.replaced },
+          lines: [
+            `restored ${result.files} file(s), ${result.bytes} bytes, into ${result.target}${replaced}`,
+          ],
+          details: {
+            target: result.target,
+            files: result.files,
+            bytes: result.bytes,
+            replaced: result.replaced,
+          },
         };
       },
     };

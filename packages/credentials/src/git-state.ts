@@ -28,7 +28,8 @@ export async function readGitState(dir: string): Promise<GitState | undefined> {
     return { commit, dirty: status.stdout.trim() !== '' };
   } catch (error) {
     // So many changes that the listing overflowed: certainly dirty.
-    if ((error as { code?: string }).code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') return { commit, dirty: true };
+    if ((error as { code?: string }).code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER')
+      return { commit, dirty: true };
     return { commit };
   }
 }

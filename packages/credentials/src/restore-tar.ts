@@ -80,7 +80,10 @@ function asRestoreError(error: unknown, target: string, provider: string): unkno
   if (error instanceof NexusError || !(error instanceof Error)) return error;
   const code = (error as NodeJS.ErrnoException).code;
   if (!code || !/^E[A-Z]+$/.test(code)) return error;
-  return new NexusError('IO', `could not restore into ${target}: ${error.message}`, { provider, cause: error });
+  return new NexusError('IO', `could not restore into ${target}: ${error.message}`, {
+    provider,
+    cause: error,
+  });
 }
 
 async function resolveTarget(options: RestoreTarOptions): Promise<string> {
@@ -115,11 +118,15 @@ async function createStaging(target: string, provider: string): Promise<string> 
     if ((code === 'EACCES' || code === 'EPERM') && targetExists) {
       return await mkdtemp(join(target, '.nexus-restore-'));
     }
-    throw new NexusError('TARGET', `cannot create a staging folder next to ${target}: ${(error as Error).message}`, {
-      provider,
-      cause: error,
-      hint: 'restore needs write access to the target folder or its parent',
-    });
+    throw new NexusError(
+      'TARGET',
+      `cannot create a staging folder next to ${target}: ${(error as Error).message}`,
+      {
+        provider,
+        cause: error,
+        hint: 'restore needs write access to the target folder or its parent',
+      },
+    );
   }
 }
 

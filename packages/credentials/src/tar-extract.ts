@@ -26,7 +26,10 @@ export interface ExtractOptions {
  * links leading out of `dir`, devices and other special files. Resolves with every entry's path, kind,
  * mode and mtime once the whole stream has ended; rejects on the first problem or a stream error.
  */
-export async function extractTar(stream: Readable, options: ExtractOptions): Promise<Map<string, ExtractedEntry>> {
+export async function extractTar(
+  stream: Readable,
+  options: ExtractOptions,
+): Promise<Map<string, ExtractedEntry>> {
   const entries = new Map<string, ExtractedEntry>();
   const unpack: Unpack = new Unpack({
     cwd: options.dir,
@@ -81,7 +84,8 @@ function checkEntry(entry: ReadEntry, options: ExtractOptions): Checked {
       // Symlink targets are relative to the link's folder, hard link targets to the archive root.
       const base = entry.type === 'SymbolicLink' ? posix.dirname(path) : '.';
       const resolved = posix.normalize(posix.join(base, target));
-      if (resolved === '..' || resolved.startsWith('../')) return refuse(`link leads outside the target ("${target}")`);
+      if (resolved === '..' || resolved.startsWith('../'))
+        return refuse(`link leads outside the target ("${target}")`);
       const kind = entry.type === 'SymbolicLink' ? 'symlink' : 'hardlink';
       return { path, entry: { kind, mode, mtime: entry.mtime } };
     }
@@ -119,10 +123,14 @@ function describeExtractError(error: unknown, provider: string): NexusError | un
   if (error instanceof NexusError) return error;
   const { code, tarCode } = error as { code?: string; tarCode?: string };
   if (tarCode && tarCode !== 'TAR_ABORT') {
-    return new NexusError('INTEGRITY', `the backup archive is damaged or unsafe: ${(error as Error).message}`, {
-      provider,
-      cause: error,
-    });
+    return new NexusError(
+      'INTEGRITY',
+      `the backup archive is damaged or unsafe: ${(error as Error).message}`,
+      {
+        provider,
+        cause: error,
+      },
+    );
   }
   if (code && /^E[A-Z]+$/.test(code) && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
     return new NexusError('IO', `could not write the restored files: ${(error as Error).message}`, {

@@ -70,7 +70,12 @@ export async function walkTree(baseDir: string, roots: string[], rules: WalkRule
 }
 
 /** lstat, or stat when following symlinks; a dangling link is an error only when it would be stored. */
-async function statEntry(baseDir: string, path: string, rules: WalkRules, isRoot = false): Promise<Stats | undefined> {
+async function statEntry(
+  baseDir: string,
+  path: string,
+  rules: WalkRules,
+  isRoot = false,
+): Promise<Stats | undefined> {
   const absolute = join(baseDir, path);
   let stats: Stats;
   try {
@@ -92,11 +97,15 @@ async function statEntry(baseDir: string, path: string, rules: WalkRules, isRoot
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     // A dangling link the rules would not store anyway is not worth failing the backup for.
     if (!isRoot && !rules.included(path)) return undefined;
-    throw new NexusError('NOT_FOUND', `symlink "${path}" points to "${await readlink(absolute)}", which does not exist`, {
-      provider: rules.provider,
-      cause: error,
-      hint: 'fix or exclude the link',
-    });
+    throw new NexusError(
+      'NOT_FOUND',
+      `symlink "${path}" points to "${await readlink(absolute)}", which does not exist`,
+      {
+        provider: rules.provider,
+        cause: error,
+        hint: 'fix or exclude the link',
+      },
+    );
   }
 }
 

@@ -2,12 +2,19 @@ import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { files } from '@nexus-backup/credentials';
 import type { OptionValues } from '@nexus-backup/core';
 import { isNexusError, NexusError } from '@nexus-backup/core';
+import { files } from '@nexus-backup/credentials';
 import { createTestContext } from '@nexus-backup/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeDirs, restoreArtifacts, runBackup, snapshotTree, tempDir, writeTree } from './tree-fixtures.js';
+import {
+  removeDirs,
+  restoreArtifacts,
+  runBackup,
+  snapshotTree,
+  tempDir,
+  writeTree,
+} from './tree-fixtures.js';
 
 const created: string[] = [];
 afterEach(async () => {
@@ -24,8 +31,15 @@ const past = (iso: string) => new Date(iso);
 
 async function sampleService(base: string) {
   await writeTree(base, {
-    '.env': { file: 'DATABASE_URL=postgres://app@db/app\n', mode: 0o600, mtime: past('2024-03-01T10:00:00Z') },
-    'docker-compose.yml': { file: 'services:\n  app:\n    image: app\n', mtime: past('2024-03-02T10:00:00Z') },
+    '.env': {
+      file: 'DATABASE_URL=postgres://app@db/app\n',
+      mode: 0o600,
+      mtime: past('2024-03-01T10:00:00Z'),
+    },
+    'docker-compose.yml': {
+      file: 'services:\n  app:\n    image: app\n',
+      mtime: past('2024-03-02T10:00:00Z'),
+    },
     'docker/app/Dockerfile': { file: 'FROM node:24\n', mode: 0o640, mtime: past('2024-03-03T10:00:00Z') },
     'docker/app/entrypoint.sh': { file: '#!/bin/sh\nexec node app.js\n', mode: 0o755 },
     'docker/app/empty.conf': { file: '' },
@@ -33,7 +47,7 @@ async function sampleService(base: string) {
     'docker/données/ünïcødé 文件.txt': { file: 'unicode name\n' },
     'docker/current': { symlink: 'app/Dockerfile' },
     'docker/app': { dir: true, mode: 0o755, mtime: past('2024-02-01T00:00:00Z') },
-    'docker': { dir: true, mode: 0o711, mtime: past('2024-02-02T00:00:00Z') },
+    docker: { dir: true, mode: 0o711, mtime: past('2024-02-02T00:00:00Z') },
     'unrelated.txt': { file: 'not backed up' },
   });
 }
@@ -68,7 +82,10 @@ describe('files source', () => {
     const [base] = await dirs('files-git');
     await sampleService(base!);
     const git = (...args: string[]) =>
-      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: base!, encoding: 'utf8' });
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+        cwd: base!,
+        encoding: 'utf8',
+      });
     git('init', '--quiet');
     git('add', '.');
     git('commit', '--quiet', '-m', 'config');
@@ -76,7 +93,12 @@ describe('files source', () => {
     const source = await files.create({ paths: selected, baseDir: base!, followSymlinks: false });
 
     const clean = await source.describe(createTestContext());
-    expect(clean).toMatchObject({ host: hostname(), paths: selected, files: 7, git: { commit, dirty: false } });
+    expect(clean).toMatchObject({
+      host: hostname(),
+      paths: selected,
+      files: 7,
+      git: { commit, dirty: false },
+    });
     const snapshot = await snapshotTree(base!);
     const fileBytes = Object.entries(snapshot)
       .filter(([path]) => path !== 'unrelated.txt' && !path.startsWith('.git/') && path !== '.git')
@@ -99,7 +121,11 @@ describe('files source', () => {
   it('fails with NOT_FOUND naming a missing path before producing any artifact', async () => {
     const [base] = await dirs('files-missing');
     await sampleService(base!);
-    const source = await files.create({ paths: ['.env', 'compose.override.yml'], baseDir: base!, followSymlinks: false });
+    const source = await files.create({
+      paths: ['.env', 'compose.override.yml'],
+      baseDir: base!,
+      followSymlinks: false,
+    });
     const error = await runBackup(source, createTestContext()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NexusError);
     expect(error).toMatchObject({ code: 'NOT_FOUND', exitCode: 2 });
@@ -110,7 +136,11 @@ describe('files source', () => {
     const [base] = await dirs('files-escape');
     await writeTree(base!, { 'inner/a.txt': { file: 'a' } });
     for (const path of ['../etc/passwd', '/etc/passwd']) {
-      const source = await files.create({ paths: [path], baseDir: join(base!, 'inner'), followSymlinks: false });
+      const source = await files.create({
+        paths: [path],
+        baseDir: join(base!, 'inner'),
+        followSymlinks: false,
+      });
       const error = await runBackup(source, createTestContext()).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'USAGE', exitCode: 64 });
       expect((error as Error).message).toContain('outside the base folder');
@@ -133,7 +163,11 @@ describe('files source', () => {
     });
     const { artifacts } = await runBackup(source, createTestContext());
     await source.restore(createTestContext(), restoreArtifacts(artifacts), restoreTo(out!));
-    expect(Object.keys(await snapshotTree(out!)).sort()).toEqual(['docker', 'docker/app', 'docker/app/app.js']);
+    expect(Object.keys(await snapshotTree(out!)).sort()).toEqual([
+      'docker',
+      'docker/app',
+      'docker/app/app.js',
+    ]);
   });
 
   it('stores what symlinks point to with followSymlinks, and refuses links leading outside the base without it', async () => {
@@ -168,7 +202,10 @@ describe('files source', () => {
   it('refuses to overwrite existing files without force, listing them and writing nothing', async () => {
     const [base, out] = await dirs('files-conflict', 'files-conflict-out');
     await sampleService(base!);
-    await writeTree(out!, { '.env': { file: 'LOCAL=1\n' }, 'docker/app/Dockerfile': { file: 'FROM scratch\n' } });
+    await writeTree(out!, {
+      '.env': { file: 'LOCAL=1\n' },
+      'docker/app/Dockerfile': { file: 'FROM scratch\n' },
+    });
     const before = await snapshotTree(out!);
     const source = await files.create({ paths: selected, baseDir: base!, followSymlinks: false });
     const { artifacts } = await runBackup(source, createTestContext());

@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -86,7 +98,12 @@ export async function snapshotTree(root: string): Promise<Record<string, Snapsho
 }
 
 export interface BackedUp {
-  artifacts: Array<{ name: string; bytes: Buffer; meta: Artifact['meta']; expectedBytes: number | undefined }>;
+  artifacts: Array<{
+    name: string;
+    bytes: Buffer;
+    meta: Artifact['meta'];
+    expectedBytes: number | undefined;
+  }>;
 }
 
 /** Runs a backup and keeps each artifact in memory (test archives are small). */
@@ -111,7 +128,12 @@ export async function* restoreArtifacts(
   streamFor: (bytes: Buffer) => Readable = (bytes) => Readable.from([bytes]),
 ): AsyncIterable<RestoreArtifact> {
   for (const artifact of artifacts) {
-    yield { name: artifact.name, stream: streamFor(artifact.bytes), rawBytes: artifact.bytes.length, meta: {} };
+    yield {
+      name: artifact.name,
+      stream: streamFor(artifact.bytes),
+      rawBytes: artifact.bytes.length,
+      meta: {},
+    };
   }
 }
 
