@@ -14,6 +14,11 @@ export interface ByteDecoder {
  * the next input chunk while the readable side is above its high-water mark.
  */
 export class DecoderStream extends Transform {
+  /**
+   * The first failure, kept because Node still hands already-buffered input to `_transform` until the
+   * stream is destroyed on the next tick; a failed decoder must never see (or emit) another byte.
+   */
+  private failure: Error | undefined;
   private readonly pushVerified: Emit = (plaintext) => {
     this.push(plaintext);
   };
@@ -23,22 +28,30 @@ export class DecoderStream extends Transform {
   }
 
   override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    settle(() => this.decoder.write(data, this.pushVerified), callback);
+    this.step(() => this.decoder.write(data, this.pushVerified), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    settle(() => this.decoder.end(this.pushVerified), callback);
+    this.step(() => this.decoder.end(this.pushVerified), callback);
   }
-}
 
-function settle(step: () => void | Promise<void>, callback: TransformCallback): void {
-  let result: void | Promise<void>;
-  try {
-    result = step();
-  } catch (error) {
-    callback(error as Error);
-    return;
+  private step(run: () => void | Promise<void>, callback: TransformCallback): void {
+    if (this.failure) {
+      callback(this.failure);
+      return;
+    }
+    const fail = (error: Error) => {
+      this.failure ??= error;
+      callback(this.failure);
+    };
+    let result: void | Promise<void>;
+    try {
+      result = run();
+    } catch (error) {
+      fail(error as Error);
+      return;
+    }
+    if (result) result.then(() => callback(), fail);
+    else callback();
   }
-  if (result) result.then(() => callback(), callback);
-  else callback();
 }
