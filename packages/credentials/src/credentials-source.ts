@@ -71,6 +71,7 @@ export const credentials = defineSource({
         };
       },
       async *backup(ctx) {
+        ctx.signal.throwIfAborted();
         const summary = await select(ctx.log);
         await checkJsonParses(dir, summary);
         if (summary.files === 0) ctx.log.warn(`[${PROVIDER}] no files in ${dir} match ${options.pattern}`);

@@ -77,6 +77,7 @@ export const files = defineSource({
         return description;
       },
       async *backup(ctx) {
+        ctx.signal.throwIfAborted();
         const summary = await select(ctx.log);
         yield {
           name: ARTIFACT,
