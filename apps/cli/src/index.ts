@@ -1,1 +1,103 @@
-export async function main(_argv: string[], _options: { searchPaths?: string[] } = {}): Promise<number> { return 0; }
+import { EXIT, isNexusError, NexusError, toNexusError } from '@nexus-backup/core';
+import { Command, CommanderError, Option } from 'commander';
+import { registerBackup } from './commands/backup.js';
+import { registerCopy } from './commands/copy.js';
+import { registerList } from './commands/list.js';
+import { registerPrune } from './commands/prune.js';
+import { registerRestore } from './commands/restore.js';
+import { registerRun } from './commands/run.js';
+import { registerVerify } from './commands/verify.js';
+import { type GlobalFlags, type MainOptions, Runtime } from './runtime.js';
+import { TOOL_VERSION } from '@nexus-backup/core';
+
+export type { MainOptions } from './runtime.js';
+
+/** Commands whose flags come from provider declarations: only these load provider definitions. */
+const PROVIDER_COMMANDS = new Set(['backup', 'restore', 'copy']);
+
+/** Runs the CLI and returns the exit code (0 ok, 1 warnings, 2 failed, 64 usage or config error). */
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  const runtime = new Runtime(options, prescanGlobals(argv));
+  const stop = () => {
+    if (runtime.abort.signal.aborted) process.exit(EXIT.failed);
+    runtime.log.warn('interrupted: stopping and removing partial output (press again to quit at once)');
+    runtime.abort.abort(new NexusError('ABORTED', 'interrupted by a signal'));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    const program = await buildProgram(runtime, PROVIDER_COMMANDS.has(argv[0] ?? '') ? argv[0] : undefined);
+    process.exitCode = undefined;
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    return reportError(error, runtime);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+async function buildProgram(runtime: Runtime, providerCommand: string | undefined): Promise<Command> {
+  const program = new Command('nexus-backup')
+    .description('Back up, restore, verify and prune PostgreSQL databases, credentials and config files')
+    .version(TOOL_VERSION)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addOption(new Option('--config <file>', 'config file (default: ./nexus-backup.yaml when present)'))
+    .addOption(new Option('--plugin <module...>', 'load in-house providers from a package name or module path'))
+    .addOption(new Option('--passphrase-file <file>', 'read the encryption passphrase from this file'))
+    .addOption(new Option('--passphrase-env <var>', 'read the encryption passphrase from this environment variable'))
+    .option('--json', 'machine-readable output on stdout')
+    .option('-q, --quiet', 'only warnings and errors')
+    .option('-v, --verbose', 'debug output');
+  program.addHelpText(
+    'after',
+    '\nExit codes: 0 ok, 1 finished with warnings, 2 failed, 64 usage or config error.\nPassphrases come from $NEXUS_BACKUP_PASSPHRASE, --passphrase-file, --passphrase-env or a prompt; never from argv.',
+  );
+  await registerBackup(program, runtime, providerCommand === 'backup');
+  registerRun(program, runtime);
+  registerList(program, runtime);
+  await registerRestore(program, runtime, providerCommand === 'restore');
+  registerVerify(program, runtime);
+  registerPrune(program, runtime);
+  await registerCopy(program, runtime, providerCommand === 'copy');
+  for (const command of program.commands) applyExitOverride(command);
+  return program;
+}
+
+function applyExitOverride(command: Command): void {
+  command.exitOverride();
+  command.showHelpAfterError('(run with --help for usage)');
+  for (const child of command.commands) applyExitOverride(child);
+}
+
+function reportError(error: unknown, runtime: Runtime): number {
+  if (error instanceof CommanderError) {
+    // --help and --version end through exitOverride with code 0; usage mistakes were printed already.
+    if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+    return EXIT.usage;
+  }
+  const failure = toNexusError(error);
+  runtime.log.warn(failure.format().replace(/^\[nexus-backup\] /, ''));
+  if (!isNexusError(error) || failure.code === 'INTERNAL') runtime.log.debug((error as Error)?.stack ?? String(error));
+  return failure.exitCode;
+}
+
+/** `--config` and `--plugin` decide which providers exist, so they are read before the commands are built. */
+function prescanGlobals(argv: string[]): GlobalFlags {
+  const flags: GlobalFlags = {};
+  for (let index = 0; index < argv.length; index += 1) {
+    const [flag, inline] = (argv[index] as string).split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = () => inline ?? argv[++index];
+    if (flag === '--config') flags.config = value();
+    else if (flag === '--plugin') {
+      const plugins: string[] = [];
+      const first = value();
+      if (first) plugins.push(first);
+      while (inline === undefined && argv[index + 1] && !(argv[index + 1] as string).startsWith('-')) plugins.push(argv[++index] as string);
+      flags.plugin = [...(flags.plugin ?? []), ...plugins];
+    } else if (flag === '--verbose' || flag === '-v') flags.verbose = true;
+  }
+  return flags;
+}

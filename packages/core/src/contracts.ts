@@ -63,7 +63,8 @@ export interface Source {
   describe(ctx: RunContext): Promise<{ [key: string]: Json }>;
   backup(ctx: RunContext): AsyncIterable<Artifact>;
   /**
-   * Restores into the target named by the restore options. Must leave the target as it was when any
+   * Restores into the target named by the restore options. For restore the source is created from its
+   * declared defaults only (the backup options are not known then), so rely on `target` alone. Must leave the target as it was when any
    * artifact stream errors (stage in a temp place, or use one transaction), since the integrity check
    * of a stream only fails at its end.
    */
@@ -124,7 +125,12 @@ export interface TransformDefinition<O extends OptionsSpec = OptionsSpec> extend
   kind: 'transform';
   /** File extension appended to artifacts, e.g. `.gz`. */
   extension: string;
-  /** True when the transform encrypts (satisfies sources that require encryption). */
+  /**
+   * How `backup` exposes the transform as flags: `--<flag>[=<valueOption>]`, `--no-<flag>` and
+   * `--<flag>-<option>` for its other options. Without it the transform is available from config only.
+   */
+  cli?: { flag: string; valueOption?: string; enabledByDefault?: boolean };
+  /** True when the transform encrypts (satisfies sources that require encryption); encrypting stages run last. */
   encrypts?: boolean;
   /**
    * False when decode cannot detect tampering itself (e.g. openssl CBC); restore then verifies the

@@ -52,7 +52,10 @@ export class FanOut extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    for (const branch of this.live()) branch.destroy(error ?? new Error('fan-out closed'));
+    // After a normal finish (autoDestroy) the branches were ended and drain on their own.
+    for (const branch of this.live()) {
+      if (error || !branch.writableEnded) branch.destroy(error ?? new Error('the stream closed before its end'));
+    }
     callback(error);
   }
 }

@@ -144,3 +144,13 @@ export function redactOptions(spec: OptionsSpec, values: Record<string, unknown>
   for (const [name, value] of Object.entries(values)) result[name] = spec[name]?.secret ? '***' : value;
   return result;
 }
+
+/**
+ * The declared defaults only, without checking required options: what a provider is created with when
+ * it is used for restore or decode, where everything it needs comes from the target options or the manifest.
+ */
+export function defaultOptions<O extends OptionsSpec>(spec: O): OptionValues<O> {
+  const values: Record<string, unknown> = {};
+  for (const [name, option] of Object.entries(spec)) if (option.default !== undefined) values[name] = option.default;
+  return values as OptionValues<O>;
+}

@@ -25,6 +25,12 @@ export const BUILTIN_PROVIDERS: Readonly<Record<ProviderKind, Readonly<Record<st
   },
 };
 
+/**
+ * The `backup` flag of each built-in transform, so `--encrypt` can name the package to install even
+ * when @nexus-backup/aes is absent. Installed definitions declare the same in `cli`.
+ */
+export const BUILTIN_TRANSFORM_FLAGS: Readonly<Record<string, string>> = { gzip: 'gzip', aes: 'encrypt' };
+
 /** Which destination provider a repository URL scheme maps to. */
 export const SCHEME_PROVIDERS: Readonly<Record<string, string>> = {
   file: 'local',
@@ -46,12 +52,13 @@ export interface RegistryOptions {
  */
 export class ProviderRegistry {
   private readonly searchPaths: string[];
-  private readonly plugins: string[];
+  private readonly pluginSpecifiers: string[];
   private pluginDefinitions: ProviderDefinition[] | undefined;
+  private readonly versions = new WeakMap<ProviderDefinition, string>();
 
   constructor(options: RegistryOptions = {}) {
     this.searchPaths = options.searchPaths ?? [process.cwd()];
-    this.plugins = options.plugins ?? [];
+    this.pluginSpecifiers = options.plugins ?? [];
   }
 
   async load<K extends ProviderKind>(kind: K, name: string): Promise<Extract<ProviderDefinition, { kind: K }>> {
@@ -75,20 +82,32 @@ export class ProviderRegistry {
     return found as Extract<ProviderDefinition, { kind: K }>;
   }
 
+  /** The version of the package a definition came from, recorded in manifests. */
+  versionOf(definition: ProviderDefinition): string {
+    return this.versions.get(definition) ?? 'unknown';
+  }
+
   /** Is the package of a built-in provider installed? Used by help and by defaults like gzip-on. */
   isInstalled(kind: ProviderKind, name: string): boolean {
     const packageName = BUILTIN_PROVIDERS[kind][name];
     return packageName !== undefined && this.resolvePackage(packageName) !== undefined;
   }
 
+  /** In-house providers of one kind, loaded from `--plugin` and the config's `plugins:`. */
+  async plugins<K extends ProviderKind>(kind: K): Promise<Extract<ProviderDefinition, { kind: K }>[]> {
+    return (await this.loadPlugins()).filter(
+      (definition): definition is Extract<ProviderDefinition, { kind: K }> => definition.kind === kind,
+    );
+  }
+
   private async pluginNames(kind: ProviderKind): Promise<string[]> {
-    return (await this.loadPlugins()).filter((definition) => definition.kind === kind).map((d) => d.name);
+    return (await this.plugins(kind)).map((definition) => definition.name);
   }
 
   private async loadPlugins(): Promise<ProviderDefinition[]> {
     if (!this.pluginDefinitions) {
       const loaded: ProviderDefinition[] = [];
-      for (const plugin of this.plugins) loaded.push(...(await this.importModule(plugin, false)));
+      for (const plugin of this.pluginSpecifiers) loaded.push(...(await this.importModule(plugin, false)));
       this.pluginDefinitions = loaded;
     }
     return this.pluginDefinitions;
@@ -121,7 +140,20 @@ export class ProviderRegistry {
         cause: error,
       });
     }
-    return collectDefinitions(module);
+    const definitions = collectDefinitions(module);
+    const version = isPath ? 'local' : this.packageVersion(specifier);
+    for (const definition of definitions) this.versions.set(definition, version);
+    return definitions;
+  }
+
+  private packageVersion(packageName: string): string {
+    const manifestPath = this.resolvePackage(`${packageName}/package.json`);
+    if (!manifestPath) return 'unknown';
+    try {
+      return (createRequire(manifestPath)(manifestPath) as { version?: string }).version ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
   }
 }
 

@@ -1,0 +1,122 @@
+import {
+  BUILTIN_PROVIDERS,
+  BUILTIN_TRANSFORM_FLAGS,
+
+  kebabCase,
+  NexusError,
+  runBackup,
+  type TransformDefinition,
+} from '@nexus-backup/core';
+import { type Command, Option } from 'commander';
+import { buildBackupPlan, type ProviderValues } from '../plan.js';
+import { addDeclaredOptions, pickDeclaredValues, toCommanderOption } from '../provider-flags.js';
+import { resolveRepositoryRef } from '../repositories.js';
+import type { Runtime } from '../runtime.js';
+import { reportBackup } from './backup-report.js';
+import { loadSourceCommands } from './source-commands.js';
+
+/** `backup <source> [source options] [--gzip[=LEVEL] | --no-gzip] [--encrypt] --to <repo>... [--pipeline NAME]` */
+export async function registerBackup(program: Command, runtime: Runtime, loadProviders: boolean): Promise<void> {
+  const backup = program
+    .command('backup')
+    .description('back up a source into one or more repositories (a manifest is written last, so partial backups never count)');
+  if (!loadProviders) {
+    backup.argument('<source>', `one of: ${Object.keys(BUILTIN_PROVIDERS.source).join(', ')}`);
+    return;
+  }
+  const transforms = await loadCliTransforms(runtime);
+  await loadSourceCommands(backup, runtime, (command, definition) => {
+    addDeclaredOptions(command, definition.options);
+    command
+      .requiredOption('--to <repository...>', 'repository path, URL or config name; repeat for several (3-2-1)')
+      .option('--pipeline <name>', 'pipeline name: the folder of these backups in the repository', definition.name);
+    for (const transform of transforms) addTransformFlags(command, transform);
+    command.action(async (...args: unknown[]) => {
+      const parsed = command.optsWithGlobals();
+      runtime.flags = parsed;
+      const positionals = args.slice(0, command.registeredArguments.length);
+      const source: ProviderValues = {
+        name: definition.name,
+        values: pickDeclaredValues(definition.options, parsed, positionals),
+        path: `backup ${definition.name}`,
+        fromCli: true,
+      };
+      const plan = await buildBackupPlan(
+        {
+          pipeline: parsed.pipeline as string,
+          source,
+          transforms: selectTransforms(transforms, parsed),
+          targets: await Promise.all((parsed.to as string[]).map((to) => resolveRepositoryRef(to, runtime))),
+        },
+        runtime,
+      );
+      const result = await runBackup(plan, runtime.context());
+      process.exitCode = reportBackup(result, runtime);
+    });
+  });
+}
+
+interface CliTransform {
+  name: string;
+  flag: string;
+  definition?: TransformDefinition;
+}
+
+/** Built-in transforms (installed or not, so a missing one names its package) plus in-house ones with `cli`. */
+async function loadCliTransforms(runtime: Runtime): Promise<CliTransform[]> {
+  const registry = await runtime.registry();
+  const result: CliTransform[] = [];
+  for (const [name, flag] of Object.entries(BUILTIN_TRANSFORM_FLAGS)) {
+    const definition = registry.isInstalled('transform', name) ? await registry.load('transform', name) : undefined;
+    result.push({ name, flag: definition?.cli?.flag ?? flag, ...(definition ? { definition } : {}) });
+  }
+  return result;
+}
+
+function addTransformFlags(command: Command, transform: CliTransform): void {
+  const { definition, flag } = transform;
+  const cli = definition?.cli;
+  const valueOption = cli?.valueOption ? definition?.options[cli.valueOption] : undefined;
+  const summary = definition?.description ?? `the ${transform.name} transform (not installed)`;
+  command.addOption(new Option(valueOption ? `--${flag} [${cli?.valueOption}]` : `--${flag}`, summary));
+  if (cli?.enabledByDefault) command.addOption(new Option(`--no-${flag}`, `do not apply ${transform.name}`));
+  for (const [name, option] of Object.entries(definition?.options ?? {})) {
+    if (name === cli?.valueOption || option.secret) continue;
+    command.addOption(toCommanderOption(`--${flag}-${kebabCase(name)}`, option));
+  }
+}
+
+/** Which transforms the flags switch on, compression before encryption. */
+function selectTransforms(transforms: CliTransform[], parsed: Record<string, unknown>): ProviderValues[] {
+  const selected: { use: ProviderValues; encrypts: boolean }[] = [];
+  for (const transform of transforms) {
+    const { definition, flag } = transform;
+    const key = camel(flag);
+    const given = parsed[key];
+    const enabled = given === undefined ? Boolean(definition?.cli?.enabledByDefault) : given !== false;
+    if (!enabled) continue;
+    if (!definition) {
+      const packageName = BUILTIN_PROVIDERS.transform[transform.name];
+      const optOut = given === undefined ? ` or pass --no-${flag}` : '';
+      throw new NexusError('PROVIDER_MISSING', `--${flag} needs the package ${packageName}, which is not installed`, {
+        hint: `install it with: npm install ${packageName}${optOut}`,
+      });
+    }
+    const values: Record<string, unknown> = {};
+    for (const name of Object.keys(definition.options)) {
+      const value = parsed[camel(`${flag}-${kebabCase(name)}`)];
+      if (value !== undefined) values[name] = value;
+    }
+    if (definition.cli?.valueOption && typeof given === 'string') values[definition.cli.valueOption] = given;
+    selected.push({
+      use: { name: transform.name, values, path: `--${flag}`, fromCli: true },
+      encrypts: Boolean(definition.encrypts),
+    });
+  }
+  return [...selected.filter((s) => !s.encrypts), ...selected.filter((s) => s.encrypts)].map((s) => s.use);
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+

@@ -1,0 +1,106 @@
+import {
+  type BackupEntry,
+  type DecodeStage,
+  defaultOptions,
+  EXIT,
+  NexusError,
+  type OptionsSpec,
+  resolveOptions,
+  runRestore,
+  verifyBackup,
+} from '@nexus-backup/core';
+import type { Command } from 'commander';
+import { printJson, printLines } from '../output.js';
+import { addDeclaredOptions, pickDeclaredValues } from '../provider-flags.js';
+import { openRepositoryByName } from '../repositories.js';
+import type { Runtime } from '../runtime.js';
+import { installedRestoreOptions } from './restore-options.js';
+
+/** `restore [PIPELINE[@ID|@latest]] --from <repo> [target options] [--dry-run]` */
+export async function registerRestore(program: Command, runtime: Runtime, loadProviders: boolean): Promise<void> {
+  const command = program
+    .command('restore')
+    .description('restore a backup; the target is left as it was if anything fails (checksums are checked as bytes flow)')
+    .argument('[selector]', 'PIPELINE, PIPELINE@latest or PIPELINE@ID (default: the only pipeline, latest)')
+    .requiredOption('--from <repository>', 'repository path, URL or config name')
+    .option('--dry-run', 'verify the stored backup and show what would be restored, without writing');
+  // Target options depend on the backup's source; offer those of every installed source, check against the real one.
+  if (loadProviders) addDeclaredOptions(command, await installedRestoreOptions(runtime));
+  command.action(async (selector: string | undefined) => {
+    const parsed = command.optsWithGlobals();
+    runtime.flags = parsed;
+    const ctx = runtime.context();
+    const repository = await openRepositoryByName(parsed.from as string, runtime);
+    const backup = await repository.find(selector, ctx);
+    const registry = await runtime.registry();
+    const definition = await registry.load('source', backup.manifest.source.provider);
+    const target = resolveOptions(definition.restoreOptions, {
+      path: `restore ${definition.name}`,
+      provider: definition.name,
+      values: pickDeclaredValues(definition.restoreOptions, parsed),
+      env: runtime.env,
+      fromCli: true,
+    }) as Record<string, unknown>;
+    rejectForeignTargetOptions(parsed, definition.restoreOptions, await installedRestoreOptions(runtime), definition.name);
+    if (parsed.dryRun) {
+      process.exitCode = await dryRun(backup, target, runtime, repository);
+      return;
+    }
+    const stages: DecodeStage[] = [];
+    for (const transform of backup.manifest.transforms) {
+      const transformDefinition = await registry.load('transform', transform.provider);
+      stages.push({ definition: transformDefinition, transform: await transformDefinition.create(defaultOptions(transformDefinition.options)) });
+    }
+    const source = await definition.create(defaultOptions(definition.options));
+    const report = await runRestore({ repository, backup, source, stages, target }, ctx);
+    if (parsed.json) printJson({ pipeline: backup.pipeline, id: backup.id, lines: report.lines, details: report.details ?? null });
+    else {
+      runtime.log.info(`restored ${backup.pipeline}@${backup.id} from ${repository.label}`);
+      printLines(report.lines);
+    }
+    process.exitCode = EXIT.ok;
+  });
+}
+
+/** `--create-db` on a files backup is a mistake worth saying, not something to ignore. */
+function rejectForeignTargetOptions(
+  parsed: Record<string, unknown>,
+  own: OptionsSpec,
+  all: OptionsSpec,
+  source: string,
+): void {
+  const foreign = Object.keys(all).filter((name) => !(name in own) && parsed[name] !== undefined);
+  if (foreign.length > 0) {
+    const flags = foreign.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
+    const accepted = Object.keys(own).map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    throw new NexusError('USAGE', `${flags} does not apply to a ${source} backup`, {
+      hint: `its target options are: ${accepted.join(', ') || '(none)'}`,
+    });
+  }
+}
+
+async function dryRun(
+  backup: BackupEntry,
+  target: Record<string, unknown>,
+  runtime: Runtime,
+  repository: Awaited<ReturnType<typeof openRepositoryByName>>,
+): Promise<number> {
+  const check = await verifyBackup(repository, backup, runtime.context());
+  const plan = {
+    pipeline: backup.pipeline,
+    id: backup.id,
+    source: backup.manifest.source.provider,
+    transforms: backup.manifest.transforms.map((transform) => transform.provider),
+    target,
+    artifacts: check.artifacts,
+    ok: check.ok,
+  };
+  if (runtime.flags.json) printJson(plan);
+  else {
+    runtime.log.info(`dry run: would restore ${backup.pipeline}@${backup.id} (${plan.source}) into ${JSON.stringify(target)}`);
+    for (const artifact of check.artifacts) {
+      runtime.log.info(`${artifact.ok ? 'ok    ' : 'FAILED'} ${artifact.file}${artifact.problem ? `: ${artifact.problem}` : ''}`);
+    }
+  }
+  return check.ok ? EXIT.ok : EXIT.failed;
+}

@@ -1,0 +1,72 @@
+import {
+  type BackupPlan,
+  type BackupTarget,
+  NexusError,
+  type PlannedTransform,
+  resolveOptions,
+  type SourceDefinition,
+  type TransformDefinition,
+} from '@nexus-backup/core';
+import { openRepository, type RepositoryRef } from './repositories.js';
+import type { Runtime } from './runtime.js';
+
+export interface ProviderValues {
+  name: string;
+  values: Record<string, unknown>;
+  /** Where the values came from, for messages: `backup files` or `pipelines.db.source`. */
+  path: string;
+  fromCli: boolean;
+}
+
+export interface PlanInput {
+  pipeline: string;
+  source: ProviderValues;
+  transforms: ProviderValues[];
+  targets: RepositoryRef[];
+}
+
+/** Loads and validates every provider of a pipeline before anything is read or written. */
+export async function buildBackupPlan(input: PlanInput, runtime: Runtime): Promise<BackupPlan> {
+  const registry = await runtime.registry();
+  const sourceDefinition = await registry.load('source', input.source.name);
+  const sourceOptions = resolveProviderOptions(sourceDefinition, input.source, runtime.env);
+  const transforms: PlannedTransform[] = [];
+  rejectDuplicates(input.transforms.map((use) => use.name));
+  for (const use of input.transforms) {
+    const definition = await registry.load('transform', use.name);
+    const options = resolveProviderOptions(definition, use, runtime.env);
+    transforms.push({ definition, version: registry.versionOf(definition), transform: await definition.create(options) });
+  }
+  const targets: BackupTarget[] = [];
+  for (const ref of input.targets) targets.push({ repository: await openRepository(ref, runtime), optional: ref.optional });
+  return {
+    pipeline: input.pipeline,
+    source: {
+      definition: sourceDefinition,
+      version: registry.versionOf(sourceDefinition),
+      source: await sourceDefinition.create(sourceOptions),
+      options: sourceOptions as Record<string, unknown>,
+    },
+    transforms,
+    targets,
+  };
+}
+
+export function resolveProviderOptions(
+  definition: SourceDefinition | TransformDefinition,
+  use: ProviderValues,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
+  return resolveOptions(definition.options, {
+    path: use.path,
+    provider: definition.name,
+    values: use.values,
+    env,
+    fromCli: use.fromCli,
+  }) as Record<string, unknown>;
+}
+
+function rejectDuplicates(names: string[]): void {
+  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+  if (duplicate) throw new NexusError('USAGE', `transform ${duplicate} is listed twice in one pipeline`);
+}

@@ -1,0 +1,67 @@
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { NexusError, Repository, resolveOptions, SCHEME_PROVIDERS } from '@nexus-backup/core';
+import type { Runtime } from './runtime.js';
+
+export interface RepositoryRef {
+  url: string;
+  optional: boolean;
+  /** How messages name it: the config name, or the URL without credentials. */
+  label: string;
+}
+
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** A `--to`/`--from` value: a repository name from the config, a URL, or a local path. */
+export async function resolveRepositoryRef(value: string, runtime: Runtime): Promise<RepositoryRef> {
+  const config = await runtime.config();
+  const named = config?.repositories[value];
+  if (named) return { url: named.url, optional: named.optional, label: value };
+  if (URL_LIKE.test(value)) return { url: value, optional: false, label: redactUrl(value) };
+  if (!value.startsWith('.') && !isAbsolute(value) && !value.includes('/') && config) {
+    const known = Object.keys(config.repositories).join(', ') || '(none)';
+    throw new NexusError('USAGE', `"${value}" is not a repository in ${config.file} (known: ${known})`, {
+      hint: 'use a configured name, a URL, or a path like ./backups',
+    });
+  }
+  return { url: pathToFileURL(resolve(value)).href, optional: false, label: resolve(value) };
+}
+
+export async function openRepository(ref: RepositoryRef, runtime: Runtime): Promise<Repository> {
+  let url: URL;
+  try {
+    url = new URL(ref.url.startsWith('/') ? pathToFileURL(ref.url).href : ref.url);
+  } catch (error) {
+    throw new NexusError('USAGE', `"${ref.label}" is not a valid repository URL or path`, { cause: error });
+  }
+  const scheme = url.protocol.replace(/:$/, '');
+  const providerName = SCHEME_PROVIDERS[scheme];
+  if (!providerName) {
+    throw new NexusError('USAGE', `unsupported repository scheme "${scheme}:" in ${ref.label}`, {
+      hint: `use a path or one of ${Object.keys(SCHEME_PROVIDERS).map((s) => `${s}://`).join(', ')}`,
+    });
+  }
+  const definition = await (await runtime.registry()).load('destination', providerName);
+  const options = resolveOptions(definition.options, {
+    path: ref.label,
+    provider: definition.name,
+    values: definition.fromUrl(url) as Record<string, unknown>,
+    env: runtime.env,
+  });
+  return new Repository(await definition.create(options), ref.label);
+}
+
+export async function openRepositoryByName(value: string, runtime: Runtime): Promise<Repository> {
+  return openRepository(await resolveRepositoryRef(value, runtime), runtime);
+}
+
+/** `scheme://user:secret@host/...` -> `scheme://user@host/...`: labels end up in logs and messages. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    url.password = '';
+    return url.href;
+  } catch {
+    return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1@');
+  }
+}

@@ -1,0 +1,103 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  loadConfig,
+  type Logger,
+  type NexusConfig,
+  NexusError,
+  ProviderRegistry,
+  type RunContext,
+} from '@nexus-backup/core';
+import { createLogger } from './logger.js';
+import { createProgress } from './progress.js';
+import { createSecrets, type PassphraseSources } from './secrets.js';
+
+/** Options every command understands (declared once on the program). */
+export interface GlobalFlags extends PassphraseSources {
+  /** Everything else commander parsed for the command that runs. */
+  [flag: string]: unknown;
+  config?: string;
+  plugin?: string[];
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+export interface MainOptions {
+  /** Where provider packages are resolved from (cwd first, then e.g. a meta-package's folder). */
+  searchPaths?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * What a command needs at run time, created lazily so `--help` loads no config and no provider.
+ * One AbortController per process: SIGINT/SIGTERM abort the run in flight, which removes its partial output.
+ */
+export class Runtime {
+  readonly abort = new AbortController();
+  /** Set from the parsed command line before an action runs; `config`/`plugin` are pre-scanned from argv. */
+  flags: GlobalFlags;
+  private logger: Logger | undefined;
+  private configPromise: Promise<NexusConfig | undefined> | undefined;
+  private registryPromise: Promise<ProviderRegistry> | undefined;
+
+  constructor(
+    readonly options: MainOptions,
+    prescanned: GlobalFlags,
+  ) {
+    this.flags = prescanned;
+  }
+
+  get log(): Logger {
+    this.logger ??= createLogger({ quiet: this.flags.quiet, verbose: this.flags.verbose });
+    return this.logger;
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return this.options.env ?? process.env;
+  }
+
+  /** `--config FILE`, else `./nexus-backup.yaml` when it exists, else none. */
+  config(required = false): Promise<NexusConfig | undefined> {
+    this.configPromise ??= (async () => {
+      const explicit = this.flags.config;
+      const path = explicit ?? (existsSync('nexus-backup.yaml') ? 'nexus-backup.yaml' : undefined);
+      if (!path) return undefined;
+      return loadConfig(resolve(path), this.env);
+    })();
+    return this.configPromise.then((config) => {
+      if (!config && required) throw configMissing();
+      return config;
+    });
+  }
+
+  registry(): Promise<ProviderRegistry> {
+    this.registryPromise ??= (async () => {
+      const config = await this.config();
+      return new ProviderRegistry({
+        searchPaths: this.options.searchPaths ?? [process.cwd()],
+        plugins: [...(this.flags.plugin ?? []).map((plugin) => pluginPath(plugin)), ...(config?.plugins ?? [])],
+      });
+    })();
+    return this.registryPromise;
+  }
+
+  context(): RunContext {
+    return {
+      signal: this.abort.signal,
+      log: this.log,
+      secrets: createSecrets(this.flags, this.log, this.env),
+      progress: this.flags.quiet ? undefined : createProgress(this.log, Boolean(process.stderr.isTTY) && !this.flags.json),
+    };
+  }
+}
+
+function pluginPath(plugin: string): string {
+  return plugin.startsWith('.') ? resolve(plugin) : plugin;
+}
+
+function configMissing(): NexusError {
+  return new NexusError('USAGE', 'no config file found', {
+    hint: 'pass --config FILE or create nexus-backup.yaml in this directory',
+  });
+}
