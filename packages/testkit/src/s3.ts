@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 
 /**
@@ -48,7 +50,9 @@ export async function startS3Server(options: StartS3ServerOptions): Promise<S3Se
   const { kind } = options;
   const bucket = options.bucket ?? 'nexus-test';
   const dataDir = await mkdtemp(join(tmpdir(), `nexus-${kind}-`));
-  const child = spawn(process.execPath, ['--input-type=module', '-e', launcherScript(kind)], {
+  // s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only has in its legacy provider.
+  const nodeFlags = kind === 's3rver' ? ['--openssl-legacy-provider'] : [];
+  const child = spawn(process.execPath, [...nodeFlags, '--input-type=module', '-e', launcherScript(kind)], {
     env: { ...process.env, NEXUS_S3_DATA_DIR: dataDir, NEXUS_S3_MODULE: serverModuleUrl(kind) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -181,4 +185,114 @@ async function listUploadDirs(kind: S3ServerKind, dataDir: string, bucket: strin
     if (meta.bucket === undefined || meta.bucket === bucket) inBucket.push(id);
   }
   return inBucket;
+}
+
+/** One request seen by the fault proxy. */
+export interface S3ProxyRequest {
+  method: string;
+  /** Path without the query, e.g. `/bucket/key`. */
+  path: string;
+  query: URLSearchParams;
+  /** Declared Content-Length, when the client sent one. */
+  bytes: number | undefined;
+}
+
+/** An HTTP error status answered with an S3 error body, or `reset` to drop the connection. */
+export type S3Fault = { status: number; code: string } | 'reset';
+
+export interface S3FaultRule {
+  match(request: S3ProxyRequest): boolean;
+  fault: S3Fault;
+  /** How many matching requests get the fault; default: all of them. */
+  times?: number;
+}
+
+export interface S3FaultProxy {
+  /** Point the client here instead of at the server. */
+  endpoint: string;
+  /** Every request received, in order (faulted ones included). */
+  requests: S3ProxyRequest[];
+  /** Faults that were injected, in order. */
+  injected: { request: S3ProxyRequest; fault: S3Fault }[];
+  addFault(rule: S3FaultRule): void;
+  clearFaults(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A loopback HTTP proxy in front of an S3 server that answers chosen requests with an error status or
+ * drops their connection, and passes everything else through unchanged (Host header included, so
+ * SigV4 signatures stay valid).
+ */
+export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
+  const upstream = new URL(target);
+  const rules: { rule: S3FaultRule; left: number }[] = [];
+  const requests: S3ProxyRequest[] = [];
+  const injected: S3FaultProxy['injected'] = [];
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    const length = req.headers['content-length'];
+    const seen: S3ProxyRequest = {
+      method: req.method ?? 'GET',
+      path: decodeURIComponent(url.pathname),
+      query: url.searchParams,
+      bytes: length === undefined ? undefined : Number(length),
+    };
+    requests.push(seen);
+    const hit = rules.find((entry) => entry.left > 0 && entry.rule.match(seen));
+    if (hit) {
+      hit.left -= 1;
+      injected.push({ request: seen, fault: hit.rule.fault });
+      const fault = hit.rule.fault;
+      if (fault === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      // Read the whole body first, so the client sees a clean error response rather than a broken pipe.
+      req.resume();
+      req.once('end', () => {
+        const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`;
+        res.writeHead(fault.status, {
+          'content-type': 'application/xml',
+          'content-length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      });
+      return;
+    }
+    const forward = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        pipeline(answer, res).catch(() => res.destroy());
+      },
+    );
+    forward.once('error', () => res.destroy());
+    pipeline(req, forward).catch(() => forward.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('fault proxy has no TCP address');
+
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    requests,
+    injected,
+    addFault: (rule) => rules.push({ rule, left: rule.times ?? Number.POSITIVE_INFINITY }),
+    clearFaults: () => {
+      rules.length = 0;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
