@@ -116,11 +116,14 @@ export function parseConfig(text: string, options: ParseConfigOptions): NexusCon
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   const syntaxError = document.errors[0];
   if (syntaxError) {
-    const at = syntaxError.linePos?.[0];
-    const where = at ? `${file}:${at.line}:${at.col}` : file;
-    throw new NexusError('CONFIG', `${where}: YAML syntax error: ${syntaxError.message}`, {
-      cause: syntaxError,
-    });
+    const at = lineCounter.linePos(syntaxError.pos[0]);
+    throw new NexusError(
+      'CONFIG',
+      `${file}:${at.line}:${at.col}: YAML syntax error: ${syntaxError.message}`,
+      {
+        cause: syntaxError,
+      },
+    );
   }
   try {
     const raw: unknown = document.toJS({ maxAliasCount: 100 });

@@ -20,7 +20,7 @@ export class ConfigKeyError extends Error {
   readonly detail: string;
 
   constructor(keyPath: KeyPath, detail: string, options?: { cause?: unknown }) {
-    super(`${formatKeyPath(keyPath)}: ${detail}`, options);
+    super(keyPath.length === 0 ? detail : `${formatKeyPath(keyPath)}: ${detail}`, options);
     this.name = 'ConfigKeyError';
     this.keyPath = keyPath;
     this.detail = detail;

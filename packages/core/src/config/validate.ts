@@ -7,7 +7,8 @@ import type {
   PipelineConfig,
   RepositoryConfig,
 } from '../config.js';
-import { expectBoolean, expectList, expectMap, expectString } from './expect.js';
+import { describeType, expectBoolean, expectList, expectMap, expectString } from './expect.js';
+import { isPlainObject } from './interpolate.js';
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
 import { checkLocation, looksLikePath, resolveLocation } from './locations.js';
 import { validatePipeline } from './pipeline.js';
@@ -29,6 +30,13 @@ export interface ValidateContext {
 export function validateConfig(raw: unknown, context: ValidateContext): NexusConfig {
   if (raw === null || raw === undefined) {
     throw new ConfigKeyError([], `the config file is empty; expected some of: ${TOP_LEVEL_KEYS.join(', ')}`);
+  }
+  if (!isPlainObject(raw)) {
+    const keys = TOP_LEVEL_KEYS.join(', ');
+    throw new ConfigKeyError(
+      [],
+      `the config file must be a mapping with some of: ${keys}; got ${describeType(raw)}`,
+    );
   }
   const top = expectMap(raw, [], TOP_LEVEL_KEYS);
   const resolveAt = (text: string) => resolveLocation(text, context.baseDir, context.home);
