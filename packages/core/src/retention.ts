@@ -71,14 +71,8 @@ const DEFAULT_INCOMPLETE_GRACE_MS = 24 * 3600 * 1000;
 
 const EMPTY_POLICY_MESSAGE =
   'the retention policy keeps nothing, which would remove every backup; set at least one of ' +
-  [...RETENTION_COUNT_RULES.map((rule) => `--${kebabCase(rule)} N`), ...RETENTION_WITHIN_RULES.map(flagOf)]
-    .join(', ')
-    .replace(/, (?=[^,]*$)/, ' or ') +
-  ' (in a config file: retention: { keepDaily: 7, ... })';
-
-function flagOf(rule: WithinRule): string {
-  return `--${kebabCase(rule)} DURATION`;
-}
+  `${RETENTION_COUNT_RULES.map((rule) => `--${kebabCase(rule)} N`).join(', ')}, --keep-within DURATION or ` +
+  '--keep-within-{hourly,daily,weekly,monthly,yearly} DURATION (in a config file: retention: { keepDaily: 7, ... })';
 
 /**
  * Which backups a policy keeps, restic's algorithm: backups are visited newest first; each count rule
@@ -115,9 +109,11 @@ export function decideRetention(
 
   const grace = options.incompleteGraceMs ?? DEFAULT_INCOMPLETE_GRACE_MS;
   return newestFirst.reverse().map((backup) => {
-    if (!backup.complete) return decideIncomplete(backup, now, grace);
-    const kept = reasons.get(backup.id)!;
-    return { ...backup, action: kept.length > 0 ? 'keep' : 'remove', reasons: kept };
+    // Only the three known fields: callers may pass richer objects (manifests) that must not leak into --json.
+    const { id, time, complete } = backup;
+    if (!complete) return decideIncomplete({ id, time, complete }, now, grace);
+    const kept = reasons.get(id)!;
+    return { id, time, complete, action: kept.length > 0 ? 'keep' : 'remove', reasons: kept };
   });
 }
 
