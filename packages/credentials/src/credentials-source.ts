@@ -81,6 +81,7 @@ export const credentials = defineSource({
             baseDir: dir,
             entries: summary.entries,
             followSymlinks: true,
+            hardLinks: false,
             provider: PROVIDER,
             signal: ctx.signal,
           }),

@@ -85,6 +85,7 @@ export const files = defineSource({
             baseDir,
             entries: summary.entries,
             followSymlinks,
+            hardLinks: true,
             provider: PROVIDER,
             signal: ctx.signal,
           }),

@@ -7,8 +7,17 @@ export interface PackTreeOptions {
   baseDir: string;
   entries: TreeEntry[];
   followSymlinks: boolean;
+  /** false: hard-linked files are stored as separate files (credentials restore accepts no links). */
+  hardLinks: boolean;
   provider: string;
   signal: AbortSignal;
+}
+
+/** node-tar writes a Link entry when it finds a file's inode in this cache; one that never remembers stores copies. */
+class NoLinkCache extends Map<`${number}:${number}`, string> {
+  override get(): undefined {
+    return undefined;
+  }
 }
 
 // node-tar reads each file in chunks of at most this size, so memory stays small with a slow consumer.
@@ -26,6 +35,7 @@ export function packTree(options: PackTreeOptions): Readable {
     // A file changing size while read, or an unreadable entry, must fail the backup, not drop a file.
     strict: true,
     maxReadSize: READ_CHUNK,
+    ...(options.hardLinks ? {} : { linkCache: new NoLinkCache() }),
   });
   const output = new Readable({
     read() {

@@ -1,4 +1,4 @@
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { link, lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { OptionValues } from '@nexus-backup/core';
 import { defaultOptions, NexusError } from '@nexus-backup/core';
@@ -109,6 +109,17 @@ describe('credentials source', () => {
     }
     expect(report.lines.join('\n')).toContain('restored 3 credential file(s)');
     expect(report.lines.join('\n')).not.toContain(SECRET);
+  });
+
+  it('stores hard-linked credential files as separate files, so restore (which refuses links) accepts them', async () => {
+    const [dir, out] = await dirs('cred-hardlink', 'cred-hardlink-out');
+    await writeTree(dir!, { 'a.json': { file: '{"a":1}' } });
+    await link(join(dir!, 'a.json'), join(dir!, 'b.json'));
+    const source = await credentials.create({ dir: dir!, pattern: '*.json', allowPlaintext: false });
+    const { artifacts } = await runBackup(source, createTestContext());
+    await source.restore(createTestContext(), restoreArtifacts(artifacts), restoreTo(out!));
+    expect(await readFile(join(out!, 'b.json'), 'utf8')).toBe('{"a":1}');
+    expect((await stat(join(out!, 'b.json'))).mode & 0o777).toBe(0o600);
   });
 
   it('tightens an existing, more open target folder to 0700', async () => {

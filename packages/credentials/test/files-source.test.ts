@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { link, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { OptionValues } from '@nexus-backup/core';
@@ -76,6 +76,18 @@ describe('files source', () => {
     expect(original['docker/current']).toMatchObject({ kind: 'symlink', target: 'app/Dockerfile' });
     expect(original['docker/cache']).toMatchObject({ kind: 'directory', mode: '750' });
     expect(report.lines[0]).toContain('restored 7 file(s)');
+  });
+
+  it('keeps hard links as hard links', async () => {
+    const [base, out] = await dirs('files-hardlink', 'files-hardlink-out');
+    await writeTree(base!, { 'conf/a.conf': { file: 'shared\n' } });
+    await link(join(base!, 'conf/a.conf'), join(base!, 'conf/b.conf'));
+    const source = await files.create({ paths: ['conf'], baseDir: base!, followSymlinks: false });
+    const { artifacts } = await runBackup(source, createTestContext());
+    await source.restore(createTestContext(), restoreArtifacts(artifacts), restoreTo(out!));
+    const [a, b] = await Promise.all([stat(join(out!, 'conf/a.conf')), stat(join(out!, 'conf/b.conf'))]);
+    expect(b.ino).toBe(a.ino);
+    expect(await readFile(join(out!, 'conf/b.conf'), 'utf8')).toBe('shared\n');
   });
 
   it('describes host, paths, counts and bytes, and the git commit and dirty state of the base folder', async () => {

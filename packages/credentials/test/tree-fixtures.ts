@@ -26,14 +26,15 @@ export async function removeDirs(dirs: string[]): Promise<void> {
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
+type FolderNode = { dir: true; mode?: number; mtime?: Date };
 export type FixtureNode =
   | { file: string | Buffer; mode?: number; mtime?: Date }
-  | { dir: true; mode?: number; mtime?: Date }
+  | FolderNode
   | { symlink: string };
 
 /** Writes files, folders and symlinks; folder modes and mtimes are set last so writes inside don't change them. */
 export async function writeTree(root: string, nodes: Record<string, FixtureNode>): Promise<void> {
-  const folderTimes: Array<[string, FixtureNode & { dir: true }]> = [];
+  const folderTimes: Array<[string, FolderNode]> = [];
   for (const [path, node] of Object.entries(nodes)) {
     const absolute = join(root, path);
     if ('dir' in node) {
