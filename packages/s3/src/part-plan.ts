@@ -18,11 +18,13 @@ export interface PartPlan {
   startBytes: number;
   grow: boolean;
   queueSize: number;
+  /** Parts per size step; PARTS_PER_STEP except in tests that watch parts grow on a small stream. */
+  partsPerStep?: number;
 }
 
 export function partBytes(plan: PartPlan, partNumber: number): number {
   if (!plan.grow) return plan.startBytes;
-  const step = Math.floor((partNumber - 1) / PARTS_PER_STEP);
+  const step = Math.floor((partNumber - 1) / (plan.partsPerStep ?? PARTS_PER_STEP));
   return Math.min(MAX_PART_BYTES, plan.startBytes * 2 ** step);
 }
 
