@@ -1,1 +1,25 @@
-export {};
+import { defineDestination, resolveOptions } from '@nexus-backup/core';
+import { sftpOptions, sftpOptionsFromUrl } from './sftp-options.js';
+
+export { fingerprintOf, knownHostsName, parseKnownHosts, verifyHostKey } from './known-hosts.js';
+export { type MirrorOptions, type MirrorReport, mirrorRepository } from './mirror.js';
+export { sftpEndpointOf } from './sftp-endpoints.js';
+export { type SftpOptions, sftpOptions, sftpOptionsFromUrl } from './sftp-options.js';
+
+/**
+ * A repository on a remote host over SSH: `sftp://user@host[:port]/path?identity=...&knownHosts=...`.
+ * ssh2 is loaded only when a destination is created, so `nexus-backup --help` stays light.
+ */
+export const sftp = defineDestination({
+  name: 'sftp',
+  description: 'a folder on a remote host over SSH (SFTP), host keys verified against known_hosts',
+  schemes: ['sftp', 'ssh'],
+  options: sftpOptions,
+  fromUrl: sftpOptionsFromUrl,
+  async create(options) {
+    // Direct callers (scripts, tests) may hand over fromUrl output: fill defaults and check types here too.
+    const resolved = resolveOptions(sftpOptions, { path: 'sftp', provider: 'sftp', values: { ...options } });
+    const { createSftpDestination } = await import('./sftp-destination.js');
+    return createSftpDestination(resolved);
+  },
+});

@@ -54,7 +54,17 @@ export async function generateKeyPair(
 ): Promise<SshKeyPair> {
   const privateKeyFile = join(dir, name);
   const type = options.type ?? 'ed25519';
-  await run('ssh-keygen', ['-q', '-t', type, '-N', options.passphrase ?? '', '-C', `nexus-test-${name}`, '-f', privateKeyFile]);
+  await run('ssh-keygen', [
+    '-q',
+    '-t',
+    type,
+    '-N',
+    options.passphrase ?? '',
+    '-C',
+    `nexus-test-${name}`,
+    '-f',
+    privateKeyFile,
+  ]);
   await chmod(privateKeyFile, 0o600);
   const publicKey = (await readFile(`${privateKeyFile}.pub`, 'utf8')).trim();
   return { privateKeyFile, publicKey };
@@ -89,7 +99,13 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
       const knownHostsLine = `[127.0.0.1]:${port} ${hostKey.publicKey.split(' ').slice(0, 2).join(' ')}`;
       const knownHostsFile = join(dir, 'known_hosts');
       await writeFile(knownHostsFile, `${knownHostsLine}\n`);
-      const { stdout } = await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey.privateKeyFile}.pub`]);
+      const { stdout } = await run('ssh-keygen', [
+        '-l',
+        '-E',
+        'sha256',
+        '-f',
+        `${hostKey.privateKeyFile}.pub`,
+      ]);
       const hostKeyFingerprint = stdout.split(' ')[1] ?? '';
       const pid = child.pid ?? 0;
       return {
@@ -123,7 +139,12 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
   throw lastError ?? new Error('sshd did not start');
 }
 
-function sshdConfig(input: { dir: string; port: number; hostKeyFile: string; authorizedKeys: string }): string {
+function sshdConfig(input: {
+  dir: string;
+  port: number;
+  hostKeyFile: string;
+  authorizedKeys: string;
+}): string {
   return [
     `ListenAddress 127.0.0.1:${input.port}`,
     `HostKey ${input.hostKeyFile}`,
