@@ -1,0 +1,216 @@
+import { addAbortSignal, type Readable } from 'node:stream';
+import { isNexusError, NexusError, type RestoreReport, type RunContext } from '@nexus-backup/core';
+import type { Client } from 'pg';
+import { connectTo } from './connection.js';
+import { redactConnectionUrl } from './redact-url.js';
+import { restoreToFile } from './restore-to-file.js';
+import { emptyTally, runScript, type ScriptTally } from './run-script.js';
+import { readSqlScript } from './sql-script-reader.js';
+import { assertEmptyDatabase, createDatabase, dropDatabase } from './target-database.js';
+
+export { redactConnectionUrl } from './redact-url.js';
+export {
+  readSqlScript,
+  type SqlCopyEvent,
+  type SqlMetaCommandEvent,
+  type SqlScriptEvent,
+  type SqlStatementEvent,
+} from './sql-script-reader.js';
+export { validateDatabaseName } from './target-database.js';
+
+/** Where a plain SQL script goes: exactly one of an existing database, a new database, or a file. */
+export interface RestoreSqlTarget {
+  /** An existing, empty database (URL); with `createDb`, any database on the server to create it from. */
+  db?: string;
+  /** Name of a new database to create on the server of `db`; never replaces an existing one. */
+  createDb?: string;
+  /** Write the script to this file instead (atomically, mode 0600, never replacing a file). */
+  toFile?: string;
+}
+
+export interface RestoreSqlOptions {
+  /** A plain SQL script: ours or `pg_dump --format=plain`. */
+  input: Readable;
+  target: RestoreSqlTarget;
+  /** Everything in one transaction, so a failure leaves the target as it was. Default true. */
+  singleTransaction?: boolean;
+  /** Restore into a database that already has objects (e.g. a data-only dump). Default false. */
+  allowNonEmpty?: boolean;
+  ctx: RunContext;
+}
+
+/**
+ * Restores a plain SQL script without psql: statements run one by one over `pg`, COPY data streams
+ * into `COPY ... FROM STDIN`, and the first error stops the restore, naming the line and statement.
+ */
+export async function restoreSql(options: RestoreSqlOptions): Promise<RestoreReport> {
+  const { input, target, ctx } = options;
+  const started = Date.now();
+  try {
+    checkTarget(target);
+  } catch (error) {
+    input.destroy();
+    throw error;
+  }
+  addAbortSignal(ctx.signal, input);
+
+  if (target.toFile !== undefined) {
+    const written = await restoreToFile(input, target.toFile, ctx);
+    return report(`wrote ${written.path} (${written.bytes} bytes)`, written.tally, started, {
+      toFile: written.path,
+      bytes: written.bytes,
+    });
+  }
+  const db = target.db as string;
+  if (target.createDb !== undefined) {
+    const name = target.createDb;
+    let url: string;
+    try {
+      url = await createDatabase(db, name);
+    } catch (error) {
+      input.destroy();
+      throw error;
+    }
+    try {
+      const tally = await restoreIntoDatabase(url, options, { fresh: true });
+      return report(`created database "${name}" and restored into it`, tally, started, {
+        createDb: name,
+        db: redactConnectionUrl(url),
+      });
+    } catch (error) {
+      throw await dropCreated(db, name, toNexus(error));
+    }
+  }
+  const tally = await restoreIntoDatabase(db, options, { fresh: false });
+  return report(`restored into ${redactConnectionUrl(db)}`, tally, started, { db: redactConnectionUrl(db) });
+}
+
+function checkTarget(target: RestoreSqlTarget): void {
+  const usage = (message: string) =>
+    new NexusError('USAGE', message, {
+      provider: 'postgres',
+      hint: 'restore to db (an empty database), createDb with db (a new database on that server), or toFile',
+    });
+  if (target.toFile !== undefined) {
+    if (target.db !== undefined || target.createDb !== undefined) {
+      throw usage('toFile cannot be combined with db or createDb');
+    }
+    return;
+  }
+  if (target.db === undefined) {
+    throw usage(
+      target.createDb === undefined ? 'no restore target given' : 'createDb needs db: a URL of the server',
+    );
+  }
+}
+
+async function restoreIntoDatabase(
+  url: string,
+  options: RestoreSqlOptions,
+  { fresh }: { fresh: boolean },
+): Promise<ScriptTally> {
+  const { input, ctx } = options;
+  const singleTransaction = options.singleTransaction ?? true;
+  const tally = emptyTally();
+  let client: Client;
+  try {
+    client = await connectTo(url, 'restore');
+  } catch (error) {
+    input.destroy();
+    throw error;
+  }
+  client.on('notice', (notice) => ctx.log.debug(`postgres: ${notice.message}`));
+  // An abort ends the connection, which also stops a long statement and rolls its transaction back.
+  const onAbort = () => void client.end().catch(() => {});
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let inTransaction = false;
+  try {
+    if (!fresh && !options.allowNonEmpty) await assertEmptyDatabase(client, url);
+    if (singleTransaction) {
+      await client.query('BEGIN');
+      inTransaction = true;
+    }
+    await runScript(client, readSqlScript(input), ctx, tally);
+    if (singleTransaction) {
+      await client.query('COMMIT');
+      inTransaction = false;
+    }
+    return tally;
+  } catch (error) {
+    input.destroy();
+    if (inTransaction) await client.query('ROLLBACK').catch(() => {});
+    throw explain(error, ctx, { singleTransaction, fresh, tally, url });
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    await client.end().catch(() => {});
+  }
+}
+
+/** Adds to an error what became of the target, since that decides what the user does next. */
+function explain(
+  error: unknown,
+  ctx: RunContext,
+  context: { singleTransaction: boolean; fresh: boolean; tally: ScriptTally; url: string },
+): NexusError {
+  const failure = ctx.signal.aborted
+    ? new NexusError('ABORTED', 'the restore was aborted', { provider: 'postgres', cause: error })
+    : isNexusError(error)
+      ? error
+      : new NexusError(
+          'IO',
+          `restore into ${redactConnectionUrl(context.url)} failed: ${(error as Error).message}`,
+          {
+            provider: 'postgres',
+            cause: error,
+          },
+        );
+  const untouched =
+    failure.code === 'TARGET' || failure.code === 'CONNECTION' || failure.code === 'NOT_FOUND';
+  if (untouched || context.fresh) return failure;
+  const outcome = context.singleTransaction
+    ? 'nothing was restored (one transaction, rolled back)'
+    : `the target is partly restored (${context.tally.statements} statements ran)`;
+  return new NexusError(failure.code, `${failure.message}; ${outcome}`, {
+    provider: 'postgres',
+    cause: failure.cause ?? error,
+    hint: failure.hint,
+  });
+}
+
+/** Drops the database we created for a restore that failed, and says so in the error. */
+async function dropCreated(serverUrl: string, name: string, failure: NexusError): Promise<NexusError> {
+  let outcome: string;
+  try {
+    await dropDatabase(serverUrl, name);
+    outcome = `the new database "${name}" was dropped`;
+  } catch (error) {
+    outcome = `the new database "${name}" could not be dropped (${(error as Error).message}): drop it by hand`;
+  }
+  return new NexusError(failure.code, `${failure.message}; ${outcome}`, {
+    provider: 'postgres',
+    cause: failure.cause ?? failure,
+    hint: failure.hint,
+  });
+}
+
+function toNexus(error: unknown): NexusError {
+  return isNexusError(error)
+    ? error
+    : new NexusError('INTERNAL', String(error), { provider: 'postgres', cause: error });
+}
+
+function report(
+  what: string,
+  tally: ScriptTally,
+  started: number,
+  target: { [key: string]: string | number },
+): RestoreReport {
+  const durationMs = Date.now() - started;
+  const tables = Object.keys(tally.tables).length;
+  return {
+    lines: [
+      `${what}: ${tally.statements} statements, ${tally.rows} rows in ${tables} tables, ${(durationMs / 1000).toFixed(1)} s`,
+    ],
+    details: { ...target, statements: tally.statements, rows: tally.rows, tables: tally.tables, durationMs },
+  };
+}

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { link, lstat, open, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { NexusError, type RunContext } from '@nexus-backup/core';
+import { countCopy, emptyTally, type ScriptTally } from './run-script.js';
+import { readSqlScript } from './sql-script-reader.js';
+
+/**
+ * Writes the script to `path` as it streams, reading it along the way so a dump cut short is refused;
+ * the file appears under its name (mode 0600) only when complete, and an existing file is never replaced.
+ */
+export async function restoreToFile(
+  input: AsyncIterable<Buffer>,
+  path: string,
+  ctx: RunContext,
+): Promise<{ bytes: number; tally: ScriptTally; path: string }> {
+  const target = resolve(path);
+  if (await exists(target)) {
+    throw new NexusError('TARGET', `${target} already exists; a restore never replaces a file`, {
+      provider: 'postgres',
+      hint: 'choose another path for toFile, or remove the file first',
+    });
+  }
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+  const handle = await open(temp, 'wx', 0o600).catch((error: unknown) => {
+    throw new NexusError('TARGET', `cannot write next to ${target}: ${(error as Error).message}`, {
+      provider: 'postgres',
+      cause: error,
+    });
+  });
+  let bytes = 0;
+  const tally = emptyTally();
+  let linked = false;
+  try {
+    async function* written(): AsyncGenerator<Buffer> {
+      for await (const chunk of input) {
+        await handle.write(chunk);
+        bytes += chunk.length;
+        yield chunk;
+      }
+    }
+    for await (const event of readSqlScript(written())) {
+      ctx.signal.throwIfAborted();
+      if (event.kind === 'copy') {
+        for await (const _ of event.data);
+        countCopy(tally, event);
+      }
+      if (event.kind !== 'meta') tally.statements++;
+    }
+    await handle.sync();
+    await handle.close();
+    // link() fails when the name was taken meanwhile, where rename() would silently replace it.
+    await link(temp, target).catch((error: unknown) => {
+      throw new NexusError('TARGET', `${target} appeared while restoring; it was left untouched`, {
+        provider: 'postgres',
+        cause: error,
+      });
+    });
+    linked = true;
+    await syncDirectory(dirname(target));
+  } finally {
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    if (!linked) ctx.log.debug(`removed the partial file ${temp}`);
+  }
+  return { bytes, tally, path: target };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,118 @@
+import { pipeline } from 'node:stream/promises';
+import { isNexusError, NexusError, type RunContext } from '@nexus-backup/core';
+import type { Client } from 'pg';
+import type {
+  SqlCopyEvent,
+  SqlMetaCommandEvent,
+  SqlScriptEvent,
+  SqlStatementEvent,
+} from './sql-script-reader.js';
+import { summarizeStatement } from './statement-text.js';
+
+/** What a script did, for the restore report. */
+export interface ScriptTally {
+  statements: number;
+  rows: number;
+  /** COPY rows per table as the script names it. */
+  tables: Record<string, number>;
+}
+
+export function emptyTally(): ScriptTally {
+  return { statements: 0, rows: 0, tables: {} };
+}
+
+/** Adds a COPY block's rows to the tally. */
+export function countCopy(tally: ScriptTally, event: SqlCopyEvent): void {
+  tally.rows += event.rows;
+  tally.tables[event.table] = (tally.tables[event.table] ?? 0) + event.rows;
+}
+
+/**
+ * Runs a script's statements one by one on `client`, streaming each COPY block's data into the same
+ * connection; stops at the first error with its line and statement.
+ */
+export async function runScript(
+  client: Client,
+  events: AsyncIterable<SqlScriptEvent>,
+  ctx: RunContext,
+  tally: ScriptTally,
+): Promise<void> {
+  const { from: copyFrom } = await import('pg-copy-streams');
+  for await (const event of events) {
+    ctx.signal.throwIfAborted();
+    if (event.kind === 'meta') throw unsupportedMetaCommand(event);
+    if (event.kind === 'statement') {
+      if (/^CREATE\s+DATABASE\b/i.test(event.sql)) throw createsDatabase(event);
+      try {
+        await client.query(event.sql);
+      } catch (error) {
+        throw statementFailed(event, error);
+      }
+    } else {
+      try {
+        await pipeline(event.data, client.query(copyFrom(event.sql)), { signal: ctx.signal });
+      } catch (error) {
+        throw copyFailed(event, error);
+      }
+      countCopy(tally, event);
+    }
+    tally.statements++;
+  }
+}
+
+function unsupportedMetaCommand(event: SqlMetaCommandEvent): NexusError {
+  const connect = event.name === 'connect' || event.name === 'c';
+  return new NexusError(
+    'INTEGRITY',
+    `line ${event.line}: the script uses the psql command \\${event.name}, which a restore without psql cannot run`,
+    {
+      provider: 'postgres',
+      hint: connect
+        ? 'the dump was made with pg_dump --create or pg_dumpall; dump the one database without --create'
+        : 'restore this script with psql, or dump again in plain format without psql commands',
+    },
+  );
+}
+
+function createsDatabase(event: SqlStatementEvent): NexusError {
+  return new NexusError(
+    'INTEGRITY',
+    `line ${event.line}: the script creates its own database: ${summarizeStatement(event.sql, 80)}`,
+    {
+      provider: 'postgres',
+      hint: 'the dump was made with pg_dump --create or pg_dumpall; dump the one database without --create and restore it with createDb',
+    },
+  );
+}
+
+function statementFailed(event: SqlStatementEvent, error: unknown): NexusError {
+  if (isNexusError(error)) return error;
+  return new NexusError(
+    'IO',
+    `the statement at line ${event.line} failed: ${describePgError(error)}; statement: ${summarizeStatement(event.sql)}`,
+    { provider: 'postgres', cause: error },
+  );
+}
+
+function copyFailed(event: SqlCopyEvent, error: unknown): NexusError {
+  // Errors of the script itself (cut short) or an abort keep their own code.
+  if (isNexusError(error)) return error;
+  if (error instanceof Error && error.name === 'AbortError') {
+    return new NexusError('ABORTED', 'the restore was aborted', { provider: 'postgres', cause: error });
+  }
+  // The server names the failing row as `COPY t, line N` counted from the first data line.
+  const where = (error as { where?: string }).where ?? '';
+  const dataLine = /\bline (\d+)/.exec(where)?.[1];
+  const line = dataLine === undefined ? event.line : event.dataLine + Number(dataLine) - 1;
+  return new NexusError(
+    'IO',
+    `the COPY into ${event.table} failed at line ${line}: ${describePgError(error)}; statement: ${summarizeStatement(event.sql)}`,
+    { provider: 'postgres', cause: error },
+  );
+}
+
+function describePgError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { detail, where } = error as { detail?: string; where?: string };
+  return [error.message, detail, where].filter((part) => part !== undefined && part !== '').join('; ');
+}
