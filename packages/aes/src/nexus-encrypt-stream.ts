@@ -15,6 +15,7 @@ import { headerMac, keyCheck, type MasterKey, payloadKey } from './nexus-keys.js
 /**
  * Encrypts one file in the nexus format. A full chunk is held back until more input arrives, because
  * only then is it known whether it is the final chunk (whose nonce and frame header carry the flag).
+ * Partial input is gathered in one reused buffer; whole chunks in the input are encrypted in place.
  */
 export class NexusEncryptStream extends Transform {
   private readonly key: Buffer;
@@ -23,6 +24,8 @@ export class NexusEncryptStream extends Transform {
   /** Plaintext of the chunk being assembled, reused for every chunk. */
   private readonly pending: Buffer;
   private filled = 0;
+  /** A full chunk waiting for proof that it is not the last: a view of the input, or `pending`. */
+  private heldBack: Buffer | undefined;
   private index = 0;
   private headerSent = false;
 
@@ -42,33 +45,33 @@ export class NexusEncryptStream extends Transform {
     this.sendHeader();
     let offset = 0;
     while (offset < data.length) {
-      if (this.filled === this.chunkSize) {
+      if (this.heldBack) {
         // More input exists, so the held-back chunk is not the final one.
-        this.pushFrame(this.pending, false);
-        this.filled = 0;
+        this.pushFrame(this.heldBack, false);
+        this.heldBack = undefined;
       }
       const remaining = data.length - offset;
-      if (this.filled === 0 && remaining > this.chunkSize) {
-        // Fast path: a whole non-final chunk sits in the input; encrypt it without copying.
-        this.pushFrame(data.subarray(offset, offset + this.chunkSize), false);
+      if (this.filled === 0 && remaining >= this.chunkSize) {
+        // A whole chunk sits in the input: hold a view of it instead of copying it.
+        this.heldBack = data.subarray(offset, offset + this.chunkSize);
         offset += this.chunkSize;
         continue;
       }
-      const copied = data.copy(
-        this.pending,
-        this.filled,
-        offset,
-        offset + Math.min(remaining, this.chunkSize - this.filled),
-      );
+      const copied = data.copy(this.pending, this.filled, offset, offset + Math.min(remaining, this.chunkSize - this.filled));
       this.filled += copied;
       offset += copied;
+      if (this.filled === this.chunkSize) {
+        this.heldBack = this.pending;
+        this.filled = 0;
+      }
     }
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
     this.sendHeader();
-    this.pushFrame(this.pending.subarray(0, this.filled), true);
+    this.pushFrame(this.heldBack ?? this.pending.subarray(0, this.filled), true);
+    this.heldBack = undefined;
     this.filled = 0;
     callback();
   }
