@@ -1,0 +1,116 @@
+import { identity } from '../model.js';
+import type { AttachedStatement } from './comments.js';
+import { type CatalogReader, statement } from './query.js';
+
+/** Every owned user object with its owner and ACL: relations, types, routines and schemas. */
+const OWNED_OBJECTS = `
+  SELECT 'pg_class' AS catalog, c.oid, c.relowner AS owner, c.relacl AS acl, 0 AS subid
+    FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
+  UNION ALL SELECT 'pg_class', a.attrelid, NULL, a.attacl, a.attnum
+    FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL SELECT 'pg_type', t.oid, t.typowner, t.typacl, 0
+    FROM pg_catalog.pg_type t WHERE t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c'
+      AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c')
+  UNION ALL SELECT 'pg_proc', p.oid, p.proowner, p.proacl, 0 FROM pg_catalog.pg_proc p
+  UNION ALL SELECT 'pg_namespace', n.oid, n.nspowner, n.nspacl, 0 FROM pg_catalog.pg_namespace n`;
+
+interface OwnedRow {
+  catalog: string;
+  oid: number;
+  subid: number;
+  type: string;
+  identity: string;
+  owner: string | null;
+  /** aclexplode rows: grantee role (PUBLIC for 0), privilege, grant option. */
+  grants: { grantee: string; privilege: string; grantable: boolean; is_owner: boolean }[] | null;
+}
+
+async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
+  return reader.rows<OwnedRow>(`
+    SELECT o.catalog, o.oid, o.subid, i.type, i.identity,
+      pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.owner)) AS owner,
+      (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+          'grantee', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
+          'privilege', x.privilege_type, 'grantable', x.is_grantable,
+          'is_owner', x.grantee = COALESCE(o.owner, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = o.oid)))
+          ORDER BY x.grantee, x.privilege_type)
+        FROM pg_catalog.aclexplode(o.acl) x) AS grants
+    FROM (${OWNED_OBJECTS}) o,
+      LATERAL pg_catalog.pg_identify_object(('pg_catalog.' || o.catalog)::pg_catalog.regclass, o.oid, o.subid) i
+    WHERE o.oid >= 16384 AND i.schema IS DISTINCT FROM 'pg_catalog' AND i.schema IS DISTINCT FROM 'information_schema'
+      AND NOT (o.catalog = 'pg_namespace' AND (i.identity = 'public' OR i.identity ~ '^pg_' OR i.identity = 'information_schema'))
+    ORDER BY 1, 2, 3`);
+}
+
+const OWNER_KEYWORD: Record<string, string> = {
+  table: 'TABLE',
+  view: 'VIEW',
+  'materialized view': 'MATERIALIZED VIEW',
+  sequence: 'SEQUENCE',
+  type: 'TYPE',
+  domain: 'DOMAIN',
+  'composite type': 'TYPE',
+  function: 'FUNCTION',
+  procedure: 'PROCEDURE',
+  aggregate: 'AGGREGATE',
+  schema: 'SCHEMA',
+};
+
+const GRANT_KEYWORD: Record<string, string> = {
+  table: 'TABLE',
+  view: 'TABLE',
+  'materialized view': 'TABLE',
+  sequence: 'SEQUENCE',
+  type: 'TYPE',
+  domain: 'DOMAIN',
+  function: 'FUNCTION',
+  procedure: 'PROCEDURE',
+  aggregate: 'FUNCTION',
+  schema: 'SCHEMA',
+};
+
+/** ALTER ... OWNER TO for each object (option `owners`). */
+export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Promise<AttachedStatement[]> {
+  const rows = owned ?? (await readOwned(reader));
+  const statements: AttachedStatement[] = [];
+  for (const row of rows) {
+    const keyword = OWNER_KEYWORD[row.type];
+    if (row.subid !== 0 || !row.owner || !keyword) continue;
+    statements.push({
+      owner: identity(row.catalog, row.oid),
+      sql: statement(`ALTER ${keyword} ${row.identity} OWNER TO ${row.owner}`),
+    });
+  }
+  return statements;
+}
+
+/**
+ * GRANTs that reproduce each non-default ACL (option `privileges`): revoke what PUBLIC gets by default,
+ * then grant every entry except the owner's own, which ownership implies.
+ */
+export async function readPrivileges(
+  reader: CatalogReader,
+  owned?: OwnedRow[],
+): Promise<AttachedStatement[]> {
+  const rows = owned ?? (await readOwned(reader));
+  const statements: AttachedStatement[] = [];
+  for (const row of rows) {
+    if (row.grants === null) continue;
+    const columnMatch = row.subid !== 0 ? /^(.*)\.("(?:[^"]|"")+"|[^.]+)$/.exec(row.identity) : null;
+    const type = row.subid !== 0 ? 'table' : row.type;
+    const keyword = GRANT_KEYWORD[type];
+    if (!keyword) continue;
+    const target = columnMatch ? `TABLE ${columnMatch[1]}` : `${keyword} ${row.identity}`;
+    const columns = columnMatch ? ` (${columnMatch[2]})` : '';
+    let sql = row.subid === 0 ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
+    for (const grant of row.grants) {
+      if (grant.is_owner && row.subid === 0) continue;
+      const option = grant.grantable ? ' WITH GRANT OPTION' : '';
+      sql += statement(`GRANT ${grant.privilege}${columns} ON ${target} TO ${grant.grantee}${option}`);
+    }
+    statements.push({ owner: identity(row.catalog, row.oid), sql });
+  }
+  return statements;
+}
+
+export { readOwned };

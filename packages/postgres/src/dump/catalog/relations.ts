@@ -1,0 +1,357 @@
+import { type DumpObject, dumpObject, identity } from '../model.js';
+import { type CatalogReader, notFromExtension, statement, userSchema } from './query.js';
+import { SEQUENCE_COLUMNS, type SequenceParameters, sequenceOptions } from './sequence-options.js';
+
+interface RelationRow {
+  oid: number;
+  relkind: string;
+  relname: string;
+  nspname: string;
+  parent_oid: number | null;
+  name: string;
+  qname: string;
+  relpersistence: string;
+  relispartition: boolean;
+  relispopulated: boolean;
+  relreplident: string;
+  reloftype: number;
+  options: string | null;
+  amname: string | null;
+  partkey: string | null;
+  partbound: string | null;
+  partition_parent: string | null;
+  parents: string[];
+  viewdef: string | null;
+}
+
+interface ColumnRow {
+  attrelid: number;
+  attnum: number;
+  attname: string;
+  quoted: string;
+  type: string;
+  attnotnull: boolean;
+  attislocal: boolean;
+  attidentity: string;
+  attgenerated: string;
+  generated: string | null;
+  collation: string | null;
+  statistics: number;
+  storage: string | null;
+  parent_notnull: boolean;
+  notnull_name: string | null;
+}
+
+interface IdentityRow extends SequenceParameters {
+  table_oid: number;
+  attnum: number;
+  seqname: string;
+}
+
+interface CheckRow {
+  conrelid: number;
+  definition: string;
+}
+
+/** Tables, partitions, views, materialized views and sequences, with their columns and defaults. */
+export async function readRelations(reader: CatalogReader): Promise<DumpObject[]> {
+  const relations = await reader.rows<RelationRow>(`
+    SELECT c.oid, c.relkind, c.relname, n.nspname, n.nspname || '.' || c.relname AS name,
+      (SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent_oid,
+      pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
+      c.relpersistence, c.relispartition, c.relispopulated, c.relreplident, c.reloftype,
+      pg_catalog.array_to_string(c.reloptions, ', ') AS options,
+      CASE WHEN c.relkind IN ('r', 'm') AND am.amname <> 'heap' THEN pg_catalog.quote_ident(am.amname) END AS amname,
+      CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
+      CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partbound,
+      (SELECT pg_catalog.format('%I.%I', pn.nspname, p.relname) FROM pg_catalog.pg_inherits i
+         JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+         WHERE i.inhrelid = c.oid AND c.relispartition) AS partition_parent,
+      ARRAY(SELECT pg_catalog.format('%I.%I', pn.nspname, p.relname) FROM pg_catalog.pg_inherits i
+         JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+         WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno) AS parents,
+      CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${userSchema('n.nspname')}
+      AND ${notFromExtension('pg_class', 'c.oid')}
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND d.objid = c.oid AND d.deptype = 'i' AND c.relkind = 'S')
+    ORDER BY n.nspname, c.relname`);
+
+  const columns = groupBy(await readColumns(reader), (column) => column.attrelid);
+  const identities = new Map(
+    (await readIdentities(reader)).map((row) => [`${row.table_oid}:${row.attnum}`, row]),
+  );
+  const checks = groupBy(await readInlineChecks(reader), (check) => check.conrelid);
+  const sequences = new Map((await readSequences(reader)).map((row) => [row.oid, row]));
+
+  const objects: DumpObject[] = [];
+  for (const relation of relations) {
+    const base = {
+      name: relation.name,
+      relation: relation.oid,
+      relkind: relation.relkind,
+      schema: relation.nspname,
+      relname: relation.relname,
+      ...(relation.parent_oid !== null ? { partitionOf: relation.parent_oid } : {}),
+    };
+    const key = identity('pg_class', relation.oid);
+    switch (relation.relkind) {
+      case 'r':
+      case 'p': {
+        const tableColumns = columns.get(relation.oid) ?? [];
+        const sql = tableDefinition(
+          relation,
+          tableColumns,
+          identities,
+          checks.get(relation.oid) ?? [],
+          reader,
+        );
+        objects.push(
+          dumpObject({ ...base, key, kind: 'table', section: 'pre-data', sql, identities: [key] }),
+        );
+        if (relation.relkind === 'r') {
+          const copyColumns = tableColumns
+            .filter((column) => column.attgenerated === '')
+            .map((column) => column.quoted);
+          objects.push(
+            dumpObject({
+              ...base,
+              key: `data:${relation.oid}`,
+              kind: 'table-data',
+              section: 'data',
+              sql: '',
+              after: [key],
+              copy: { table: relation.qname, columns: copyColumns },
+            }),
+          );
+        }
+        break;
+      }
+      case 'v':
+        objects.push(
+          dumpObject({
+            ...base,
+            key,
+            kind: 'view',
+            section: 'pre-data',
+            sql: viewDefinition(relation),
+            identities: [key],
+          }),
+        );
+        break;
+      case 'm':
+        objects.push(
+          dumpObject({
+            ...base,
+            key,
+            kind: 'matview',
+            section: 'pre-data',
+            sql: matviewDefinition(relation),
+            identities: [key],
+            ...(relation.relispopulated
+              ? { refresh: statement(`REFRESH MATERIALIZED VIEW ${relation.qname}`) }
+              : {}),
+          }),
+        );
+        break;
+      case 'S': {
+        const sequence = sequences.get(relation.oid);
+        if (!sequence) break;
+        objects.push(
+          dumpObject({
+            ...base,
+            key,
+            kind: 'sequence',
+            section: 'pre-data',
+            sql: sequenceDefinition(relation, sequence),
+            identities: [key],
+          }),
+        );
+        break;
+      }
+      default:
+        reader.warn(`foreign table ${relation.name} is not dumped`);
+    }
+  }
+  return objects;
+}
+
+function tableDefinition(
+  relation: RelationRow,
+  columns: ColumnRow[],
+  identities: Map<string, IdentityRow>,
+  checks: CheckRow[],
+  reader: CatalogReader,
+): string {
+  if (relation.reloftype !== 0)
+    reader.warn(`typed table ${relation.name} is dumped as a plain table (OF type is not kept)`);
+  // A partition is created on its own and attached, so it keeps its own column order (like pg_dump).
+  const own = columns.filter((column) => column.attislocal || relation.relispartition);
+  const lines = own.map((column) => columnDefinition(relation, column, identities));
+  lines.push(...checks.map((check) => check.definition));
+  let sql = `CREATE ${relation.relpersistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${relation.qname} (`;
+  sql += lines.length > 0 ? `\n    ${lines.join(',\n    ')}\n)` : ')';
+  if (relation.parents.length > 0) sql += `\nINHERITS (${relation.parents.join(', ')})`;
+  if (relation.partkey) sql += `\nPARTITION BY ${relation.partkey}`;
+  if (relation.amname) sql += `\nUSING ${relation.amname}`;
+  if (relation.options) sql += `\nWITH (${relation.options})`;
+  const statements = [statement(sql)];
+  if (relation.partition_parent && relation.partbound) {
+    statements.push(
+      statement(
+        `ALTER TABLE ONLY ${relation.partition_parent} ATTACH PARTITION ${relation.qname} ${relation.partbound}`,
+      ),
+    );
+  }
+  for (const column of columns) {
+    const alter = `ALTER TABLE ONLY ${relation.qname} ALTER COLUMN ${column.quoted}`;
+    if (!column.attislocal && !relation.relispartition && column.attnotnull && !column.parent_notnull) {
+      statements.push(statement(`${alter} SET NOT NULL`));
+    }
+    if (column.statistics >= 0) statements.push(statement(`${alter} SET STATISTICS ${column.statistics}`));
+    if (column.storage) statements.push(statement(`${alter} SET STORAGE ${column.storage}`));
+  }
+  if (relation.relreplident === 'f')
+    statements.push(statement(`ALTER TABLE ONLY ${relation.qname} REPLICA IDENTITY FULL`));
+  if (relation.relreplident === 'n')
+    statements.push(statement(`ALTER TABLE ONLY ${relation.qname} REPLICA IDENTITY NOTHING`));
+  return statements.join('');
+}
+
+function columnDefinition(
+  relation: RelationRow,
+  column: ColumnRow,
+  identities: Map<string, IdentityRow>,
+): string {
+  let sql = `${column.quoted} ${column.type}`;
+  if (column.collation) sql += ` COLLATE ${column.collation}`;
+  if (column.attgenerated === 's') sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
+  if (column.attgenerated === 'v') sql += ` GENERATED ALWAYS AS (${column.generated}) VIRTUAL`;
+  const identityRow = identities.get(`${relation.oid}:${column.attnum}`);
+  // A partition shares its parent's identity (PostgreSQL 17+), so only the parent declares it.
+  if (column.attidentity !== '' && identityRow && !relation.relispartition) {
+    const kind = column.attidentity === 'a' ? 'ALWAYS' : 'BY DEFAULT';
+    sql += ` GENERATED ${kind} AS IDENTITY (SEQUENCE NAME ${identityRow.seqname} ${sequenceOptions(identityRow)})`;
+  }
+  if (column.attnotnull && (column.attislocal || relation.relispartition)) {
+    const defaultName = `${relation.relname}_${column.attname}_not_null`;
+    sql +=
+      column.notnull_name && column.notnull_name !== defaultName
+        ? ` CONSTRAINT ${column.notnull_name} NOT NULL`
+        : ' NOT NULL';
+  }
+  return sql;
+}
+
+function viewDefinition(relation: RelationRow): string {
+  const options = relation.options ? ` WITH (${relation.options})` : '';
+  return statement(`CREATE VIEW ${relation.qname}${options} AS\n${stripSemicolon(relation.viewdef)}`);
+}
+
+function matviewDefinition(relation: RelationRow): string {
+  const using = relation.amname ? ` USING ${relation.amname}` : '';
+  const options = relation.options ? ` WITH (${relation.options})` : '';
+  return statement(
+    `CREATE MATERIALIZED VIEW ${relation.qname}${using}${options} AS\n${stripSemicolon(relation.viewdef)}\nWITH NO DATA`,
+  );
+}
+
+interface SequenceRow extends SequenceParameters {
+  oid: number;
+  owned_by: string | null;
+}
+
+function sequenceDefinition(relation: RelationRow, sequence: SequenceRow): string {
+  const unlogged = relation.relpersistence === 'u' ? 'UNLOGGED ' : '';
+  const sql = statement(
+    `CREATE ${unlogged}SEQUENCE ${relation.qname} AS ${sequence.seqtype} ${sequenceOptions(sequence)}`,
+  );
+  return sequence.owned_by
+    ? sql + statement(`ALTER SEQUENCE ${relation.qname} OWNED BY ${sequence.owned_by}`)
+    : sql;
+}
+
+function stripSemicolon(sql: string | null): string {
+  return (sql ?? '').trim().replace(/;$/, '');
+}
+
+async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
+  const notNullName =
+    reader.version >= 180000
+      ? `(SELECT pg_catalog.quote_ident(nn.conname) FROM pg_catalog.pg_constraint nn
+           WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum)`
+      : 'NULL';
+  return reader.rows<ColumnRow>(`
+    SELECT a.attrelid, a.attnum, a.attname, pg_catalog.quote_ident(a.attname) AS quoted,
+      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attislocal, a.attidentity, a.attgenerated,
+      CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END AS generated,
+      CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+        THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END AS collation,
+      COALESCE(a.attstattarget, -1)::int AS statistics,
+      CASE WHEN a.attstorage <> t.typstorage THEN
+        CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END END AS storage,
+      EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa
+        ON pa.attrelid = i.inhparent AND pa.attname = a.attname
+        WHERE i.inhrelid = a.attrelid AND pa.attnotnull) AS parent_notnull,
+      ${notNullName} AS notnull_name
+    FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+    LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+    LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+    WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${userSchema('n.nspname')}
+    ORDER BY a.attrelid, a.attnum`);
+}
+
+async function readIdentities(reader: CatalogReader): Promise<IdentityRow[]> {
+  return reader.rows<IdentityRow>(`
+    SELECT d.refobjid AS table_oid, d.refobjsubid AS attnum,
+      pg_catalog.format('%I.%I', n.nspname, c.relname) AS seqname, ${SEQUENCE_COLUMNS}
+    FROM pg_catalog.pg_depend d
+    JOIN pg_catalog.pg_sequence s ON s.seqrelid = d.objid
+    JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.deptype = 'i'`);
+}
+
+/**
+ * Validated CHECK constraints go inside CREATE TABLE. A partition repeats its parent's (ATTACH requires
+ * them); an inheritance child leaves the inherited ones to INHERITS. NOT VALID ones come after the data.
+ */
+async function readInlineChecks(reader: CatalogReader): Promise<CheckRow[]> {
+  return reader.rows<CheckRow>(`
+    SELECT co.conrelid, pg_catalog.format('CONSTRAINT %I ', co.conname) || pg_catalog.pg_get_constraintdef(co.oid) AS definition
+    FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
+    WHERE co.contype = 'c' AND co.convalidated AND (co.conislocal OR c.relispartition)
+    ORDER BY co.conrelid, co.conname`);
+}
+
+async function readSequences(reader: CatalogReader): Promise<SequenceRow[]> {
+  return reader.rows<SequenceRow>(`
+    SELECT s.seqrelid AS oid, ${SEQUENCE_COLUMNS},
+      (SELECT pg_catalog.format('%I.%I.%I', tn.nspname, t.relname, a.attname)
+         FROM pg_catalog.pg_depend d
+         JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+         JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = s.seqrelid
+           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'a') AS owned_by
+    FROM pg_catalog.pg_sequence s`);
+}
+
+function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}

@@ -1,0 +1,114 @@
+import { NexusError } from '@nexus-backup/core';
+import type pg from 'pg';
+
+export const PROVIDER = 'postgres';
+
+/** The URL with its password replaced, safe for messages, logs and manifests. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable database URL)';
+  }
+}
+
+/** Host, port, database and user of a URL: the non-secret facts a manifest may record. */
+export function describeUrl(url: string): { host: string; port: number; database: string; user: string } {
+  const parsed = parseUrl(url);
+  return {
+    host: parsed.hostname || 'localhost',
+    port: Number(parsed.port || 5432),
+    database:
+      decodeURIComponent(parsed.pathname.replace(/^\//, '')) ||
+      decodeURIComponent(parsed.username) ||
+      'postgres',
+    user: decodeURIComponent(parsed.username),
+  };
+}
+
+function parseUrl(url: string): URL {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+      throw new Error('not a postgres URL');
+    return parsed;
+  } catch (error) {
+    throw new NexusError('USAGE', `the database URL is not a postgresql:// URL: ${redactUrl(url)}`, {
+      provider: PROVIDER,
+      cause: error,
+      hint: 'pass --db postgresql://user@host:5432/database (or set DATABASE_URL)',
+    });
+  }
+}
+
+/**
+ * Connects with node-postgres (lazy-imported, so loading the provider loads no driver) and turns the
+ * usual failures into errors that say what to fix, never showing the password.
+ */
+export async function connect(url: string, applicationName = 'nexus-backup'): Promise<pg.Client> {
+  parseUrl(url);
+  const { default: pgModule } = await import('pg');
+  const client = new pgModule.Client({ connectionString: url, application_name: applicationName });
+  // An idle client whose server goes away emits 'error'; the pending query rejects with it anyway.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw connectionError(error, url);
+  }
+  return client;
+}
+
+export function connectionError(error: unknown, url: string): NexusError {
+  const shown = redactUrl(url);
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const { host, port, database, user } = describeUrl(url);
+  if (code === '3D000') {
+    return new NexusError(
+      'NOT_FOUND',
+      `database "${database}" does not exist on ${host}:${port} (${shown})`,
+      {
+        provider: PROVIDER,
+        cause: error,
+        hint: 'check the database name in the URL, or create it first (restore can with --create-db)',
+      },
+    );
+  }
+  if (code === '28P01' || code === '28000') {
+    return new NexusError(
+      'CONNECTION',
+      `the server ${host}:${port} refused user "${user}" (${shown}): ${message}`,
+      {
+        provider: PROVIDER,
+        cause: error,
+        hint: 'check the user and password in the URL (or in PGPASSWORD/.pgpass) and pg_hba.conf',
+      },
+    );
+  }
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EAI_AGAIN'
+  ) {
+    return new NexusError('CONNECTION', `cannot reach PostgreSQL at ${host}:${port} (${shown}): ${code}`, {
+      provider: PROVIDER,
+      cause: error,
+      hint: 'check that the server is running and the host and port in the URL are right',
+    });
+  }
+  return new NexusError(
+    'CONNECTION',
+    `cannot connect to PostgreSQL at ${host}:${port} (${shown}): ${message}`,
+    {
+      provider: PROVIDER,
+      cause: error,
+      hint: 'check the database URL',
+    },
+  );
+}

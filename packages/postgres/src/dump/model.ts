@@ -1,0 +1,97 @@
+/**
+ * The dump is a graph of objects, each one SQL text with the catalog rows it stands for; edges come
+ * from pg_depend, and the writer emits the objects in topological order within their sections.
+ */
+export type Section = 'pre-data' | 'data' | 'post-data';
+
+export type ObjectKind =
+  | 'schema'
+  | 'extension'
+  | 'type'
+  | 'function'
+  | 'aggregate'
+  | 'sequence'
+  | 'table'
+  | 'view'
+  | 'matview'
+  | 'default'
+  | 'table-data'
+  | 'sequence-set'
+  | 'constraint'
+  | 'index'
+  | 'index-attach'
+  | 'foreign-key'
+  | 'trigger'
+  | 'rule'
+  | 'row-security'
+  | 'policy';
+
+/** Emission order among objects that are ready at the same time (pg_dump's order, roughly). */
+export const KIND_RANK: Record<ObjectKind, number> = {
+  schema: 0,
+  extension: 1,
+  type: 2,
+  function: 3,
+  aggregate: 4,
+  sequence: 5,
+  table: 6,
+  view: 7,
+  matview: 8,
+  default: 9,
+  'table-data': 10,
+  'sequence-set': 11,
+  constraint: 12,
+  index: 13,
+  'index-attach': 14,
+  rule: 15,
+  trigger: 16,
+  'foreign-key': 17,
+  'row-security': 18,
+  policy: 19,
+};
+
+export const SECTION_RANK: Record<Section, number> = { 'pre-data': 0, data: 1, 'post-data': 2 };
+
+export interface TableCopy {
+  /** Schema-qualified, quoted. */
+  table: string;
+  /** Quoted column names, generated columns left out (COPY cannot load them). */
+  columns: string[];
+}
+
+export interface DumpObject {
+  /** Unique within one dump, e.g. `pg_class:16390` or `data:16390`. */
+  key: string;
+  kind: ObjectKind;
+  section: Section;
+  /** Schema-qualified display name; also the tie-break of the order. */
+  name: string;
+  /** Complete statements, each ending in `;\n`. Empty for table data (streamed by COPY). */
+  sql: string;
+  /** Catalog identities (`pg_class:16390`, `pg_rewrite:16400`) whose pg_depend rows belong to this object. */
+  identities: string[];
+  /** The relation oid this object belongs to (tables, their indexes, constraints, triggers, data). */
+  relation?: number;
+  /** Keys of objects that must come first, besides pg_depend's. */
+  after: string[];
+  copy?: TableCopy;
+  /** Relations: relkind, to tell tables (with data) from views. */
+  relkind?: string;
+  /** Relations: unquoted schema and name, matched by the table include/exclude patterns. */
+  schema?: string;
+  relname?: string;
+  /** Partitions: the oid of the partitioned table they belong to. */
+  partitionOf?: number;
+  /** Matviews that were populated at dump time get a REFRESH at the very end. */
+  refresh?: string;
+}
+
+export function identity(catalog: string, oid: number | string): string {
+  return `${catalog}:${oid}`;
+}
+
+export function dumpObject(
+  fields: Omit<DumpObject, 'identities' | 'after'> & Partial<Pick<DumpObject, 'identities' | 'after'>>,
+): DumpObject {
+  return { identities: [], after: [], ...fields };
+}

@@ -1,0 +1,92 @@
+import { readOwned, readOwners, readPrivileges } from './catalog/access.js';
+import { type AttachedStatement, readComments } from './catalog/comments.js';
+import { readExtensions } from './catalog/extensions.js';
+import { readFunctions } from './catalog/functions.js';
+import {
+  readConstraints,
+  readDefaults,
+  readIndexes,
+  readRowSecurity,
+  readRules,
+  readTriggers,
+} from './catalog/post-data.js';
+import type { CatalogReader } from './catalog/query.js';
+import { readRelations } from './catalog/relations.js';
+import { readSchemas } from './catalog/schemas.js';
+import { readSequenceValues } from './catalog/sequence-values.js';
+import { readTypes } from './catalog/types.js';
+import { indexObjects, readDependencies } from './dependencies.js';
+import type { DumpObject } from './model.js';
+import { orderObjects } from './order.js';
+import { type Selection, selectObjects } from './select.js';
+
+export interface PlanOptions extends Selection {
+  /** ALTER ... OWNER TO for every object (off by default, like pg_dump --no-owner). */
+  owners?: boolean;
+  /** GRANT/REVOKE reproducing every ACL (off by default, like pg_dump --no-privileges). */
+  privileges?: boolean;
+}
+
+/**
+ * Reads every object inside the snapshot and returns them in the order the dump writes them, each
+ * with its comments (and owner and grants when asked) appended.
+ */
+export async function planDump(reader: CatalogReader, options: PlanOptions): Promise<DumpObject[]> {
+  const objects: DumpObject[] = [];
+  for (const read of [
+    readSchemas,
+    readExtensions,
+    readTypes,
+    readFunctions,
+    readRelations,
+    readDefaults,
+    readSequenceValues,
+    readConstraints,
+    readIndexes,
+    readTriggers,
+    readRules,
+    readRowSecurity,
+  ]) {
+    objects.push(...(await read(reader)));
+  }
+  const index = await indexObjects(reader, objects);
+  const edges = await readDependencies(reader, objects, index);
+  if (options.dataOnly) addForeignKeyDataOrder(objects, edges, index.byKey);
+
+  const attached: AttachedStatement[] = await readComments(reader);
+  if (options.owners || options.privileges) {
+    const owned = await readOwned(reader);
+    if (options.owners) attached.push(...(await readOwners(reader, owned)));
+    if (options.privileges) attached.push(...(await readPrivileges(reader, owned)));
+  }
+  const extra = new Map<DumpObject, string>();
+  for (const statement of attached) {
+    const owner = index.resolve(statement.owner);
+    if (owner) extra.set(owner, (extra.get(owner) ?? '') + statement.sql);
+  }
+  const withExtras = objects.map((object) => {
+    const sql = extra.get(object);
+    return sql === undefined ? object : { ...object, sql: object.sql + sql };
+  });
+  const selected = selectObjects(withExtras, edges, options, reader.warn);
+  return orderObjects(selected, edges, reader.warn);
+}
+
+/**
+ * With --data-only the target already has its foreign keys, so a referenced table's rows must be
+ * loaded before the rows that reference them.
+ */
+function addForeignKeyDataOrder(
+  objects: DumpObject[],
+  edges: Map<string, Set<string>>,
+  byKey: Map<string, DumpObject>,
+): void {
+  for (const object of objects) {
+    if (object.kind !== 'foreign-key' || object.relation === undefined) continue;
+    for (const neededKey of edges.get(object.key) ?? []) {
+      const needed = byKey.get(neededKey);
+      if (needed?.kind !== 'table' || needed.relation === object.relation) continue;
+      edges.get(`data:${object.relation}`)?.add(`data:${needed.relation}`);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import type { DumpObject } from './model.js';
+import type { Snapshot } from './snapshot.js';
+
+/** Session settings at the top of the file, so psql and our restore load it the same way. */
+function header(snapshot: Snapshot): string {
+  return [
+    '--',
+    '-- PostgreSQL database dump written by nexus-backup (plain SQL: restore with `psql -v ON_ERROR_STOP=1 -f FILE`)',
+    `-- Server ${snapshot.serverVersion}, database ${oneLine(snapshot.database)}, snapshot ${snapshot.id} at ${snapshot.takenAt}`,
+    '--',
+    '',
+    'SET statement_timeout = 0;',
+    'SET lock_timeout = 0;',
+    'SET idle_in_transaction_session_timeout = 0;',
+    "SET client_encoding = 'UTF8';",
+    'SET standard_conforming_strings = on;',
+    "SELECT pg_catalog.set_config('search_path', '', false);",
+    'SET check_function_bodies = false;',
+    'SET xmloption = content;',
+    'SET client_min_messages = warning;',
+    'SET row_security = off;',
+    '',
+    '',
+  ].join('\n');
+}
+
+/** Names may hold any character; a newline in a `--` comment would turn the rest into SQL. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ');
+}
+
+const LABEL: Record<string, string> = {
+  'table-data': 'DATA',
+  'sequence-set': 'SEQUENCE SET',
+  'foreign-key': 'FK CONSTRAINT',
+  'index-attach': 'INDEX ATTACH',
+  'row-security': 'ROW SECURITY',
+};
+
+function label(object: DumpObject): string {
+  return `-- ${LABEL[object.kind] ?? object.kind.toUpperCase()}: ${oneLine(object.name)}\n`;
+}
+
+export interface WriteCallbacks {
+  /** Streams one table's COPY output; resolves when the table is done. */
+  copyOut(object: DumpObject): AsyncIterable<Buffer>;
+  signal: AbortSignal;
+}
+
+/**
+ * The dump as a stream of bytes: header, the ordered objects (table data as `COPY ... FROM stdin;`
+ * blocks carrying the server's COPY text as raw bytes, ended by `\.`), then REFRESH for each populated
+ * materialized view, in creation order, so each refresh sees the ones it reads.
+ */
+export async function* writeDump(
+  snapshot: Snapshot,
+  objects: DumpObject[],
+  callbacks: WriteCallbacks,
+): AsyncGenerator<Buffer> {
+  yield Buffer.from(header(snapshot));
+  for (const object of objects) {
+    callbacks.signal.throwIfAborted();
+    if (object.kind === 'table-data' && object.copy) {
+      const columns = object.copy.columns.length > 0 ? ` (${object.copy.columns.join(', ')})` : '';
+      yield Buffer.from(`${label(object)}COPY ${object.copy.table}${columns} FROM stdin;\n`);
+      yield* callbacks.copyOut(object);
+      yield Buffer.from('\\.\n\n');
+    } else if (object.sql !== '') {
+      yield Buffer.from(`${label(object)}${object.sql}\n`);
+    }
+  }
+  const refreshes = objects.flatMap((object) => (object.refresh ? [object.refresh] : []));
+  if (refreshes.length > 0) yield Buffer.from(`-- MATERIALIZED VIEW DATA\n${refreshes.join('')}\n`);
+  yield Buffer.from('--\n-- end of dump\n--\n');
+}
+
+/** The column list COPY ... TO uses, so the data lines up with the `COPY ... FROM stdin` header. */
+export function copyOutStatement(object: DumpObject): string {
+  if (!object.copy) throw new Error(`${object.name} has no data`);
+  const columns = object.copy.columns.length > 0 ? ` (${object.copy.columns.join(', ')})` : '';
+  return `COPY ${object.copy.table}${columns} TO STDOUT`;
+}
