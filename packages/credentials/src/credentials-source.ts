@@ -43,13 +43,13 @@ export const credentials = defineSource({
   restoreOptions: {
     toDir: {
       type: 'string',
-      description: 'folder to restore the credential files into (created 0700 if missing)',
+      description: 'folder to restore into, created if missing (credentials: folder 0700, files 0600)',
       required: true,
       placeholder: 'DIR',
     },
     force: {
       type: 'boolean',
-      description: 'overwrite credential files that already exist in --to-dir',
+      description: 'overwrite files that already exist in --to-dir',
       default: false,
     },
   },

@@ -46,7 +46,7 @@ export const files = defineSource({
   restoreOptions: {
     toDir: {
       type: 'string',
-      description: 'folder to restore into (may hold other files; existing ones are conflicts)',
+      description: 'folder to restore into, created if missing (credentials: folder 0700, files 0600)',
       required: true,
       placeholder: 'DIR',
     },

@@ -1,4 +1,4 @@
-import { chmod, lstat, lutimes, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { chmod, lutimes, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { RestoreArtifact, RunContext } from '@nexus-backup/core';
 import { NexusError } from '@nexus-backup/core';
@@ -104,20 +104,21 @@ async function resolveTarget(options: RestoreTarOptions): Promise<string> {
   }
 }
 
-/** Next to the target when its parent is writable (untouched target), else hidden inside the target. */
+/**
+ * Next to the target, so the target is not touched until the commit. Inside the target (hidden) when
+ * that is impossible: the parent is not writable, or the target is a mount point, where a rename from
+ * its parent would cross file systems.
+ */
 async function createStaging(target: string, provider: string): Promise<string> {
-  const prefix = `.${basename(target)}.nexus-restore-`;
+  const targetStats = await stat(target).catch(() => undefined);
+  const parentStats = await stat(dirname(target));
+  const insideTarget = () => mkdtemp(join(target, '.nexus-restore-'));
+  if (targetStats && targetStats.dev !== parentStats.dev) return insideTarget();
   try {
-    return await mkdtemp(join(dirname(target), prefix));
+    return await mkdtemp(join(dirname(target), `.${basename(target)}.nexus-restore-`));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const targetExists = await lstat(target).then(
-      () => true,
-      () => false,
-    );
-    if ((code === 'EACCES' || code === 'EPERM') && targetExists) {
-      return await mkdtemp(join(target, '.nexus-restore-'));
-    }
+    if ((code === 'EACCES' || code === 'EPERM') && targetStats) return insideTarget();
     throw new NexusError(
       'TARGET',
       `cannot create a staging folder next to ${target}: ${(error as Error).message}`,
