@@ -15,6 +15,8 @@ function hintFor(code: string | undefined, path: string): string | undefined {
     case 'ENOTDIR':
     case 'EEXIST':
       return `a file stands where a directory is needed in ${path}; move it or choose another repository path`;
+    case 'ENOENT':
+      return `${path} cannot be created there; choose a repository path on a normal, writable filesystem`;
     case 'EMFILE':
     case 'ENFILE':
       return 'too many open files; raise the limit (ulimit -n)';
@@ -41,8 +43,10 @@ export function toLocalError(error: unknown, action: string, path: string): unkn
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const fromFilesystem = typeof (error as NodeJS.ErrnoException | undefined)?.syscall === 'string';
   if (!fromFilesystem) return error;
-  const hint = hintFor(code, path);
-  return new NexusError('IO', `could not ${action} ${path}: ${code ?? (error as Error).message}`, {
+  // The errno's own path is the most precise (the directory that could not be made, say).
+  const failedPath = (error as NodeJS.ErrnoException).path ?? path;
+  const hint = hintFor(code, failedPath);
+  return new NexusError('IO', `could not ${action} ${failedPath}: ${code ?? (error as Error).message}`, {
     provider: 'local',
     cause: error,
     ...(hint ? { hint } : {}),

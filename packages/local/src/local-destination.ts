@@ -155,13 +155,33 @@ async function createTempFile(temp: string): Promise<FileHandle> {
   }
 }
 
-/** mkdir -p with 0700, then fsync the parents of what it made so the new entries survive a crash. */
+/**
+ * mkdir -p with 0700, fsyncing each parent so the new entries survive a crash. Hand-rolled because
+ * `mkdir({ recursive: true })` never settles where a directory cannot be made (e.g. under /proc).
+ */
 async function makeDirectories(directory: string): Promise<void> {
-  const firstCreated = await mkdir(directory, { recursive: true, mode: DIR_MODE });
-  if (firstCreated === undefined) return;
+  const missing: string[] = [];
   for (let current = directory; ; current = dirname(current)) {
-    await syncDirectory(dirname(current));
-    if (current === firstCreated || dirname(current) === current) break;
+    try {
+      if ((await stat(current)).isDirectory()) break;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${current}'`), {
+        code: 'ENOTDIR',
+        syscall: 'mkdir',
+        path: current,
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(current) === current) throw error;
+      missing.push(current);
+    }
+  }
+  for (const created of missing.reverse()) {
+    try {
+      await mkdir(created, { mode: DIR_MODE });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue; // a concurrent put made it
+      throw error;
+    }
+    await syncDirectory(dirname(created));
   }
 }
 
