@@ -7,7 +7,7 @@ import {
   type RunContext,
 } from '@nexus-backup/core';
 import { DecoderStream } from './decoder-stream.js';
-import { PROVIDER, usageError } from './integrity.js';
+import { PROVIDER, requirePassphrase, usageError } from './integrity.js';
 import { NexusDecoder } from './nexus-decoder.js';
 import { NexusEncryptStream } from './nexus-encrypt-stream.js';
 import { chunkSizeProblem, FORMAT_VERSION, type ScryptParams, scryptParamsProblem } from './nexus-format.js';
@@ -75,7 +75,7 @@ export const aes = defineTransform({
         if (settings.format === 'openssl') {
           stream = await OpensslEncryptStream.create(passphrase, settings.iter);
         } else {
-          const master = await keys.forEncryption(requireNonEmpty(passphrase), settings.scrypt);
+          const master = await keys.forEncryption(requirePassphrase(passphrase), settings.scrypt);
           stream = new NexusEncryptStream(master, settings.chunkSize);
         }
         ctx.signal.throwIfAborted();
@@ -163,9 +163,4 @@ function storedIter(params: { [key: string]: Json }): number {
     );
   }
   return iter;
-}
-
-function requireNonEmpty(passphrase: string): string {
-  if (passphrase.length === 0) throw usageError('the passphrase is empty');
-  return passphrase;
 }

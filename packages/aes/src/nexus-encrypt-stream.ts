@@ -52,12 +52,18 @@ export class NexusEncryptStream extends Transform {
       }
       const remaining = data.length - offset;
       if (this.filled === 0 && remaining >= this.chunkSize) {
-        // A whole chunk sits in the input: hold a view of it instead of copying it.
+        // A whole chunk sits in the input: hold a view of it instead of copying it (a written buffer
+        // belongs to the stream; Node's own producers such as fs and zlib never reuse one).
         this.heldBack = data.subarray(offset, offset + this.chunkSize);
         offset += this.chunkSize;
         continue;
       }
-      const copied = data.copy(this.pending, this.filled, offset, offset + Math.min(remaining, this.chunkSize - this.filled));
+      const copied = data.copy(
+        this.pending,
+        this.filled,
+        offset,
+        offset + Math.min(remaining, this.chunkSize - this.filled),
+      );
       this.filled += copied;
       offset += copied;
       if (this.filled === this.chunkSize) {

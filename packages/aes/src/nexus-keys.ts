@@ -63,6 +63,7 @@ export function openHeader(master: MasterKey, header: Buffer, fields: HeaderFiel
   if (!timingSafeEqual(keyCheck(master), storedCheck)) {
     throw integrityError(
       'wrong passphrase: it does not match the key check in the header (nothing was decrypted)',
+      'check NEXUS_BACKUP_PASSPHRASE, --passphrase-file or --passphrase-env',
     );
   }
   const storedMac = header.subarray(OFFSET.headerMac, OFFSET.headerMac + HEADER_MAC_BYTES);

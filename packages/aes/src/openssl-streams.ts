@@ -36,7 +36,8 @@ export class OpensslEncryptStream extends Transform {
 
   override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.sendHeader();
-    this.push(this.cipher.update(data));
+    const ciphertext = this.cipher.update(data);
+    if (ciphertext.length > 0) this.push(ciphertext);
     callback();
   }
 
