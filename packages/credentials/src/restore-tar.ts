@@ -164,8 +164,12 @@ async function extractArtifacts(
 
 /**
  * node-tar creates files through the process umask; set the exact modes (or 0600 for credentials)
- * and symlink mtimes while still staged, so a rename puts finished files in place.
+ * and symlink mtimes while still staged, so a rename puts finished files in place. Setuid and setgid
+ * bits are dropped: restored files belong to whoever restores them (often root), and a tampered
+ * archive must not be able to plant a setuid program.
  */
+const SETID_BITS = 0o6000;
+
 async function settleStagedModes(
   stagedDir: string,
   items: StagedItem[],
@@ -176,7 +180,7 @@ async function settleStagedModes(
     const path = join(stagedDir, item.path);
     const entry = entries.get(item.path);
     if (item.kind === 'file') {
-      await chmod(path, privateFiles ? 0o600 : (entry?.mode ?? 0o644));
+      await chmod(path, privateFiles ? 0o600 : (entry?.mode ?? 0o644) & ~SETID_BITS);
     } else if (item.kind === 'symlink' && entry?.mtime) {
       await lutimes(path, entry.mtime, entry.mtime);
     }

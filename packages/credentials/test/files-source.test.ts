@@ -78,6 +78,20 @@ describe('files source', () => {
     expect(report.lines[0]).toContain('restored 7 file(s)');
   });
 
+  it('drops setuid and setgid bits from restored files but keeps the sticky bit and the rest', async () => {
+    const [base, out] = await dirs('files-setid', 'files-setid-out');
+    await writeTree(base!, {
+      'bin/tool': { file: '#!/bin/sh\n', mode: 0o6755 },
+      'bin/sticky': { file: '', mode: 0o1644 },
+    });
+    const source = await files.create({ paths: ['bin'], baseDir: base!, followSymlinks: false });
+    const { artifacts } = await runBackup(source, createTestContext());
+    await source.restore(createTestContext(), restoreArtifacts(artifacts), restoreTo(out!));
+    const restored = await snapshotTree(out!);
+    expect(restored['bin/tool']?.mode).toBe('755');
+    expect(restored['bin/sticky']?.mode).toBe('1644');
+  });
+
   it('keeps hard links as hard links', async () => {
     const [base, out] = await dirs('files-hardlink', 'files-hardlink-out');
     await writeTree(base!, { 'conf/a.conf': { file: 'shared\n' } });
