@@ -54,10 +54,13 @@ export async function generateKeyPair(
 ): Promise<SshKeyPair> {
   const privateKeyFile = join(dir, name);
   const type = options.type ?? 'ed25519';
+  // few KDF rounds: an encrypted test key should not cost seconds of bcrypt on every login
+  const rounds = options.passphrase ? ['-a', '2'] : [];
   await run('ssh-keygen', [
     '-q',
     '-t',
     type,
+    ...rounds,
     '-N',
     options.passphrase ?? '',
     '-C',
