@@ -94,6 +94,27 @@ describe('restoreSql into an existing database', () => {
     expect(await tableChecksums(target.url)).toEqual(await tableChecksums(sourceUrl));
   });
 
+  it('gives the same database as psql restoring the same dump', async () => {
+    // The oracle for statement splitting: the same dump restored through psql gives the same database.
+    const viaPsql = await emptyDatabase();
+    const { execFile } = await import('node:child_process');
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile(
+        'psql',
+        ['-X', '-q', '-v', 'ON_ERROR_STOP=1', `--dbname=${viaPsql.url}`],
+        (error) => (error ? reject(error) : resolve()),
+      );
+      child.stdin?.end(dump);
+    });
+    const ours = await emptyDatabase();
+    await restoreSql({ input: chunked(dump, 65536), target: { db: ours.url }, ctx: createTestContext() });
+    expect(comparableDump(await pgDump(ours.url))).toBe(comparableDump(await pgDump(viaPsql.url)));
+    await withClient(ours.url, async (client) => {
+      const result = await client.query<{ n: number }>('SELECT app.add(2, 3) AS n');
+      expect(result.rows[0]?.n).toBe(5);
+    });
+  });
+
   it('refuses a non-empty target, naming what it holds, and leaves it as it was', async () => {
     const target = await emptyDatabase();
     await server.admin.exec(target.name, 'CREATE TABLE public.already_here (id int); CREATE SCHEMA extra;');
@@ -322,6 +343,30 @@ describe('restoreSql to a file (toFile)', () => {
     expect(mode & 0o777).toBe(0o600);
   });
 
+  it('writes the file when db is also set (DATABASE_URL in the environment), leaving that database alone', async () => {
+    const target = await emptyDatabase();
+    const path = join(work, 'with-db.sql');
+    await restoreSql({
+      input: chunked(dump, 65536),
+      target: { toFile: path, db: target.url },
+      ctx: createTestContext(),
+    });
+    expect(await readFile(path, 'utf8')).toBe(dump);
+    expect(await countUserObjects(target.url)).toBe(0);
+  });
+
+  it('refuses toFile together with createDb', async () => {
+    const error = await restoreError(
+      restoreSql({
+        input: chunked(dump, 65536),
+        target: { toFile: join(work, 'never.sql'), db: sourceUrl, createDb: 'never' },
+        ctx: createTestContext(),
+      }),
+    );
+    expect(error.code).toBe('USAGE');
+    expect(await databaseExists(server, 'never')).toBe(false);
+  });
+
   it('never replaces an existing file', async () => {
     const path = join(work, 'existing.sql');
     await writeFile(path, 'keep me');
@@ -351,24 +396,3 @@ async function writeTemp(text: string): Promise<string> {
   await writeFile(path, text);
   return path;
 }
-
-it('restores the dump into PostgreSQL 15 with a client that reads it like psql does (sanity: psql agrees)', async () => {
-  // The oracle for statement splitting: the same dump restored through psql gives the same database.
-  const viaPsql = await emptyDatabase();
-  const { execFile } = await import('node:child_process');
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile(
-      'psql',
-      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', `--dbname=${viaPsql.url}`],
-      (error) => (error ? reject(error) : resolve()),
-    );
-    child.stdin?.end(dump);
-  });
-  const ours = await emptyDatabase();
-  await restoreSql({ input: chunked(dump, 65536), target: { db: ours.url }, ctx: createTestContext() });
-  expect(comparableDump(await pgDump(ours.url))).toBe(comparableDump(await pgDump(viaPsql.url)));
-  await withClient(ours.url, async (client) => {
-    const result = await client.query<{ n: number }>('SELECT app.add(2, 3) AS n');
-    expect(result.rows[0]?.n).toBe(5);
-  });
-});

@@ -24,7 +24,7 @@ export interface RestoreSqlTarget {
   db?: string;
   /** Name of a new database to create on the server of `db`; never replaces an existing one. */
   createDb?: string;
-  /** Write the script to this file instead (atomically, mode 0600, never replacing a file). */
+  /** Write the script to this file instead (atomically, mode 0600, never replacing a file); `db` is then ignored. */
   toFile?: string;
 }
 
@@ -92,9 +92,8 @@ function checkTarget(target: RestoreSqlTarget): void {
       hint: 'restore to db (an empty database), createDb with db (a new database on that server), or toFile',
     });
   if (target.toFile !== undefined) {
-    if (target.db !== undefined || target.createDb !== undefined) {
-      throw usage('toFile cannot be combined with db or createDb');
-    }
+    // db alone is ignored here: it often comes from DATABASE_URL rather than from the user's choice.
+    if (target.createDb !== undefined) throw usage('toFile cannot be combined with createDb');
     return;
   }
   if (target.db === undefined) {
