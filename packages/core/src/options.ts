@@ -85,7 +85,8 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
     if (value === undefined && option.env && env[option.env] !== undefined && env[option.env] !== '') {
       value = env[option.env];
       if (option.type !== 'string') value = coerce(option, String(value), `$${option.env}`, provider, code);
-    } else if (value !== undefined && fromCli && typeof value === 'string') {
+    } else if (typeof value === 'string' && (fromCli || option.type === 'number' || option.type === 'boolean')) {
+      // Config values arrive as strings after `${VAR}` interpolation, CLI values always do.
       value = coerce(option, value, shown, provider, code);
     }
     if (value === undefined) value = option.default;

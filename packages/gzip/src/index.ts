@@ -8,6 +8,8 @@ export const gzip = defineTransform({
   name: 'gzip',
   description: 'compresses with gzip (any gunzip reads the result); optionally on several worker threads',
   extension: '.gz',
+  // `backup` compresses by default: `--gzip[=LEVEL]`, `--no-gzip`, `--gzip-parallel N`.
+  cli: { flag: 'gzip', valueOption: 'level', enabledByDefault: true },
   options: {
     level: {
       type: 'number',

@@ -1,0 +1,105 @@
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { copySampleService, runCli, tempDir } from './helpers/cli.js';
+import { describeTree } from './helpers/tree.js';
+
+// The forms from issue 2 that operators' scripts use, run through the real binary.
+describe('files pipeline through the nexus-backup binary', () => {
+  it('backs up, lists, verifies and restores a byte-identical tree with modes and mtimes', async () => {
+    const service = await copySampleService();
+    const backups = await tempDir('repo');
+    const out = join(await tempDir('out'), 'restored');
+
+    const backup = await runCli(['backup', 'files', '.env', 'docker-compose.yml', 'docker', '--to', backups, '--pipeline', 'config'], {
+      cwd: service,
+    });
+    expect(backup.stderr).toContain('backup config@');
+    expect(backup.code).toBe(0);
+
+    const list = await runCli(['list', '--from', backups, '--json']);
+    expect(list.code).toBe(0);
+    const listed = JSON.parse(list.stdout);
+    expect(listed.backups).toHaveLength(1);
+    expect(listed.backups[0]).toMatchObject({ pipeline: 'config', source: 'files' });
+    expect(listed.backups[0].artifacts[0].stored.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    const verify = await runCli(['verify', 'config', '--from', backups]);
+    expect(verify.code).toBe(0);
+
+    const restore = await runCli(['restore', 'config@latest', '--from', backups, '--to-dir', out]);
+    expect(restore.code).toBe(0);
+    const original = (await describeTree(service)).filter((line) => !line.includes('credentials'));
+    expect(await describeTree(out)).toEqual(original);
+  });
+
+  it('verify exits 2 naming the artifact when a stored byte changed', async () => {
+    const service = await copySampleService();
+    const backups = await tempDir('repo');
+    expect((await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], { cwd: service })).code).toBe(0);
+    const [id] = await readdir(join(backups, 'config'));
+    const folder = join(backups, 'config', id as string);
+    const artifact = (await readdir(folder)).find((name) => name !== 'manifest.json') as string;
+    const bytes = await readFile(join(folder, artifact));
+    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    await writeFile(join(folder, artifact), bytes);
+
+    const verify = await runCli(['verify', 'config', '--from', backups]);
+    expect(verify.code).toBe(2);
+    expect(verify.stderr).toContain(artifact);
+    expect(verify.stderr).toContain('does not match its manifest');
+
+    const out = join(await tempDir('out'), 'target');
+    const restore = await runCli(['restore', 'config@latest', '--from', backups, '--to-dir', out]);
+    expect(restore.code).toBe(2);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a backup without its manifest is not counted by list, restore or verify', async () => {
+    const service = await copySampleService();
+    const backups = await tempDir('repo');
+    expect((await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], { cwd: service })).code).toBe(0);
+    const [id] = await readdir(join(backups, 'config'));
+    await rm(join(backups, 'config', id as string, 'manifest.json'));
+
+    const list = JSON.parse((await runCli(['list', '--from', backups, '--json'])).stdout);
+    expect(list.backups).toEqual([]);
+    expect(list.incomplete).toHaveLength(1);
+    const restore = await runCli(['restore', 'config@latest', '--from', backups, '--to-dir', join(backups, 'x')]);
+    expect(restore.code).toBe(2);
+    expect(restore.stderr).toContain('no complete backup config@latest');
+  });
+
+  it('clear errors with distinct exit codes for bad input', async () => {
+    const service = await copySampleService();
+    const backups = await tempDir('repo');
+    const missingPath = await runCli(['backup', 'files', 'no-such-file', '--to', backups], { cwd: service });
+    expect(missingPath.code).toBe(2);
+    expect(missingPath.stderr).toContain('no-such-file');
+    expect(await readdir(backups)).toEqual([]);
+
+    const unknownSource = await runCli(['backup', 'mysql', '--to', backups]);
+    expect(unknownSource.code).toBe(64);
+
+    const unknownOption = await runCli(['backup', 'files', '.env', '--to', backups, '--frobnicate'], { cwd: service });
+    expect(unknownOption.code).toBe(64);
+    expect(unknownOption.stderr).toContain('--frobnicate');
+
+    const missingBackup = await runCli(['restore', 'config@20200101T000000Z-abcdef', '--from', backups, '--to-dir', join(backups, 'x')]);
+    expect(missingBackup.code).toBe(2);
+    expect(missingBackup.stderr).toContain('no complete backup config@20200101T000000Z-abcdef');
+
+    const badScheme = await runCli(['list', '--from', 'ftp://example.com/backups']);
+    expect(badScheme.code).toBe(64);
+    expect(badScheme.stderr).toContain('unsupported repository scheme "ftp:"');
+
+    const unwritable = await runCli(['backup', 'files', '.env', '--to', '/proc/nexus-backups'], { cwd: service });
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toContain('/proc/nexus-backups');
+
+    const credentials = await runCli(['backup', 'credentials', '--dir', 'credentials', '--to', backups, '--no-gzip'], { cwd: service });
+    expect(credentials.code).toBe(64);
+    expect(credentials.stderr).toContain('must be encrypted');
+    expect(credentials.stderr).toContain('--encrypt');
+  });
+});

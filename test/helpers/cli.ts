@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export const CLI_BIN = join(REPO_ROOT, 'apps/cli/bin/nexus-backup.js');
+export const SAMPLE_SERVICE = join(REPO_ROOT, 'examples/sample-service');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `nexus-backup` binary as a child process, as an operator's shell or cron would. */
+export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+      cwd: options.cwd ?? REPO_ROOT,
+      env: { ...process.env, NEXUS_BACKUP_PASSPHRASE: '', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `nexus-e2e-${prefix}-`));
+}
+
+/** A private copy of the sample service folder, so tests can change it. */
+export async function copySampleService(): Promise<string> {
+  const dir = join(await tempDir('service'), 'service');
+  await cp(SAMPLE_SERVICE, dir, { recursive: true, preserveTimestamps: true });
+  return dir;
+}
