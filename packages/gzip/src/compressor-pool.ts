@@ -20,7 +20,10 @@ export function createCompressorPool(size: number, level: number): CompressorPoo
   let nextId = 0;
   let closed = false;
 
+  /** Set when a worker died or the pool closed: every compression from then on fails rather than waits. */
+  let broken: Error | undefined;
   const failAll = (error: Error) => {
+    broken ??= error;
     for (const task of pending.values()) task.reject(error);
     pending.clear();
   };
@@ -51,8 +54,7 @@ export function createCompressorPool(size: number, level: number): CompressorPoo
 
   return {
     compress(block) {
-      if (closed)
-        return Promise.reject(new NexusError('INTERNAL', 'gzip worker pool is closed', { provider: 'gzip' }));
+      if (broken) return Promise.reject(broken);
       const id = nextId++;
       const worker = workers[id % workers.length]!;
       return new Promise<Buffer>((resolve, reject) => {
@@ -64,7 +66,7 @@ export function createCompressorPool(size: number, level: number): CompressorPoo
     async close() {
       if (closed) return;
       closed = true;
-      failAll(new NexusError('ABORTED', 'gzip worker pool closed', { provider: 'gzip' }));
+      failAll(new NexusError('ABORTED', 'the gzip worker pool was closed', { provider: 'gzip' }));
       await Promise.all(workers.map((worker) => worker.terminate()));
     },
   };

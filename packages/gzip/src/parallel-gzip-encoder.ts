@@ -103,8 +103,8 @@ export class ParallelGzipEncoder extends Duplex {
       const finish = this.finishing;
       this.finishing = undefined;
       this.push(null);
-      void this.pool.close();
-      finish();
+      // Finish only once the threads are gone, so a finished pipeline leaves nothing running.
+      this.pool.close().then(() => finish(), finish);
     }
   }
 }

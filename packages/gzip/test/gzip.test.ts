@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { gzip } from '@nexus-backup/gzip';
-import { createTestContext, MiB, randomStream, sha256 } from '@nexus-backup/testkit';
+import { createTestContext, failingStream, MiB, randomStream, sha256 } from '@nexus-backup/testkit';
 import { describe, expect, it } from 'vitest';
 
 async function encode(input: Buffer, options: { level: number; parallel: number }): Promise<Buffer> {
@@ -122,5 +123,28 @@ describe('gzip', () => {
     ]) {
       await expect(gzip.create(options)).rejects.toMatchObject({ code: 'USAGE', provider: 'gzip' });
     }
+  });
+});
+
+describe('gzip parallel mode worker threads', () => {
+  /** OS threads of this process: worker threads show up here, and nowhere in Node's resource list. */
+  const threadCount = () => readdirSync('/proc/self/task').length;
+
+  it('are all stopped by the time the encoding has finished', async () => {
+    await encode(sampleText(MiB), { level: 1, parallel: 2 }); // lets lazily made threads settle first
+    const before = threadCount();
+    await encode(sampleText(3 * MiB), { level: 1, parallel: 2 });
+    expect(threadCount()).toBe(before);
+  });
+
+  it('are all stopped once an encoder whose input failed has closed', async () => {
+    await encode(sampleText(MiB), { level: 1, parallel: 2 });
+    const before = threadCount();
+    const encoder = await (await gzip.create({ level: 1, parallel: 2 })).encode(createTestContext());
+    const closed = new Promise((resolve) => encoder.once('close', resolve));
+    const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    await expect(pipeline(failingStream(3 * MiB), encoder, sink)).rejects.toThrow();
+    await closed;
+    expect(threadCount()).toBe(before);
   });
 });
