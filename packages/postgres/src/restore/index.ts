@@ -113,7 +113,7 @@ async function restoreIntoDatabase(
   const tally = emptyTally();
   let client: Client;
   try {
-    client = await connectTo(url, 'restore');
+    client = await connectTo(url);
   } catch (error) {
     input.destroy();
     throw error;

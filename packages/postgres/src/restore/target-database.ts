@@ -22,7 +22,7 @@ export function validateDatabaseName(name: string): void {
 export async function createDatabase(serverUrl: string, name: string): Promise<string> {
   validateDatabaseName(name);
   const newUrl = urlForDatabase(serverUrl, name);
-  const client = await connectTo(serverUrl, 'restore');
+  const client = await connectTo(serverUrl);
   try {
     await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE template0`);
   } catch (error) {
@@ -52,7 +52,7 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
 
 /** Removes a database we created, disconnecting whoever is still on it. */
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  const client = await connectTo(serverUrl, 'restore');
+  const client = await connectTo(serverUrl);
   try {
     await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
   } finally {
