@@ -1,4 +1,4 @@
-import { createDecipheriv } from 'node:crypto';
+import { createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ByteDecoder, Emit } from './decoder-stream.js';
 import { integrityError, requirePassphrase } from './integrity.js';
 import {
@@ -20,7 +20,7 @@ import { type MasterKeyCache, openHeader } from './nexus-keys.js';
 export class NexusDecoder implements ByteDecoder {
   private readonly header = Buffer.alloc(HEADER_BYTES);
   private headerFilled = 0;
-  private key: Buffer | undefined;
+  private key: KeyObject | undefined;
   private chunkSize = 0;
   private readonly frameHeader = Buffer.alloc(FRAME_HEADER_BYTES);
   private frameHeaderFilled = 0;
@@ -84,7 +84,7 @@ export class NexusDecoder implements ByteDecoder {
   private async openHeader(): Promise<void> {
     const fields = parseHeader(this.header);
     const master = await this.keys.get(this.passphrase, fields.salt, fields.scrypt);
-    this.key = openHeader(master, this.header, fields);
+    this.key = createSecretKey(openHeader(master, this.header, fields));
     this.chunkSize = fields.chunkSize;
     this.body = Buffer.allocUnsafe(fields.chunkSize + TAG_BYTES);
   }

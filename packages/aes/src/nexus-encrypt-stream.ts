@@ -1,4 +1,4 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import {
   chunkNonce,
@@ -18,7 +18,7 @@ import { headerMac, keyCheck, type MasterKey, payloadKey } from './nexus-keys.js
  * Partial input is gathered in one reused buffer; whole chunks in the input are encrypted in place.
  */
 export class NexusEncryptStream extends Transform {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
   private readonly header: Buffer;
   private readonly chunkSize: number;
   /** Plaintext of the chunk being assembled, reused for every chunk. */
@@ -33,7 +33,8 @@ export class NexusEncryptStream extends Transform {
     super();
     const fileId = randomBytes(FILE_ID_BYTES);
     this.chunkSize = chunkSize;
-    this.key = payloadKey(master, fileId);
+    // A KeyObject, because a raw key costs a fresh key import on every per-chunk cipher.
+    this.key = createSecretKey(payloadKey(master, fileId));
     this.pending = Buffer.allocUnsafe(chunkSize);
     this.header = writeHeaderFields({ scrypt: master.scrypt, salt: master.salt, chunkSize, fileId });
     keyCheck(master).copy(this.header, OFFSET.keyCheck);
@@ -88,19 +89,22 @@ export class NexusEncryptStream extends Transform {
     this.push(this.header);
   }
 
-  /** One frame: u32be length with the final flag, ciphertext, tag; the length word is the AAD. */
+  /**
+   * One frame: u32be length with the final flag, ciphertext, tag; the length word is the AAD. Pushed as
+   * three buffers rather than copied into one: the copy cost more than the extra pushes.
+   */
   private pushFrame(plaintext: Buffer, final: boolean): void {
     const length = plaintext.length;
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length + TAG_BYTES);
-    frame.writeUInt32BE((final ? FINAL_FLAG : 0) + length, 0);
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    header.writeUInt32BE((final ? FINAL_FLAG : 0) + length, 0);
     const cipher = createCipheriv('aes-256-gcm', this.key, chunkNonce(this.index, final), {
       authTagLength: TAG_BYTES,
     });
-    cipher.setAAD(frame.subarray(0, FRAME_HEADER_BYTES));
-    cipher.update(plaintext).copy(frame, FRAME_HEADER_BYTES);
+    cipher.setAAD(header);
+    this.push(header);
+    this.push(cipher.update(plaintext));
     cipher.final();
-    cipher.getAuthTag().copy(frame, FRAME_HEADER_BYTES + length);
+    this.push(cipher.getAuthTag());
     this.index += 1;
-    this.push(frame);
   }
 }

@@ -15,7 +15,7 @@ describe('aes nexus format round trips', () => {
     ['many chunks', 200 * SMALL_CHUNK + 17],
   ];
   for (const [label, size] of cases) {
-    it(`round-trips ${label} and lays out header plus ${label === '0 bytes' ? 'one empty final' : 'full'} chunk frames`, async () => {
+    it(`round-trips ${label} with a 129-byte header and one 20-byte-overhead frame per chunk`, async () => {
       const transform = await createAes();
       const plaintext = randomBytes(size);
       const { encoded, params } = await encrypt(transform, plaintext);
@@ -39,7 +39,7 @@ describe('aes nexus format round trips', () => {
     }
   });
 
-  it('round-trips 8 MiB of random data with the default 64 KiB chunks', async () => {
+  it('round-trips 8 MiB of random data in 64 KiB chunks', async () => {
     const transform = await createAes({ chunkSize: 64 * 1024 });
     const plaintext = randomBytes(8 * 1024 * 1024);
     const { encoded, params } = await encrypt(transform, plaintext);
@@ -48,13 +48,13 @@ describe('aes nexus format round trips', () => {
     expect(output.equals(plaintext)).toBe(true);
   });
 
-  it('round-trips with the default scrypt parameters (N=2^18, r=8, p=1) written into the header', async () => {
+  it('round-trips with the default 1 MiB chunks and scrypt parameters (N=2^18, r=8, p=1) written into the header', async () => {
     const transform = await createAes({}, { fast: false });
-    const plaintext = randomBytes(100_000);
+    const plaintext = randomBytes(2.5 * 1024 * 1024);
     const { encoded, params } = await encrypt(transform, plaintext);
     expect(params).toMatchObject({
       format: 'nexus',
-      chunkSize: 65536,
+      chunkSize: 1048576,
       scryptLogN: 18,
       scryptR: 8,
       scryptP: 1,
