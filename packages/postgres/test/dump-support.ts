@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Artifact, Json, RunContext } from '@nexus-backup/core';
+import { postgres } from '@nexus-backup/postgres';
+
+const run = promisify(execFile);
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+/** Runs a SQL file with the machine's psql, stopping at the first error (as users restore). */
+export async function psqlFile(url: string, file: string): Promise<void> {
+  await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-o', '/dev/null', '-d', url, '-f', file], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/** zoo.sql, then each zoo-<major>.sql for the majors up to the server's. */
+export async function loadZoo(url: string, major: number): Promise<void> {
+  await psqlFile(url, join(fixtures, 'zoo.sql'));
+  const extras = (await readdir(fixtures))
+    .map((name) => /^zoo-(\d+)\.sql$/.exec(name))
+    .flatMap((match) =>
+      match && Number(match[1]) <= major ? [{ file: match[0], major: Number(match[1]) }] : [],
+    )
+    .sort((a, b) => a.major - b.major);
+  for (const extra of extras) await psqlFile(url, join(fixtures, extra.file));
+}
+
+export type SourceOptions = Parameters<typeof postgres.create>[0];
+
+/** Runs the postgres source's backup and writes its one artifact to a file; returns the artifact's meta. */
+export async function backupToFile(
+  options: Partial<SourceOptions> & { db: string },
+  file: string,
+  ctx: RunContext,
+): Promise<{ meta: { [key: string]: Json }; artifact: Artifact }> {
+  const source = await postgres.create({
+    schemaOnly: false,
+    dataOnly: false,
+    owners: false,
+    privileges: false,
+    ...options,
+  });
+  const artifacts: Artifact[] = [];
+  for await (const artifact of source.backup(ctx)) {
+    artifacts.push(artifact);
+    await pipeline(artifact.stream, createWriteStream(file));
+  }
+  const [artifact] = artifacts;
+  if (!artifact || artifacts.length !== 1) throw new Error(`expected one artifact, got ${artifacts.length}`);
+  return { meta: artifact.meta ?? {}, artifact };
+}
