@@ -25,7 +25,12 @@ for (const level of [1, 6]) {
     await pipeline(
       Readable.from(chunks(input, 64 * 1024)),
       await transform.encode(ctx),
-      new Writable({ write: (chunk, _e, cb) => ((out += chunk.length), cb()) }),
+      new Writable({
+        write(chunk, _encoding, callback) {
+          out += chunk.length;
+          callback();
+        },
+      }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     console.log(
