@@ -8,6 +8,7 @@ import {
   type TransformDefinition,
 } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
+import { observeBackup } from '../ops/observe-backup.js';
 import { buildBackupPlan, type ProviderValues } from '../plan.js';
 import { addDeclaredOptions, pickDeclaredValues, toCommanderOption } from '../provider-flags.js';
 import { resolveRepositoryRef } from '../repositories.js';
@@ -41,17 +42,17 @@ export async function registerBackup(program: Command, runtime: Runtime, loadPro
         path: `backup ${definition.name}`,
         fromCli: true,
       };
-      const plan = await buildBackupPlan(
-        {
-          pipeline: parsed.pipeline as string,
-          source,
-          transforms: selectTransforms(transforms, parsed),
-          targets: await Promise.all((parsed.to as string[]).map((to) => resolveRepositoryRef(to, runtime))),
-        },
-        runtime,
-      );
-      const result = await runBackup(plan, runtime.context());
-      process.exitCode = reportBackup(result, runtime);
+      const targets = await Promise.all((parsed.to as string[]).map((to) => resolveRepositoryRef(to, runtime)));
+      const run = { pipeline: parsed.pipeline as string, destinations: targets.map((target) => target.label) };
+      // observeBackup sends the config's notifications and history row around the run (issue 8).
+      const { result, exitCode } = await observeBackup(runtime, run, async () => {
+        const plan = await buildBackupPlan(
+          { pipeline: run.pipeline, source, transforms: selectTransforms(transforms, parsed), targets },
+          runtime,
+        );
+        return runBackup(plan, runtime.context());
+      });
+      process.exitCode = Math.max(reportBackup(result, runtime), exitCode);
     });
   });
 }

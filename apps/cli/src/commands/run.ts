@@ -1,5 +1,6 @@
 import { type BackupResult, EXIT, NexusError, type PipelineConfig, runBackup, toNexusError } from '@nexus-backup/core';
 import type { Command } from 'commander';
+import { observeBackup } from '../ops/observe-backup.js';
 import { buildBackupPlan } from '../plan.js';
 import { openRepository } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
@@ -35,29 +36,36 @@ export function registerRun(program: Command, runtime: Runtime): void {
 }
 
 /** One pipeline: backup, then retention on every repository that took it. Failures are reported, not thrown. */
-export async function runPipeline(pipeline: PipelineConfig, runtime: Runtime): Promise<number> {
+export async function runPipeline(pipeline: PipelineConfig, runtime: Runtime, options: { report?: boolean } = {}): Promise<number> {
   let result: BackupResult;
+  let hooksExit: number;
+  const run = { pipeline: pipeline.name, destinations: pipeline.to.map((repository) => repository.name ?? repository.url) };
   try {
-    const plan = await buildBackupPlan(
-      {
-        pipeline: pipeline.name,
-        source: { name: pipeline.source.use, values: pipeline.source.options, path: pipeline.source.path, fromCli: false },
-        transforms: pipeline.transforms.map((use) => ({ name: use.use, values: use.options, path: use.path, fromCli: false })),
-        targets: pipeline.to.map((repository) => ({
-          url: repository.url,
-          optional: repository.optional,
-          label: repository.name ?? repository.url,
-        })),
-      },
-      runtime,
-    );
-    result = await runBackup(plan, runtime.context());
+    // observeBackup sends the config's notifications and history row around the run (issue 8).
+    ({ result, exitCode: hooksExit } = await observeBackup(runtime, run, async () => {
+      const plan = await buildBackupPlan(
+        {
+          pipeline: pipeline.name,
+          source: { name: pipeline.source.use, values: pipeline.source.options, path: pipeline.source.path, fromCli: false },
+          transforms: pipeline.transforms.map((use) => ({ name: use.use, values: use.options, path: use.path, fromCli: false })),
+          targets: pipeline.to.map((repository) => ({
+            url: repository.url,
+            optional: repository.optional,
+            label: repository.name ?? repository.url,
+          })),
+        },
+        runtime,
+      );
+      return runBackup(plan, runtime.context());
+    }));
   } catch (error) {
     const failure = toNexusError(error);
     runtime.log.warn(`pipeline ${pipeline.name} failed: ${failure.format()}`);
     return failure.exitCode;
   }
-  let exitCode = reportBackup(result, runtime);
+  // The scheduler (report: false) logs one-line events of its own instead of the report and prune table.
+  const backupExit = options.report === false ? (result.warnings.length > 0 ? EXIT.warnings : EXIT.ok) : reportBackup(result, runtime);
+  let exitCode = Math.max(backupExit, hooksExit);
   if (pipeline.retention) {
     for (const repository of pipeline.to) {
       try {
@@ -70,7 +78,7 @@ export async function runPipeline(pipeline: PipelineConfig, runtime: Runtime): P
           graceMs: RETENTION_GRACE_MS,
           dryRun: false,
         });
-        if (!runtime.flags.json) printPrune(outcome, runtime, false);
+        if (!runtime.flags.json && options.report !== false) printPrune(outcome, runtime, false);
       } catch (error) {
         runtime.log.warn(`retention of ${pipeline.name} in ${repository.name ?? repository.url} failed: ${toNexusError(error).message}`);
         exitCode = Math.max(exitCode, EXIT.warnings);
