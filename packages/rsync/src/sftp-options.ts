@@ -54,6 +54,11 @@ export const sftpOptions = {
     default: 20,
     description: 'seconds to wait for the connection and login',
   },
+  idleTimeout: {
+    type: 'number',
+    default: 120,
+    description: 'seconds without any SFTP response, while requests wait, before the connection is given up',
+  },
   keepalive: {
     type: 'number',
     default: 15,
@@ -82,6 +87,7 @@ const QUERY_OPTIONS = [
   'knownHosts',
   'fingerprint',
   'connectTimeout',
+  'idleTimeout',
   'keepalive',
   'retries',
   'requests',

@@ -16,6 +16,8 @@ export class SftpSession {
   private readonly pending = new Set<(error: NexusError) => void>();
   private endedWith: NexusError | undefined;
   private closing = false;
+  private lastAnswer = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(
     private readonly client: SftpClient,
@@ -23,7 +25,20 @@ export class SftpSession {
     private readonly label: string,
     /** The verified host key blob the server presented. */
     readonly hostKey: Buffer | undefined,
+    idleTimeoutMs = 120_000,
   ) {
+    // Keepalives prove the link, not the SFTP server: a server that stops answering requests while
+    // the connection stays up would otherwise hang a backup forever.
+    this.watchdog = setInterval(
+      () => {
+        if (this.pending.size > 0 && Date.now() - this.lastAnswer > idleTimeoutMs) {
+          this.die(`no SFTP response for ${Math.round(idleTimeoutMs / 1000)} s`);
+          rawClient(client).destroy();
+        }
+      },
+      Math.min(5000, idleTimeoutMs),
+    );
+    this.watchdog.unref();
     const ssh = rawClient(client);
     const lost = (why: string) => () => this.die(why);
     ssh.on('error', (error: Error) => this.die(error.message));
@@ -55,9 +70,11 @@ export class SftpSession {
     if (this.endedWith) return Promise.reject(this.endedWith);
     return new Promise<T>((resolve, reject) => {
       const onDeath = (error: NexusError) => reject(error);
+      if (this.pending.size === 0) this.lastAnswer = Date.now();
       this.pending.add(onDeath);
       try {
         start((error, value) => {
+          this.lastAnswer = Date.now();
           this.pending.delete(onDeath);
           if (error) reject(error);
           else resolve(value as T);
@@ -69,20 +86,29 @@ export class SftpSession {
     });
   }
 
+  /** Ends the connection politely when it is alive (bounded wait), and always releases the socket. */
   async end(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    const ssh = rawClient(this.client);
+    const wasAlive = this.alive;
     this.die('the connection was closed by nexus-backup');
-    try {
-      await this.client.end();
-    } catch {
-      // already gone: nothing left to release
+    if (wasAlive) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        ssh.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        ssh.end();
+      });
     }
-    rawClient(this.client).end();
+    ssh.destroy();
   }
 
   private die(why: string): void {
     if (this.endedWith) return;
+    clearInterval(this.watchdog);
     this.endedWith = new NexusError('CONNECTION', `SSH connection to ${this.label} lost: ${why}`, {
       provider: 'sftp',
       hint: 'the next operation reconnects; check the network and the server if it keeps happening',
@@ -165,7 +191,7 @@ async function connectOnce(
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
     const sftp = (await client.connect(config as SftpClient.ConnectOptions)) as unknown as SFTPWrapper;
-    return new SftpSession(client, sftp, label, hostKey.presentedKey);
+    return new SftpSession(client, sftp, label, hostKey.presentedKey, options.idleTimeout * 1000);
   } catch (error) {
     try {
       ssh.destroy();

@@ -84,6 +84,34 @@ describe('a dropped SSH session', () => {
   });
 });
 
+describe('a server that stops answering', () => {
+  it('fails the pending upload after idleTimeout instead of hanging, and the next put reconnects', async () => {
+    const destination = await destinationFor(
+      repositoryUrl(server, freshPath(server, 'stalled'), { idleTimeout: '2' }),
+    );
+    const body = pausingStream(4 * MiB, MiB);
+    const putting = destination.put('stalled.bin', body.stream, ctx).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await body.paused;
+    expect(await server.signalSessions('SIGSTOP')).toBeGreaterThan(0);
+    try {
+      body.resume();
+      const error = await putting;
+      expect(error).toMatchObject({
+        code: 'CONNECTION',
+        message: expect.stringContaining('no SFTP response for 2 s'),
+      });
+    } finally {
+      await server.killSessions();
+      await server.signalSessions('SIGCONT');
+    }
+    expect(await destination.put('after.bin', Readable.from([Buffer.from('ok')]), ctx)).toEqual({ bytes: 2 });
+    await destination.close?.();
+  });
+});
+
 describe('cleanup of stale temp files', () => {
   it('lists leftovers of broken uploads on a dry run and removes them otherwise', async () => {
     const destination = await destinationFor(repositoryUrl(server, freshPath(server, 'cleanup')));

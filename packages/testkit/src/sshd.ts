@@ -34,6 +34,8 @@ export interface SshdHandle {
   pid: number;
   /** Kills every live SSH session (not the listener), like a dropped network link. */
   killSessions(): Promise<number>;
+  /** Sends a signal to every live SSH session, e.g. SIGSTOP for a server that stops answering. */
+  signalSessions(signal: NodeJS.Signals): Promise<number>;
   /** Authorizes another public key for `user`. */
   authorize(publicKey: string): Promise<void>;
   stop(): Promise<void>;
@@ -121,13 +123,14 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
         hostKeyFingerprint,
         root,
         pid,
-        killSessions: () => killDescendants(pid),
+        killSessions: () => signalDescendants(pid, 'SIGKILL'),
+        signalSessions: (signal) => signalDescendants(pid, signal),
         authorize: async (publicKey) => {
           const current = await readFile(authorizedKeys, 'utf8');
           await writeFile(authorizedKeys, `${current}${publicKey.trim()}\n`);
         },
         stop: async () => {
-          await killDescendants(pid);
+          await signalDescendants(pid, 'SIGKILL');
           await stopChild(child);
           await rm(dir, { recursive: true, force: true });
         },
@@ -227,8 +230,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** SIGKILLs every descendant of `pid` (sshd's per-connection processes), found through /proc. */
-async function killDescendants(pid: number): Promise<number> {
+/** Signals every descendant of `pid` (sshd's per-connection processes), found through /proc. */
+async function signalDescendants(pid: number, signal: NodeJS.Signals): Promise<number> {
   const parents = new Map<number, number[]>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -252,7 +255,7 @@ async function killDescendants(pid: number): Promise<number> {
   }
   for (const victim of victims) {
     try {
-      process.kill(victim, 'SIGKILL');
+      process.kill(victim, signal);
     } catch {
       // already gone
     }
