@@ -62,7 +62,11 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     }
     async function* bytes(): AsyncGenerator<Buffer> {
       try {
-        yield* writeDump(snapshot, objects, { copyOut, signal: ctx.signal });
+        yield* writeDump(snapshot, objects, {
+          copyOut,
+          signal: ctx.signal,
+          dataOnly: Boolean(options.dataOnly),
+        });
         await client.query('COMMIT');
       } finally {
         await client.end().catch(() => undefined);

@@ -80,6 +80,8 @@ export interface DumpObject {
   /** Relations: unquoted schema and name, matched by the table include/exclude patterns. */
   schema?: string;
   relname?: string;
+  /** Foreign keys: whether SET CONSTRAINTS ... DEFERRED can postpone their check. */
+  deferrable?: boolean;
   /** Partitions: the oid of the partitioned table they belong to. */
   partitionOf?: number;
   /** Matviews that were populated at dump time get a REFRESH at the very end. */

@@ -74,7 +74,8 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
 
 /**
  * With --data-only the target already has its foreign keys, so a referenced table's rows must be
- * loaded before the rows that reference them.
+ * loaded before the rows that reference them. Deferrable keys are left out: the dump defers them
+ * (SET CONSTRAINTS ALL DEFERRED), which is how a cycle of keys loads at all.
  */
 function addForeignKeyDataOrder(
   objects: DumpObject[],
@@ -82,7 +83,7 @@ function addForeignKeyDataOrder(
   byKey: Map<string, DumpObject>,
 ): void {
   for (const object of objects) {
-    if (object.kind !== 'foreign-key' || object.relation === undefined) continue;
+    if (object.kind !== 'foreign-key' || object.relation === undefined || object.deferrable) continue;
     for (const neededKey of edges.get(object.key) ?? []) {
       const needed = byKey.get(neededKey);
       if (needed?.kind !== 'table' || needed.relation === object.relation) continue;

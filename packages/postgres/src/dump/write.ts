@@ -2,7 +2,7 @@ import type { DumpObject } from './model.js';
 import type { Snapshot } from './snapshot.js';
 
 /** Session settings at the top of the file, so psql and our restore load it the same way. */
-function header(snapshot: Snapshot): string {
+function header(snapshot: Snapshot, dataOnly: boolean): string {
   return [
     '--',
     '-- PostgreSQL database dump written by nexus-backup (plain SQL: restore with `psql -v ON_ERROR_STOP=1 -f FILE`)',
@@ -19,6 +19,8 @@ function header(snapshot: Snapshot): string {
     'SET xmloption = content;',
     'SET client_min_messages = warning;',
     'SET row_security = off;',
+    // Data for an existing schema: deferrable foreign keys are checked at commit (psql -1, or our restore).
+    ...(dataOnly ? ['SET CONSTRAINTS ALL DEFERRED;'] : []),
     '',
     '',
   ].join('\n');
@@ -42,6 +44,7 @@ function label(object: DumpObject): string {
 }
 
 export interface WriteCallbacks {
+  dataOnly: boolean;
   /** Streams one table's COPY output; resolves when the table is done. */
   copyOut(object: DumpObject): AsyncIterable<Buffer>;
   signal: AbortSignal;
@@ -57,7 +60,7 @@ export async function* writeDump(
   objects: DumpObject[],
   callbacks: WriteCallbacks,
 ): AsyncGenerator<Buffer> {
-  yield Buffer.from(header(snapshot));
+  yield Buffer.from(header(snapshot, callbacks.dataOnly));
   for (const object of objects) {
     callbacks.signal.throwIfAborted();
     if (object.kind === 'table-data' && object.copy) {

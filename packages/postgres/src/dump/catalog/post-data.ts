@@ -33,6 +33,7 @@ export async function readDefaults(reader: CatalogReader): Promise<DumpObject[]>
 
 interface ConstraintRow {
   oid: number;
+  condeferrable: boolean;
   conrelid: number;
   conindid: number;
   contype: string;
@@ -43,7 +44,7 @@ interface ConstraintRow {
 /** Primary keys, unique and exclusion constraints, foreign keys, NOT VALID checks. */
 export async function readConstraints(reader: CatalogReader): Promise<DumpObject[]> {
   const rows = await reader.rows<ConstraintRow>(`
-    SELECT co.oid, co.conrelid, co.conindid, co.contype, n.nspname || '.' || c.relname || '.' || co.conname AS name,
+    SELECT co.oid, co.conrelid, co.conindid, co.contype, co.condeferrable, n.nspname || '.' || c.relname || '.' || co.conname AS name,
       pg_catalog.format('ALTER TABLE %s%I.%I ADD CONSTRAINT %I ',
         CASE WHEN co.contype IN ('p', 'u', 'x') OR (co.contype = 'f' AND c.relkind <> 'p') THEN 'ONLY ' ELSE '' END,
         n.nspname, c.relname, co.conname) || pg_catalog.pg_get_constraintdef(co.oid) AS sql
@@ -60,6 +61,7 @@ export async function readConstraints(reader: CatalogReader): Promise<DumpObject
     return dumpObject({
       key: identity('pg_constraint', row.oid),
       kind: row.contype === 'f' ? 'foreign-key' : 'constraint',
+      deferrable: row.condeferrable,
       section: 'post-data',
       name: row.name,
       sql: statement(row.sql),
