@@ -95,7 +95,7 @@ for (const chunkSize of [64 * 1024, MiB]) {
     sink(),
   ]);
 }
-const transform = await aes.create({ format: 'nexus', chunkSize: 65536, ...fast });
+const transform = await aes.create({ format: 'nexus', chunkSize: MiB, ...fast });
 const compressed = [];
 const gzipOnly = await timed('gzip -6 alone (SQL-like text)', async () => {
   compressed.length = 0;
