@@ -2,57 +2,53 @@ import type { Readable } from 'node:stream';
 
 export interface Part {
   partNumber: number;
+  /** The part's bytes: a view of `buffer`. */
   data: Buffer;
+  /** The whole buffer the bytes were copied into, to hand back to the pool when the part is done. */
+  buffer: Buffer;
   /** True for the final part; the first part being last means the whole body fits one PutObject. */
   last: boolean;
 }
 
 /**
- * Cuts a stream into parts of `sizeOf(partNumber)` bytes (the last one shorter), holding at most one
- * part plus one chunk. A full part is only handed out once the next byte arrives, so the reader always
- * knows whether a part is the last one (an empty body yields one empty last part).
+ * Cuts a stream into parts of `sizeOf(partNumber)` bytes (the last one shorter), copying each chunk
+ * straight into a part buffer from `take`, so it holds one part and no chunks. A full part is only
+ * handed out once the next byte arrives, so the reader always knows whether a part is the last one
+ * (an empty body yields one empty last part).
  */
 export async function* readParts(
   body: Readable,
   sizeOf: (partNumber: number) => number,
+  take: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
 ): AsyncGenerator<Part> {
   let partNumber = 1;
-  let chunks: Buffer[] = [];
-  let buffered = 0;
+  let current: Buffer | undefined;
+  let filled = 0;
   let full: Buffer | undefined;
   for await (const chunk of body) {
-    const whole = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    if (whole.length === 0) continue;
-    let data = whole;
-    if (full) {
-      yield { partNumber, data: full, last: false };
-      partNumber += 1;
-      full = undefined;
-    }
-    while (buffered + data.length >= sizeOf(partNumber)) {
-      const size = sizeOf(partNumber);
-      const take = size - buffered;
-      chunks.push(data.subarray(0, take));
-      data = data.subarray(take);
-      const part = Buffer.concat(chunks, size); // a copy: the part pins no caller buffer
-      chunks = [];
-      buffered = 0;
-      if (data.length === 0) {
-        full = part;
-        break;
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    let offset = 0;
+    while (offset < data.length) {
+      if (full) {
+        yield { partNumber, data: full, buffer: full, last: false };
+        partNumber += 1;
+        full = undefined;
       }
-      yield { partNumber, data: part, last: false };
-      partNumber += 1;
-    }
-    if (data.length > 0) {
-      // A leftover slice of a big chunk is copied, so it does not keep the whole chunk alive.
-      chunks.push(data === whole ? data : Buffer.from(data));
-      buffered += data.length;
+      current ??= take(sizeOf(partNumber));
+      const copied = data.copy(current, filled, offset);
+      filled += copied;
+      offset += copied;
+      if (filled === current.length) {
+        full = current;
+        current = undefined;
+        filled = 0;
+      }
     }
   }
   if (full) {
-    yield { partNumber, data: full, last: true };
+    yield { partNumber, data: full, buffer: full, last: true };
     return;
   }
-  yield { partNumber, data: Buffer.concat(chunks, buffered), last: true };
+  const buffer = current ?? Buffer.alloc(0);
+  yield { partNumber, data: buffer.subarray(0, filled), buffer, last: true };
 }

@@ -10,6 +10,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { type Destination, NexusError, type RunContext, type StoredObject } from '@nexus-backup/core';
+import { createPartBuffers } from './part-buffers.js';
 import { MAX_PART_BYTES, MIN_PART_BYTES, MiB, type PartPlan } from './part-plan.js';
 import { isNoSuchKey, isUnsupported, type S3Place, toS3Error } from './s3-errors.js';
 import type { S3Options } from './s3-options.js';
@@ -24,6 +25,7 @@ const SINGLE_DELETE_CONCURRENCY = 8;
 /** Builds the destination; loaded by `create()` only, so the AWS SDK is imported when s3 is used. */
 export function createS3Destination(options: S3Options): Destination {
   const plan = partPlanOf(options);
+  const buffers = createPartBuffers(plan.queueSize + 1);
   const sse = serverSideEncryption(options);
   const region =
     options.region ??
@@ -113,6 +115,7 @@ export function createS3Destination(options: S3Options): Destination {
           body,
           plan,
           checksums: checksum === 'WHEN_SUPPORTED',
+          buffers,
           ctx,
         });
       } catch (error) {

@@ -10,6 +10,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { NexusError, type RunContext } from '@nexus-backup/core';
+import type { PartBuffers } from './part-buffers.js';
 import { concurrencyFor, MAX_PARTS, maxObjectBytes, type PartPlan, partBytes } from './part-plan.js';
 import { type Part, readParts } from './part-reader.js';
 
@@ -24,6 +25,8 @@ export interface StreamUploadInput {
   plan: PartPlan;
   /** Declare CRC32 on the multipart upload, since the SDK then sends one with every part. */
   checksums: boolean;
+  /** Where part buffers come from and go back to; a fresh allocation per part when absent. */
+  buffers?: PartBuffers;
   ctx: RunContext;
 }
 
@@ -44,7 +47,7 @@ export async function uploadStream(input: StreamUploadInput): Promise<{ bytes: n
   if (ctx.signal.aborted) onAbort();
   else ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const parts = readParts(body, (partNumber) => partBytes(input.plan, partNumber));
+    const parts = readParts(body, (partNumber) => partBytes(input.plan, partNumber), input.buffers?.take);
     const first = await parts.next();
     if (first.done) throw new Error('the part reader yielded nothing');
     if (first.value.last) {
@@ -52,6 +55,7 @@ export async function uploadStream(input: StreamUploadInput): Promise<{ bytes: n
       await client.send(new PutObjectCommand({ ...params, Body: data, ContentLength: data.length }), {
         abortSignal: cancel.signal,
       });
+      input.buffers?.give(first.value.buffer);
       return { bytes: data.length };
     }
     return await uploadMultipart(input, first.value, parts, cancel);
@@ -112,6 +116,8 @@ async function uploadMultipart(
           ETag: result.ETag,
           ChecksumCRC32: result.ChecksumCRC32,
         });
+        // The request has settled, so nothing references the bytes any more.
+        input.buffers?.give(part.buffer);
       })
       .catch(fail)
       .finally(() => inFlight.delete(sending));
