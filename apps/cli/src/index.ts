@@ -1,11 +1,14 @@
 import { EXIT, isNexusError, NexusError, toNexusError } from '@nexus-backup/core';
 import { Command, CommanderError, Option } from 'commander';
 import { registerBackup } from './commands/backup.js';
+import { registerCheck } from './commands/check.js';
 import { registerCopy } from './commands/copy.js';
+import { registerHistory } from './commands/history.js';
 import { registerList } from './commands/list.js';
 import { registerPrune } from './commands/prune.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
+import { registerSchedule } from './commands/schedule.js';
 import { registerVerify } from './commands/verify.js';
 import { type GlobalFlags, type MainOptions, Runtime } from './runtime.js';
 import { TOOL_VERSION } from '@nexus-backup/core';
@@ -62,6 +65,9 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerVerify(program, runtime);
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
+  registerCheck(program, runtime);
+  registerHistory(program, runtime);
+  registerSchedule(program, runtime);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

@@ -1,0 +1,118 @@
+import { EXIT, NexusError, parseDurationMs, type PipelineConfig } from '@nexus-backup/core';
+import { type Command, Option } from 'commander';
+import { type CheckReport, checkRepository, describeCheck } from '../ops/check-repository.js';
+import type { FreshnessPolicy } from '../ops/freshness.js';
+import { urlHost } from '../ops/http-post.js';
+import { postWebhook } from '../ops/notify.js';
+import { renderPrometheus, writeTextfileAtomically } from '../ops/prometheus.js';
+import { formatDuration } from '../ops/run-message.js';
+import { printJson, printLines } from '../output.js';
+import { formatBytes } from '../progress.js';
+import { openRepository, resolveRepositoryRef } from '../repositories.js';
+import type { Runtime } from '../runtime.js';
+
+/** `check [PIPELINE...] --from <repo> --max-age 26h [--min-size BYTES] [--notify URL] [--json] [--prometheus FILE]` */
+export function registerCheck(program: Command, runtime: Runtime): void {
+  program
+    .command('check')
+    .description('exit 2 unless every pipeline has a complete backup younger than --max-age (for cron and monitoring)')
+    .argument('[pipelines...]', 'pipelines to check (default: the config\'s pipelines with --config, else every pipeline in the repository)')
+    .requiredOption('--from <repository>', 'repository path, URL or config name')
+    .option('--max-age <duration>', 'the newest backup must be younger than this, e.g. 26h (default: the pipeline\'s check.maxAge)')
+    .addOption(new Option('--min-size <bytes>', 'the newest backup must store at least this many bytes').argParser(parseBytes))
+    .option('--notify <url>', 'post a Slack/Discord-style webhook message when a problem is found')
+    .option('--notify-env <var>', 'like --notify, with the webhook URL read from this environment variable (keeps it out of ps)')
+    .option('--notify-on-success', 'post to the webhook on success too')
+    .option('--prometheus <file>', 'write a node-exporter textfile (last success time, size, duration, check status)')
+    .action(async (names: string[], _options: unknown, command: Command) => {
+      const flags = command.optsWithGlobals();
+      runtime.flags = flags;
+      const webhook = webhookUrl(flags, runtime.env);
+      const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
+      const ref = await resolveRepositoryRef(flags.from as string, runtime);
+      const config = flags.config ? await runtime.config(true) : undefined;
+      const policyFor = (name: string): FreshnessPolicy => {
+        const configured = config?.pipelines[name]?.check;
+        const policy: FreshnessPolicy = {};
+        const age = maxAgeMs ?? configured?.maxAgeMs;
+        const size = (flags.minSize as number | undefined) ?? configured?.minSize;
+        if (age === undefined) {
+          throw new NexusError('USAGE', `no maximum age for pipeline ${name}`, {
+            hint: `pass --max-age (e.g. 26h) or set pipelines.${name}.check.maxAge in the config`,
+          });
+        }
+        policy.maxAgeMs = age;
+        if (size !== undefined) policy.minSize = size;
+        return policy;
+      };
+      const configured = config ? configuredPipelines(Object.values(config.pipelines), ref.url) : undefined;
+      const repository = await openRepository(ref, runtime);
+      const report = await checkRepository(
+        repository,
+        (found) => (names.length > 0 ? names : (configured ?? found)).map((name) => ({ name, policy: policyFor(name) })),
+        runtime.context(),
+      );
+      printReport(report, runtime);
+      let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
+      if (flags.prometheus) await writeTextfileAtomically(flags.prometheus as string, renderPrometheus(report.pipelines, report.repository, report.checkedAt));
+      if (webhook && (!report.ok || flags.notifyOnSuccess)) {
+        try {
+          await postWebhook(webhook, describeCheck(report));
+          runtime.log.debug(`notified ${urlHost(webhook)}`);
+        } catch (error) {
+          runtime.log.warn(`notification failed: ${(error as Error).message}`);
+          exitCode = Math.max(exitCode, EXIT.warnings);
+        }
+      }
+      process.exitCode = exitCode;
+    });
+}
+
+function printReport(report: CheckReport, runtime: Runtime): void {
+  if (runtime.flags.json) {
+    printJson({ ...report, checkedAt: report.checkedAt.toISOString() });
+    return;
+  }
+  const lines: string[] = [];
+  for (const result of report.pipelines) {
+    const newest = result.newest;
+    if (result.ok && newest) {
+      lines.push(`ok    ${result.pipeline}: newest backup ${newest.id} is ${formatDuration(newest.ageMs)} old, ${formatBytes(newest.bytes)}`);
+    }
+  }
+  for (const problem of report.problems) lines.push(`FAIL  ${problem.message}`);
+  printLines(lines);
+}
+
+/** With a config: the pipelines that write to this repository, or all of them when none does. */
+function configuredPipelines(pipelines: PipelineConfig[], repositoryUrl: string): string[] {
+  const same = (url: string) => normalizeUrl(url) === normalizeUrl(repositoryUrl);
+  const writers = pipelines.filter((pipeline) => pipeline.to.some((repository) => same(repository.url)));
+  return (writers.length > 0 ? writers : pipelines).map((pipeline) => pipeline.name);
+}
+
+function normalizeUrl(url: string): string {
+  const text = url.startsWith('/') ? `file://${url}` : url;
+  return text.replace(/\/+$/, '');
+}
+
+function webhookUrl(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): string | undefined {
+  if (flags.notify !== undefined && flags.notifyEnv !== undefined) {
+    throw new NexusError('USAGE', '--notify and --notify-env both given', { hint: 'use one of them' });
+  }
+  const from = flags.notifyEnv === undefined ? '--notify' : `$${String(flags.notifyEnv)} (from --notify-env)`;
+  const value = flags.notifyEnv === undefined ? (flags.notify as string | undefined) : env[flags.notifyEnv as string];
+  if (flags.notifyEnv !== undefined && !value) throw new NexusError('USAGE', `${from} is not set`);
+  if (value === undefined) return undefined;
+  // The URL is a secret: say what is wrong with it without repeating it.
+  if (!/^https?:$/.test(URL.parse(value)?.protocol ?? '')) {
+    throw new NexusError('USAGE', `${from} is not an http(s) URL`, { hint: 'pass the incoming webhook URL of Slack, Discord or similar' });
+  }
+  return value;
+}
+
+function parseBytes(value: string): number {
+  const bytes = Number(value);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`expected a whole number of bytes, got "${value}"`);
+  return bytes;
+}

@@ -1,0 +1,59 @@
+import { EXIT, NexusError, toNexusError } from '@nexus-backup/core';
+import { type Command, Option } from 'commander';
+import { describeDatabase, listRuns } from '../ops/history-store.js';
+import { formatDuration } from '../ops/run-message.js';
+import { printJson, printTable } from '../output.js';
+import { formatBytes } from '../progress.js';
+import type { Runtime } from '../runtime.js';
+
+/** `history [PIPELINE] [--limit N] [--json]`: the runs recorded in the config's `history: { db }`, newest first. */
+export function registerHistory(program: Command, runtime: Runtime): void {
+  program
+    .command('history')
+    .description('list recorded backup runs (successful and failed) from the history database in the config')
+    .argument('[pipeline]', 'only this pipeline')
+    .addOption(new Option('--limit <n>', 'at most this many runs').default(20).argParser(parseLimit))
+    .action(async (pipeline: string | undefined, _options: unknown, command: Command) => {
+      const flags = command.optsWithGlobals();
+      runtime.flags = flags;
+      const config = await runtime.config(true);
+      const db = config?.history?.db;
+      if (!db) {
+        throw new NexusError('USAGE', `${config?.file} has no history database`, {
+          hint: 'add `history: { db: "${HISTORY_DATABASE_URL}" }` to the config',
+        });
+      }
+      let rows: Awaited<ReturnType<typeof listRuns>>;
+      try {
+        rows = await listRuns(db, { ...(pipeline ? { pipeline } : {}), limit: flags.limit as number });
+      } catch (error) {
+        throw new NexusError('CONNECTION', `cannot read the history from ${describeDatabase(db)}: ${toNexusError(error).message}`, {
+          cause: error,
+        });
+      }
+      if (flags.json) {
+        printJson({ runs: rows });
+      } else {
+        printTable(
+          ['STARTED', 'PIPELINE', 'STATUS', 'ID', 'SIZE', 'DURATION', 'DESTINATIONS', 'ERROR'],
+          rows.map((row) => [
+            row.startedAt,
+            row.pipeline,
+            row.status,
+            row.backupId ?? '-',
+            row.bytes === null ? '-' : formatBytes(row.bytes),
+            formatDuration(row.durationMs),
+            row.destinations.map((d) => `${d.repository}${d.ok ? '' : ' (failed)'}`).join(', '),
+            row.error ?? '',
+          ]),
+        );
+      }
+      process.exitCode = EXIT.ok;
+    });
+}
+
+function parseLimit(value: string): number {
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`expected a whole number of runs (1 or more), got "${value}"`);
+  return limit;
+}

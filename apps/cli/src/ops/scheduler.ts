@@ -1,0 +1,142 @@
+import { EXIT, NexusError, type NotifyConfig, type PipelineConfig, toNexusError } from '@nexus-backup/core';
+import type { Cron } from 'croner';
+import { runPipeline } from '../commands/run.js';
+import { formatBytes } from '../progress.js';
+import { openRepository } from '../repositories.js';
+import type { Runtime } from '../runtime.js';
+import { checkRepository, describeCheck } from './check-repository.js';
+import type { EventLog } from './event-log.js';
+import { notifyAll } from './notify.js';
+import { observeRuns } from './observe-backup.js';
+import { formatDuration } from './run-message.js';
+import type { RunRecord } from './run-record.js';
+
+export interface SchedulerOptions {
+  pipelines: PipelineConfig[];
+  notifiers: NotifyConfig[];
+  runtime: Runtime;
+  log: EventLog;
+}
+
+/**
+ * Runs each pipeline on its cron schedule until the runtime's signal aborts (SIGTERM/SIGINT). A
+ * pipeline never overlaps itself: a tick that finds the previous run still going is skipped and
+ * logged. On shutdown no new run starts; the run in flight sees the same abort signal, so the core
+ * engine stops it and removes its partial output, and this resolves once it has.
+ */
+export async function runScheduler(options: SchedulerOptions): Promise<void> {
+  const { runtime, log } = options;
+  const signal = runtime.abort.signal;
+  // Loaded only here: `nexus-backup --help` and every other command never load croner.
+  const { Cron } = await import('croner');
+  const running = new Map<string, Promise<void>>();
+
+  const trigger = (pipeline: PipelineConfig) => {
+    if (signal.aborted) return;
+    if (running.has(pipeline.name)) {
+      log('run-skipped', { pipeline: pipeline.name }, `${pipeline.name}: skipped, the previous run is still going`, 'warning');
+      return;
+    }
+    const run = runOnce(pipeline, options).finally(() => running.delete(pipeline.name));
+    running.set(pipeline.name, run);
+  };
+
+  const jobs: Cron[] = options.pipelines.map((pipeline) => {
+    try {
+      return new Cron(pipeline.schedule as string, { paused: true }, () => trigger(pipeline));
+    } catch (error) {
+      throw new NexusError('CONFIG', `${pipeline.path}.schedule "${pipeline.schedule}" is not a cron expression: ${(error as Error).message}`, {
+        hint: 'use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "0 2 * * *"',
+      });
+    }
+  });
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  jobs.forEach((job, index) => {
+    const pipeline = options.pipelines[index] as PipelineConfig;
+    job.resume();
+    const next = job.nextRun()?.toISOString() ?? null;
+    log('scheduled', { pipeline: pipeline.name, schedule: pipeline.schedule, next }, `${pipeline.name}: scheduled "${pipeline.schedule}", next run ${next ?? 'never'}`);
+  });
+
+  await stopped;
+  for (const job of jobs) job.stop();
+  const inFlight = [...running.keys()];
+  log(
+    'stopping',
+    { running: inFlight },
+    inFlight.length > 0 ? `stopping: aborting the run of ${inFlight.join(', ')}` : 'stopping: no run in flight',
+  );
+  await Promise.allSettled(running.values());
+  log('stopped', {}, 'scheduler stopped');
+}
+
+/** One scheduled run: the pipeline (backup, notifications, history, retention), then its check. */
+async function runOnce(pipeline: PipelineConfig, options: SchedulerOptions): Promise<void> {
+  const { runtime, log } = options;
+  log('run-started', { pipeline: pipeline.name }, `${pipeline.name}: run started`);
+  let record: RunRecord | undefined;
+  const unsubscribe = observeRuns(runtime, (observed) => {
+    if (observed.pipeline === pipeline.name) record = observed;
+  });
+  let exitCode: number;
+  try {
+    exitCode = await runPipeline(pipeline, runtime, { report: false });
+  } catch (error) {
+    exitCode = toNexusError(error).exitCode;
+  } finally {
+    unsubscribe();
+  }
+  logFinished(pipeline, exitCode, record, log);
+  if (pipeline.check && !runtime.abort.signal.aborted) await runCheck(pipeline, options);
+}
+
+function logFinished(pipeline: PipelineConfig, exitCode: number, record: RunRecord | undefined, log: EventLog): void {
+  const status = record?.status ?? (exitCode === EXIT.ok ? 'success' : exitCode === EXIT.warnings ? 'warning' : 'failure');
+  const fields = {
+    pipeline: pipeline.name,
+    status,
+    exitCode,
+    backupId: record?.backupId ?? null,
+    bytes: record?.bytes ?? null,
+    durationMs: record?.durationMs ?? null,
+    ...(record?.error ? { error: record.error } : {}),
+    ...(record?.warnings.length ? { warnings: record.warnings } : {}),
+  };
+  const facts = record?.backupId
+    ? ` ${record.backupId}, ${formatBytes(record.bytes ?? 0)} in ${formatDuration(record.durationMs)}`
+    : record?.error
+      ? `: ${record.error}`
+      : '';
+  const level = status === 'success' && exitCode === EXIT.ok ? 'info' : 'warning';
+  log('run-finished', fields, `${pipeline.name}: run finished (${status}, exit ${exitCode})${facts}`, level);
+}
+
+/** The pipeline's `check:` against each repository it writes to; problems go to the config's notifiers. */
+async function runCheck(pipeline: PipelineConfig, options: SchedulerOptions): Promise<void> {
+  const { runtime, log } = options;
+  const policy = { ...pipeline.check };
+  for (const target of pipeline.to) {
+    const label = target.name ?? target.url;
+    try {
+      const repository = await openRepository({ url: target.url, optional: target.optional, label }, runtime);
+      const report = await checkRepository(repository, [{ name: pipeline.name, policy }], runtime.context());
+      const problems = report.problems.map((problem) => problem.message);
+      log(
+        'check',
+        { pipeline: pipeline.name, repository: label, ok: report.ok, problems },
+        report.ok ? `${pipeline.name}: check ok in ${label}` : `${pipeline.name}: check failed in ${label}: ${problems.join('; ')}`,
+        report.ok ? 'info' : 'warning',
+      );
+      if (!report.ok) {
+        const failures = await notifyAll(options.notifiers, { event: 'failure', text: describeCheck(report) });
+        for (const failure of failures) log('notify-failed', { host: failure.host }, `notification failed: ${failure.message}`, 'warning');
+      }
+    } catch (error) {
+      const message = toNexusError(error).message;
+      log('check', { pipeline: pipeline.name, repository: label, ok: false, problems: [message] }, `${pipeline.name}: check of ${label} failed: ${message}`, 'warning');
+    }
+  }
+}
