@@ -1,0 +1,123 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Artifact } from '@nexus-backup/core';
+import { postgres } from '@nexus-backup/postgres';
+import { createTestContext } from '@nexus-backup/testkit';
+import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
+import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { psqlFile } from './dump-support.js';
+
+let server: PostgresServer;
+let dir: string;
+let sourceUrl: string;
+
+const SCHEMA = `
+  CREATE TABLE accounts (id integer PRIMARY KEY, name text NOT NULL);
+  CREATE TABLE transfers (id integer PRIMARY KEY, account_id integer NOT NULL REFERENCES accounts (id), amount numeric);
+  INSERT INTO accounts SELECT g, 'account ' || g FROM generate_series(1, 2000) g;
+  INSERT INTO transfers SELECT g, 1 + g % 2000, g * 1.5 FROM generate_series(1, 20000) g;`;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  dir = await mkdtemp(join(tmpdir(), 'nexus-dump-consistency-'));
+  sourceUrl = await server.admin.createDatabase('bank');
+  await server.admin.exec('bank', SCHEMA);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function firstArtifact(signal?: AbortSignal): Promise<Artifact> {
+  const source = await postgres.create({
+    db: sourceUrl,
+    schemaOnly: false,
+    dataOnly: false,
+    owners: false,
+    privileges: false,
+  });
+  for await (const artifact of source.backup(createTestContext(signal ? { signal } : {}))) return artifact;
+  throw new Error('no artifact');
+}
+
+/** Collects a stream into a file-sized buffer, running `during` after the first chunk arrives. */
+async function consume(artifact: Artifact, during: () => Promise<void>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let ran: Promise<void> | undefined;
+  await pipeline(
+    artifact.stream,
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk);
+        if (!ran) {
+          // Hold the dump until the concurrent writes have committed.
+          ran = during();
+          ran.then(() => callback(), callback);
+        } else callback();
+      },
+    }),
+  );
+  return Buffer.concat(chunks);
+}
+
+describe('a dump is one consistent snapshot', () => {
+  it('rows written, changed and deleted by others while the dump runs are not in it; foreign keys hold', async () => {
+    const before = await tableChecksums(sourceUrl);
+    const artifact = await firstArtifact();
+    const sql = await consume(artifact, async () => {
+      await server.admin.exec(
+        'bank',
+        `INSERT INTO accounts SELECT g, 'late ' || g FROM generate_series(2001, 2100) g;
+         INSERT INTO transfers SELECT g, 2001 + g % 100, 1 FROM generate_series(20001, 21000) g;
+         UPDATE accounts SET name = 'renamed' WHERE id <= 10;
+         DELETE FROM transfers WHERE id <= 500;`,
+      );
+    });
+    const changed = await tableChecksums(sourceUrl);
+    expect(changed).not.toEqual(before);
+    const file = join(dir, 'bank.sql');
+    await import('node:fs/promises').then((fs) => fs.writeFile(file, sql));
+    const restored = await server.admin.createDatabase('bank_restored');
+    // The foreign key is added after the data, so psql would stop here if a transfer lacked its account.
+    await psqlFile(restored, file);
+    expect(await tableChecksums(restored)).toEqual(before);
+    expect(artifact.meta?.rows).toEqual({ 'public.accounts': 2000, 'public.transfers': 20000 });
+  });
+
+  it('holds ACCESS SHARE locks: DDL on a dumped table waits until the dump ends', async () => {
+    const artifact = await firstArtifact();
+    const other = new pg.Client({ connectionString: sourceUrl });
+    await other.connect();
+    try {
+      await other.query("SET lock_timeout = '100ms'");
+      await expect(other.query('ALTER TABLE accounts ADD COLUMN note text')).rejects.toThrow(/lock timeout/);
+      await pipeline(artifact.stream, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+      await other.query('ALTER TABLE accounts ADD COLUMN note text');
+      await other.query('ALTER TABLE accounts DROP COLUMN note');
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('an abort stops the stream and closes the dump connection', async () => {
+    const controller = new AbortController();
+    const artifact = await firstArtifact(controller.signal);
+    const finished = consume(artifact, async () => controller.abort(new Error('stop')));
+    await expect(finished).rejects.toThrow();
+    let sessions = 1;
+    for (let attempt = 0; attempt < 50 && sessions > 0; attempt++) {
+      const { rows } = await server.admin.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'nexus-backup dump'",
+      );
+      sessions = Number(rows[0]?.n);
+      if (sessions > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(sessions).toBe(0);
+  });
+});
