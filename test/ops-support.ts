@@ -84,3 +84,12 @@ export const slow = defineSource({
   );
   return file;
 }
+
+/** A service folder with an `.env`, the slow source plugin and `nexus-backup.yaml` holding `yaml`. */
+export async function writeOpsProject(dir: string, yaml: string): Promise<string> {
+  await writeFile(join(dir, '.env'), 'DATABASE_URL=postgres://app@db/app\nAPI_KEY=not-a-real-key\n', { mode: 0o600 });
+  await writeSlowSourcePlugin(dir);
+  const config = join(dir, 'nexus-backup.yaml');
+  await writeFile(config, yaml);
+  return config;
+}

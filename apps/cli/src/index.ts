@@ -29,7 +29,8 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    const program = await buildProgram(runtime, PROVIDER_COMMANDS.has(argv[0] ?? '') ? argv[0] : undefined);
+    const command = findCommandName(argv);
+    const program = await buildProgram(runtime, command && PROVIDER_COMMANDS.has(command) ? command : undefined);
     process.exitCode = undefined;
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -48,7 +49,11 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addOption(new Option('--config <file>', 'config file (default: ./nexus-backup.yaml when present)'))
-    .addOption(new Option('--plugin <module...>', 'load in-house providers from a package name or module path'))
+    .addOption(
+      new Option('--plugin <module>', 'load in-house providers from a package name or module path (repeatable)').argParser(
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      ),
+    )
     .addOption(new Option('--passphrase-file <file>', 'read the encryption passphrase from this file'))
     .addOption(new Option('--passphrase-env <var>', 'read the encryption passphrase from this environment variable'))
     .option('--json', 'machine-readable output on stdout')
@@ -98,12 +103,21 @@ function prescanGlobals(argv: string[]): GlobalFlags {
     const value = () => inline ?? argv[++index];
     if (flag === '--config') flags.config = value();
     else if (flag === '--plugin') {
-      const plugins: string[] = [];
-      const first = value();
-      if (first) plugins.push(first);
-      while (inline === undefined && argv[index + 1] && !(argv[index + 1] as string).startsWith('-')) plugins.push(argv[++index] as string);
-      flags.plugin = [...(flags.plugin ?? []), ...plugins];
+      const plugin = value();
+      if (plugin) flags.plugin = [...(flags.plugin ?? []), plugin];
     } else if (flag === '--verbose' || flag === '-v') flags.verbose = true;
   }
   return flags;
+}
+
+const GLOBALS_WITH_VALUE = new Set(['--config', '--plugin', '--passphrase-file', '--passphrase-env']);
+
+/** The subcommand named on the command line, skipping global options and their values. */
+function findCommandName(argv: string[]): string | undefined {
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index] as string;
+    if (GLOBALS_WITH_VALUE.has(arg)) index += 1;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
 }

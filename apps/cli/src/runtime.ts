@@ -92,8 +92,10 @@ export class Runtime {
   }
 }
 
+/** `./x.js`, `dir/x.mjs` and existing files are module paths; anything else is a package name. */
 function pluginPath(plugin: string): string {
-  return plugin.startsWith('.') ? resolve(plugin) : plugin;
+  const looksLikeFile = plugin.startsWith('.') || /\.[cm]?[jt]s$/.test(plugin) || existsSync(plugin);
+  return looksLikeFile ? resolve(plugin) : plugin;
 }
 
 function configMissing(): NexusError {

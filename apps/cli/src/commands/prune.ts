@@ -37,7 +37,7 @@ export function registerPrune(program: Command, runtime: Runtime): void {
       const repository = await openRepositoryByName(parsed.from as string, runtime);
       const outcome = await pruneRepository(repository, policy, runtime.context(), {
         pipeline,
-        graceMs: parseDurationMs(parsed.grace as string),
+        graceMs: parseGrace(parsed.grace as string),
         dryRun: Boolean(parsed.dryRun),
       });
       printPrune(outcome, runtime, Boolean(parsed.dryRun));
@@ -133,4 +133,9 @@ function describeRule(rule: string): string {
   if (rule === 'keepWithin') return 'keep every backup within this duration of the newest (e.g. 2d, 1y2m)';
   if (rule.startsWith('keepWithin')) return `keep the newest ${period} backup of each period within this duration`;
   return `keep the newest backup of each of the last N ${period} periods (-1: all)`;
+}
+
+/** `--grace 0` (or `0s`) is meaningful here: remove every leftover now, e.g. after a known crash. */
+function parseGrace(value: string): number {
+  return /^0+[a-z]*$/i.test(value.trim()) ? 0 : parseDurationMs(value);
 }
