@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
 import { registerCopy } from './commands/copy.js';
+import { registerDecrypt } from './commands/decrypt.js';
 import { registerHistory } from './commands/history.js';
 import { registerList } from './commands/list.js';
 import { registerPrune } from './commands/prune.js';
@@ -70,6 +71,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerVerify(program, runtime);
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
+  registerDecrypt(program, runtime);
   registerCheck(program, runtime);
   registerHistory(program, runtime);
   registerSchedule(program, runtime);

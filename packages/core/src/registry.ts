@@ -87,6 +87,17 @@ export class ProviderRegistry {
     return this.versions.get(definition) ?? 'unknown';
   }
 
+  /**
+   * The whole module of a built-in provider's package, for provider-specific entry points such as the
+   * aes package's standalone `createDecryptStream`. Fails with the install command when it is missing.
+   */
+  async providerModule(kind: ProviderKind, name: string): Promise<Record<string, unknown>> {
+    await this.load(kind, name);
+    const packageName = BUILTIN_PROVIDERS[kind][name] as string;
+    const resolved = this.resolvePackage(packageName) as string;
+    return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
+  }
+
   /** Is the package of a built-in provider installed? Used by help and by defaults like gzip-on. */
   isInstalled(kind: ProviderKind, name: string): boolean {
     const packageName = BUILTIN_PROVIDERS[kind][name];
