@@ -1,11 +1,8 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { PostgresServer } from '@nexus-backup/testkit/postgres';
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 
 const run = promisify(execFile);
 
@@ -74,24 +71,6 @@ export async function pgDump(url: string, extra: string[] = []): Promise<string>
 /** pg_dump output without what differs between two dumps of the same content (the \restrict key). */
 export function comparableDump(dump: string): string {
   return dump.replace(/^\\(un)?restrict \S+$/gm, '\\$1restrict KEY');
-}
-
-/** SHA-256 of every user table's COPY output, ordered by its first column, by table name. */
-export async function tableChecksums(url: string): Promise<Record<string, string>> {
-  return withClient(url, async (client) => {
-    const tables = await client.query<{ name: string }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-        ORDER BY 1`,
-    );
-    const sums: Record<string, string> = {};
-    for (const { name } of tables.rows) {
-      const hash = createHash('sha256');
-      await pipeline(client.query(copyTo(`COPY (SELECT * FROM ${name} ORDER BY 1) TO STDOUT`)), hash);
-      sums[name] = hash.digest('hex');
-    }
-    return sums;
-  });
 }
 
 /** User tables, views and functions of a database: zero for an untouched empty database. */
