@@ -60,14 +60,14 @@ describe.each(majors)('PostgreSQL %i: dump fidelity', (major) => {
     expect(await tableChecksums(restoredUrl)).toEqual(await tableChecksums(sourceUrl));
   });
 
-  it.runIf(pgDumpMajor === major)(
-    "pg_dump --schema-only of the restored database equals the original's",
-    async () => {
+  // Only where the machine's pg_dump is of the server's major (15 here): pg_dump refuses newer servers.
+  if (pgDumpMajor === major) {
+    it("pg_dump --schema-only of the restored database equals the original's", async () => {
       const restoredUrl = await server.admin.createDatabase('by_psql_for_pg_dump');
       await psqlFile(restoredUrl, dumpFile);
       expect(pgDumpSchema(restoredUrl)).toEqual(pgDumpSchema(sourceUrl));
-    },
-  );
+    });
+  }
 
   it('the source restore (into a new database, without psql) gives the same catalog and rows', async () => {
     const source = await postgres.create({
