@@ -44,7 +44,7 @@ export async function startHttpListener(status = 200): Promise<HttpListener> {
 
 /**
  * An in-house source module for `plugins:`: `slow` yields one artifact of `chunks` KiB, one KiB every
- * `delayMs`, honouring the abort signal; `fail: true` makes it fail after the first chunk.
+ * `delayMs`, honouring the abort signal; `fail: true` makes it fail before it streams.
  */
 export async function writeSlowSourcePlugin(dir: string): Promise<string> {
   const core = pathToFileURL(join(REPO_ROOT, 'packages/core/dist/index.js')).href;
@@ -55,10 +55,9 @@ export async function writeSlowSourcePlugin(dir: string): Promise<string> {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineSource } from '${core}';
 
-async function* chunks(count, delayMs, fail, signal) {
+async function* chunks(count, delayMs, signal) {
   for (let index = 0; index < count; index++) {
     await sleep(delayMs, undefined, { signal });
-    if (fail && index === 1) throw new Error('slow source failed on purpose');
     yield Buffer.alloc(1024, index % 256);
   }
 }
@@ -69,13 +68,16 @@ export const slow = defineSource({
   options: {
     chunks: { type: 'number', description: 'KiB to produce', default: 4 },
     delayMs: { type: 'number', description: 'pause before each KiB', default: 100 },
-    fail: { type: 'boolean', description: 'fail mid-stream', default: false },
+    fail: { type: 'boolean', description: 'fail before streaming (as an unreachable server does)', default: false },
   },
   restoreOptions: {},
   create: (options) => ({
-    describe: async () => ({ chunks: options.chunks }),
+    describe: async () => {
+      if (options.fail) throw new Error('slow source failed on purpose');
+      return { chunks: options.chunks };
+    },
     async *backup(ctx) {
-      yield { name: 'slow.bin', stream: Readable.from(chunks(options.chunks, options.delayMs, options.fail, ctx.signal)) };
+      yield { name: 'slow.bin', stream: Readable.from(chunks(options.chunks, options.delayMs, ctx.signal)) };
     },
     restore: async () => ({ lines: [] }),
   }),
