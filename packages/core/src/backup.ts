@@ -177,8 +177,9 @@ async function storeArtifact(
   if (progress) raw.on('data', (chunk: Buffer) => progress.advance(chunk.length));
   const flow = pipeline([input, raw, ...encoders, stored, fanOut], { signal });
   const [flowResult, ...putResults] = await Promise.allSettled([flow, ...puts]);
-  // The first cause wins: a failed required target aborts the flow, a failed flow fails every put.
-  if (flowResult?.status === 'rejected') throw abort.signal.aborted ? abort.signal.reason : flowResult.reason;
+  // The first cause wins: a failed required target aborts the flow and the other puts, a failed flow fails every put.
+  if (abort.signal.aborted) throw abort.signal.reason;
+  if (flowResult?.status === 'rejected') throw flowResult.reason;
   const fatal = putResults.find((result) => result.status === 'rejected');
   if (fatal?.status === 'rejected') throw fatal.reason;
   return { raw: raw.digest(), stored: stored.digest() };
