@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type {
   Json,
+  Logger,
   OptionValues,
   RestoreArtifact,
   RestoreReport,
@@ -52,7 +53,10 @@ export function describeSourceConformance(name: string, setup: () => Promise<Sou
     beforeAll(async () => {
       underTest = await setup();
       lines = [];
-      ctx = underTest.ctx ?? createTestContext({ passphrase: 'conformance passphrase', lines });
+      // Log lines are searched for secrets too, so a context from setup still has its lines seen here.
+      ctx = underTest.ctx
+        ? { ...underTest.ctx, log: teeLog(underTest.ctx.log, lines) }
+        : createTestContext({ passphrase: 'conformance passphrase', lines });
     });
 
     afterAll(async () => {
@@ -145,6 +149,23 @@ export function describeSourceConformance(name: string, setup: () => Promise<Sou
       expect(isAbortLike(error), `backup failed with a non-abort error: ${String(error)}`).toBe(true);
     });
   });
+}
+
+function teeLog(log: Logger, lines: string[]): Logger {
+  return {
+    info: (message) => {
+      lines.push(`info ${message}`);
+      log.info(message);
+    },
+    warn: (message) => {
+      lines.push(`warn ${message}`);
+      log.warn(message);
+    },
+    debug: (message) => {
+      lines.push(`debug ${message}`);
+      log.debug(message);
+    },
+  };
 }
 
 /** What a manifest hands back: the value after a JSON round trip. */

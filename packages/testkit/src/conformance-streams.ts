@@ -143,8 +143,14 @@ function toBuffer(chunk: unknown): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
 }
 
-/** Emits `data`, then stalls without ending: a consumer is left mid-stream until something else acts. */
-export function stallingStream(data: Buffer): { stream: Readable; stalled: Promise<void> } {
+/**
+ * Emits `first`, then stalls without ending until `release()`, which sends `rest` and ends: a consumer
+ * is left mid-stream until the test has acted.
+ */
+export function stallingStream(
+  first: Buffer,
+  rest: Buffer = Buffer.alloc(0),
+): { stream: Readable; stalled: Promise<void>; release(): void } {
   let sent = false;
   let onStall: () => void = () => {};
   const stalled = new Promise<void>((resolve) => {
@@ -157,8 +163,16 @@ export function stallingStream(data: Buffer): { stream: Readable; stalled: Promi
         return;
       }
       sent = true;
-      this.push(data);
+      this.push(first);
     },
   });
-  return { stream, stalled };
+  return {
+    stream,
+    stalled,
+    release() {
+      if (stream.destroyed) return;
+      if (rest.length > 0) stream.push(rest);
+      stream.push(null);
+    },
+  };
 }

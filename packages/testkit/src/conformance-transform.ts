@@ -158,19 +158,26 @@ export function describeTransformConformance(
         let stage: Duplex;
         let input: Readable;
         let midStream: Promise<void>;
+        let letInputFinish: () => void;
         if (direction === 'encode') {
           const pausing = pausingStream(4 * chunkBytes, Math.ceil(chunkBytes * 1.5));
           ({ stream: input, paused: midStream } = pausing);
+          letInputFinish = () => pausing.resume();
           stage = await underTest.transform.encode(ctx);
         } else {
           const { encoded, params } = await encodeAll(randomStream(4 * chunkBytes).stream);
           // The first half of a real encoding, then a stall: the decoder is mid-stream when we abort.
-          ({ stream: input, stalled: midStream } = stallingStream(encoded.subarray(0, encoded.length >> 1)));
+          const half = encoded.length >> 1;
+          const stalling = stallingStream(encoded.subarray(0, half), encoded.subarray(half));
+          ({ stream: input, stalled: midStream } = stalling);
+          letInputFinish = () => stalling.release();
           stage = await underTest.transform.decode(ctx, params);
         }
         const running = rejectionOf(pipeline(input, stage, collectInto([])));
         await midStream;
         controller.abort();
+        // A stage that ignored the abort now runs to completion and fails below, instead of hanging.
+        letInputFinish();
         const error = await running;
         expect(error, `${direction} finished although it was aborted`).toBeDefined();
         expect(isAbortLike(error), `${direction} failed with a non-abort error: ${String(error)}`).toBe(true);

@@ -142,6 +142,12 @@ describe('the source suite', () => {
     ]);
   });
 
+  it('catches a source that logs a secret, also through a context its setup supplied', () => {
+    expect(failures('source logging a secret through its own context (source conformance)')).toEqual([
+      'describes itself with JSON facts and no secret anywhere it writes',
+    ]);
+  });
+
   it('catches a source that backs up with an aborted signal', () => {
     expect(failures('source ignoring abort (source conformance)')).toEqual([
       'refuses to back up with an already aborted signal',
