@@ -80,7 +80,6 @@ export const credentials = defineSource({
           stream: packTree({
             baseDir: dir,
             entries: summary.entries,
-            followSymlinks: true,
             hardLinks: false,
             provider: PROVIDER,
             signal: ctx.signal,

@@ -84,7 +84,6 @@ export const files = defineSource({
           stream: packTree({
             baseDir,
             entries: summary.entries,
-            followSymlinks,
             hardLinks: true,
             provider: PROVIDER,
             signal: ctx.signal,

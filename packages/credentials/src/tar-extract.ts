@@ -63,7 +63,8 @@ function checkEntry(entry: ReadEntry, options: ExtractOptions): Checked {
       provider: options.provider,
       hint: 'the backup archive was not written by nexus-backup or was tampered with',
     });
-  if (raw.startsWith('/') || /^[a-zA-Z]:/.test(raw) || raw.includes('\\')) return refuse('absolute path');
+  // A backslash is an ordinary name character on POSIX; node-tar (and so this check) only treats `/` as a separator.
+  if (raw.startsWith('/') || /^[a-zA-Z]:/.test(raw)) return refuse('absolute path');
   const path = posix.normalize(raw).replace(/\/+$/, '');
   if (raw.split('/').includes('..')) return refuse('path contains ".."');
   // The archive root itself carries nothing we keep: the target's own mode is the restore's choice.
@@ -80,7 +81,7 @@ function checkEntry(entry: ReadEntry, options: ExtractOptions): Checked {
     case 'Link': {
       if (!options.allowLinks) return refuse('links are not allowed in this backup');
       const target = entry.linkpath ?? '';
-      if (target.startsWith('/') || target.includes('\\')) return refuse(`link to absolute path "${target}"`);
+      if (target.startsWith('/')) return refuse(`link to absolute path "${target}"`);
       // Symlink targets are relative to the link's folder, hard link targets to the archive root.
       const base = entry.type === 'SymbolicLink' ? posix.dirname(path) : '.';
       const resolved = posix.normalize(posix.join(base, target));

@@ -1,9 +1,13 @@
+import type { Stats } from 'node:fs';
+
 /** One file-system entry selected for a backup, addressed by its `/`-separated path relative to the base. */
 export interface TreeEntry {
   path: string;
   kind: 'file' | 'directory' | 'symlink';
   /** Content bytes; 0 for directories and symlinks. */
   size: number;
+  /** lstat, or stat when following symlinks: what the tar header is written from. */
+  stats: Stats;
 }
 
 export interface TreeSummary {

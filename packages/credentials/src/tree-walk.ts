@@ -36,9 +36,9 @@ export async function walkTree(baseDir: string, roots: string[], rules: WalkRule
     if (stats.isSymbolicLink()) {
       if (!rules.included(path)) return;
       await checkSymlinkStaysInside(baseDir, path, rules.provider);
-      entries.push({ path, kind: 'symlink', size: 0 });
+      entries.push({ path, kind: 'symlink', size: 0, stats });
     } else if (stats.isDirectory()) {
-      if (path !== '' && rules.keepDirectories) entries.push({ path, kind: 'directory', size: 0 });
+      if (path !== '' && rules.keepDirectories) entries.push({ path, kind: 'directory', size: 0, stats });
       if (!rules.descend(path)) return;
       const identity = `${stats.dev}:${stats.ino}`;
       if (ancestors.has(identity)) {
@@ -56,7 +56,7 @@ export async function walkTree(baseDir: string, roots: string[], rules: WalkRule
         if (childStats) await visit(child, childStats, inner);
       }
     } else if (stats.isFile()) {
-      if (rules.included(path)) entries.push({ path, kind: 'file', size: stats.size });
+      if (rules.included(path)) entries.push({ path, kind: 'file', size: stats.size, stats });
     } else {
       rules.log.warn(`[${rules.provider}] skipping "${path}": not a regular file, folder or symlink`);
     }
@@ -81,7 +81,8 @@ async function statEntry(
   try {
     stats = await lstat(absolute);
   } catch (error) {
-    if (isRoot && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (isRoot && (code === 'ENOENT' || code === 'ENOTDIR')) {
       throw new NexusError('NOT_FOUND', `"${path || '.'}" does not exist in ${baseDir}`, {
         provider: rules.provider,
         cause: error,

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { link, readFile, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { OptionValues } from '@nexus-backup/core';
@@ -92,6 +92,22 @@ describe('files source', () => {
     expect(restored['bin/sticky']?.mode).toBe('1644');
   });
 
+  it('round-trips odd names: spaces, backslashes, newlines, and paths longer than a tar header holds', async () => {
+    const [base, out] = await dirs('files-names', 'files-names-out');
+    const deep = `${'very-long-folder-name-'.repeat(6)}/${'x'.repeat(120)}.conf`;
+    await writeTree(base!, {
+      'odd/with space.txt': { file: 'a' },
+      'odd/back\\slash.txt': { file: 'b' },
+      'odd/new\nline.txt': { file: 'c' },
+      [`odd/${deep}`]: { file: 'd' },
+    });
+    const source = await files.create({ paths: ['odd'], baseDir: base!, followSymlinks: false });
+    const { artifacts } = await runBackup(source, createTestContext());
+    await source.restore(createTestContext(), restoreArtifacts(artifacts), restoreTo(out!));
+    expect(await snapshotTree(out!)).toEqual(await snapshotTree(base!));
+    expect(await readFile(join(out!, 'odd', deep), 'utf8')).toBe('d');
+  });
+
   it('keeps hard links as hard links', async () => {
     const [base, out] = await dirs('files-hardlink', 'files-hardlink-out');
     await writeTree(base!, { 'conf/a.conf': { file: 'shared\n' } });
@@ -102,6 +118,21 @@ describe('files source', () => {
     const [a, b] = await Promise.all([stat(join(out!, 'conf/a.conf')), stat(join(out!, 'conf/b.conf'))]);
     expect(b.ino).toBe(a.ino);
     expect(await readFile(join(out!, 'conf/b.conf'), 'utf8')).toBe('shared\n');
+  });
+
+  it('writes a tar that GNU tar extracts to the same tree', async () => {
+    const [base, out] = await dirs('files-gnutar', 'files-gnutar-out');
+    await sampleService(base!);
+    const source = await files.create({ paths: selected, baseDir: base!, followSymlinks: false });
+    const { artifacts } = await runBackup(source, createTestContext());
+    const archive = join(out!, 'files.tar');
+    await writeFile(archive, artifacts[0]!.bytes);
+    const extracted = join(out!, 'extracted');
+    await mkdir(extracted);
+    execFileSync('tar', ['-xpf', archive, '-C', extracted]);
+    const original = await snapshotTree(base!);
+    delete original['unrelated.txt'];
+    expect(await snapshotTree(extracted)).toEqual(original);
   });
 
   it('describes host, paths, counts and bytes, and the git commit and dirty state of the base folder', async () => {
