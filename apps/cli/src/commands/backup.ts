@@ -71,6 +71,9 @@ async function loadCliTransforms(runtime: Runtime): Promise<CliTransform[]> {
     const definition = registry.isInstalled('transform', name) ? await registry.load('transform', name) : undefined;
     result.push({ name, flag: definition?.cli?.flag ?? flag, ...(definition ? { definition } : {}) });
   }
+  for (const definition of await registry.plugins('transform')) {
+    if (definition.cli) result.push({ name: definition.name, flag: definition.cli.flag, definition });
+  }
   return result;
 }
 
