@@ -18,6 +18,7 @@ export function createPartBuffers(maxIdle: number): PartBuffers {
       return idle.splice(index, 1)[0]!;
     },
     give(buffer) {
+      if (buffer.length === 0) return;
       if (idle.length >= maxIdle) idle.shift();
       idle.push(buffer);
     },
