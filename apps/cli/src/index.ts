@@ -1,5 +1,6 @@
 import { EXIT, isNexusError, NexusError, toNexusError } from '@nexus-backup/core';
 import { Command, CommanderError, Option } from 'commander';
+import { rejectPasswordsInArgv } from './argv-secrets.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
 import { registerCopy } from './commands/copy.js';
@@ -30,6 +31,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
+    rejectPasswordsInArgv(argv);
     const command = findCommandName(argv);
     const program = await buildProgram(runtime, command && PROVIDER_COMMANDS.has(command) ? command : undefined);
     process.exitCode = undefined;

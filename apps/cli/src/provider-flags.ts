@@ -21,14 +21,16 @@ export function addDeclaredOptions(command: Command, spec: OptionsSpec, added = 
 
 export function toCommanderOption(flag: string, option: OptionSpec): Option {
   const placeholder = option.placeholder ?? (option.type === 'number' ? 'n' : 'value');
-  const syntax =
-    option.type === 'boolean'
-      ? flag
-      : option.type === 'string[]'
-        ? `${flag} <${placeholder}...>`
-        : `${flag} <${placeholder}>`;
-  const commanderOption = new Option(syntax, describe(option));
+  const commanderOption = new Option(option.type === 'boolean' ? flag : `${flag} <${placeholder}>`, describe(option));
   if (option.choices) commanderOption.choices(option.choices as string[]);
+  // Lists are repeatable and comma-separated (`--tables a,b --tables c`), never variadic, so they
+  // cannot swallow the command's positional arguments.
+  if (option.type === 'string[]') {
+    commanderOption.argParser((value: string, previous: string[] | undefined) => [
+      ...(previous ?? []),
+      ...value.split(',').filter((part) => part !== ''),
+    ]);
+  }
   return commanderOption;
 }
 

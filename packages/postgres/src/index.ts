@@ -3,9 +3,9 @@ import { defineSource, NexusError, type OptionValues, type RestoreArtifact } fro
 const sourceOptions = {
   db: {
     type: 'string',
-    description: 'PostgreSQL URL of the database to back up (postgresql://user:password@host:5432/db)',
+    description:
+      'PostgreSQL URL of the database to back up (postgresql://user@host:5432/db; the password comes from PGPASSWORD, ~/.pgpass or DATABASE_URL, never argv)',
     required: true,
-    secret: true,
     env: 'DATABASE_URL',
     placeholder: 'URL',
   },
@@ -43,7 +43,6 @@ const restoreOptions = {
     type: 'string',
     description:
       'an existing empty database to restore into (URL); with --create-db, the server to create it on',
-    secret: true,
     env: 'DATABASE_URL',
     placeholder: 'URL',
   },

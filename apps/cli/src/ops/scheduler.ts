@@ -89,11 +89,17 @@ async function runOnce(pipeline: PipelineConfig, options: SchedulerOptions): Pro
   } finally {
     unsubscribe();
   }
-  logFinished(pipeline, exitCode, record, log);
+  logFinished(pipeline, exitCode, record, log, runtime.abort.signal.aborted);
   if (pipeline.check && !runtime.abort.signal.aborted) await runCheck(pipeline, options);
 }
 
-function logFinished(pipeline: PipelineConfig, exitCode: number, record: RunRecord | undefined, log: EventLog): void {
+function logFinished(
+  pipeline: PipelineConfig,
+  exitCode: number,
+  record: RunRecord | undefined,
+  log: EventLog,
+  interrupted: boolean,
+): void {
   const status = record?.status ?? (exitCode === EXIT.ok ? 'success' : exitCode === EXIT.warnings ? 'warning' : 'failure');
   const fields = {
     pipeline: pipeline.name,
@@ -103,6 +109,7 @@ function logFinished(pipeline: PipelineConfig, exitCode: number, record: RunReco
     bytes: record?.bytes ?? null,
     durationMs: record?.durationMs ?? null,
     ...(record?.error ? { error: record.error } : {}),
+    ...(interrupted ? { interrupted: true } : {}),
     ...(record?.warnings.length ? { warnings: record.warnings } : {}),
   };
   const facts = record?.backupId
@@ -111,7 +118,8 @@ function logFinished(pipeline: PipelineConfig, exitCode: number, record: RunReco
       ? `: ${record.error}`
       : '';
   const level = status === 'success' && exitCode === EXIT.ok ? 'info' : 'warning';
-  log('run-finished', fields, `${pipeline.name}: run finished (${status}, exit ${exitCode})${facts}`, level);
+  const how = interrupted ? 'interrupted by shutdown' : `${status}, exit ${exitCode}`;
+  log('run-finished', fields, `${pipeline.name}: run finished (${how})${facts}`, level);
 }
 
 /** The pipeline's `check:` against each repository it writes to; problems go to the config's notifiers. */
