@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -92,8 +93,9 @@ async function* fileBlocks(
   // aborted, passed on as is; anything else is a read error.
   let atYield = false;
   if (size > 0) {
+    const file = createReadStream(absolute, { end: size - 1, highWaterMark: READ_CHUNK });
     try {
-      for await (const chunk of createReadStream(absolute, { end: size - 1, highWaterMark: READ_CHUNK })) {
+      for await (const chunk of file) {
         read += (chunk as Buffer).length;
         atYield = true;
         yield chunk as Buffer;
@@ -106,6 +108,10 @@ async function* fileBlocks(
         provider: options.provider,
         cause: error,
       });
+    } finally {
+      // Only finish (and let the archive stream close) once the file is closed: no fd outlives a destroy.
+      file.destroy();
+      if (!file.closed) await once(file, 'close');
     }
   }
   if (read !== size) {
