@@ -21,6 +21,9 @@ const PERMISSION_DENIED = 3;
 /** Uploads land under `.<name>.nexus-tmp-<hex>` in the same folder and are renamed when complete. */
 const TEMP_NAME = /^\..+\.nexus-tmp-[0-9a-f]{12}$/;
 
+/** Folders listed at once while walking a repository. */
+const LIST_CONCURRENCY = 8;
+
 export function createSftpDestination(options: SftpOptions): Destination {
   const location = describeLocation(options);
   const base = options.path.replace(/\/+$/, '') || '/';
@@ -112,37 +115,41 @@ export function createSftpDestination(options: SftpOptions): Destination {
 
   async function readdir(s: SftpSession, dir: string): Promise<FileEntryWithStats[]> {
     try {
-      const entries = await s.request<FileEntryWithStats[]>((cb) => s.sftp.readdir(dir, cb));
-      return entries.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+      return await s.request<FileEntryWithStats[]>((cb) => s.sftp.readdir(dir, cb));
     } catch (error) {
       if ((error as { code?: unknown }).code === NO_SUCH_FILE) return [];
       throw error;
     }
   }
 
-  /** Depth-first walk of regular files under `dirKey` ('' or ending in '/'), pruned by `descend`. */
-  async function* walk(
-    s: SftpSession,
-    dirKey: string,
-    ctx: RunContext,
-    descend: (dirKey: string) => boolean,
-  ): AsyncGenerator<{ key: string; name: string; bytes: number; modified: Date }> {
-    ctx.signal.throwIfAborted();
-    for (const entry of await readdir(s, dirKey === '' ? base : posix.join(base, dirKey))) {
-      const key = `${dirKey}${entry.filename}`;
-      const mode = entry.attrs.mode ?? 0;
-      const kind = mode & 0o170000;
-      if (kind === 0o040000) {
-        if (descend(`${key}/`)) yield* walk(s, `${key}/`, ctx, descend);
-      } else if (kind === 0o100000) {
-        yield {
-          key,
-          name: entry.filename,
-          bytes: entry.attrs.size ?? 0,
-          modified: new Date((entry.attrs.mtime ?? 0) * 1000),
-        };
-      }
+  /**
+   * Regular files under `dirKey` ('' or ending in '/'), sorted by key, in folders `descend` accepts.
+   * Folders of one level are read concurrently: a repository has a folder per backup, and one round
+   * trip per folder in a row is slow over a WAN.
+   */
+  async function walk(s: SftpSession, dirKey: string, ctx: RunContext, descend: (dirKey: string) => boolean) {
+    const files: { key: string; name: string; bytes: number; modified: Date }[] = [];
+    let level = [dirKey];
+    while (level.length > 0) {
+      const next: string[] = [];
+      const queue = [...level];
+      const readers = Array.from({ length: Math.min(LIST_CONCURRENCY, queue.length) }, async () => {
+        for (let folder = queue.shift(); folder !== undefined; folder = queue.shift()) {
+          ctx.signal.throwIfAborted();
+          for (const entry of await readdir(s, folder === '' ? base : posix.join(base, folder))) {
+            const key = `${folder}${entry.filename}`;
+            const kind = (entry.attrs.mode ?? 0) & 0o170000;
+            if (kind === 0o040000 && descend(`${key}/`)) next.push(`${key}/`);
+            if (kind !== 0o100000) continue;
+            const modified = new Date((entry.attrs.mtime ?? 0) * 1000);
+            files.push({ key, name: entry.filename, bytes: entry.attrs.size ?? 0, modified });
+          }
+        }
+      });
+      await Promise.all(readers);
+      level = next;
     }
+    return files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   const destination: Destination = {
@@ -200,7 +207,7 @@ export function createSftpDestination(options: SftpOptions): Destination {
       const startDir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
       const descend = (dirKey: string) => dirKey.startsWith(prefix) || prefix.startsWith(dirKey);
       try {
-        for await (const file of walk(s, startDir, ctx, descend)) {
+        for (const file of await walk(s, startDir, ctx, descend)) {
           if (TEMP_NAME.test(file.name) || !file.key.startsWith(prefix)) continue;
           yield { key: file.key, bytes: file.bytes, modified: file.modified };
         }
@@ -247,7 +254,7 @@ export function createSftpDestination(options: SftpOptions): Destination {
     async cleanup(olderThan: Date, ctx: RunContext, dryRun: boolean): Promise<string[]> {
       const s = await session(ctx);
       const stale: string[] = [];
-      for await (const file of walk(s, '', ctx, () => true)) {
+      for (const file of await walk(s, '', ctx, () => true)) {
         if (TEMP_NAME.test(file.name) && file.modified < olderThan) stale.push(file.key);
       }
       if (!dryRun) {
