@@ -5,6 +5,7 @@ import type { Json, RunContext, Source, SourceDefinition, Transform, TransformDe
 import { NexusError, toNexusError } from './errors.js';
 import { FanOut } from './fan-out.js';
 import { HashingStream } from './hashing.js';
+import { ProgressStream } from './progress-stream.js';
 import {
   assertPipelineName,
   createBackupId,
@@ -173,9 +174,7 @@ async function storeArtifact(
       }
     }
   });
-  const progress = ctx.progress;
-  if (progress) raw.on('data', (chunk: Buffer) => progress.advance(chunk.length));
-  const flow = pipeline([input, raw, ...encoders, stored, fanOut], { signal });
+  const flow = pipeline([input, raw, new ProgressStream(ctx.progress), ...encoders, stored, fanOut], { signal });
   const [flowResult, ...putResults] = await Promise.allSettled([flow, ...puts]);
   // The first cause wins: a failed required target aborts the flow and the other puts, a failed flow fails every put.
   if (abort.signal.aborted) throw abort.signal.reason;

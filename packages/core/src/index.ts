@@ -8,6 +8,7 @@ export * from './fan-out.js';
 export * from './hashing.js';
 export * from './manifest.js';
 export * from './options.js';
+export * from './progress-stream.js';
 export * from './registry.js';
 export * from './repository.js';
 export * from './restore.js';

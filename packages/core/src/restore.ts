@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { RestoreArtifact, RestoreReport, RunContext, Source, Transform, TransformDefinition } from './contracts.js';
 import { NexusError } from './errors.js';
 import { VerifyingStream } from './hashing.js';
+import { ProgressStream } from './progress-stream.js';
 import type { ManifestArtifact } from './manifest.js';
 import type { BackupEntry, Repository } from './repository.js';
 import { verifyArtifact } from './verify.js';
@@ -61,13 +62,13 @@ async function openDecoded(plan: RestorePlan, artifact: ManifestArtifact, ctx: R
   const output = new PassThrough();
   const progress = ctx.progress;
   progress?.start(artifact.file, artifact.raw.bytes);
-  if (progress) output.on('data', (chunk: Buffer) => progress.advance(chunk.length));
   pipeline(
     [
       stored,
       new VerifyingStream(artifact.stored, `stored ${artifact.file}`),
       ...decoders,
       new VerifyingStream(artifact.raw, `decoded ${artifact.name}`),
+      new ProgressStream(progress),
       output,
     ],
     { signal: ctx.signal },

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { RunContext } from './contracts.js';
 import { toNexusError } from './errors.js';
 import { VerifyingStream } from './hashing.js';
+import { ProgressStream } from './progress-stream.js';
 import type { ManifestArtifact } from './manifest.js';
 import type { BackupEntry, Repository } from './repository.js';
 
@@ -29,7 +30,8 @@ export async function verifyArtifact(
   try {
     const body = await repository.destination.get(repository.key(backup.pipeline, backup.id, artifact.file), ctx);
     const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-    await pipeline([body, new VerifyingStream(artifact.stored, `${backup.pipeline}@${backup.id}/${artifact.file}`), discard], {
+    const check = new VerifyingStream(artifact.stored, `${backup.pipeline}@${backup.id}/${artifact.file}`);
+    await pipeline([body, check, new ProgressStream(ctx.progress), discard], {
       signal: ctx.signal,
     });
     return { file: artifact.file, ok: true };
