@@ -65,10 +65,11 @@ describe('schemaOnly and dataOnly', () => {
     expect(data.text).not.toMatch(/CREATE (TABLE|INDEX|FUNCTION)|ADD CONSTRAINT/);
     expect(data.text).toContain('SET CONSTRAINTS ALL DEFERRED;');
     const url = await restoreWithPsql(schema.file);
-    // A row the source kept under a NOT VALID check cannot be loaded where the check exists (as with pg_dump).
+    // Rows the source kept under NOT VALID checks cannot be loaded where the checks exist (as with pg_dump).
     await server.admin.exec(
       url.split('/').pop() as string,
-      'ALTER TABLE app.orders DROP CONSTRAINT quantity_small',
+      `ALTER TABLE app.orders DROP CONSTRAINT quantity_small;
+       ALTER DOMAIN app.positive_int DROP CONSTRAINT below_million;`,
     );
     // psql -1: one transaction, so the deferrable key of the teams/players cycle is checked at commit.
     const { execFile } = await import('node:child_process');
@@ -186,5 +187,24 @@ describe('describe', () => {
     expect(description.schemas).toEqual(['Odd Schema', 'app', 'public']);
     expect(description.tables).toContainEqual(expect.objectContaining({ name: 'app.zoo' }));
     expect(JSON.stringify(description)).not.toContain(server.password);
+  });
+});
+
+describe('objects the dump does not support', () => {
+  it('are named in warnings instead of silently missing', async () => {
+    const url = await server.admin.createDatabase('unsupported');
+    await server.admin.exec(
+      'unsupported',
+      `CREATE TABLE t (a integer, b integer);
+       CREATE STATISTICS t_stats ON a, b FROM t;
+       CREATE TEXT SEARCH CONFIGURATION public.plain (COPY = pg_catalog.simple);`,
+    );
+    const { warnings } = await dump({ db: url });
+    expect(warnings).toContain(
+      'warn 1 statistics object not dumped: the postgres source does not support them yet',
+    );
+    expect(warnings).toContain(
+      'warn 1 text search configuration not dumped: the postgres source does not support them yet',
+    );
   });
 });

@@ -15,6 +15,7 @@ import { readRelations } from './catalog/relations.js';
 import { readSchemas } from './catalog/schemas.js';
 import { readSequenceValues } from './catalog/sequence-values.js';
 import { readTypes } from './catalog/types.js';
+import { warnUnsupported } from './catalog/unsupported.js';
 import { indexObjects, readDependencies } from './dependencies.js';
 import type { DumpObject } from './model.js';
 import { orderObjects } from './order.js';
@@ -46,6 +47,7 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
     readTriggers,
     readRules,
     readRowSecurity,
+    warnUnsupported,
   ]) {
     objects.push(...(await read(reader)));
   }
