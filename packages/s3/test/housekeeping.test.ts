@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import {
+  type BucketLifecycleConfiguration,
   CreateMultipartUploadCommand,
   GetBucketLifecycleConfigurationCommand,
-  type LifecycleConfiguration,
   PutBucketLifecycleConfigurationCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -157,7 +157,7 @@ describe('s3 README lifecycle rule', () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     const block = /```json\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(block).toBeDefined();
-    const configuration = JSON.parse(block ?? '') as LifecycleConfiguration;
+    const configuration = JSON.parse(block ?? '') as BucketLifecycleConfiguration;
     const client = new S3Client({
       endpoint: server.endpoint,
       region: server.region,
