@@ -380,6 +380,29 @@ describe('restoreSql to a file (toFile)', () => {
     expect(await readFile(path, 'utf8')).toBe('keep me');
   });
 
+  it('stops on abort and leaves no file', async () => {
+    const directory = await mkdtemp(join(work, 'abort-'));
+    const controller = new AbortController();
+    const bytes = Buffer.from(dump);
+    const input = Readable.from(
+      (function* () {
+        for (let offset = 0; offset < bytes.length; offset += 4096) {
+          if (offset > bytes.length / 2) controller.abort();
+          yield bytes.subarray(offset, offset + 4096);
+        }
+      })(),
+    );
+    const error = await restoreError(
+      restoreSql({
+        input,
+        target: { toFile: join(directory, 'out.sql') },
+        ctx: createTestContext({ signal: controller.signal }),
+      }),
+    );
+    expect(error.code).toBe('ABORTED');
+    expect(await readdir(directory)).toEqual([]);
+  });
+
   it('leaves no file, not even a partial one, for a dump cut short', async () => {
     const directory = await mkdtemp(join(work, 'cut-'));
     const error = await restoreError(

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, lstat, open, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { NexusError, type RunContext } from '@nexus-backup/core';
+import { isNexusError, NexusError, type RunContext } from '@nexus-backup/core';
 import { countCopy, emptyTally, type ScriptTally } from './run-script.js';
 import { readSqlScript } from './sql-script-reader.js';
 
@@ -58,12 +58,28 @@ export async function restoreToFile(
     });
     linked = true;
     await syncDirectory(dirname(target));
+  } catch (error) {
+    throw fileRestoreError(error, target, ctx);
   } finally {
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
     if (!linked) ctx.log.debug(`removed the partial file ${temp}`);
   }
   return { bytes, tally, path: target };
+}
+
+function fileRestoreError(error: unknown, target: string, ctx: RunContext): NexusError {
+  if (isNexusError(error)) return error;
+  if (ctx.signal.aborted) {
+    return new NexusError('ABORTED', `writing ${target} was aborted; no file was left`, {
+      provider: 'postgres',
+      cause: error,
+    });
+  }
+  return new NexusError('IO', `writing ${target} failed: ${(error as Error).message}; no file was left`, {
+    provider: 'postgres',
+    cause: error,
+  });
 }
 
 async function exists(path: string): Promise<boolean> {
