@@ -73,7 +73,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
   log('stopped', {}, 'scheduler stopped');
 }
 
-/** One scheduled run: the pipeline (backup, notifications, history, retention), then its check. */
+/** One scheduled run: the pipeline (backup, notifications, history, retention), then its check, then one `run-finished`. */
 async function runOnce(pipeline: PipelineConfig, options: SchedulerOptions): Promise<void> {
   const { runtime, log } = options;
   log('run-started', { pipeline: pipeline.name }, `${pipeline.name}: run started`);
@@ -89,8 +89,9 @@ async function runOnce(pipeline: PipelineConfig, options: SchedulerOptions): Pro
   } finally {
     unsubscribe();
   }
-  logFinished(pipeline, exitCode, record, log, runtime.abort.signal.aborted);
+  // The check belongs to the run: `run-finished` comes last, so a tick during the check is a skip too.
   if (pipeline.check && !runtime.abort.signal.aborted) await runCheck(pipeline, options);
+  logFinished(pipeline, exitCode, record, log, runtime.abort.signal.aborted);
 }
 
 function logFinished(
