@@ -9,7 +9,9 @@ import { type HttpListener, startHttpListener } from './ops-support.js';
 async function repositoryWithBackup(pipeline = 'config'): Promise<string> {
   const service = await copySampleService();
   const repo = await tempDir('check-repo');
-  const backup = await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', pipeline], { cwd: service });
+  const backup = await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', pipeline], {
+    cwd: service,
+  });
   expect(backup.code).toBe(0);
   return repo;
 }
@@ -39,7 +41,16 @@ describe('nexus-backup check', () => {
 
   it('exits 2 for a named pipeline that has no backup, one line per problem', async () => {
     const repo = await repositoryWithBackup();
-    const check = await runCli(['check', 'config', 'database', 'credentials', '--from', repo, '--max-age', '1h']);
+    const check = await runCli([
+      'check',
+      'config',
+      'database',
+      'credentials',
+      '--from',
+      repo,
+      '--max-age',
+      '1h',
+    ]);
     expect(check.code).toBe(2);
     const failures = check.stdout.split('\n').filter((line) => line.startsWith('FAIL'));
     expect(failures).toEqual([
@@ -62,16 +73,29 @@ describe('nexus-backup check', () => {
     const bytes = listed.backups[0].bytes as number;
     const enough = await runCli(['check', '--from', repo, '--max-age', '1h', '--min-size', String(bytes)]);
     expect(enough.code).toBe(0);
-    const tooSmall = await runCli(['check', '--from', repo, '--max-age', '1h', '--min-size', String(bytes + 1)]);
+    const tooSmall = await runCli([
+      'check',
+      '--from',
+      repo,
+      '--max-age',
+      '1h',
+      '--min-size',
+      String(bytes + 1),
+    ]);
     expect(tooSmall.code).toBe(2);
-    expect(tooSmall.stdout).toContain(`config: too small: newest backup ${listed.backups[0].id} stores ${bytes} bytes`);
+    expect(tooSmall.stdout).toContain(
+      `config: too small: newest backup ${listed.backups[0].id} stores ${bytes} bytes`,
+    );
     expect(tooSmall.stdout).toContain(`less than the minimum ${bytes + 1}`);
   });
 
   it('exits 2 for a manifest that cannot be read, even next to a good backup', async () => {
     const repo = await repositoryWithBackup();
     const service = await copySampleService();
-    expect((await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', 'config'], { cwd: service })).code).toBe(0);
+    expect(
+      (await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', 'config'], { cwd: service }))
+        .code,
+    ).toBe(0);
     const [oldest] = (await readdir(join(repo, 'config'))).sort();
     const manifest = join(repo, 'config', oldest as string, 'manifest.json');
     await writeFile(manifest, (await readFile(manifest, 'utf8')).slice(0, 40));
@@ -89,11 +113,25 @@ describe('nexus-backup check', () => {
   it('posts a Slack/Discord-compatible message to --notify when a problem is found', async () => {
     listener = await startHttpListener();
     const repo = await repositoryWithBackup();
-    const check = await runCli(['check', 'config', 'database', '--from', repo, '--max-age', '1h', '--notify', `${listener.url}/hooks/T000/SECRET`]);
+    const check = await runCli([
+      'check',
+      'config',
+      'database',
+      '--from',
+      repo,
+      '--max-age',
+      '1h',
+      '--notify',
+      `${listener.url}/hooks/T000/SECRET`,
+    ]);
     expect(check.code).toBe(2);
     expect(listener.requests).toHaveLength(1);
     const [request] = listener.requests;
-    expect(request).toMatchObject({ method: 'POST', path: '/hooks/T000/SECRET', contentType: 'application/json' });
+    expect(request).toMatchObject({
+      method: 'POST',
+      path: '/hooks/T000/SECRET',
+      contentType: 'application/json',
+    });
     const body = JSON.parse(request?.body ?? '');
     expect(Object.keys(body).sort()).toEqual(['content', 'text']);
     expect(body.text).toBe(body.content);
@@ -106,7 +144,15 @@ describe('nexus-backup check', () => {
   it('posts nothing on success unless --notify-on-success is given', async () => {
     listener = await startHttpListener();
     const repo = await repositoryWithBackup();
-    const quiet = await runCli(['check', '--from', repo, '--max-age', '1h', '--notify', `${listener.url}/hook`]);
+    const quiet = await runCli([
+      'check',
+      '--from',
+      repo,
+      '--max-age',
+      '1h',
+      '--notify',
+      `${listener.url}/hook`,
+    ]);
     expect(quiet.code).toBe(0);
     expect(listener.requests).toHaveLength(0);
 
@@ -116,9 +162,12 @@ describe('nexus-backup check', () => {
     expect(loud.code).toBe(0);
     expect(listener.requests).toHaveLength(0); // --notify-on-success alone names no webhook
 
-    const viaEnv = await runCli(['check', '--from', repo, '--max-age', '1h', '--notify-env', 'SLACK_URL', '--notify-on-success'], {
-      env: { SLACK_URL: `${listener.url}/hook` },
-    });
+    const viaEnv = await runCli(
+      ['check', '--from', repo, '--max-age', '1h', '--notify-env', 'SLACK_URL', '--notify-on-success'],
+      {
+        env: { SLACK_URL: `${listener.url}/hook` },
+      },
+    );
     expect(viaEnv.code).toBe(0);
     expect(listener.requests).toHaveLength(1);
     expect(JSON.parse(listener.requests[0]?.body ?? '').text).toContain('1 pipeline(s) fresh');
@@ -128,7 +177,16 @@ describe('nexus-backup check', () => {
     listener = await startHttpListener(500);
     const repo = await repositoryWithBackup();
     const url = `${listener.url}/hooks/TOKEN-abc123`;
-    const check = await runCli(['check', '--from', repo, '--max-age', '1h', '--notify', url, '--notify-on-success']);
+    const check = await runCli([
+      'check',
+      '--from',
+      repo,
+      '--max-age',
+      '1h',
+      '--notify',
+      url,
+      '--notify-on-success',
+    ]);
     expect(check.code).toBe(1);
     expect(check.stderr).toContain(`notification failed: ${new URL(url).host} answered HTTP 500`);
     expect(check.stderr).not.toContain('TOKEN-abc123');
@@ -138,13 +196,25 @@ describe('nexus-backup check', () => {
     const repo = await repositoryWithBackup();
     const metricsDir = await tempDir('textfile');
     const file = join(metricsDir, 'nexus_backup.prom');
-    const check = await runCli(['check', 'config', 'database', '--from', repo, '--max-age', '1h', '--prometheus', file]);
+    const check = await runCli([
+      'check',
+      'config',
+      'database',
+      '--from',
+      repo,
+      '--max-age',
+      '1h',
+      '--prometheus',
+      file,
+    ]);
     expect(check.code).toBe(2);
     const listed = JSON.parse((await runCli(['list', '--from', repo, '--json'])).stdout).backups[0];
     const text = await readFile(file, 'utf8');
     const labels = `{pipeline="config",repository="${repo}"}`;
     const missing = `{pipeline="database",repository="${repo}"}`;
-    expect(text).toContain(`nexus_backup_last_success_timestamp_seconds${labels} ${Date.parse(listed.finishedAt) / 1000}\n`);
+    expect(text).toContain(
+      `nexus_backup_last_success_timestamp_seconds${labels} ${Date.parse(listed.finishedAt) / 1000}\n`,
+    );
     expect(text).toContain(`nexus_backup_last_size_bytes${labels} ${listed.bytes}\n`);
     expect(text).toContain(
       `nexus_backup_last_duration_seconds${labels} ${(Date.parse(listed.finishedAt) - Date.parse(listed.startedAt)) / 1000}\n`,

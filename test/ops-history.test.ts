@@ -1,5 +1,5 @@
 import { type AddressInfo, createServer } from 'node:net';
-import { startPostgres, type PostgresServer } from '@nexus-backup/testkit/postgres';
+import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from './helpers/cli.js';
 import { writeOpsProject } from './ops-support.js';
@@ -48,13 +48,17 @@ describe('backup history in PostgreSQL', () => {
 
     const run = await runCli(['run', '--config', config], { env });
     expect(run.code).toBe(2); // `broken` fails, `config` succeeds
-    const adhoc = await runCli(['backup', 'files', '.env', '--to', './repo', '--pipeline', 'adhoc', '--config', config], {
-      cwd: dir,
-      env,
-    });
+    const adhoc = await runCli(
+      ['backup', 'files', '.env', '--to', './repo', '--pipeline', 'adhoc', '--config', config],
+      {
+        cwd: dir,
+        env,
+      },
+    );
     expect(adhoc.code).toBe(0);
 
-    const recorded = (await server.admin.query<HistoryTableRow>('SELECT * FROM backup_history ORDER BY id')).rows;
+    const recorded = (await server.admin.query<HistoryTableRow>('SELECT * FROM backup_history ORDER BY id'))
+      .rows;
 
     const listed = JSON.parse((await runCli(['list', '--from', `${dir}/repo`, '--json'])).stdout).backups as {
       pipeline: string;
@@ -75,14 +79,27 @@ describe('backup history in PostgreSQL', () => {
       destinations: [{ repository: 'local', ok: true }],
       error: null,
     });
-    expect(Number(configRow.duration_ms)).toBe(configRow.finished_at.getTime() - configRow.started_at.getTime());
-    expect(brokenRow).toMatchObject({ backup_id: null, bytes: null, destinations: [{ repository: 'local', ok: false }] });
+    expect(Number(configRow.duration_ms)).toBe(
+      configRow.finished_at.getTime() - configRow.started_at.getTime(),
+    );
+    expect(brokenRow).toMatchObject({
+      backup_id: null,
+      bytes: null,
+      destinations: [{ repository: 'local', ok: false }],
+    });
     expect(brokenRow.error).toContain('slow source failed on purpose');
-    expect(adhocRow).toMatchObject({ backup_id: adhocBackup?.id, destinations: [{ repository: `${dir}/repo`, ok: true }] });
+    expect(adhocRow).toMatchObject({
+      backup_id: adhocBackup?.id,
+      destinations: [{ repository: `${dir}/repo`, ok: true }],
+    });
 
     const history = await runCli(['history', '--config', config, '--json'], { env });
     expect(history.code).toBe(0);
-    const runs = JSON.parse(history.stdout).runs as { pipeline: string; status: string; backupId: string | null }[];
+    const runs = JSON.parse(history.stdout).runs as {
+      pipeline: string;
+      status: string;
+      backupId: string | null;
+    }[];
     expect(runs.map((entry) => entry.pipeline)).toEqual(['adhoc', 'broken', 'config']);
 
     const brokenOnly = await runCli(['history', 'broken', '--config', config], { env });
@@ -90,9 +107,13 @@ describe('backup history in PostgreSQL', () => {
     const lines = brokenOnly.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^STARTED\s+PIPELINE\s+STATUS\s+ID\s+SIZE\s+DURATION\s+DESTINATIONS\s+ERROR$/);
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatch(/\sbroken\s+failure\s+-\s+-\s+.*local \(failed\)\s+.*slow source failed on purpose/);
+    expect(lines[1]).toMatch(
+      /\sbroken\s+failure\s+-\s+-\s+.*local \(failed\)\s+.*slow source failed on purpose/,
+    );
 
-    const limited = JSON.parse((await runCli(['history', '--limit', '1', '--config', config, '--json'], { env })).stdout);
+    const limited = JSON.parse(
+      (await runCli(['history', '--limit', '1', '--config', config, '--json'], { env })).stdout,
+    );
     expect(limited.runs).toHaveLength(1);
   });
 
@@ -119,7 +140,9 @@ describe('backup history in PostgreSQL', () => {
     const db = await server.admin.createDatabase('history_empty');
     const dir = await tempDir('history-empty');
     const config = await writeOpsProject(dir, PIPELINES);
-    const history = await runCli(['history', '--config', config, '--json'], { env: { HISTORY_DATABASE_URL: db } });
+    const history = await runCli(['history', '--config', config, '--json'], {
+      env: { HISTORY_DATABASE_URL: db },
+    });
     expect(history.code).toBe(0);
     expect(JSON.parse(history.stdout)).toEqual({ runs: [] });
   });

@@ -49,7 +49,9 @@ describe('notifications from backup and run', () => {
     expect(hook.requests).toHaveLength(1);
     const failure = JSON.parse(hook.requests[0]?.body ?? '');
     expect(failure.text).toBe(failure.content);
-    expect(failure.text).toMatch(/^nexus-backup: broken backup FAILED on \S+ after [\d.]+s: .*slow source failed on purpose/);
+    expect(failure.text).toMatch(
+      /^nexus-backup: broken backup FAILED on \S+ after [\d.]+s: .*slow source failed on purpose/,
+    );
 
     const warned = await runCli(['run', 'partial', '--config', config], { env });
     expect(warned.code).toBe(1);
@@ -62,11 +64,14 @@ describe('notifications from backup and run', () => {
 
   it('`on: [success]` makes the ad-hoc backup command post its success too', async () => {
     const hook = await listen();
-    const { dir, config } = await project(`notify:\n  - { url: "${'${HOOK}'}", on: [success] }\n`);
-    const backup = await runCli(['backup', 'files', '.env', '--to', './repo', '--pipeline', 'adhoc', '--config', config], {
-      cwd: dir,
-      env: { HOOK: `${hook.url}/hook` },
-    });
+    const { dir, config } = await project(`notify:\n  - { url: "\${HOOK}", on: [success] }\n`);
+    const backup = await runCli(
+      ['backup', 'files', '.env', '--to', './repo', '--pipeline', 'adhoc', '--config', config],
+      {
+        cwd: dir,
+        env: { HOOK: `${hook.url}/hook` },
+      },
+    );
     expect(backup.code).toBe(0);
     expect(hook.requests).toHaveLength(1);
     const list = JSON.parse((await runCli(['list', '--from', `${dir}/repo`, '--json'])).stdout);

@@ -88,7 +88,9 @@ pipelines:
 `,
     );
     const scheduler = startScheduler(config);
-    await scheduler.waitFor((events) => count(events, 'run-finished', 'success') >= 2 && count(events, 'run-skipped') >= 1);
+    await scheduler.waitFor(
+      (events) => count(events, 'run-finished', 'success') >= 2 && count(events, 'run-skipped') >= 1,
+    );
     // Stop in the middle of the next run, once its partial bytes are on disk (so there is something to clean).
     const startedBefore = count(scheduler.events, 'run-started');
     await scheduler.waitFor((events) => count(events, 'run-started') > startedBefore);
@@ -122,11 +124,16 @@ pipelines:
     // The interrupted run left nothing visible: exactly the finished backups exist, no leftover, no temp file.
     const list = JSON.parse((await runCli(['list', '--from', join(dir, 'repo'), '--json'])).stdout);
     expect(list.incomplete).toEqual([]);
-    expect(list.backups.map((backup: { id: string }) => backup.id)).toEqual(successes.map((event) => event.backupId));
+    expect(list.backups.map((backup: { id: string }) => backup.id)).toEqual(
+      successes.map((event) => event.backupId),
+    );
     const folders = await readdir(join(dir, 'repo', 'slow'));
     expect(folders.sort()).toEqual(successes.map((event) => event.backupId).sort());
     for (const folder of folders) {
-      expect((await readdir(join(dir, 'repo', 'slow', folder))).sort()).toEqual(['manifest.json', 'slow.bin']);
+      expect((await readdir(join(dir, 'repo', 'slow', folder))).sort()).toEqual([
+        'manifest.json',
+        'slow.bin',
+      ]);
     }
   });
 
@@ -149,7 +156,10 @@ pipelines:
 
   it('refuses a config in which no pipeline has a schedule', async () => {
     const dir = await tempDir('schedule-none');
-    const config = await writeOpsProject(dir, 'pipelines:\n  config:\n    source: { use: files, paths: [.env] }\n    to: [./repo]\n');
+    const config = await writeOpsProject(
+      dir,
+      'pipelines:\n  config:\n    source: { use: files, paths: [.env] }\n    to: [./repo]\n',
+    );
     const result = await runCli(['schedule', '--config', config]);
     expect(result.code).toBe(64);
     expect(result.stderr).toContain('has a schedule');

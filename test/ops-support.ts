@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage } from 'node:http';
 import { writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './helpers/cli.js';
@@ -89,7 +89,9 @@ export const slow = defineSource({
 
 /** A service folder with an `.env`, the slow source plugin and `nexus-backup.yaml` holding `yaml`. */
 export async function writeOpsProject(dir: string, yaml: string): Promise<string> {
-  await writeFile(join(dir, '.env'), 'DATABASE_URL=postgres://app@db/app\nAPI_KEY=not-a-real-key\n', { mode: 0o600 });
+  await writeFile(join(dir, '.env'), 'DATABASE_URL=postgres://app@db/app\nAPI_KEY=not-a-real-key\n', {
+    mode: 0o600,
+  });
   await writeSlowSourcePlugin(dir);
   const config = join(dir, 'nexus-backup.yaml');
   await writeFile(config, yaml);

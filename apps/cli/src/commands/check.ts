@@ -1,4 +1,4 @@
-import { EXIT, NexusError, parseDurationMs, type PipelineConfig } from '@nexus-backup/core';
+import { EXIT, NexusError, type PipelineConfig, parseDurationMs } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { type CheckReport, checkRepository, describeCheck } from '../ops/check-repository.js';
 import type { FreshnessPolicy } from '../ops/freshness.js';
@@ -15,15 +15,33 @@ import type { Runtime } from '../runtime.js';
 export function registerCheck(program: Command, runtime: Runtime): void {
   program
     .command('check')
-    .description('exit 2 unless every pipeline has a complete backup younger than --max-age (for cron and monitoring)')
-    .argument('[pipelines...]', 'pipelines to check (default: the config\'s pipelines with --config, else every pipeline in the repository)')
+    .description(
+      'exit 2 unless every pipeline has a complete backup younger than --max-age (for cron and monitoring)',
+    )
+    .argument(
+      '[pipelines...]',
+      "pipelines to check (default: the config's pipelines with --config, else every pipeline in the repository)",
+    )
     .requiredOption('--from <repository>', 'repository path, URL or config name')
-    .option('--max-age <duration>', 'the newest backup must be younger than this, e.g. 26h (default: the pipeline\'s check.maxAge)')
-    .addOption(new Option('--min-size <bytes>', 'the newest backup must store at least this many bytes').argParser(parseBytes))
+    .option(
+      '--max-age <duration>',
+      "the newest backup must be younger than this, e.g. 26h (default: the pipeline's check.maxAge)",
+    )
+    .addOption(
+      new Option('--min-size <bytes>', 'the newest backup must store at least this many bytes').argParser(
+        parseBytes,
+      ),
+    )
     .option('--notify <url>', 'post a Slack/Discord-style webhook message when a problem is found')
-    .option('--notify-env <var>', 'like --notify, with the webhook URL read from this environment variable (keeps it out of ps)')
+    .option(
+      '--notify-env <var>',
+      'like --notify, with the webhook URL read from this environment variable (keeps it out of ps)',
+    )
     .option('--notify-on-success', 'post to the webhook on success too')
-    .option('--prometheus <file>', 'write a node-exporter textfile (last success time, size, duration, check status)')
+    .option(
+      '--prometheus <file>',
+      'write a node-exporter textfile (last success time, size, duration, check status)',
+    )
     .action(async (names: string[], _options: unknown, command: Command) => {
       const flags = command.optsWithGlobals();
       runtime.flags = flags;
@@ -49,12 +67,20 @@ export function registerCheck(program: Command, runtime: Runtime): void {
       const repository = await openRepository(ref, runtime);
       const report = await checkRepository(
         repository,
-        (found) => (names.length > 0 ? names : (configured ?? found)).map((name) => ({ name, policy: policyFor(name) })),
+        (found) =>
+          (names.length > 0 ? names : (configured ?? found)).map((name) => ({
+            name,
+            policy: policyFor(name),
+          })),
         runtime.context(),
       );
       printReport(report, runtime);
       let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
-      if (flags.prometheus) await writeTextfileAtomically(flags.prometheus as string, renderPrometheus(report.pipelines, report.repository, report.checkedAt));
+      if (flags.prometheus)
+        await writeTextfileAtomically(
+          flags.prometheus as string,
+          renderPrometheus(report.pipelines, report.repository, report.checkedAt),
+        );
       if (webhook && (!report.ok || flags.notifyOnSuccess)) {
         try {
           await postWebhook(webhook, describeCheck(report));
@@ -77,7 +103,9 @@ function printReport(report: CheckReport, runtime: Runtime): void {
   for (const result of report.pipelines) {
     const newest = result.newest;
     if (result.ok && newest) {
-      lines.push(`ok    ${result.pipeline}: newest backup ${newest.id} is ${formatDuration(newest.ageMs)} old, ${formatBytes(newest.bytes)}`);
+      lines.push(
+        `ok    ${result.pipeline}: newest backup ${newest.id} is ${formatDuration(newest.ageMs)} old, ${formatBytes(newest.bytes)}`,
+      );
     }
   }
   for (const problem of report.problems) lines.push(`FAIL  ${problem.message}`);
@@ -101,18 +129,22 @@ function webhookUrl(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): str
     throw new NexusError('USAGE', '--notify and --notify-env both given', { hint: 'use one of them' });
   }
   const from = flags.notifyEnv === undefined ? '--notify' : `$${String(flags.notifyEnv)} (from --notify-env)`;
-  const value = flags.notifyEnv === undefined ? (flags.notify as string | undefined) : env[flags.notifyEnv as string];
+  const value =
+    flags.notifyEnv === undefined ? (flags.notify as string | undefined) : env[flags.notifyEnv as string];
   if (flags.notifyEnv !== undefined && !value) throw new NexusError('USAGE', `${from} is not set`);
   if (value === undefined) return undefined;
   // The URL is a secret: say what is wrong with it without repeating it.
   if (!/^https?:$/.test(URL.parse(value)?.protocol ?? '')) {
-    throw new NexusError('USAGE', `${from} is not an http(s) URL`, { hint: 'pass the incoming webhook URL of Slack, Discord or similar' });
+    throw new NexusError('USAGE', `${from} is not an http(s) URL`, {
+      hint: 'pass the incoming webhook URL of Slack, Discord or similar',
+    });
   }
   return value;
 }
 
 function parseBytes(value: string): number {
   const bytes = Number(value);
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`expected a whole number of bytes, got "${value}"`);
+  if (!Number.isSafeInteger(bytes) || bytes < 0)
+    throw new Error(`expected a whole number of bytes, got "${value}"`);
   return bytes;
 }

@@ -20,16 +20,20 @@ export function registerHistory(program: Command, runtime: Runtime): void {
       const db = config?.history?.db;
       if (!db) {
         throw new NexusError('USAGE', `${config?.file} has no history database`, {
-          hint: 'add `history: { db: "${HISTORY_DATABASE_URL}" }` to the config',
+          hint: 'add `history: { db: <PostgreSQL URL> }` to the config (an environment variable keeps the URL out of the file)',
         });
       }
       let rows: Awaited<ReturnType<typeof listRuns>>;
       try {
         rows = await listRuns(db, { ...(pipeline ? { pipeline } : {}), limit: flags.limit as number });
       } catch (error) {
-        throw new NexusError('CONNECTION', `cannot read the history from ${describeDatabase(db)}: ${toNexusError(error).message}`, {
-          cause: error,
-        });
+        throw new NexusError(
+          'CONNECTION',
+          `cannot read the history from ${describeDatabase(db)}: ${toNexusError(error).message}`,
+          {
+            cause: error,
+          },
+        );
       }
       if (flags.json) {
         printJson({ runs: rows });
@@ -54,6 +58,7 @@ export function registerHistory(program: Command, runtime: Runtime): void {
 
 function parseLimit(value: string): number {
   const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1) throw new Error(`expected a whole number of runs (1 or more), got "${value}"`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new Error(`expected a whole number of runs (1 or more), got "${value}"`);
   return limit;
 }

@@ -8,7 +8,9 @@ import type { Runtime } from '../runtime.js';
 export function registerSchedule(program: Command, runtime: Runtime): void {
   program
     .command('schedule')
-    .description('run the config\'s pipelines on their `schedule:` cron expressions until SIGTERM (one log line per event)')
+    .description(
+      "run the config's pipelines on their `schedule:` cron expressions until SIGTERM (one log line per event)",
+    )
     .action(async (_options: unknown, command: Command) => {
       const flags = command.optsWithGlobals();
       runtime.flags = flags;
@@ -21,7 +23,12 @@ export function registerSchedule(program: Command, runtime: Runtime): void {
       }
       // Relative paths in a config file mean relative to that file, as for `run`.
       process.chdir(config.baseDir);
-      await runScheduler({ pipelines, notifiers: config.notify, runtime, log: createEventLog(runtime, Boolean(flags.json)) });
+      await runScheduler({
+        pipelines,
+        notifiers: config.notify,
+        runtime,
+        log: createEventLog(runtime, Boolean(flags.json)),
+      });
       process.exitCode = EXIT.ok;
     });
 }

@@ -1,6 +1,12 @@
 import { hostname } from 'node:os';
 import type { Repository, RunContext } from '@nexus-backup/core';
-import { evaluateFreshness, type FreshnessPolicy, type FreshnessProblem, type PipelineFreshness, pipelinesInScan } from './freshness.js';
+import {
+  evaluateFreshness,
+  type FreshnessPolicy,
+  type FreshnessProblem,
+  type PipelineFreshness,
+  pipelinesInScan,
+} from './freshness.js';
 
 export interface CheckReport {
   repository: string;
@@ -16,7 +22,9 @@ export interface CheckReport {
  */
 export async function checkRepository(
   repository: Repository,
-  wanted: { name: string; policy: FreshnessPolicy }[] | ((found: string[]) => { name: string; policy: FreshnessPolicy }[]),
+  wanted:
+    | { name: string; policy: FreshnessPolicy }[]
+    | ((found: string[]) => { name: string; policy: FreshnessPolicy }[]),
   ctx: RunContext,
 ): Promise<CheckReport> {
   const scan = await repository.scan(ctx);

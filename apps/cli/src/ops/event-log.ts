@@ -8,7 +8,9 @@ export type EventLog = (event: string, fields: EventFields, text: string, level?
 export function createEventLog(runtime: Runtime, json: boolean): EventLog {
   return (event, fields, text, level = 'info') => {
     if (json) {
-      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...fields })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ time: new Date().toISOString(), level, event, ...fields })}\n`,
+      );
     } else if (level === 'warning') {
       runtime.log.warn(text);
     } else {

@@ -47,14 +47,16 @@ export function evaluateFreshness(
 ): PipelineFreshness[] {
   return pipelines.map(({ name, policy }) => {
     const problems: FreshnessProblem[] = [];
-    const problem = (kind: ProblemKind, text: string) => problems.push({ pipeline: name, kind, message: `${name}: ${text}` });
+    const problem = (kind: ProblemKind, text: string) =>
+      problems.push({ pipeline: name, kind, message: `${name}: ${text}` });
     for (const damaged of scan.unreadable.filter((backup) => backup.pipeline === name)) {
       problem('unverifiable', `unverifiable manifest in ${damaged.id}: ${damaged.error.message}`);
     }
     const entry = scan.backups.filter((backup) => backup.pipeline === name).at(-1);
     if (!entry) {
       const leftovers = scan.leftovers.filter((leftover) => leftover.pipeline === name).length;
-      const note = leftovers > 0 ? ` (${leftovers} folder(s) without a manifest: crashed or still running)` : '';
+      const note =
+        leftovers > 0 ? ` (${leftovers} folder(s) without a manifest: crashed or still running)` : '';
       problem('missing', `missing: no complete backup in ${repository}${note}`);
       return { pipeline: name, ok: false, problems };
     }

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS backup_history (
   host         text        NOT NULL,
   tool_version text        NOT NULL
 )`;
-const CREATE_INDEX = 'CREATE INDEX IF NOT EXISTS backup_history_pipeline_started ON backup_history (pipeline, started_at DESC)';
+const CREATE_INDEX =
+  'CREATE INDEX IF NOT EXISTS backup_history_pipeline_started ON backup_history (pipeline, started_at DESC)';
 
 /** A row as `history` prints it. */
 export interface HistoryRow {
@@ -76,9 +77,14 @@ export async function recordRun(url: string, record: RunRecord): Promise<void> {
 }
 
 /** Newest first; an absent table means no run was recorded yet, not an error. */
-export async function listRuns(url: string, options: { pipeline?: string; limit: number }): Promise<HistoryRow[]> {
+export async function listRuns(
+  url: string,
+  options: { pipeline?: string; limit: number },
+): Promise<HistoryRow[]> {
   return withClient(url, async (client) => {
-    const exists = await client.query<{ found: string | null }>("SELECT to_regclass('backup_history')::text AS found");
+    const exists = await client.query<{ found: string | null }>(
+      "SELECT to_regclass('backup_history')::text AS found",
+    );
     if (!exists.rows[0]?.found) return [];
     const result = await client.query(
       `SELECT pipeline, backup_id, status, started_at, finished_at, duration_ms, bytes, destinations, error, warnings, host

@@ -84,6 +84,7 @@ export async function notifyStart(targets: NotifyConfig[], text: string): Promis
  */
 function healthchecksPing(target: NotifyConfig, event: NotifyEvent): PingKind | undefined {
   if (event === 'failure') return target.on.includes('failure') ? 'fail' : undefined;
-  if (event === 'warning') return target.on.includes('warning') ? 'fail' : target.on.includes('success') ? 'success' : undefined;
+  if (event === 'warning')
+    return target.on.includes('warning') ? 'fail' : target.on.includes('success') ? 'success' : undefined;
   return target.on.includes('success') ? 'success' : undefined;
 }

@@ -50,7 +50,9 @@ export async function observeBackup(
   };
 
   const startedAt = new Date();
-  reportNotifyFailures(await notifyStart(notifiers, `nexus-backup: ${info.pipeline} backup started on ${hostname()}`));
+  reportNotifyFailures(
+    await notifyStart(notifiers, `nexus-backup: ${info.pipeline} backup started on ${hostname()}`),
+  );
   let result: BackupResult | undefined;
   let failure: unknown;
   let record: RunRecord;
@@ -64,11 +66,18 @@ export async function observeBackup(
 
   const [notifyFailures, historyError] = await Promise.all([
     notifyAll(notifiers, { event: record.status, text: describeRun(record) }),
-    historyDb ? recordRun(historyDb, record).then(() => undefined, (error: unknown) => error) : undefined,
+    historyDb
+      ? recordRun(historyDb, record).then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+      : undefined,
   ]);
   reportNotifyFailures(notifyFailures);
   if (historyDb && historyError) {
-    runtime.log.warn(`history: could not record the run in ${describeDatabase(historyDb)}: ${toNexusError(historyError).message}`);
+    runtime.log.warn(
+      `history: could not record the run in ${describeDatabase(historyDb)}: ${toNexusError(historyError).message}`,
+    );
     hookFailed = true;
   }
   for (const observer of observers.get(runtime) ?? []) observer(record);

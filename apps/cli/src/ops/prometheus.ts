@@ -18,7 +18,10 @@ export function renderPrometheus(results: PipelineFreshness[], repository: strin
     {
       name: 'nexus_backup_last_success_timestamp_seconds',
       help: 'Unix time the newest complete backup finished.',
-      samples: withNewest.map((r) => ({ labels: labels(r.pipeline), value: Date.parse(r.newest?.finishedAt ?? '') / 1000 })),
+      samples: withNewest.map((r) => ({
+        labels: labels(r.pipeline),
+        value: Date.parse(r.newest?.finishedAt ?? '') / 1000,
+      })),
     },
     {
       name: 'nexus_backup_last_size_bytes',
@@ -28,7 +31,10 @@ export function renderPrometheus(results: PipelineFreshness[], repository: strin
     {
       name: 'nexus_backup_last_duration_seconds',
       help: 'How long the newest complete backup took.',
-      samples: withNewest.map((r) => ({ labels: labels(r.pipeline), value: (r.newest?.durationMs ?? 0) / 1000 })),
+      samples: withNewest.map((r) => ({
+        labels: labels(r.pipeline),
+        value: (r.newest?.durationMs ?? 0) / 1000,
+      })),
     },
     {
       name: 'nexus_backup_check_ok',
@@ -49,7 +55,8 @@ export function renderPrometheus(results: PipelineFreshness[], repository: strin
   const lines: string[] = [];
   for (const gauge of gauges) {
     lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`);
-    for (const sample of gauge.samples) lines.push(`${gauge.name}${renderLabels(sample.labels)} ${sample.value}`);
+    for (const sample of gauge.samples)
+      lines.push(`${gauge.name}${renderLabels(sample.labels)} ${sample.value}`);
   }
   return `${lines.join('\n')}\n`;
 }

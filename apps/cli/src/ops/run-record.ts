@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { type BackupResult, manifestBytes, type NexusError, type NotifyEvent, TOOL_VERSION } from '@nexus-backup/core';
+import {
+  type BackupResult,
+  manifestBytes,
+  type NexusError,
+  type NotifyEvent,
+  TOOL_VERSION,
+} from '@nexus-backup/core';
 
 /** How a run ended: the same words as the config's `notify.on` events. */
 export type RunStatus = NotifyEvent;
@@ -49,7 +55,12 @@ export function succeededRun(pipeline: string, startedAt: Date, result: BackupRe
   };
 }
 
-export function failedRun(pipeline: string, startedAt: Date, destinations: string[], error: NexusError): RunRecord {
+export function failedRun(
+  pipeline: string,
+  startedAt: Date,
+  destinations: string[],
+  error: NexusError,
+): RunRecord {
   const finishedAt = new Date();
   return {
     pipeline,

@@ -34,7 +34,12 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
   const trigger = (pipeline: PipelineConfig) => {
     if (signal.aborted) return;
     if (running.has(pipeline.name)) {
-      log('run-skipped', { pipeline: pipeline.name }, `${pipeline.name}: skipped, the previous run is still going`, 'warning');
+      log(
+        'run-skipped',
+        { pipeline: pipeline.name },
+        `${pipeline.name}: skipped, the previous run is still going`,
+        'warning',
+      );
       return;
     }
     const run = runOnce(pipeline, options).finally(() => running.delete(pipeline.name));
@@ -45,9 +50,13 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     try {
       return new Cron(pipeline.schedule as string, { paused: true }, () => trigger(pipeline));
     } catch (error) {
-      throw new NexusError('CONFIG', `${pipeline.path}.schedule "${pipeline.schedule}" is not a cron expression: ${(error as Error).message}`, {
-        hint: 'use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "0 2 * * *"',
-      });
+      throw new NexusError(
+        'CONFIG',
+        `${pipeline.path}.schedule "${pipeline.schedule}" is not a cron expression: ${(error as Error).message}`,
+        {
+          hint: 'use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "0 2 * * *"',
+        },
+      );
     }
   });
   const stopped = new Promise<void>((resolve) => {
@@ -58,7 +67,11 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     const pipeline = options.pipelines[index] as PipelineConfig;
     job.resume();
     const next = job.nextRun()?.toISOString() ?? null;
-    log('scheduled', { pipeline: pipeline.name, schedule: pipeline.schedule, next }, `${pipeline.name}: scheduled "${pipeline.schedule}", next run ${next ?? 'never'}`);
+    log(
+      'scheduled',
+      { pipeline: pipeline.name, schedule: pipeline.schedule, next },
+      `${pipeline.name}: scheduled "${pipeline.schedule}", next run ${next ?? 'never'}`,
+    );
   });
 
   await stopped;
@@ -67,7 +80,9 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
   log(
     'stopping',
     { running: inFlight },
-    inFlight.length > 0 ? `stopping: aborting the run of ${inFlight.join(', ')}` : 'stopping: no run in flight',
+    inFlight.length > 0
+      ? `stopping: aborting the run of ${inFlight.join(', ')}`
+      : 'stopping: no run in flight',
   );
   await Promise.allSettled(running.values());
   log('stopped', {}, 'scheduler stopped');
@@ -101,7 +116,8 @@ function logFinished(
   log: EventLog,
   interrupted: boolean,
 ): void {
-  const status = record?.status ?? (exitCode === EXIT.ok ? 'success' : exitCode === EXIT.warnings ? 'warning' : 'failure');
+  const status =
+    record?.status ?? (exitCode === EXIT.ok ? 'success' : exitCode === EXIT.warnings ? 'warning' : 'failure');
   const fields = {
     pipeline: pipeline.name,
     status,
@@ -136,16 +152,27 @@ async function runCheck(pipeline: PipelineConfig, options: SchedulerOptions): Pr
       log(
         'check',
         { pipeline: pipeline.name, repository: label, ok: report.ok, problems },
-        report.ok ? `${pipeline.name}: check ok in ${label}` : `${pipeline.name}: check failed in ${label}: ${problems.join('; ')}`,
+        report.ok
+          ? `${pipeline.name}: check ok in ${label}`
+          : `${pipeline.name}: check failed in ${label}: ${problems.join('; ')}`,
         report.ok ? 'info' : 'warning',
       );
       if (!report.ok) {
-        const failures = await notifyAll(options.notifiers, { event: 'failure', text: describeCheck(report) });
-        for (const failure of failures) log('notify-failed', { host: failure.host }, `notification failed: ${failure.message}`, 'warning');
+        const failures = await notifyAll(options.notifiers, {
+          event: 'failure',
+          text: describeCheck(report),
+        });
+        for (const failure of failures)
+          log('notify-failed', { host: failure.host }, `notification failed: ${failure.message}`, 'warning');
       }
     } catch (error) {
       const message = toNexusError(error).message;
-      log('check', { pipeline: pipeline.name, repository: label, ok: false, problems: [message] }, `${pipeline.name}: check of ${label} failed: ${message}`, 'warning');
+      log(
+        'check',
+        { pipeline: pipeline.name, repository: label, ok: false, problems: [message] },
+        `${pipeline.name}: check of ${label} failed: ${message}`,
+        'warning',
+      );
     }
   }
 }
