@@ -21,7 +21,11 @@ let failures = 0;
 
 function run(args, options = {}) {
   console.log(`\n$ nexus-backup ${args.join(' ')}`);
-  const result = spawnSync(process.execPath, [cli, ...args], { cwd: service, env: { ...env, ...options.env }, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [cli, ...args], {
+    cwd: service,
+    env: { ...env, ...options.env },
+    stdio: 'inherit',
+  });
   if (result.status !== 0) {
     console.log(`  -> exit code ${result.status}`);
     failures += 1;
@@ -33,7 +37,9 @@ function check(label, ok) {
   if (!ok) failures += 1;
 }
 
-console.log(`Starting an embedded PostgreSQL and loading the sample service database (${requests} requests)...`);
+console.log(
+  `Starting an embedded PostgreSQL and loading the sample service database (${requests} requests)...`,
+);
 const server = await startPostgres();
 try {
   const source = await server.admin.createDatabase('proxy');
@@ -54,19 +60,29 @@ try {
 
   console.log('\nComparing the restored copies with the originals:');
   const restored = server.url('proxy_restored');
-  check('database schema (catalog description)', (await describeDatabase(source)) === (await describeDatabase(restored)));
+  check(
+    'database schema (catalog description)',
+    (await describeDatabase(source)) === (await describeDatabase(restored)),
+  );
   const [before, after] = [await tableChecksums(source), await tableChecksums(restored)];
-  for (const table of Object.keys(before)) check(`table ${table} (COPY checksum)`, before[table] === after[table]);
+  for (const table of Object.keys(before))
+    check(`table ${table} (COPY checksum)`, before[table] === after[table]);
   for (const file of ['.env', 'docker-compose.yml', 'docker/Dockerfile']) {
-    const same = (await readFile(join(service, file))).equals(await readFile(join(work, 'restored-config', file)));
+    const same = (await readFile(join(service, file))).equals(
+      await readFile(join(work, 'restored-config', file)),
+    );
     check(`file ${file}`, same);
   }
   for (const file of ['anthropic.credentials.json', 'google-oauth.credentials.json']) {
-    const same = (await readFile(join(service, 'credentials', file))).equals(await readFile(join(work, 'restored-credentials', file)));
+    const same = (await readFile(join(service, 'credentials', file))).equals(
+      await readFile(join(work, 'restored-credentials', file)),
+    );
     check(`credential ${file}`, same);
   }
 } finally {
   await server.stop();
 }
-console.log(failures === 0 ? `\nAll matched. Backups are in ${repo}` : `\n${failures} problem(s); see above.`);
+console.log(
+  failures === 0 ? `\nAll matched. Backups are in ${repo}` : `\n${failures} problem(s); see above.`,
+);
 process.exitCode = failures === 0 ? 0 : 1;

@@ -9,15 +9,21 @@ const SLOW_SOURCE = join(import.meta.dirname, 'fixtures/slow-source.mjs');
 /** Every file under a directory, relative, including temp files a crashed writer left. */
 async function allFiles(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1));
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1));
 }
 
 /** Starts a slow backup and kills it with SIGKILL once `ready` sees the files it waits for. */
 async function killBackupWhen(repo: string, ready: (files: string[]) => boolean): Promise<string[]> {
-  const child = spawn(process.execPath, [CLI_BIN, '--plugin', SLOW_SOURCE, 'backup', 'slow', '--to', repo, '--pipeline', 'crash', '--no-gzip'], {
-    env: { ...process.env, SLOW_SOURCE_CHUNKS: '400', SLOW_SOURCE_DELAY_MS: '20' },
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI_BIN, '--plugin', SLOW_SOURCE, 'backup', 'slow', '--to', repo, '--pipeline', 'crash', '--no-gzip'],
+    {
+      env: { ...process.env, SLOW_SOURCE_CHUNKS: '400', SLOW_SOURCE_DELAY_MS: '20' },
+      stdio: 'ignore',
+    },
+  );
   const exited = new Promise((resolve) => child.on('exit', resolve));
   for (;;) {
     const files = await allFiles(repo).catch(() => []);
@@ -33,7 +39,10 @@ async function killBackupWhen(repo: string, ready: (files: string[]) => boolean)
 describe('a backup killed with SIGKILL never counts as a backup', () => {
   const points: [string, (files: string[]) => boolean][] = [
     ['while the first artifact streams', (files) => files.some((file) => file.includes('first.bin'))],
-    ['after the first artifact was stored, while the second streams', (files) => files.some((file) => file.includes('second.bin'))],
+    [
+      'after the first artifact was stored, while the second streams',
+      (files) => files.some((file) => file.includes('second.bin')),
+    ],
   ];
   for (const [when, ready] of points) {
     it(`killed ${when}: list, restore and verify see nothing; prune removes the leftover after the grace period`, async () => {
@@ -56,7 +65,16 @@ describe('a backup killed with SIGKILL never counts as a backup', () => {
       expect(JSON.parse(withinGrace.stdout).leftovers[0]).toMatchObject({ action: 'keep' });
       expect(await allFiles(repo)).toEqual(left);
 
-      const afterGrace = await runCli(['prune', '--from', repo, '--keep-last', '1', '--grace', '0s', '--json']);
+      const afterGrace = await runCli([
+        'prune',
+        '--from',
+        repo,
+        '--keep-last',
+        '1',
+        '--grace',
+        '0s',
+        '--json',
+      ]);
       expect(afterGrace.code).toBe(0);
       expect(JSON.parse(afterGrace.stdout).leftovers[0]).toMatchObject({ action: 'remove' });
       expect(await allFiles(repo)).toEqual([]);

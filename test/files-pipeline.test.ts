@@ -1,4 +1,4 @@
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copySampleService, runCli, tempDir } from './helpers/cli.js';
@@ -11,9 +11,12 @@ describe('files pipeline through the nexus-backup binary', () => {
     const backups = await tempDir('repo');
     const out = join(await tempDir('out'), 'restored');
 
-    const backup = await runCli(['backup', 'files', '.env', 'docker-compose.yml', 'docker', '--to', backups, '--pipeline', 'config'], {
-      cwd: service,
-    });
+    const backup = await runCli(
+      ['backup', 'files', '.env', 'docker-compose.yml', 'docker', '--to', backups, '--pipeline', 'config'],
+      {
+        cwd: service,
+      },
+    );
     expect(backup.stderr).toContain('backup config@');
     expect(backup.code).toBe(0);
 
@@ -36,7 +39,10 @@ describe('files pipeline through the nexus-backup binary', () => {
   it('verify exits 2 naming the artifact when a stored byte changed', async () => {
     const service = await copySampleService();
     const backups = await tempDir('repo');
-    expect((await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], { cwd: service })).code).toBe(0);
+    expect(
+      (await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], { cwd: service }))
+        .code,
+    ).toBe(0);
     const [id] = await readdir(join(backups, 'config'));
     const folder = join(backups, 'config', id as string);
     const artifact = (await readdir(folder)).find((name) => name !== 'manifest.json') as string;
@@ -58,14 +64,24 @@ describe('files pipeline through the nexus-backup binary', () => {
   it('a backup without its manifest is not counted by list, restore or verify', async () => {
     const service = await copySampleService();
     const backups = await tempDir('repo');
-    expect((await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], { cwd: service })).code).toBe(0);
+    expect(
+      (await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], { cwd: service }))
+        .code,
+    ).toBe(0);
     const [id] = await readdir(join(backups, 'config'));
     await rm(join(backups, 'config', id as string, 'manifest.json'));
 
     const list = JSON.parse((await runCli(['list', '--from', backups, '--json'])).stdout);
     expect(list.backups).toEqual([]);
     expect(list.incomplete).toHaveLength(1);
-    const restore = await runCli(['restore', 'config@latest', '--from', backups, '--to-dir', join(backups, 'x')]);
+    const restore = await runCli([
+      'restore',
+      'config@latest',
+      '--from',
+      backups,
+      '--to-dir',
+      join(backups, 'x'),
+    ]);
     expect(restore.code).toBe(2);
     expect(restore.stderr).toContain('no complete backup config@latest');
   });
@@ -81,11 +97,20 @@ describe('files pipeline through the nexus-backup binary', () => {
     const unknownSource = await runCli(['backup', 'mysql', '--to', backups]);
     expect(unknownSource.code).toBe(64);
 
-    const unknownOption = await runCli(['backup', 'files', '.env', '--to', backups, '--frobnicate'], { cwd: service });
+    const unknownOption = await runCli(['backup', 'files', '.env', '--to', backups, '--frobnicate'], {
+      cwd: service,
+    });
     expect(unknownOption.code).toBe(64);
     expect(unknownOption.stderr).toContain('--frobnicate');
 
-    const missingBackup = await runCli(['restore', 'config@20200101T000000Z-abcdef', '--from', backups, '--to-dir', join(backups, 'x')]);
+    const missingBackup = await runCli([
+      'restore',
+      'config@20200101T000000Z-abcdef',
+      '--from',
+      backups,
+      '--to-dir',
+      join(backups, 'x'),
+    ]);
     expect(missingBackup.code).toBe(2);
     expect(missingBackup.stderr).toContain('no complete backup config@20200101T000000Z-abcdef');
 
@@ -93,11 +118,16 @@ describe('files pipeline through the nexus-backup binary', () => {
     expect(badScheme.code).toBe(64);
     expect(badScheme.stderr).toContain('unsupported repository scheme "ftp:"');
 
-    const unwritable = await runCli(['backup', 'files', '.env', '--to', '/proc/nexus-backups'], { cwd: service });
+    const unwritable = await runCli(['backup', 'files', '.env', '--to', '/proc/nexus-backups'], {
+      cwd: service,
+    });
     expect(unwritable.code).toBe(2);
     expect(unwritable.stderr).toContain('/proc/nexus-backups');
 
-    const credentials = await runCli(['backup', 'credentials', '--dir', 'credentials', '--to', backups, '--no-gzip'], { cwd: service });
+    const credentials = await runCli(
+      ['backup', 'credentials', '--dir', 'credentials', '--to', backups, '--no-gzip'],
+      { cwd: service },
+    );
     expect(credentials.code).toBe(64);
     expect(credentials.stderr).toContain('must be encrypted');
     expect(credentials.stderr).toContain('--encrypt');

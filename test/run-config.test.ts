@@ -43,15 +43,21 @@ pipelines:
     expect(listed.backups).toHaveLength(2);
     expect((await readdir(join(second, 'config'))).length).toBe(2);
 
-    const credentials = JSON.parse((await runCli(['list', 'credentials', '--from', primary, '--json'])).stdout);
+    const credentials = JSON.parse(
+      (await runCli(['list', 'credentials', '--from', primary, '--json'])).stdout,
+    );
     expect(credentials.backups).toHaveLength(3);
     expect(credentials.backups[0].transforms).toEqual(['gzip', 'aes']);
 
     const out = join(await tempDir('out'), 'credentials');
-    const restore = await runCli(['restore', 'credentials@latest', '--from', primary, '--to-dir', out], { env });
+    const restore = await runCli(['restore', 'credentials@latest', '--from', primary, '--to-dir', out], {
+      env,
+    });
     expect(restore.code).toBe(0);
     expect(await describeTree(out, { mtimes: false })).toEqual(
-      (await describeTree(join(service, 'credentials'), { mtimes: false })).map((line) => line.replace(/ \d+ /, ' 600 ')),
+      (await describeTree(join(service, 'credentials'), { mtimes: false })).map((line) =>
+        line.replace(/ \d+ /, ' 600 '),
+      ),
     );
   });
 
@@ -116,7 +122,10 @@ pipelines:
     expect(result.stderr).toContain('pipelines.config.retention.keepDaly');
     expect(result.stderr).toContain('keepDaily');
 
-    await writeConfig(service, `pipelines:\n  config:\n    source: { use: files, pathz: [.env] }\n    to: [./backups]\n`);
+    await writeConfig(
+      service,
+      `pipelines:\n  config:\n    source: { use: files, pathz: [.env] }\n    to: [./backups]\n`,
+    );
     const badOption = await runCli(['run'], { cwd: service });
     expect(badOption.code).toBe(64);
     expect(badOption.stderr).toContain('pipelines.config.source.pathz');

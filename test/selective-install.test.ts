@@ -8,11 +8,19 @@ import { REPO_ROOT, tempDir } from './helpers/cli.js';
 const { NODE_PATH: _workspaceNodePath, ...cleanEnv } = process.env;
 
 const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv, npm_config_loglevel: 'error' } });
+  execFileSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...cleanEnv, npm_config_loglevel: 'error' },
+  });
 
 /** Packs a workspace package the way it would be published (workspace:^ becomes a version range). */
 function pack(dir: string, into: string): string {
-  const output = execFileSync('pnpm', ['pack', '--pack-destination', into], { cwd: join(REPO_ROOT, dir), encoding: 'utf8' });
+  const output = execFileSync('pnpm', ['pack', '--pack-destination', into], {
+    cwd: join(REPO_ROOT, dir),
+    encoding: 'utf8',
+  });
   const tarball = output.trim().split('\n').at(-1) as string;
   return tarball.startsWith('/') ? tarball : join(into, tarball);
 }
@@ -21,15 +29,33 @@ describe('selective installs', () => {
   it('the CLI with only local and gzip backs up and restores, and names the package a missing provider needs', async () => {
     const tarballs = await tempDir('tarballs');
     const project = await tempDir('project');
-    const packed = ['packages/core', 'apps/cli', 'packages/local', 'packages/gzip'].map((dir) => pack(dir, tarballs));
-    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'ops-scripts', private: true, type: 'module' }));
+    const packed = ['packages/core', 'apps/cli', 'packages/local', 'packages/gzip'].map((dir) =>
+      pack(dir, tarballs),
+    );
+    await writeFile(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'ops-scripts', private: true, type: 'module' }),
+    );
     npm(['install', '--no-audit', '--no-fund', ...packed], project);
-    expect((await readdir(join(project, 'node_modules/@nexus-backup'))).sort()).toEqual(['cli', 'core', 'gzip', 'local']);
+    expect((await readdir(join(project, 'node_modules/@nexus-backup'))).sort()).toEqual([
+      'cli',
+      'core',
+      'gzip',
+      'local',
+    ]);
 
     await writeFile(join(project, '.env'), 'TOKEN=demo\n');
     const cli = (args: string[]) => {
       try {
-        return { code: 0, out: execFileSync(process.execPath, [join(project, 'node_modules/.bin/nexus-backup'), ...args], { cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv }) };
+        return {
+          code: 0,
+          out: execFileSync(process.execPath, [join(project, 'node_modules/.bin/nexus-backup'), ...args], {
+            cwd: project,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: cleanEnv,
+          }),
+        };
       } catch (error) {
         const failure = error as { status: number; stderr: string };
         return { code: failure.status, out: failure.stderr };

@@ -18,7 +18,9 @@ export async function describeTree(root: string, options: { mtimes?: boolean } =
       } else if (stats.isSymbolicLink()) {
         lines.push(`link ${rel} -> ${await readlink(path)}`);
       } else {
-        const hash = createHash('sha256').update(await readFile(path)).digest('hex');
+        const hash = createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex');
         lines.push(`file ${rel} ${mode}${mtime} ${hash}`);
       }
     }

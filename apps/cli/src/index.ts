@@ -1,4 +1,4 @@
-import { EXIT, isNexusError, NexusError, toNexusError } from '@nexus-backup/core';
+import { EXIT, isNexusError, NexusError, TOOL_VERSION, toNexusError } from '@nexus-backup/core';
 import { Command, CommanderError, Option } from 'commander';
 import { rejectPasswordsInArgv } from './argv-secrets.js';
 import { registerBackup } from './commands/backup.js';
@@ -13,7 +13,6 @@ import { registerRun } from './commands/run.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerVerify } from './commands/verify.js';
 import { type GlobalFlags, type MainOptions, Runtime } from './runtime.js';
-import { TOOL_VERSION } from '@nexus-backup/core';
 
 export type { MainOptions } from './runtime.js';
 
@@ -33,7 +32,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   try {
     rejectPasswordsInArgv(argv);
     const command = findCommandName(argv);
-    const program = await buildProgram(runtime, command && PROVIDER_COMMANDS.has(command) ? command : undefined);
+    const program = await buildProgram(
+      runtime,
+      command && PROVIDER_COMMANDS.has(command) ? command : undefined,
+    );
     process.exitCode = undefined;
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -53,12 +55,15 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
     .showHelpAfterError('(run with --help for usage)')
     .addOption(new Option('--config <file>', 'config file (default: ./nexus-backup.yaml when present)'))
     .addOption(
-      new Option('--plugin <module>', 'load in-house providers from a package name or module path (repeatable)').argParser(
-        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
-      ),
+      new Option(
+        '--plugin <module>',
+        'load in-house providers from a package name or module path (repeatable)',
+      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
     )
     .addOption(new Option('--passphrase-file <file>', 'read the encryption passphrase from this file'))
-    .addOption(new Option('--passphrase-env <var>', 'read the encryption passphrase from this environment variable'))
+    .addOption(
+      new Option('--passphrase-env <var>', 'read the encryption passphrase from this environment variable'),
+    )
     .option('--json', 'machine-readable output on stdout')
     .option('-q, --quiet', 'only warnings and errors')
     .option('-v, --verbose', 'debug output');
@@ -90,12 +95,18 @@ function applyExitOverride(command: Command): void {
 function reportError(error: unknown, runtime: Runtime): number {
   if (error instanceof CommanderError) {
     // --help and --version end through exitOverride with code 0; usage mistakes were printed already.
-    if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+    if (
+      error.exitCode === 0 ||
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version'
+    )
+      return EXIT.ok;
     return EXIT.usage;
   }
   const failure = toNexusError(error);
   runtime.log.warn(failure.format().replace(/^\[nexus-backup\] /, ''));
-  if (!isNexusError(error) || failure.code === 'INTERNAL') runtime.log.debug((error as Error)?.stack ?? String(error));
+  if (!isNexusError(error) || failure.code === 'INTERNAL')
+    runtime.log.debug((error as Error)?.stack ?? String(error));
   return failure.exitCode;
 }
 

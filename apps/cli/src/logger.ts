@@ -7,7 +7,10 @@ export interface LoggerOptions {
 }
 
 /** Log lines go to stderr so stdout stays clean for `--json` and for `decrypt > file`. */
-export function createLogger(options: LoggerOptions = {}, stream: NodeJS.WritableStream = process.stderr): Logger {
+export function createLogger(
+  options: LoggerOptions = {},
+  stream: NodeJS.WritableStream = process.stderr,
+): Logger {
   const write = (level: string, message: string) => {
     if (options.json) stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, message })}\n`);
     else stream.write(level === 'info' ? `${message}\n` : `${level}: ${message}\n`);

@@ -35,10 +35,15 @@ export async function buildBackupPlan(input: PlanInput, runtime: Runtime): Promi
   for (const use of input.transforms) {
     const definition = await registry.load('transform', use.name);
     const options = resolveProviderOptions(definition, use, runtime.env);
-    transforms.push({ definition, version: registry.versionOf(definition), transform: await definition.create(options) });
+    transforms.push({
+      definition,
+      version: registry.versionOf(definition),
+      transform: await definition.create(options),
+    });
   }
   const targets: BackupTarget[] = [];
-  for (const ref of input.targets) targets.push({ repository: await openRepository(ref, runtime), optional: ref.optional });
+  for (const ref of input.targets)
+    targets.push({ repository: await openRepository(ref, runtime), optional: ref.optional });
   return {
     pipeline: input.pipeline,
     source: {

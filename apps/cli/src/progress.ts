@@ -39,7 +39,9 @@ export function createProgress(log: Logger, interactive: boolean): ProgressSink 
       bar?.stop();
       bar = undefined;
       const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-      log.info(`${label}: ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / seconds)}/s)`);
+      log.info(
+        `${label}: ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / seconds)}/s)`,
+      );
     },
   };
 }

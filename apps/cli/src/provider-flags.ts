@@ -21,7 +21,10 @@ export function addDeclaredOptions(command: Command, spec: OptionsSpec, added = 
 
 export function toCommanderOption(flag: string, option: OptionSpec): Option {
   const placeholder = option.placeholder ?? (option.type === 'number' ? 'n' : 'value');
-  const commanderOption = new Option(option.type === 'boolean' ? flag : `${flag} <${placeholder}>`, describe(option));
+  const commanderOption = new Option(
+    option.type === 'boolean' ? flag : `${flag} <${placeholder}>`,
+    describe(option),
+  );
   if (option.choices) commanderOption.choices(option.choices as string[]);
   // Lists are repeatable and comma-separated (`--tables a,b --tables c`), never variadic, so they
   // cannot swallow the command's positional arguments.
@@ -36,7 +39,8 @@ export function toCommanderOption(flag: string, option: OptionSpec): Option {
 
 function describe(option: OptionSpec): string {
   const extras: string[] = [];
-  if (option.default !== undefined && option.default !== false) extras.push(`default: ${String(option.default)}`);
+  if (option.default !== undefined && option.default !== false)
+    extras.push(`default: ${String(option.default)}`);
   if (option.env) extras.push(`env: ${option.env}`);
   if (option.required && option.default === undefined && !option.env) extras.push('required');
   return extras.length > 0 ? `${option.description} (${extras.join('; ')})` : option.description;

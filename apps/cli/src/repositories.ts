@@ -38,7 +38,9 @@ export async function openRepository(ref: RepositoryRef, runtime: Runtime): Prom
   const providerName = SCHEME_PROVIDERS[scheme];
   if (!providerName) {
     throw new NexusError('USAGE', `unsupported repository scheme "${scheme}:" in ${ref.label}`, {
-      hint: `use a path or one of ${Object.keys(SCHEME_PROVIDERS).map((s) => `${s}://`).join(', ')}`,
+      hint: `use a path or one of ${Object.keys(SCHEME_PROVIDERS)
+        .map((s) => `${s}://`)
+        .join(', ')}`,
     });
   }
   const definition = await (await runtime.registry()).load('destination', providerName);

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  loadConfig,
   type Logger,
+  loadConfig,
   type NexusConfig,
   NexusError,
   ProviderRegistry,
@@ -76,7 +76,10 @@ export class Runtime {
       const config = await this.config();
       return new ProviderRegistry({
         searchPaths: this.options.searchPaths ?? [process.cwd()],
-        plugins: [...(this.flags.plugin ?? []).map((plugin) => pluginPath(plugin)), ...(config?.plugins ?? [])],
+        plugins: [
+          ...(this.flags.plugin ?? []).map((plugin) => pluginPath(plugin)),
+          ...(config?.plugins ?? []),
+        ],
       });
     })();
     return this.registryPromise;
@@ -87,7 +90,9 @@ export class Runtime {
       signal: this.abort.signal,
       log: this.log,
       secrets: createSecrets(this.flags, this.log, this.env),
-      progress: this.flags.quiet ? undefined : createProgress(this.log, Boolean(process.stderr.isTTY) && !this.flags.json),
+      progress: this.flags.quiet
+        ? undefined
+        : createProgress(this.log, Boolean(process.stderr.isTTY) && !this.flags.json),
     };
   }
 }

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { NexusError, type Logger, type Secrets } from '@nexus-backup/core';
+import { type Logger, NexusError, type Secrets } from '@nexus-backup/core';
 import { promptHidden } from './prompt.js';
 
 export interface PassphraseSources {
@@ -33,7 +33,10 @@ async function readPassphrase(
   if (sources.passphraseEnv) {
     const value = env[sources.passphraseEnv];
     if (!value) {
-      throw new NexusError('USAGE', `--passphrase-env ${sources.passphraseEnv}: that variable is not set or empty`);
+      throw new NexusError(
+        'USAGE',
+        `--passphrase-env ${sources.passphraseEnv}: that variable is not set or empty`,
+      );
     }
     return value;
   }
@@ -60,7 +63,9 @@ async function readPassphraseFile(path: string, log: Logger): Promise<string> {
       log.warn(`passphrase file ${path} is readable by other users; chmod 600 it`);
     }
   } catch (error) {
-    throw new NexusError('USAGE', `cannot read --passphrase-file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new NexusError('USAGE', `cannot read --passphrase-file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   // Editors add a trailing newline; a passphrase never ends in one on purpose.
   const passphrase = content.replace(/\r?\n$/, '');

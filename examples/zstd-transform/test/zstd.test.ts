@@ -21,8 +21,19 @@ describe('zstd in-house provider', () => {
     await writeFile(join(dir, 'app.conf'), 'setting = value\n'.repeat(1000));
     const cli = join(import.meta.dirname, '../../../apps/cli/bin/nexus-backup.js');
     const plugin = join(import.meta.dirname, '../dist/index.js');
-    const run = (args: string[]) => execFileSync(process.execPath, [cli, '--plugin', plugin, ...args], { cwd: dir, encoding: 'utf8' });
-    run(['backup', 'files', 'app.conf', '--to', join(dir, 'repo'), '--pipeline', 'conf', '--no-gzip', '--zstd=9']);
+    const run = (args: string[]) =>
+      execFileSync(process.execPath, [cli, '--plugin', plugin, ...args], { cwd: dir, encoding: 'utf8' });
+    run([
+      'backup',
+      'files',
+      'app.conf',
+      '--to',
+      join(dir, 'repo'),
+      '--pipeline',
+      'conf',
+      '--no-gzip',
+      '--zstd=9',
+    ]);
     const listed = JSON.parse(run(['list', '--from', join(dir, 'repo'), '--json']));
     expect(listed.backups[0].artifacts[0].file).toBe('files.tar.zst');
     run(['restore', 'conf@latest', '--from', join(dir, 'repo'), '--to-dir', join(dir, 'out')]);

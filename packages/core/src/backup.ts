@@ -1,19 +1,26 @@
 import { hostname } from 'node:os';
 import type { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Json, RunContext, Source, SourceDefinition, Transform, TransformDefinition } from './contracts.js';
+import type {
+  Json,
+  RunContext,
+  Source,
+  SourceDefinition,
+  Transform,
+  TransformDefinition,
+} from './contracts.js';
 import { NexusError, toNexusError } from './errors.js';
 import { FanOut } from './fan-out.js';
 import { HashingStream } from './hashing.js';
-import { ProgressStream } from './progress-stream.js';
 import {
   assertPipelineName,
   createBackupId,
-  type Manifest,
-  type ManifestArtifact,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
+  type Manifest,
+  type ManifestArtifact,
 } from './manifest.js';
+import { ProgressStream } from './progress-stream.js';
 import type { Repository } from './repository.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -101,7 +108,13 @@ export async function runBackup(plan: BackupPlan, ctx: RunContext): Promise<Back
       ctx.progress?.start(file, artifact.expectedBytes);
       const digests = await storeArtifact(artifact.stream, file, liveTargets(), plan, id, ctx, failTarget);
       ctx.progress?.done();
-      artifacts.push({ name: artifact.name, file, stored: digests.stored, raw: digests.raw, meta: artifact.meta ?? {} });
+      artifacts.push({
+        name: artifact.name,
+        file,
+        stored: digests.stored,
+        raw: digests.raw,
+        meta: artifact.meta ?? {},
+      });
     }
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -163,7 +176,10 @@ async function storeArtifact(
   const puts = targets.map(async (target, index) => {
     const branch = fanOut.branches[index] as PassThrough;
     try {
-      await target.repository.destination.put(target.repository.key(plan.pipeline, id, file), branch, { ...ctx, signal });
+      await target.repository.destination.put(target.repository.key(plan.pipeline, id, file), branch, {
+        ...ctx,
+        signal,
+      });
     } catch (error) {
       fanOut.drop(branch);
       try {
@@ -174,7 +190,9 @@ async function storeArtifact(
       }
     }
   });
-  const flow = pipeline([input, raw, new ProgressStream(ctx.progress), ...encoders, stored, fanOut], { signal });
+  const flow = pipeline([input, raw, new ProgressStream(ctx.progress), ...encoders, stored, fanOut], {
+    signal,
+  });
   const [flowResult, ...putResults] = await Promise.allSettled([flow, ...puts]);
   // The first cause wins: a failed required target aborts the flow and the other puts, a failed flow fails every put.
   if (abort.signal.aborted) throw abort.signal.reason;

@@ -68,7 +68,11 @@ export interface Source {
    * artifact stream errors (stage in a temp place, or use one transaction), since the integrity check
    * of a stream only fails at its end.
    */
-  restore(ctx: RunContext, artifacts: AsyncIterable<RestoreArtifact>, target: OptionValues): Promise<RestoreReport>;
+  restore(
+    ctx: RunContext,
+    artifacts: AsyncIterable<RestoreArtifact>,
+    target: OptionValues,
+  ): Promise<RestoreReport>;
 }
 
 export interface Transform {

@@ -12,7 +12,12 @@ export async function runCopy(
 ): Promise<RestoreReport> {
   async function* artifacts(): AsyncIterable<RestoreArtifact> {
     for await (const artifact of source.backup(ctx)) {
-      yield { name: artifact.name, stream: artifact.stream, rawBytes: artifact.expectedBytes ?? 0, meta: artifact.meta ?? {} };
+      yield {
+        name: artifact.name,
+        stream: artifact.stream,
+        rawBytes: artifact.expectedBytes ?? 0,
+        meta: artifact.meta ?? {},
+      };
     }
   }
   return into.restore(ctx, artifacts(), target);

@@ -58,11 +58,15 @@ export function isNexusError(error: unknown): error is NexusError {
 /** Wraps anything thrown into a NexusError, keeping an existing one as it is. */
 export function toNexusError(error: unknown, code: ErrorCode = 'INTERNAL', provider?: string): NexusError {
   if (isNexusError(error)) return error;
-  if (isAbortError(error)) return new NexusError('ABORTED', 'the operation was aborted', { provider, cause: error });
+  if (isAbortError(error))
+    return new NexusError('ABORTED', 'the operation was aborted', { provider, cause: error });
   const message = error instanceof Error ? error.message : String(error);
   return new NexusError(code, message, { provider, cause: error });
 }
 
 export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR');
+  return (
+    error instanceof Error &&
+    (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR')
+  );
 }

@@ -54,7 +54,8 @@ export class FanOut extends Writable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // After a normal finish (autoDestroy) the branches were ended and drain on their own.
     for (const branch of this.live()) {
-      if (error || !branch.writableEnded) branch.destroy(error ?? new Error('the stream closed before its end'));
+      if (error || !branch.writableEnded)
+        branch.destroy(error ?? new Error('the stream closed before its end'));
     }
     callback(error);
   }

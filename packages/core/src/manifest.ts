@@ -44,7 +44,10 @@ export interface Manifest {
 
 /** `20261126T051822Z-3f9a1c`: sorts by time, safe as a folder name and an object key everywhere. */
 export function createBackupId(now: Date = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -113,7 +116,11 @@ export function parseManifest(text: string, where: string): Manifest {
 
 function isDigest(value: unknown): value is Digest {
   const digest = value as Digest | undefined;
-  return typeof digest?.bytes === 'number' && typeof digest.sha256 === 'string' && /^[0-9a-f]{64}$/.test(digest.sha256);
+  return (
+    typeof digest?.bytes === 'number' &&
+    typeof digest.sha256 === 'string' &&
+    /^[0-9a-f]{64}$/.test(digest.sha256)
+  );
 }
 
 export function manifestBytes(manifest: Manifest): number {

@@ -32,7 +32,11 @@ type ValueOf<S extends OptionSpec> = S['type'] extends 'number'
       ? string[]
       : string;
 
-type IsPresent<S extends OptionSpec> = S extends { required: true } ? true : S extends { default: unknown } ? true : false;
+type IsPresent<S extends OptionSpec> = S extends { required: true }
+  ? true
+  : S extends { default: unknown }
+    ? true
+    : false;
 
 /** The validated options object a provider's `create` receives. */
 export type OptionValues<O extends OptionsSpec = OptionsSpec> = string extends keyof O
@@ -76,7 +80,9 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
     if (!(key in spec)) {
       const known = Object.keys(spec).join(', ') || '(none)';
       const shown = fromCli ? `--${kebabCase(key)}` : `${path}.${key}`;
-      throw new NexusError(code, `unknown option ${shown} for ${provider}; known options: ${known}`, { provider });
+      throw new NexusError(code, `unknown option ${shown} for ${provider}; known options: ${known}`, {
+        provider,
+      });
     }
   }
   for (const [name, option] of Object.entries(spec)) {
@@ -85,7 +91,10 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
     if (value === undefined && option.env && env[option.env] !== undefined && env[option.env] !== '') {
       value = env[option.env];
       if (option.type !== 'string') value = coerce(option, String(value), `$${option.env}`, provider, code);
-    } else if (typeof value === 'string' && (fromCli || option.type === 'number' || option.type === 'boolean')) {
+    } else if (
+      typeof value === 'string' &&
+      (fromCli || option.type === 'number' || option.type === 'boolean')
+    ) {
       // Config values arrive as strings after `${VAR}` interpolation, CLI values always do.
       value = coerce(option, value, shown, provider, code);
     }
@@ -103,7 +112,13 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
   return result as OptionValues<O>;
 }
 
-function coerce(option: OptionSpec, raw: string, shown: string, provider: string, code: 'USAGE' | 'CONFIG'): unknown {
+function coerce(
+  option: OptionSpec,
+  raw: string,
+  shown: string,
+  provider: string,
+  code: 'USAGE' | 'CONFIG',
+): unknown {
   switch (option.type) {
     case 'number': {
       const number = Number(raw);
@@ -123,7 +138,13 @@ function coerce(option: OptionSpec, raw: string, shown: string, provider: string
   }
 }
 
-function checkType(option: OptionSpec, value: unknown, shown: string, provider: string, code: 'USAGE' | 'CONFIG') {
+function checkType(
+  option: OptionSpec,
+  value: unknown,
+  shown: string,
+  provider: string,
+  code: 'USAGE' | 'CONFIG',
+) {
   const ok =
     option.type === 'string[]'
       ? Array.isArray(value) && value.every((item) => typeof item === 'string')
@@ -133,9 +154,13 @@ function checkType(option: OptionSpec, value: unknown, shown: string, provider: 
     throw new NexusError(code, `${shown} must be ${expected}, got ${JSON.stringify(value)}`, { provider });
   }
   if (option.choices && !option.choices.includes(value as string)) {
-    throw new NexusError(code, `${shown} must be one of ${option.choices.join(', ')}, got "${String(value)}"`, {
-      provider,
-    });
+    throw new NexusError(
+      code,
+      `${shown} must be one of ${option.choices.join(', ')}, got "${String(value)}"`,
+      {
+        provider,
+      },
+    );
   }
 }
 
@@ -152,6 +177,7 @@ export function redactOptions(spec: OptionsSpec, values: Record<string, unknown>
  */
 export function defaultOptions<O extends OptionsSpec>(spec: O): OptionValues<O> {
   const values: Record<string, unknown> = {};
-  for (const [name, option] of Object.entries(spec)) if (option.default !== undefined) values[name] = option.default;
+  for (const [name, option] of Object.entries(spec))
+    if (option.default !== undefined) values[name] = option.default;
   return values as OptionValues<O>;
 }

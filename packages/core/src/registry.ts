@@ -61,7 +61,10 @@ export class ProviderRegistry {
     this.pluginSpecifiers = options.plugins ?? [];
   }
 
-  async load<K extends ProviderKind>(kind: K, name: string): Promise<Extract<ProviderDefinition, { kind: K }>> {
+  async load<K extends ProviderKind>(
+    kind: K,
+    name: string,
+  ): Promise<Extract<ProviderDefinition, { kind: K }>> {
     for (const definition of await this.loadPlugins()) {
       if (definition.kind === kind && definition.name === name) {
         return definition as Extract<ProviderDefinition, { kind: K }>;

@@ -52,14 +52,23 @@ export class Repository {
 
   /** Every backup folder under the repository (or one pipeline), sorted oldest first. */
   async scan(ctx: RunContext, pipeline?: string): Promise<RepositoryScan> {
-    const folders = new Map<string, { pipeline: string; id: string; keys: string[]; bytes: number; newest: Date }>();
+    const folders = new Map<
+      string,
+      { pipeline: string; id: string; keys: string[]; bytes: number; newest: Date }
+    >();
     for await (const object of this.destination.list(pipeline ? `${pipeline}/` : '', ctx)) {
       const parts = object.key.split('/');
       if (parts.length !== 3) continue; // not ours: the format has exactly pipeline/id/file
       const [pipelineName, id] = parts as [string, string, string];
       if (!isBackupId(id)) continue;
       const folderKey = `${pipelineName}/${id}`;
-      const folder = folders.get(folderKey) ?? { pipeline: pipelineName, id, keys: [], bytes: 0, newest: object.modified };
+      const folder = folders.get(folderKey) ?? {
+        pipeline: pipelineName,
+        id,
+        keys: [],
+        bytes: 0,
+        newest: object.modified,
+      };
       folder.keys.push(object.key);
       folder.bytes += object.bytes;
       if (object.modified > folder.newest) folder.newest = object.modified;
@@ -68,7 +77,12 @@ export class Repository {
     const scan: RepositoryScan = { backups: [], leftovers: [], unreadable: [] };
     for (const folder of folders.values()) {
       if (!folder.keys.includes(this.key(folder.pipeline, folder.id, MANIFEST_FILE))) {
-        scan.leftovers.push({ pipeline: folder.pipeline, id: folder.id, keys: folder.keys, newest: folder.newest });
+        scan.leftovers.push({
+          pipeline: folder.pipeline,
+          id: folder.id,
+          keys: folder.keys,
+          newest: folder.newest,
+        });
         continue;
       }
       try {
@@ -81,7 +95,11 @@ export class Repository {
           storedBytes: folder.bytes,
         });
       } catch (error) {
-        scan.unreadable.push({ pipeline: folder.pipeline, id: folder.id, error: toNexusError(error, 'INTEGRITY') });
+        scan.unreadable.push({
+          pipeline: folder.pipeline,
+          id: folder.id,
+          error: toNexusError(error, 'INTEGRITY'),
+        });
       }
     }
     const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
@@ -96,7 +114,10 @@ export class Repository {
     const body = await this.destination.get(key, ctx);
     const manifest = parseManifest(await text(body), `${this.label}/${key}`);
     if (manifest.id !== id || manifest.pipeline !== pipeline) {
-      throw new NexusError('INTEGRITY', `manifest ${this.label}/${key} belongs to ${manifest.pipeline}@${manifest.id}`);
+      throw new NexusError(
+        'INTEGRITY',
+        `manifest ${this.label}/${key} belongs to ${manifest.pipeline}@${manifest.id}`,
+      );
     }
     return manifest;
   }

@@ -1,10 +1,17 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { RestoreArtifact, RestoreReport, RunContext, Source, Transform, TransformDefinition } from './contracts.js';
+import type {
+  RestoreArtifact,
+  RestoreReport,
+  RunContext,
+  Source,
+  Transform,
+  TransformDefinition,
+} from './contracts.js';
 import { NexusError } from './errors.js';
 import { VerifyingStream } from './hashing.js';
-import { ProgressStream } from './progress-stream.js';
 import type { ManifestArtifact } from './manifest.js';
+import { ProgressStream } from './progress-stream.js';
 import type { BackupEntry, Repository } from './repository.js';
 import { verifyArtifact } from './verify.js';
 
@@ -39,7 +46,8 @@ export async function runRestore(plan: RestorePlan, ctx: RunContext): Promise<Re
   if (unauthenticated) {
     for (const artifact of manifest.artifacts) {
       const result = await verifyArtifact(plan.repository, plan.backup, artifact, ctx);
-      if (!result.ok) throw new NexusError('INTEGRITY', result.problem ?? `${artifact.file} failed verification`);
+      if (!result.ok)
+        throw new NexusError('INTEGRITY', result.problem ?? `${artifact.file} failed verification`);
     }
   }
   return plan.source.restore(ctx, decodedArtifacts(plan, ctx), plan.target);
@@ -47,13 +55,25 @@ export async function runRestore(plan: RestorePlan, ctx: RunContext): Promise<Re
 
 async function* decodedArtifacts(plan: RestorePlan, ctx: RunContext): AsyncIterable<RestoreArtifact> {
   for (const artifact of plan.backup.manifest.artifacts) {
-    yield { name: artifact.name, stream: await openDecoded(plan, artifact, ctx), rawBytes: artifact.raw.bytes, meta: artifact.meta };
+    yield {
+      name: artifact.name,
+      stream: await openDecoded(plan, artifact, ctx),
+      rawBytes: artifact.raw.bytes,
+      meta: artifact.meta,
+    };
   }
 }
 
-async function openDecoded(plan: RestorePlan, artifact: ManifestArtifact, ctx: RunContext): Promise<Readable> {
+async function openDecoded(
+  plan: RestorePlan,
+  artifact: ManifestArtifact,
+  ctx: RunContext,
+): Promise<Readable> {
   const { repository, backup } = plan;
-  const stored = await repository.destination.get(repository.key(backup.pipeline, backup.id, artifact.file), ctx);
+  const stored = await repository.destination.get(
+    repository.key(backup.pipeline, backup.id, artifact.file),
+    ctx,
+  );
   const decoders = [];
   for (let index = plan.stages.length - 1; index >= 0; index -= 1) {
     const stage = plan.stages[index] as DecodeStage;

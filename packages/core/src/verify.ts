@@ -3,8 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import type { RunContext } from './contracts.js';
 import { toNexusError } from './errors.js';
 import { VerifyingStream } from './hashing.js';
-import { ProgressStream } from './progress-stream.js';
 import type { ManifestArtifact } from './manifest.js';
+import { ProgressStream } from './progress-stream.js';
 import type { BackupEntry, Repository } from './repository.js';
 
 export interface ArtifactCheck {
@@ -28,7 +28,10 @@ export async function verifyArtifact(
   ctx: RunContext,
 ): Promise<ArtifactCheck> {
   try {
-    const body = await repository.destination.get(repository.key(backup.pipeline, backup.id, artifact.file), ctx);
+    const body = await repository.destination.get(
+      repository.key(backup.pipeline, backup.id, artifact.file),
+      ctx,
+    );
     const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
     const check = new VerifyingStream(artifact.stored, `${backup.pipeline}@${backup.id}/${artifact.file}`);
     await pipeline([body, check, new ProgressStream(ctx.progress), discard], {
@@ -40,7 +43,11 @@ export async function verifyArtifact(
   }
 }
 
-export async function verifyBackup(repository: Repository, backup: BackupEntry, ctx: RunContext): Promise<BackupCheck> {
+export async function verifyBackup(
+  repository: Repository,
+  backup: BackupEntry,
+  ctx: RunContext,
+): Promise<BackupCheck> {
   const artifacts: ArtifactCheck[] = [];
   for (const artifact of backup.manifest.artifacts) {
     ctx.progress?.start(artifact.file, artifact.stored.bytes);

@@ -44,7 +44,10 @@ const bytesSource = defineSource({
         await sleep(50);
         restored[artifact.name] = await buffer(artifact.stream);
       }
-      return { lines: [], details: Object.fromEntries(Object.entries(restored).map(([k, v]) => [k, v.toString('base64')])) };
+      return {
+        lines: [],
+        details: Object.fromEntries(Object.entries(restored).map(([k, v]) => [k, v.toString('base64')])),
+      };
     },
   }),
 });
@@ -54,7 +57,11 @@ const gzipStage = defineTransform({
   description: 'zlib gzip',
   extension: '.gz',
   options: {},
-  create: () => ({ params: () => ({}), encode: async () => createGzip(), decode: async () => createGunzip() }),
+  create: () => ({
+    params: () => ({}),
+    encode: async () => createGzip(),
+    decode: async () => createGunzip(),
+  }),
 });
 
 async function plan(targets: BackupPlan['targets']): Promise<BackupPlan> {
@@ -76,18 +83,34 @@ describe('backup and restore engine', () => {
   it('writes artifacts then the manifest to every repository, and restores byte-exact with progress attached', async () => {
     const first = new Repository(memoryDestination());
     const second = new Repository(memoryDestination());
-    const result = await runBackup(await plan([{ repository: first, optional: false }, { repository: second, optional: false }]), ctx());
+    const result = await runBackup(
+      await plan([
+        { repository: first, optional: false },
+        { repository: second, optional: false },
+      ]),
+      ctx(),
+    );
     expect(result.warnings).toEqual([]);
     for (const repository of [first, second]) {
       const keys = [...(repository.destination as ReturnType<typeof memoryDestination>).objects.keys()];
-      expect(keys.map((key) => key.split('/').at(-1)).sort()).toEqual(['manifest.json', 'one.bin.gz', 'two.bin.gz']);
+      expect(keys.map((key) => key.split('/').at(-1)).sort()).toEqual([
+        'manifest.json',
+        'one.bin.gz',
+        'two.bin.gz',
+      ]);
     }
     expect(result.manifest.artifacts.map((a) => a.raw.bytes)).toEqual([300_000, 5]);
 
     const backup = await first.find('test@latest', ctx());
     const { seen, sink } = progressRecorder();
     const report = await runRestore(
-      { repository: first, backup, source: await bytesSource.create({}), stages: [{ definition: gzipStage, transform: await gzipStage.create({}) }], target: {} },
+      {
+        repository: first,
+        backup,
+        source: await bytesSource.create({}),
+        stages: [{ definition: gzipStage, transform: await gzipStage.create({}) }],
+        target: {},
+      },
       ctx(sink),
     );
     const details = report.details as Record<string, string>;
@@ -99,7 +122,13 @@ describe('backup and restore engine', () => {
   it('an optional repository failing is a warning; the required one still gets a complete backup', async () => {
     const good = new Repository(memoryDestination());
     const flaky = new Repository(memoryDestination({ failPuts: /two\.bin/ }), 'flaky');
-    const result = await runBackup(await plan([{ repository: good, optional: false }, { repository: flaky, optional: true }]), ctx());
+    const result = await runBackup(
+      await plan([
+        { repository: good, optional: false },
+        { repository: flaky, optional: true },
+      ]),
+      ctx(),
+    );
     expect(result.warnings.join()).toContain('optional repository flaky failed');
     expect((await good.scan(ctx())).backups).toHaveLength(1);
     const flakyScan = await flaky.scan(ctx());
@@ -110,9 +139,15 @@ describe('backup and restore engine', () => {
   it('a required repository failing fails the run and removes the partial backup from every repository', async () => {
     const good = new Repository(memoryDestination());
     const broken = new Repository(memoryDestination({ failPuts: /manifest/ }), 'broken');
-    await expect(runBackup(await plan([{ repository: good, optional: false }, { repository: broken, optional: false }]), ctx())).rejects.toThrow(
-      /refuses/,
-    );
+    await expect(
+      runBackup(
+        await plan([
+          { repository: good, optional: false },
+          { repository: broken, optional: false },
+        ]),
+        ctx(),
+      ),
+    ).rejects.toThrow(/refuses/);
     expect((good.destination as ReturnType<typeof memoryDestination>).objects.size).toBe(0);
     expect((broken.destination as ReturnType<typeof memoryDestination>).objects.size).toBe(0);
   });
@@ -128,7 +163,13 @@ describe('backup and restore engine', () => {
     const backup = await repository.find('test', ctx());
     await expect(
       runRestore(
-        { repository, backup, source: await bytesSource.create({}), stages: [{ definition: gzipStage, transform: await gzipStage.create({}) }], target: {} },
+        {
+          repository,
+          backup,
+          source: await bytesSource.create({}),
+          stages: [{ definition: gzipStage, transform: await gzipStage.create({}) }],
+          target: {},
+        },
         ctx(),
       ),
     ).rejects.toThrow(/does not match its manifest|unexpected end|incorrect/);

@@ -6,7 +6,9 @@ import { type Destination, NexusError, type StoredObject } from '../src/index.js
  * A Destination kept in a Map, for testing the engine itself (fan-out, manifests, restore checks);
  * real destinations are tested against real services in their own packages.
  */
-export function memoryDestination(options: { failPuts?: RegExp } = {}): Destination & { objects: Map<string, Buffer> } {
+export function memoryDestination(
+  options: { failPuts?: RegExp } = {},
+): Destination & { objects: Map<string, Buffer> } {
   const objects = new Map<string, Buffer>();
   return {
     location: 'memory://test',
@@ -26,7 +28,8 @@ export function memoryDestination(options: { failPuts?: RegExp } = {}): Destinat
       return Readable.from([data]);
     },
     async *list(prefix): AsyncIterable<StoredObject> {
-      for (const [key, data] of objects) if (key.startsWith(prefix)) yield { key, bytes: data.length, modified: new Date() };
+      for (const [key, data] of objects)
+        if (key.startsWith(prefix)) yield { key, bytes: data.length, modified: new Date() };
     },
     async delete(keys) {
       for (const key of keys) objects.delete(key);

@@ -1,7 +1,6 @@
 import {
   BUILTIN_PROVIDERS,
   BUILTIN_TRANSFORM_FLAGS,
-
   kebabCase,
   NexusError,
   runBackup,
@@ -17,10 +16,16 @@ import { reportBackup } from './backup-report.js';
 import { loadSourceCommands } from './source-commands.js';
 
 /** `backup <source> [source options] [--gzip[=LEVEL] | --no-gzip] [--encrypt] --to <repo>... [--pipeline NAME]` */
-export async function registerBackup(program: Command, runtime: Runtime, loadProviders: boolean): Promise<void> {
+export async function registerBackup(
+  program: Command,
+  runtime: Runtime,
+  loadProviders: boolean,
+): Promise<void> {
   const backup = program
     .command('backup')
-    .description('back up a source into one or more repositories (a manifest is written last, so partial backups never count)');
+    .description(
+      'back up a source into one or more repositories (a manifest is written last, so partial backups never count)',
+    );
   if (!loadProviders) {
     backup.argument('<source>', `one of: ${Object.keys(BUILTIN_PROVIDERS.source).join(', ')}`);
     return;
@@ -29,8 +34,15 @@ export async function registerBackup(program: Command, runtime: Runtime, loadPro
   await loadSourceCommands(backup, runtime, (command, definition) => {
     addDeclaredOptions(command, definition.options);
     command
-      .requiredOption('--to <repository...>', 'repository path, URL or config name; repeat for several (3-2-1)')
-      .option('--pipeline <name>', 'pipeline name: the folder of these backups in the repository', definition.name);
+      .requiredOption(
+        '--to <repository...>',
+        'repository path, URL or config name; repeat for several (3-2-1)',
+      )
+      .option(
+        '--pipeline <name>',
+        'pipeline name: the folder of these backups in the repository',
+        definition.name,
+      );
     for (const transform of transforms) addTransformFlags(command, transform);
     command.action(async (...args: unknown[]) => {
       const parsed = command.optsWithGlobals();
@@ -42,8 +54,13 @@ export async function registerBackup(program: Command, runtime: Runtime, loadPro
         path: `backup ${definition.name}`,
         fromCli: true,
       };
-      const targets = await Promise.all((parsed.to as string[]).map((to) => resolveRepositoryRef(to, runtime)));
-      const run = { pipeline: parsed.pipeline as string, destinations: targets.map((target) => target.label) };
+      const targets = await Promise.all(
+        (parsed.to as string[]).map((to) => resolveRepositoryRef(to, runtime)),
+      );
+      const run = {
+        pipeline: parsed.pipeline as string,
+        destinations: targets.map((target) => target.label),
+      };
       // observeBackup sends the config's notifications and history row around the run (issue 8).
       const { result, exitCode } = await observeBackup(runtime, run, async () => {
         const plan = await buildBackupPlan(
@@ -68,7 +85,9 @@ async function loadCliTransforms(runtime: Runtime): Promise<CliTransform[]> {
   const registry = await runtime.registry();
   const result: CliTransform[] = [];
   for (const [name, flag] of Object.entries(BUILTIN_TRANSFORM_FLAGS)) {
-    const definition = registry.isInstalled('transform', name) ? await registry.load('transform', name) : undefined;
+    const definition = registry.isInstalled('transform', name)
+      ? await registry.load('transform', name)
+      : undefined;
     result.push({ name, flag: definition?.cli?.flag ?? flag, ...(definition ? { definition } : {}) });
   }
   for (const definition of await registry.plugins('transform')) {
@@ -102,9 +121,13 @@ function selectTransforms(transforms: CliTransform[], parsed: Record<string, unk
     if (!definition) {
       const packageName = BUILTIN_PROVIDERS.transform[transform.name];
       const optOut = given === undefined ? ` or pass --no-${flag}` : '';
-      throw new NexusError('PROVIDER_MISSING', `--${flag} needs the package ${packageName}, which is not installed`, {
-        hint: `install it with: npm install ${packageName}${optOut}`,
-      });
+      throw new NexusError(
+        'PROVIDER_MISSING',
+        `--${flag} needs the package ${packageName}, which is not installed`,
+        {
+          hint: `install it with: npm install ${packageName}${optOut}`,
+        },
+      );
     }
     const values: Record<string, unknown> = {};
     for (const name of Object.keys(definition.options)) {
@@ -123,4 +146,3 @@ function selectTransforms(transforms: CliTransform[], parsed: Record<string, unk
 function camel(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 }
-

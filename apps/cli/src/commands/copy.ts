@@ -10,8 +10,14 @@ import { loadSourceCommands } from './source-commands.js';
  * restore target with no repository in between (e.g. `copy postgres --db URL --create-db`).
  * A flag both sides declare (like `--db`) feeds both: the source reads it, the target uses its server.
  */
-export async function registerCopy(program: Command, runtime: Runtime, loadProviders: boolean): Promise<void> {
-  const copy = program.command('copy').description('stream a source straight into a restore target, no file in between');
+export async function registerCopy(
+  program: Command,
+  runtime: Runtime,
+  loadProviders: boolean,
+): Promise<void> {
+  const copy = program
+    .command('copy')
+    .description('stream a source straight into a restore target, no file in between');
   if (!loadProviders) {
     copy.argument('<source>', 'the source to copy, e.g. postgres');
     return;

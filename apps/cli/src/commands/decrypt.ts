@@ -1,6 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EXIT, NexusError } from '@nexus-backup/core';
@@ -23,12 +22,24 @@ interface DecryptModule {
 export function registerDecrypt(program: Command, runtime: Runtime): void {
   const command = program
     .command('decrypt')
-    .description('decrypt one file (nexus-backup aes format, or openssl enc -aes-256-cbc) to stdout or --output')
+    .description(
+      'decrypt one file (nexus-backup aes format, or openssl enc -aes-256-cbc) to stdout or --output',
+    )
     .argument('<file>', 'the encrypted file')
-    .option('--openssl', 'the file was made by `openssl enc -aes-256-cbc` (our own format is detected without this)')
-    .option('--pbkdf2', 'openssl file made with -pbkdf2 (default: the legacy key derivation of `openssl enc -salt`)')
+    .option(
+      '--openssl',
+      'the file was made by `openssl enc -aes-256-cbc` (our own format is detected without this)',
+    )
+    .option(
+      '--pbkdf2',
+      'openssl file made with -pbkdf2 (default: the legacy key derivation of `openssl enc -salt`)',
+    )
     .option('--iter <n>', 'openssl -iter N used with -pbkdf2 (openssl default 10000)')
-    .addOption(new Option('--md <digest>', 'openssl -md digest: sha256 (OpenSSL >= 1.1) or md5 (older)').choices(['sha256', 'md5']).default('sha256'))
+    .addOption(
+      new Option('--md <digest>', 'openssl -md digest: sha256 (OpenSSL >= 1.1) or md5 (older)')
+        .choices(['sha256', 'md5'])
+        .default('sha256'),
+    )
     .option('-o, --output <file>', 'write here (atomically: nothing is left on failure) instead of stdout')
     .action(async (file: string) => {
       const parsed = command.optsWithGlobals();
@@ -47,7 +58,13 @@ export function registerDecrypt(program: Command, runtime: Runtime): void {
         passphrase: await ctx.secrets.passphrase('decrypt'),
         signal: ctx.signal,
         ...(parsed.openssl
-          ? { openssl: { pbkdf2: Boolean(parsed.pbkdf2), md: parsed.md as 'sha256' | 'md5', ...(iter ? { iter } : {}) } }
+          ? {
+              openssl: {
+                pbkdf2: Boolean(parsed.pbkdf2),
+                md: parsed.md as 'sha256' | 'md5',
+                ...(iter ? { iter } : {}),
+              },
+            }
           : {}),
       });
       const input = createReadStream(file);

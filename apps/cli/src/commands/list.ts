@@ -31,8 +31,17 @@ export function registerList(program: Command, runtime: Runtime): void {
             bytes: manifestBytes(backup.manifest),
             artifacts: backup.manifest.artifacts.map(({ file, stored, raw }) => ({ file, stored, raw })),
           })),
-          incomplete: scan.leftovers.map(({ pipeline: p, id, keys, newest }) => ({ pipeline: p, id, objects: keys.length, modified: newest })),
-          unreadable: scan.unreadable.map(({ pipeline: p, id, error }) => ({ pipeline: p, id, error: error.message })),
+          incomplete: scan.leftovers.map(({ pipeline: p, id, keys, newest }) => ({
+            pipeline: p,
+            id,
+            objects: keys.length,
+            modified: newest,
+          })),
+          unreadable: scan.unreadable.map(({ pipeline: p, id, error }) => ({
+            pipeline: p,
+            id,
+            error: error.message,
+          })),
         });
       } else {
         printTable(
@@ -46,10 +55,13 @@ export function registerList(program: Command, runtime: Runtime): void {
           ]),
         );
         for (const leftover of scan.leftovers) {
-          runtime.log.warn(`${leftover.pipeline}/${leftover.id} has no manifest (crashed or running); not a backup, prune removes it`);
+          runtime.log.warn(
+            `${leftover.pipeline}/${leftover.id} has no manifest (crashed or running); not a backup, prune removes it`,
+          );
         }
       }
-      for (const damaged of scan.unreadable) runtime.log.warn(`${damaged.pipeline}/${damaged.id}: ${damaged.error.message}`);
+      for (const damaged of scan.unreadable)
+        runtime.log.warn(`${damaged.pipeline}/${damaged.id}: ${damaged.error.message}`);
       process.exitCode = scan.unreadable.length > 0 ? EXIT.warnings : EXIT.ok;
     });
 }

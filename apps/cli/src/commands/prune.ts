@@ -3,9 +3,9 @@ import {
   EXIT,
   parseDuration,
   parseDurationMs,
-  type Repository,
   RETENTION_COUNT_RULES,
   RETENTION_WITHIN_RULES,
+  type Repository,
   type RetentionPolicy,
   type RunContext,
 } from '@nexus-backup/core';
@@ -26,9 +26,14 @@ export function registerPrune(program: Command, runtime: Runtime): void {
   for (const rule of RETENTION_COUNT_RULES) {
     command.addOption(new Option(`--${kebab(rule)} <n>`, describeRule(rule)).argParser(parseCount));
   }
-  for (const rule of RETENTION_WITHIN_RULES) command.addOption(new Option(`--${kebab(rule)} <duration>`, describeRule(rule)));
+  for (const rule of RETENTION_WITHIN_RULES)
+    command.addOption(new Option(`--${kebab(rule)} <duration>`, describeRule(rule)));
   command
-    .option('--grace <duration>', 'leftovers of crashed or running backups younger than this are kept', DEFAULT_GRACE)
+    .option(
+      '--grace <duration>',
+      'leftovers of crashed or running backups younger than this are kept',
+      DEFAULT_GRACE,
+    )
     .option('--dry-run', 'print the decision table and remove nothing')
     .action(async (pipeline: string | undefined) => {
       const parsed = command.optsWithGlobals();
@@ -71,8 +76,15 @@ export async function pruneRepository(
       now,
     );
     for (const decision of decisions) {
-      outcome.decisions.push({ pipeline, id: decision.id, time: decision.time.toISOString(), action: decision.action, reasons: decision.reasons });
-      if (decision.action === 'remove' && !options.dryRun) await repository.deleteBackup(pipeline, decision.id, ctx);
+      outcome.decisions.push({
+        pipeline,
+        id: decision.id,
+        time: decision.time.toISOString(),
+        action: decision.action,
+        reasons: decision.reasons,
+      });
+      if (decision.action === 'remove' && !options.dryRun)
+        await repository.deleteBackup(pipeline, decision.id, ctx);
     }
   }
   for (const leftover of scan.leftovers) {
@@ -87,7 +99,13 @@ export async function pruneRepository(
     if (old && !options.dryRun) await repository.deleteKeys(leftover.keys, ctx);
   }
   const cleanup = repository.destination.cleanup;
-  if (cleanup) outcome.cleaned = await cleanup.call(repository.destination, new Date(now.getTime() - options.graceMs), ctx, options.dryRun);
+  if (cleanup)
+    outcome.cleaned = await cleanup.call(
+      repository.destination,
+      new Date(now.getTime() - options.graceMs),
+      ctx,
+      options.dryRun,
+    );
   return outcome;
 }
 
@@ -105,13 +123,16 @@ export function printPrune(outcome: PruneOutcome, runtime: Runtime, dryRun: bool
   );
   for (const line of outcome.cleaned) runtime.log.info(`${dryRun ? 'would clean' : 'cleaned'}: ${line}`);
   const removed = outcome.decisions.filter((d) => d.action === 'remove').length;
-  runtime.log.info(`${dryRun ? 'dry run: would remove' : 'removed'} ${removed} backup(s) from ${outcome.repository}`);
+  runtime.log.info(
+    `${dryRun ? 'dry run: would remove' : 'removed'} ${removed} backup(s) from ${outcome.repository}`,
+  );
 }
 
 function policyFromFlags(parsed: Record<string, unknown>): RetentionPolicy {
   const policy: Record<string, unknown> = {};
   for (const rule of RETENTION_COUNT_RULES) if (parsed[rule] !== undefined) policy[rule] = parsed[rule];
-  for (const rule of RETENTION_WITHIN_RULES) if (parsed[rule] !== undefined) policy[rule] = parseDuration(parsed[rule] as string);
+  for (const rule of RETENTION_WITHIN_RULES)
+    if (parsed[rule] !== undefined) policy[rule] = parseDuration(parsed[rule] as string);
   return policy as RetentionPolicy;
 }
 
@@ -131,7 +152,8 @@ function describeRule(rule: string): string {
   const period = rule.replace(/^keep(Within)?/, '').toLowerCase();
   if (rule === 'keepLast') return 'keep the N newest backups';
   if (rule === 'keepWithin') return 'keep every backup within this duration of the newest (e.g. 2d, 1y2m)';
-  if (rule.startsWith('keepWithin')) return `keep the newest ${period} backup of each period within this duration`;
+  if (rule.startsWith('keepWithin'))
+    return `keep the newest ${period} backup of each period within this duration`;
   return `keep the newest backup of each of the last N ${period} periods (-1: all)`;
 }
 

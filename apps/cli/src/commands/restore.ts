@@ -17,10 +17,16 @@ import type { Runtime } from '../runtime.js';
 import { installedRestoreOptions } from './restore-options.js';
 
 /** `restore [PIPELINE[@ID|@latest]] --from <repo> [target options] [--dry-run]` */
-export async function registerRestore(program: Command, runtime: Runtime, loadProviders: boolean): Promise<void> {
+export async function registerRestore(
+  program: Command,
+  runtime: Runtime,
+  loadProviders: boolean,
+): Promise<void> {
   const command = program
     .command('restore')
-    .description('restore a backup; the target is left as it was if anything fails (checksums are checked as bytes flow)')
+    .description(
+      'restore a backup; the target is left as it was if anything fails (checksums are checked as bytes flow)',
+    )
     .argument('[selector]', 'PIPELINE, PIPELINE@latest or PIPELINE@ID (default: the only pipeline, latest)')
     .requiredOption('--from <repository>', 'repository path, URL or config name')
     .option('--dry-run', 'verify the stored backup and show what would be restored, without writing');
@@ -41,7 +47,12 @@ export async function registerRestore(program: Command, runtime: Runtime, loadPr
       env: runtime.env,
       fromCli: true,
     }) as Record<string, unknown>;
-    rejectForeignTargetOptions(parsed, definition.restoreOptions, await installedRestoreOptions(runtime), definition.name);
+    rejectForeignTargetOptions(
+      parsed,
+      definition.restoreOptions,
+      await installedRestoreOptions(runtime),
+      definition.name,
+    );
     if (parsed.dryRun) {
       process.exitCode = await dryRun(backup, target, runtime, repository);
       return;
@@ -49,11 +60,20 @@ export async function registerRestore(program: Command, runtime: Runtime, loadPr
     const stages: DecodeStage[] = [];
     for (const transform of backup.manifest.transforms) {
       const transformDefinition = await registry.load('transform', transform.provider);
-      stages.push({ definition: transformDefinition, transform: await transformDefinition.create(defaultOptions(transformDefinition.options)) });
+      stages.push({
+        definition: transformDefinition,
+        transform: await transformDefinition.create(defaultOptions(transformDefinition.options)),
+      });
     }
     const source = await definition.create(defaultOptions(definition.options));
     const report = await runRestore({ repository, backup, source, stages, target }, ctx);
-    if (parsed.json) printJson({ pipeline: backup.pipeline, id: backup.id, lines: report.lines, details: report.details ?? null });
+    if (parsed.json)
+      printJson({
+        pipeline: backup.pipeline,
+        id: backup.id,
+        lines: report.lines,
+        details: report.details ?? null,
+      });
     else {
       runtime.log.info(`restored ${backup.pipeline}@${backup.id} from ${repository.label}`);
       printLines(report.lines);
@@ -71,8 +91,12 @@ function rejectForeignTargetOptions(
 ): void {
   const foreign = Object.keys(all).filter((name) => !(name in own) && parsed[name] !== undefined);
   if (foreign.length > 0) {
-    const flags = foreign.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
-    const accepted = Object.keys(own).map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    const flags = foreign
+      .map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
+      .join(', ');
+    const accepted = Object.keys(own).map(
+      (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+    );
     throw new NexusError('USAGE', `${flags} does not apply to a ${source} backup`, {
       hint: `its target options are: ${accepted.join(', ') || '(none)'}`,
     });
@@ -97,9 +121,13 @@ async function dryRun(
   };
   if (runtime.flags.json) printJson(plan);
   else {
-    runtime.log.info(`dry run: would restore ${backup.pipeline}@${backup.id} (${plan.source}) into ${JSON.stringify(target)}`);
+    runtime.log.info(
+      `dry run: would restore ${backup.pipeline}@${backup.id} (${plan.source}) into ${JSON.stringify(target)}`,
+    );
     for (const artifact of check.artifacts) {
-      runtime.log.info(`${artifact.ok ? 'ok    ' : 'FAILED'} ${artifact.file}${artifact.problem ? `: ${artifact.problem}` : ''}`);
+      runtime.log.info(
+        `${artifact.ok ? 'ok    ' : 'FAILED'} ${artifact.file}${artifact.problem ? `: ${artifact.problem}` : ''}`,
+      );
     }
   }
   return check.ok ? EXIT.ok : EXIT.failed;

@@ -1,4 +1,11 @@
-import { type BackupResult, EXIT, NexusError, type PipelineConfig, runBackup, toNexusError } from '@nexus-backup/core';
+import {
+  type BackupResult,
+  EXIT,
+  NexusError,
+  type PipelineConfig,
+  runBackup,
+  toNexusError,
+} from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { observeBackup } from '../ops/observe-backup.js';
 import { buildBackupPlan } from '../plan.js';
@@ -26,7 +33,8 @@ export function registerRun(program: Command, runtime: Runtime): void {
           });
         }
       }
-      const selected = names.length > 0 ? names.map((name) => config?.pipelines[name] as PipelineConfig) : all;
+      const selected =
+        names.length > 0 ? names.map((name) => config?.pipelines[name] as PipelineConfig) : all;
       // Relative paths in a config file (`dir: ./credentials`) mean relative to that file, as for repositories.
       if (config) process.chdir(config.baseDir);
       let exitCode: number = EXIT.ok;
@@ -36,18 +44,35 @@ export function registerRun(program: Command, runtime: Runtime): void {
 }
 
 /** One pipeline: backup, then retention on every repository that took it. Failures are reported, not thrown. */
-export async function runPipeline(pipeline: PipelineConfig, runtime: Runtime, options: { report?: boolean } = {}): Promise<number> {
+export async function runPipeline(
+  pipeline: PipelineConfig,
+  runtime: Runtime,
+  options: { report?: boolean } = {},
+): Promise<number> {
   let result: BackupResult;
   let hooksExit: number;
-  const run = { pipeline: pipeline.name, destinations: pipeline.to.map((repository) => repository.name ?? repository.url) };
+  const run = {
+    pipeline: pipeline.name,
+    destinations: pipeline.to.map((repository) => repository.name ?? repository.url),
+  };
   try {
     // observeBackup sends the config's notifications and history row around the run (issue 8).
     ({ result, exitCode: hooksExit } = await observeBackup(runtime, run, async () => {
       const plan = await buildBackupPlan(
         {
           pipeline: pipeline.name,
-          source: { name: pipeline.source.use, values: pipeline.source.options, path: pipeline.source.path, fromCli: false },
-          transforms: pipeline.transforms.map((use) => ({ name: use.use, values: use.options, path: use.path, fromCli: false })),
+          source: {
+            name: pipeline.source.use,
+            values: pipeline.source.options,
+            path: pipeline.source.path,
+            fromCli: false,
+          },
+          transforms: pipeline.transforms.map((use) => ({
+            name: use.use,
+            values: use.options,
+            path: use.path,
+            fromCli: false,
+          })),
           targets: pipeline.to.map((repository) => ({
             url: repository.url,
             optional: repository.optional,
@@ -64,7 +89,12 @@ export async function runPipeline(pipeline: PipelineConfig, runtime: Runtime, op
     return failure.exitCode;
   }
   // The scheduler (report: false) logs one-line events of its own instead of the report and prune table.
-  const backupExit = options.report === false ? (result.warnings.length > 0 ? EXIT.warnings : EXIT.ok) : reportBackup(result, runtime);
+  const backupExit =
+    options.report === false
+      ? result.warnings.length > 0
+        ? EXIT.warnings
+        : EXIT.ok
+      : reportBackup(result, runtime);
   let exitCode = Math.max(backupExit, hooksExit);
   if (pipeline.retention) {
     for (const repository of pipeline.to) {
@@ -80,7 +110,9 @@ export async function runPipeline(pipeline: PipelineConfig, runtime: Runtime, op
         });
         if (!runtime.flags.json && options.report !== false) printPrune(outcome, runtime, false);
       } catch (error) {
-        runtime.log.warn(`retention of ${pipeline.name} in ${repository.name ?? repository.url} failed: ${toNexusError(error).message}`);
+        runtime.log.warn(
+          `retention of ${pipeline.name} in ${repository.name ?? repository.url} failed: ${toNexusError(error).message}`,
+        );
         exitCode = Math.max(exitCode, EXIT.warnings);
       }
     }

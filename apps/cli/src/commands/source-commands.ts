@@ -14,7 +14,8 @@ export async function loadSourceCommands(
 ): Promise<void> {
   const registry = await runtime.registry();
   const plugins = await registry.plugins('source');
-  for (const definition of plugins) configure(parent.command(definition.name).description(definition.description), definition);
+  for (const definition of plugins)
+    configure(parent.command(definition.name).description(definition.description), definition);
   for (const name of Object.keys(BUILTIN_PROVIDERS.source)) {
     if (plugins.some((plugin) => plugin.name === name)) continue;
     const packageName = BUILTIN_PROVIDERS.source[name];

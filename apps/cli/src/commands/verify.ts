@@ -1,4 +1,4 @@
-import { EXIT, NexusError, verifyBackup, type BackupCheck } from '@nexus-backup/core';
+import { type BackupCheck, EXIT, NexusError, verifyBackup } from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
@@ -19,7 +19,10 @@ export function registerVerify(program: Command, runtime: Runtime): void {
       const scan = await repository.scan(ctx, pipeline || undefined);
       const backups = id ? [await repository.find(selector, ctx)] : scan.backups;
       if (backups.length === 0 && scan.unreadable.length === 0) {
-        throw new NexusError('NOT_FOUND', `no complete backup${pipeline ? ` of ${pipeline}` : ''} in ${repository.label}`);
+        throw new NexusError(
+          'NOT_FOUND',
+          `no complete backup${pipeline ? ` of ${pipeline}` : ''} in ${repository.label}`,
+        );
       }
       const checks: BackupCheck[] = [];
       for (const backup of backups) checks.push(await verifyBackup(repository, backup, ctx));
@@ -31,7 +34,13 @@ export function registerVerify(program: Command, runtime: Runtime): void {
           ok: failed === 0,
           backups: [
             ...checks,
-            ...unreadable.map((u) => ({ pipeline: u.pipeline, id: u.id, ok: false, artifacts: [], problem: u.error.message })),
+            ...unreadable.map((u) => ({
+              pipeline: u.pipeline,
+              id: u.id,
+              ok: false,
+              artifacts: [],
+              problem: u.error.message,
+            })),
           ],
         });
       } else {
