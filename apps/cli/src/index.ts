@@ -7,6 +7,7 @@ import { registerCopy } from './commands/copy.js';
 import { registerDecrypt } from './commands/decrypt.js';
 import { registerHistory } from './commands/history.js';
 import { registerList } from './commands/list.js';
+import { registerMirror } from './commands/mirror.js';
 import { registerPrune } from './commands/prune.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
@@ -42,6 +43,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   } catch (error) {
     return reportError(error, runtime);
   } finally {
+    await runtime.closeAll();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
@@ -79,6 +81,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
   registerDecrypt(program, runtime);
+  registerMirror(program, runtime);
   registerCheck(program, runtime);
   registerHistory(program, runtime);
   registerSchedule(program, runtime);

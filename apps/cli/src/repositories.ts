@@ -50,7 +50,9 @@ export async function openRepository(ref: RepositoryRef, runtime: Runtime): Prom
     values: definition.fromUrl(url) as Record<string, unknown>,
     env: runtime.env,
   });
-  return new Repository(await definition.create(options), ref.label);
+  const destination = await definition.create(options);
+  runtime.closeAtExit(destination);
+  return new Repository(destination, ref.label);
 }
 
 export async function openRepositoryByName(value: string, runtime: Runtime): Promise<Repository> {

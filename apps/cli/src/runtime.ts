@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  type Destination,
   type Logger,
   loadConfig,
   type NexusConfig,
@@ -46,6 +47,18 @@ export class Runtime {
     prescanned: GlobalFlags,
   ) {
     this.flags = prescanned;
+  }
+
+  private readonly openDestinations: Destination[] = [];
+
+  /** Connections (SSH, S3 agents) would keep the process alive; main closes them when the command ends. */
+  closeAtExit(destination: Destination): void {
+    this.openDestinations.push(destination);
+  }
+
+  async closeAll(): Promise<void> {
+    const destinations = this.openDestinations.splice(0);
+    await Promise.allSettled(destinations.map((destination) => destination.close?.()));
   }
 
   get log(): Logger {
