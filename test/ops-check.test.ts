@@ -31,6 +31,16 @@ describe('nexus-backup check', () => {
     expect(check.stdout).not.toContain('FAIL');
   });
 
+  it('with --quiet prints nothing when all is well (cron mails only problems)', async () => {
+    const repo = await repositoryWithBackup();
+    const quiet = await runCli(['check', 'config', 'database', '--from', repo, '--max-age', '1h', '--quiet']);
+    expect(quiet.code).toBe(2);
+    expect(quiet.stdout).toBe(`FAIL  database: missing: no complete backup in ${repo}\n`);
+    const fine = await runCli(['check', 'config', '--from', repo, '--max-age', '1h', '--quiet']);
+    expect(fine.code).toBe(0);
+    expect(fine.stdout + fine.stderr).toBe('');
+  });
+
   it('exits 2 naming a stale backup once it is older than --max-age', async () => {
     const repo = await repositoryWithBackup();
     await sleep(1100);

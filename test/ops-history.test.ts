@@ -136,6 +136,36 @@ describe('backup history in PostgreSQL', () => {
     expect(listed.backups).toHaveLength(1);
   });
 
+  it('once the table exists, a role granted only INSERT records runs (no CREATE needed)', async () => {
+    const owner = await server.admin.createDatabase('history_grants');
+    const dir = await tempDir('history-grants');
+    const config = await writeOpsProject(dir, PIPELINES);
+    expect(
+      (await runCli(['run', 'config', '--config', config], { env: { HISTORY_DATABASE_URL: owner } })).code,
+    ).toBe(0);
+    await server.admin.query("CREATE ROLE history_writer LOGIN PASSWORD 'writer-pw'");
+    await server.admin.exec(
+      'history_grants',
+      `REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+       GRANT INSERT ON backup_history TO history_writer;
+       GRANT USAGE ON SEQUENCE backup_history_id_seq TO history_writer;`,
+    );
+    const writer = new URL(owner);
+    writer.username = 'history_writer';
+    writer.password = 'writer-pw';
+
+    const run = await runCli(['run', 'config', '--config', config], {
+      env: { HISTORY_DATABASE_URL: writer.href },
+    });
+    expect(run.stderr).not.toContain('history:');
+    expect(run.code).toBe(0);
+    const history = JSON.parse(
+      (await runCli(['history', '--config', config, '--json'], { env: { HISTORY_DATABASE_URL: owner } }))
+        .stdout,
+    );
+    expect(history.runs).toHaveLength(2);
+  });
+
   it('history lists nothing (exit 0) before any run created the table', async () => {
     const db = await server.admin.createDatabase('history_empty');
     const dir = await tempDir('history-empty');

@@ -102,7 +102,8 @@ function printReport(report: CheckReport, runtime: Runtime): void {
   const lines: string[] = [];
   for (const result of report.pipelines) {
     const newest = result.newest;
-    if (result.ok && newest) {
+    // --quiet: a check run from cron prints (and so mails) only its problems.
+    if (result.ok && newest && !runtime.flags.quiet) {
       lines.push(
         `ok    ${result.pipeline}: newest backup ${newest.id} is ${formatDuration(newest.ageMs)} old, ${formatBytes(newest.bytes)}`,
       );

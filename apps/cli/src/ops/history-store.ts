@@ -82,10 +82,7 @@ export async function listRuns(
   options: { pipeline?: string; limit: number },
 ): Promise<HistoryRow[]> {
   return withClient(url, async (client) => {
-    const exists = await client.query<{ found: string | null }>(
-      "SELECT to_regclass('backup_history')::text AS found",
-    );
-    if (!exists.rows[0]?.found) return [];
+    if (!(await tableExists(client))) return [];
     const result = await client.query(
       `SELECT pipeline, backup_id, status, started_at, finished_at, duration_ms, bytes, destinations, error, warnings, host
          FROM backup_history
@@ -110,7 +107,12 @@ export async function listRuns(
   });
 }
 
+/**
+ * Creates the table only when it is missing: CREATE ... IF NOT EXISTS still demands CREATE on the
+ * schema, and a role that was only granted INSERT must keep working once the table exists.
+ */
 async function ensureTable(client: pg.Client): Promise<void> {
+  if (await tableExists(client)) return;
   try {
     await client.query(CREATE_TABLE);
     await client.query(CREATE_INDEX);
@@ -119,6 +121,13 @@ async function ensureTable(client: pg.Client): Promise<void> {
     const code = (error as { code?: string }).code;
     if (code !== '23505' && code !== '42P07') throw error;
   }
+}
+
+async function tableExists(client: pg.Client): Promise<boolean> {
+  const result = await client.query<{ found: boolean }>(
+    "SELECT to_regclass('backup_history') IS NOT NULL AS found",
+  );
+  return result.rows[0]?.found === true;
 }
 
 async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
