@@ -63,6 +63,9 @@ const restoreOptions = {
   },
 } as const;
 
+/** The one artifact of a postgres backup (kept here so loading the definition loads no dump code). */
+const ARTIFACT = 'database.sql';
+
 export type PostgresSourceOptions = OptionValues<typeof sourceOptions>;
 
 /**
@@ -88,35 +91,48 @@ export const postgres = defineSource({
       },
       async *backup(ctx) {
         const { startDump } = await import('./dump/dump.js');
-        yield await startDump(options, ctx);
+        const artifact = await startDump(options, ctx);
+        try {
+          yield artifact;
+        } finally {
+          // A caller that stops without reading the stream must not leave the snapshot open.
+          if (!artifact.stream.readableEnded) artifact.stream.destroy();
+        }
       },
       async restore(ctx, artifacts, target) {
         const { restoreSql } = await import('./restore/index.js');
-        const artifact = await single(artifacts);
-        return restoreSql({
-          input: artifact.stream,
-          target: {
-            ...(typeof target.db === 'string' ? { db: target.db } : {}),
-            ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
-            ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
-          },
-          singleTransaction: target.singleTransaction !== false,
-          // A data-only dump goes into a database that already has the schema.
-          allowNonEmpty: artifact.meta.dataOnly === true,
-          ctx,
-        });
+        // The iterator stays open until the restore has read the stream: closing it early would let a
+        // live source (copy postgres) end its dump before the bytes arrive.
+        const iterator = artifacts[Symbol.asyncIterator]();
+        try {
+          const artifact = await nextDatabaseArtifact(iterator);
+          return await restoreSql({
+            input: artifact.stream,
+            target: {
+              ...(typeof target.db === 'string' ? { db: target.db } : {}),
+              ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
+              ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
+            },
+            singleTransaction: target.singleTransaction !== false,
+            // A data-only dump goes into a database that already has the schema.
+            allowNonEmpty: artifact.meta.dataOnly === true,
+            ctx,
+          });
+        } finally {
+          await iterator.return?.();
+        }
       },
     };
   },
 });
 
-/** A postgres backup has exactly one artifact, `database.sql`. */
-async function single(artifacts: AsyncIterable<RestoreArtifact>): Promise<RestoreArtifact> {
-  for await (const artifact of artifacts) {
-    if (artifact.name === 'database.sql') return artifact;
-    artifact.stream.destroy();
+/** A postgres backup has one artifact, `database.sql`; anything else is skipped. */
+async function nextDatabaseArtifact(iterator: AsyncIterator<RestoreArtifact>): Promise<RestoreArtifact> {
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    if (next.value.name === ARTIFACT) return next.value;
+    next.value.stream.destroy();
   }
-  throw new NexusError('NOT_FOUND', 'the backup has no database.sql artifact', {
+  throw new NexusError('NOT_FOUND', `the backup has no ${ARTIFACT} artifact`, {
     provider: 'postgres',
     hint: 'restore a backup made by the postgres source',
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Artifact } from '@nexus-backup/core';
+import { type Artifact, runCopy } from '@nexus-backup/core';
 import { postgres } from '@nexus-backup/postgres';
 import { createTestContext } from '@nexus-backup/testkit';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
@@ -42,8 +42,26 @@ async function firstArtifact(signal?: AbortSignal): Promise<Artifact> {
     owners: false,
     privileges: false,
   });
-  for await (const artifact of source.backup(createTestContext(signal ? { signal } : {}))) return artifact;
-  throw new Error('no artifact');
+  // next() without return(): leaving the loop would tell the source we are done with the artifact.
+  const next = await source
+    .backup(createTestContext(signal ? { signal } : {}))
+    [Symbol.asyncIterator]()
+    .next();
+  if (next.done) throw new Error('no artifact');
+  return next.value;
+}
+
+/** Open dump connections, polled for a while: a closed socket leaves pg_stat_activity shortly after. */
+async function dumpSessionsAfterWaiting(): Promise<number> {
+  let sessions = 1;
+  for (let attempt = 0; attempt < 50 && sessions > 0; attempt++) {
+    const { rows } = await server.admin.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'nexus-backup dump'",
+    );
+    sessions = Number(rows[0]?.n);
+    if (sessions > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return sessions;
 }
 
 /** Collects a stream into a file-sized buffer, running `during` after the first chunk arrives. */
@@ -105,19 +123,44 @@ describe('a dump is one consistent snapshot', () => {
     }
   });
 
+  it('a caller that stops without reading the artifact does not leave the dump connection open', async () => {
+    const source = await postgres.create({
+      db: sourceUrl,
+      schemaOnly: false,
+      dataOnly: false,
+      owners: false,
+      privileges: false,
+    });
+    for await (const artifact of source.backup(createTestContext())) {
+      expect(artifact.name).toBe('database.sql');
+      break;
+    }
+    expect(await dumpSessionsAfterWaiting()).toBe(0);
+  });
+
+  it('copy streams a live dump straight into a new database (copy postgres --create-db)', async () => {
+    const source = await postgres.create({
+      db: sourceUrl,
+      schemaOnly: false,
+      dataOnly: false,
+      owners: false,
+      privileges: false,
+    });
+    const report = await runCopy(
+      source,
+      { db: sourceUrl, createDb: 'bank_copy', singleTransaction: true },
+      createTestContext(),
+    );
+    expect(report.lines.join('\n')).toContain('bank_copy');
+    expect(await tableChecksums(server.url('bank_copy'))).toEqual(await tableChecksums(sourceUrl));
+    expect(await dumpSessionsAfterWaiting()).toBe(0);
+  });
+
   it('an abort stops the stream and closes the dump connection', async () => {
     const controller = new AbortController();
     const artifact = await firstArtifact(controller.signal);
     const finished = consume(artifact, async () => controller.abort(new Error('stop')));
     await expect(finished).rejects.toThrow();
-    let sessions = 1;
-    for (let attempt = 0; attempt < 50 && sessions > 0; attempt++) {
-      const { rows } = await server.admin.query<{ n: string }>(
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'nexus-backup dump'",
-      );
-      sessions = Number(rows[0]?.n);
-      if (sessions > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(sessions).toBe(0);
+    expect(await dumpSessionsAfterWaiting()).toBe(0);
   });
 });

@@ -3,9 +3,10 @@ import { type Artifact, type Json, NexusError, type RunContext } from '@nexus-ba
 import type pg from 'pg';
 import { catalogReader } from './catalog/query.js';
 import { connect, PROVIDER, redactUrl } from './connection.js';
+import { copyTableOut } from './copy-out.js';
 import { type PlanOptions, planDump } from './plan.js';
 import { lockTables, openSnapshot } from './snapshot.js';
-import { copyOutStatement, writeDump } from './write.js';
+import { writeDump } from './write.js';
 
 export const ARTIFACT_NAME = 'database.sql';
 
@@ -21,7 +22,12 @@ export interface DumpOptions extends PlanOptions {
  */
 export async function startDump(options: DumpOptions, ctx: RunContext): Promise<Artifact> {
   const client = await connect(options.db, 'nexus-backup dump');
-  let owned = true;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    void client.end().catch(() => undefined);
+  };
   try {
     const snapshot = await openSnapshot(client);
     await lockTables(client);
@@ -37,55 +43,40 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
       serverVersion: snapshot.serverVersion,
       serverVersionNum: snapshot.versionNum,
       database: snapshot.database,
+      snapshot: snapshot.id,
       snapshotAt: snapshot.takenAt,
       schemaOnly: Boolean(options.schemaOnly),
       dataOnly: Boolean(options.dataOnly),
       rows,
     };
-    const { to: copyTo } = await import('pg-copy-streams');
-    async function* copyOut(object: (typeof objects)[number]): AsyncIterable<Buffer> {
-      const stream = client.query(copyTo(copyOutStatement(object)));
-      let count = 0;
-      try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          // In COPY text format a row's newlines are escaped, so each raw 0x0A ends one row.
-          for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) count++;
-          yield chunk;
-        }
-      } catch (error) {
-        throw new NexusError('IO', `reading table ${object.name} failed: ${(error as Error).message}`, {
-          provider: PROVIDER,
-          cause: error,
-        });
-      }
-      rows[object.name] = count;
-    }
     async function* bytes(): AsyncGenerator<Buffer> {
-      try {
-        yield* writeDump(snapshot, objects, {
-          copyOut,
-          signal: ctx.signal,
-          dataOnly: Boolean(options.dataOnly),
-        });
-        await client.query('COMMIT');
-      } finally {
-        await client.end().catch(() => undefined);
-      }
+      yield* writeDump(snapshot, objects, {
+        copyOut: (object) =>
+          copyTableOut(client, object, (count) => {
+            rows[object.name] = count;
+          }),
+        signal: ctx.signal,
+        dataOnly: Boolean(options.dataOnly),
+      });
+      await client.query('COMMIT');
     }
     const stream = Readable.from(bytes(), { objectMode: false, highWaterMark: 64 * 1024 });
     const onAbort = () => stream.destroy(ctx.signal.reason);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    stream.once('close', () => ctx.signal.removeEventListener('abort', onAbort));
-    owned = false;
+    // However the stream ends (read to the end, failed, destroyed, or never read at all and
+    // destroyed by the caller), the connection and its transaction go with it.
+    stream.once('close', () => {
+      ctx.signal.removeEventListener('abort', onAbort);
+      end();
+    });
     return { name: ARTIFACT_NAME, stream, expectedBytes, meta };
   } catch (error) {
+    end();
     if (error instanceof NexusError) throw error;
     throw new NexusError('IO', `dumping ${redactUrl(options.db)} failed: ${(error as Error).message}`, {
       provider: PROVIDER,
       cause: error,
     });
-  } finally {
-    if (owned) await client.end().catch(() => undefined);
   }
 }
 
