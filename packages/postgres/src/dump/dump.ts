@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { catalogReader } from './catalog/query.js';
 import { connect, PROVIDER, redactUrl } from './connection.js';
 import { copyTableOut } from './copy-out.js';
+import type { DumpObject } from './model.js';
 import { type PlanOptions, planDump } from './plan.js';
 import { lockTables, openSnapshot } from './snapshot.js';
 import { writeDump } from './write.js';
@@ -13,6 +14,20 @@ export const ARTIFACT_NAME = 'database.sql';
 export interface DumpOptions extends PlanOptions {
   /** postgresql:// URL; may hold a password, so it is never logged or stored. */
   db: string;
+  /** Picks the rows each table's COPY reads (see ../subset); absent: every row. */
+  rows?: RowFilter;
+}
+
+/**
+ * A row selection computed inside the snapshot. `prepare` runs while the transaction may still write
+ * (temp tables); the dump then makes it read only before `select` runs anything of the user's.
+ */
+export interface RowFilter {
+  prepare(client: pg.Client, tables: DumpObject[]): Promise<void>;
+  select(
+    client: pg.Client,
+    ctx: RunContext,
+  ): Promise<{ copyStatement(object: DumpObject): string; meta: { [key: string]: Json } }>;
 }
 
 /**
@@ -29,13 +44,17 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     void client.end().catch(() => undefined);
   };
   try {
-    const snapshot = await openSnapshot(client);
+    const snapshot = await openSnapshot(client, { readOnly: options.rows === undefined });
     await lockTables(client);
     const warn = (message: string) => ctx.log.warn(message);
     const objects = await planDump(catalogReader(client, snapshot.versionNum, warn), options);
     const dataTables = objects.flatMap((object) =>
       object.kind === 'table-data' && object.relation ? [object.relation] : [],
     );
+    const dataObjects = objects.filter((object) => object.kind === 'table-data' && object.copy);
+    await options.rows?.prepare(client, dataObjects);
+    if (options.rows) await client.query('SET TRANSACTION READ ONLY');
+    const selected = await options.rows?.select(client, ctx);
     const expectedBytes = await estimateBytes(client, dataTables);
     const rows: { [table: string]: Json } = {};
     const meta: { [key: string]: Json } = {
@@ -48,6 +67,7 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
       schemaOnly: Boolean(options.schemaOnly),
       dataOnly: Boolean(options.dataOnly),
       rows,
+      ...(selected ? { selection: selected.meta } : {}),
     };
     async function* bytes(): AsyncGenerator<Buffer> {
       yield* writeDump(snapshot, objects, {

@@ -47,16 +47,22 @@ export function relationMatcher(
 
 /** A partitioned table brings its partitions (that is where its rows are), recursively. */
 function withPartitions(objects: DumpObject[], chosen: Set<DumpObject>): Set<DumpObject> {
+  const partitionsOf = new Map<number, DumpObject[]>();
+  for (const object of objects) {
+    if (object.kind !== 'table' || object.partitionOf === undefined) continue;
+    const list = partitionsOf.get(object.partitionOf);
+    if (list) list.push(object);
+    else partitionsOf.set(object.partitionOf, [object]);
+  }
   const result = new Set(chosen);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const object of objects) {
-      if (object.kind !== 'table' || object.partitionOf === undefined || result.has(object)) continue;
-      if ([...result].some((parent) => parent.kind === 'table' && parent.relation === object.partitionOf)) {
-        result.add(object);
-        grew = true;
-      }
+  const queue = [...chosen];
+  while (queue.length > 0) {
+    const parent = queue.pop() as DumpObject;
+    if (parent.kind !== 'table' || parent.relation === undefined) continue;
+    for (const partition of partitionsOf.get(parent.relation) ?? []) {
+      if (result.has(partition)) continue;
+      result.add(partition);
+      queue.push(partition);
     }
   }
   return result;
@@ -87,7 +93,9 @@ export function selectObjects(
     if (!isAttached(object)) continue;
     const relation = relationOf.get(object.relation as number);
     if (!relation) continue;
-    attachedTo.set(relation, [...(attachedTo.get(relation) ?? []), object]);
+    const list = attachedTo.get(relation);
+    if (list) list.push(object);
+    else attachedTo.set(relation, [object]);
   }
 
   let kept = new Set(objects);

@@ -26,11 +26,12 @@ export interface Snapshot {
 
 /**
  * Opens the dump's one transaction: repeatable read and read only, so every catalog query and every
- * COPY sees the database as of this instant while writers carry on.
+ * COPY sees the database as of this instant while writers carry on. `readOnly: false` leaves room to
+ * create temp tables first (a row selection); the caller then sets it read only.
  */
-export async function openSnapshot(client: pg.Client): Promise<Snapshot> {
+export async function openSnapshot(client: pg.Client, { readOnly = true } = {}): Promise<Snapshot> {
   await client.query(SESSION_SETTINGS);
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+  await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ${readOnly ? ', READ ONLY' : ''}`);
   const { rows } = await client.query<{
     id: string;
     version: string;
