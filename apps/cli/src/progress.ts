@@ -1,4 +1,4 @@
-import type { Logger, ProgressSink } from '@nexus-backup/core';
+import { formatBytes, type Logger, type ProgressSink } from '@nexus-backup/core';
 import cliProgress from 'cli-progress';
 
 /**
@@ -44,15 +44,4 @@ export function createProgress(log: Logger, interactive: boolean): ProgressSink 
       );
     },
   };
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
 }

@@ -5,6 +5,7 @@ export * from './copy.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './fan-out.js';
+export * from './format-bytes.js';
 export * from './hashing.js';
 export * from './manifest.js';
 export * from './options.js';

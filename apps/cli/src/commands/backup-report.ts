@@ -1,6 +1,5 @@
-import { type BackupResult, EXIT, manifestBytes } from '@nexus-backup/core';
+import { type BackupResult, EXIT, formatBytes, manifestBytes } from '@nexus-backup/core';
 import { printJson } from '../output.js';
-import { formatBytes } from '../progress.js';
 import type { Runtime } from '../runtime.js';
 
 /** Prints what a backup stored and returns the exit code: warnings (an optional repository failed) give 1. */

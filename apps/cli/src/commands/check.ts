@@ -1,4 +1,4 @@
-import { EXIT, NexusError, type PipelineConfig, parseDurationMs } from '@nexus-backup/core';
+import { EXIT, formatBytes, NexusError, type PipelineConfig, parseDurationMs } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { type CheckReport, checkRepository, describeCheck } from '../ops/check-repository.js';
 import type { FreshnessPolicy } from '../ops/freshness.js';
@@ -7,7 +7,6 @@ import { postWebhook } from '../ops/notify.js';
 import { renderPrometheus, writeTextfileAtomically } from '../ops/prometheus.js';
 import { formatDuration } from '../ops/run-message.js';
 import { printJson, printLines } from '../output.js';
-import { formatBytes } from '../progress.js';
 import { openRepository, resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 

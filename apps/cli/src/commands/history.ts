@@ -1,9 +1,8 @@
-import { EXIT, NexusError, toNexusError } from '@nexus-backup/core';
+import { EXIT, formatBytes, NexusError, toNexusError } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { describeDatabase, listRuns } from '../ops/history-store.js';
 import { formatDuration } from '../ops/run-message.js';
 import { printJson, printTable } from '../output.js';
-import { formatBytes } from '../progress.js';
 import type { Runtime } from '../runtime.js';
 
 /** `history [PIPELINE] [--limit N] [--json]`: the runs recorded in the config's `history: { db }`, newest first. */

@@ -1,7 +1,6 @@
-import { EXIT, manifestBytes } from '@nexus-backup/core';
+import { EXIT, formatBytes, manifestBytes } from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { printJson, printTable } from '../output.js';
-import { formatBytes } from '../progress.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 

@@ -32,7 +32,8 @@ export async function registerRestore(
     .option('--dry-run', 'verify the stored backup and show what would be restored, without writing');
   // Target options depend on the backup's source; offer those of every installed source, check against the real one.
   // A source may declare a target option the command already has (postgres' dryRun for `copy`): keep the command's.
-  if (loadProviders) addDeclaredOptions(command, await installedRestoreOptions(runtime), new Set(['from', 'dryRun']));
+  if (loadProviders)
+    addDeclaredOptions(command, await installedRestoreOptions(runtime), new Set(['from', 'dryRun']));
   command.action(async (selector: string | undefined) => {
     const parsed = command.optsWithGlobals();
     runtime.flags = parsed;

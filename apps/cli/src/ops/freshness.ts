@@ -1,5 +1,4 @@
-import { manifestBytes, type RepositoryScan } from '@nexus-backup/core';
-import { formatBytes } from '../progress.js';
+import { formatBytes, manifestBytes, type RepositoryScan } from '@nexus-backup/core';
 import { formatDuration } from './run-message.js';
 
 /** What `check` demands of a pipeline's newest complete backup. */

@@ -1,4 +1,4 @@
-import { formatBytes } from '../progress.js';
+import { formatBytes } from '@nexus-backup/core';
 import type { RunRecord } from './run-record.js';
 
 /** `3.2s`, `4min 05s`, `2h 03min`: short enough for a chat line. */

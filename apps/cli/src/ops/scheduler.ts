@@ -1,7 +1,13 @@
-import { EXIT, NexusError, type NotifyConfig, type PipelineConfig, toNexusError } from '@nexus-backup/core';
+import {
+  EXIT,
+  formatBytes,
+  NexusError,
+  type NotifyConfig,
+  type PipelineConfig,
+  toNexusError,
+} from '@nexus-backup/core';
 import type { Cron } from 'croner';
 import { runPipeline } from '../commands/run.js';
-import { formatBytes } from '../progress.js';
 import { openRepository } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 import { checkRepository, describeCheck } from './check-repository.js';
