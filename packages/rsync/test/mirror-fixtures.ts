@@ -11,7 +11,7 @@ export async function writeBackup(
   ctx: RunContext,
   backup: string,
   artifacts: Record<string, Buffer> = {
-    'database.sql.gz': randomBytes(300 * 1024),
+    'database.sql.gz': randomBytes(96 * 1024),
     'credentials.tar.aes': randomBytes(2000),
   },
 ): Promise<void> {
