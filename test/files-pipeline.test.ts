@@ -134,4 +134,23 @@ describe('files pipeline through the nexus-backup binary', () => {
     expect(credentials.stderr).toContain('must be encrypted');
     expect(credentials.stderr).toContain('--encrypt');
   });
+
+  it('an optional repository given on the command line (?optional=true) that fails gives exit 1; the other keeps the backup', async () => {
+    const service = await copySampleService();
+    const backups = await tempDir('repo');
+    const unreachable =
+      's3://bucket/nexus?region=us-east-1&endpoint=http://127.0.0.1:9&forcePathStyle=true&maxAttempts=1&optional=true';
+    const backup = await runCli(
+      ['backup', 'files', '.env', '--to', backups, '--to', unreachable, '--pipeline', 'config'],
+      {
+        cwd: service,
+        env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test-secret-key' },
+      },
+    );
+    expect(backup.code).toBe(1);
+    expect(backup.stderr).toContain('optional repository s3://bucket/nexus');
+    expect(backup.stderr).not.toContain('test-secret-key');
+    const listed = JSON.parse((await runCli(['list', '--from', backups, '--json'])).stdout);
+    expect(listed.backups).toHaveLength(1);
+  });
 });

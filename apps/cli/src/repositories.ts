@@ -17,7 +17,7 @@ export async function resolveRepositoryRef(value: string, runtime: Runtime): Pro
   const config = await runtime.config();
   const named = config?.repositories[value];
   if (named) return { url: named.url, optional: named.optional, label: value };
-  if (URL_LIKE.test(value)) return { url: value, optional: false, label: redactUrl(value) };
+  if (URL_LIKE.test(value)) return withOptionalFlag(value);
   if (!value.startsWith('.') && !isAbsolute(value) && !value.includes('/') && config) {
     const known = Object.keys(config.repositories).join(', ') || '(none)';
     throw new NexusError('USAGE', `"${value}" is not a repository in ${config.file} (known: ${known})`, {
@@ -68,4 +68,19 @@ export function redactUrl(value: string): string {
   } catch {
     return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1@');
   }
+}
+
+/**
+ * `?optional=true` on a repository URL (`--to "s3://b/p?region=x&optional=true"`) marks it optional on
+ * the command line, as `optional: true` does in the config: its failure is a warning (exit 1).
+ */
+function withOptionalFlag(value: string): RepositoryRef {
+  const url = new URL(value);
+  const flag = url.searchParams.get('optional');
+  if (flag === null) return { url: value, optional: false, label: redactUrl(value) };
+  if (flag !== 'true' && flag !== 'false') {
+    throw new NexusError('USAGE', `optional=${flag} in ${redactUrl(value)} must be true or false`);
+  }
+  url.searchParams.delete('optional');
+  return { url: url.href, optional: flag === 'true', label: redactUrl(url.href) };
 }
