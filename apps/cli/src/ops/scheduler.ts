@@ -48,7 +48,12 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
       );
       return;
     }
-    const run = runOnce(pipeline, options).finally(() => running.delete(pipeline.name));
+    const run = runOnce(pipeline, options).finally(async () => {
+      running.delete(pipeline.name);
+      // Each run opens its repositories (SSH sessions, S3 agents); a long-lived scheduler closes them
+      // whenever no run is in flight, instead of holding one more set per run until it exits.
+      if (running.size === 0) await runtime.closeAll();
+    });
     running.set(pipeline.name, run);
   };
 
