@@ -1,4 +1,5 @@
 import { defineSource, NexusError, type OptionValues, type RestoreArtifact } from '@nexus-backup/core';
+import { parseSelection } from './subset/selection.js';
 
 const sourceOptions = {
   db: {
@@ -36,6 +37,52 @@ const sourceOptions = {
     description: 'reproduce grants (GRANT/REVOKE); off like pg_dump --no-privileges',
     default: false,
   },
+  since: {
+    type: 'string',
+    description:
+      'only rows whose time column is in the window, closed under foreign keys: "1 day", "2 hours", "3 weeks", 2024-01-01, "2024-01-01 12:00" (UTC) or ISO 8601',
+    placeholder: 'DURATION|DATE',
+  },
+  sinceColumn: {
+    type: 'string[]',
+    description: 'the time column of a table for --since (default: created_at, timestamp, at, ... when present)',
+    placeholder: 'TABLE=COLUMN,...',
+  },
+  untimedTables: {
+    type: 'string',
+    description:
+      'with --since, tables without a time column: whole (every row) or referenced (only rows that selected rows need)',
+    default: 'whole',
+    choices: ['whole', 'referenced'],
+  },
+  where: {
+    type: 'string',
+    description:
+      'only rows of one root table matching an SQL condition, closed under foreign keys; values via --param as $1, $2, ...',
+    placeholder: '"TABLE: CONDITION"',
+  },
+  param: {
+    type: 'string[]',
+    description: 'values bound to $1, $2, ... of --where (bound, never spliced into the SQL)',
+    placeholder: 'VALUE',
+  },
+  group: {
+    type: 'string[]',
+    description:
+      'widen the selection to whole groups: every row of TABLE sharing COLUMN with a selected row (e.g. api_requests.conversation_id)',
+    placeholder: 'TABLE.COLUMN,...',
+  },
+  conversationId: {
+    type: 'string',
+    description:
+      'one conversation of the service: short for --where "api_requests: conversation_id = $1" --param UUID (stream_chunks only with --include-chunks)',
+    placeholder: 'UUID',
+  },
+  includeChunks: {
+    type: 'boolean',
+    description: "with --conversation-id, also the requests' stream_chunks (through their ON DELETE CASCADE key)",
+    default: false,
+  },
 } as const;
 
 const restoreOptions = {
@@ -61,6 +108,17 @@ const restoreOptions = {
     description: 'restore in one transaction, so a failure leaves the target as it was',
     default: true,
   },
+  toDb: {
+    type: 'string',
+    description:
+      'merge the rows into this existing database that already has the schema (URL): shared columns only, existing rows left alone, one transaction',
+    placeholder: 'URL',
+  },
+  dryRun: {
+    type: 'boolean',
+    description: 'with --to-db: check both sides and report per table what would be copied, writing nothing',
+    default: false,
+  },
 } as const;
 
 /** The one artifact of a postgres backup (kept here so loading the definition loads no dump code). */
@@ -84,6 +142,14 @@ export const postgres = defineSource({
         hint: 'pass one of them (or neither, for schema and data)',
       });
     }
+    // Checked before anything connects: a bad --since or UUID is a usage error, not a failed run.
+    const selection = parseSelection(options);
+    if (selection && options.schemaOnly) {
+      throw new NexusError('USAGE', '--schema-only dumps no rows, so a row selection makes no sense with it', {
+        provider: 'postgres',
+        hint: 'drop --schema-only, or the selection options',
+      });
+    }
     return {
       async describe() {
         const { describeDatabase } = await import('./dump/describe.js');
@@ -91,7 +157,10 @@ export const postgres = defineSource({
       },
       async *backup(ctx) {
         const { startDump } = await import('./dump/dump.js');
-        const artifact = await startDump(options, ctx);
+        const rows = selection
+          ? (await import('./subset/row-filter.js')).selectionRowFilter(selection)
+          : undefined;
+        const artifact = await startDump({ ...options, ...(rows ? { rows } : {}) }, ctx);
         try {
           yield artifact;
         } finally {
@@ -106,6 +175,11 @@ export const postgres = defineSource({
         const iterator = artifacts[Symbol.asyncIterator]();
         try {
           const artifact = await nextDatabaseArtifact(iterator);
+          if (typeof target.toDb === 'string' || target.dryRun === true) {
+            // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
+            const { mergeInto } = await import('./subset/merge/merge-into.js');
+            return await mergeInto({ input: artifact.stream, target, ctx });
+          }
           return await restoreSql({
             input: artifact.stream,
             target: {

@@ -12,9 +12,11 @@ export async function* copyTableOut(
   client: pg.Client,
   object: DumpObject,
   onRows: (rows: number) => void,
+  /** A row selection's own `COPY (SELECT ...) TO STDOUT`; default every row. */
+  statement = copyOutStatement(object),
 ): AsyncGenerator<Buffer> {
   const { to: copyTo } = await import('pg-copy-streams');
-  const stream = client.query(copyTo(copyOutStatement(object)));
+  const stream = client.query(copyTo(statement));
   let rows = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {

@@ -72,9 +72,14 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     async function* bytes(): AsyncGenerator<Buffer> {
       yield* writeDump(snapshot, objects, {
         copyOut: (object) =>
-          copyTableOut(client, object, (count) => {
-            rows[object.name] = count;
-          }),
+          copyTableOut(
+            client,
+            object,
+            (count) => {
+              rows[object.name] = count;
+            },
+            selected?.copyStatement(object),
+          ),
         signal: ctx.signal,
         dataOnly: Boolean(options.dataOnly),
       });
