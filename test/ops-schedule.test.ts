@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { CLI_BIN, runCli, tempDir } from './helpers/cli.js';
-import { writeOpsProject } from './ops-support.js';
+import { startHttpListener, writeOpsProject } from './ops-support.js';
 
 interface SchedulerEvent {
   event: string;
@@ -134,6 +134,44 @@ pipelines:
         'manifest.json',
         'slow.bin',
       ]);
+    }
+  });
+
+  it('runs the pipeline check after each backup and sends its problems to the config notifiers', async () => {
+    const hook = await startHttpListener();
+    try {
+      const dir = await tempDir('schedule-check');
+      // Once a minute, a few seconds from now: one run, and no second one starting as SIGTERM arrives.
+      const second = (new Date().getSeconds() + 4) % 60;
+      const config = await writeOpsProject(
+        dir,
+        `plugins: [./slow-source.mjs]
+pipelines:
+  slow:
+    source: { use: slow, chunks: 2, delayMs: 10 }
+    to: [./repo]
+    schedule: "${second} * * * * *"
+    check: { maxAge: 1h, minSize: 1000000 }
+notify:
+  - { url: "${hook.url}/hook", on: [failure] }
+`,
+      );
+      const scheduler = startScheduler(config);
+      await scheduler.waitFor((events) => count(events, 'run-finished') >= 1);
+      scheduler.child.kill('SIGTERM');
+      expect(await scheduler.exited).toBe(0);
+      const check = scheduler.events.find((event) => event.event === 'check');
+      expect(check).toMatchObject({ pipeline: 'slow', ok: false });
+      expect((check?.problems as string[])[0]).toMatch(
+        /^slow: too small: newest backup \S+ stores 2048 bytes/,
+      );
+      // The backup itself succeeded (no failure post for it); the failed check was posted.
+      expect(hook.requests).toHaveLength(1);
+      const text = JSON.parse(hook.requests[0]?.body ?? '').text as string;
+      expect(text).toContain('nexus-backup check of');
+      expect(text).toContain('- slow: too small');
+    } finally {
+      await hook.close();
     }
   });
 
