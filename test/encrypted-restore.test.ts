@@ -27,13 +27,25 @@ describe('encrypted credentials: restore refuses damaged or foreign data and lea
     repo = await tempDir('enc');
     // Small chunks so the artifact has several and the table can hit first, middle and final ones.
     const backup = await runCli(
-      ['backup', 'credentials', '--dir', 'credentials', '--encrypt', '--encrypt-chunk-size', '1024', '--no-gzip', '--to', repo],
+      [
+        'backup',
+        'credentials',
+        '--dir',
+        'credentials',
+        '--encrypt',
+        '--encrypt-chunk-size',
+        '1024',
+        '--no-gzip',
+        '--to',
+        repo,
+      ],
       { cwd: service, env },
     );
     expect(backup.code).toBe(0);
     const [id] = await readdir(join(repo, 'credentials'));
     const folder = join(repo, 'credentials', id as string);
-    size = (await readFile(join(folder, (await readdir(folder)).find((n) => n.endsWith('.aes')) as string))).length;
+    size = (await readFile(join(folder, (await readdir(folder)).find((n) => n.endsWith('.aes')) as string)))
+      .length;
   });
 
   const flip = (offset: (size: number) => number) => (bytes: Buffer) => {
@@ -56,7 +68,9 @@ describe('encrypted credentials: restore refuses damaged or foreign data and lea
       const target = await tempDir('target');
       await writeFile(join(target, 'existing.json'), '{"keep":true}');
       const before = await describeTree(target);
-      const restore = await runCli(['restore', 'credentials@latest', '--from', copy, '--to-dir', target], { env });
+      const restore = await runCli(['restore', 'credentials@latest', '--from', copy, '--to-dir', target], {
+        env,
+      });
       expect(restore.code).toBe(2);
       expect(restore.stderr).toMatch(/does not match its manifest|corrupt|truncat|tamper|authentic/i);
       expect(await describeTree(target)).toEqual(before);
@@ -76,7 +90,14 @@ describe('encrypted credentials: restore refuses damaged or foreign data and lea
   });
 
   it('no passphrase and no terminal: a usage error naming where the passphrase comes from', async () => {
-    const restore = await runCli(['restore', 'credentials@latest', '--from', repo, '--to-dir', join(repo, 'x')]);
+    const restore = await runCli([
+      'restore',
+      'credentials@latest',
+      '--from',
+      repo,
+      '--to-dir',
+      join(repo, 'x'),
+    ]);
     expect(restore.code).toBe(64);
     expect(restore.stderr).toContain('NEXUS_BACKUP_PASSPHRASE');
   });

@@ -8,7 +8,10 @@ describe('prune', () => {
     const service = await copySampleService();
     const repo = await tempDir('prune');
     for (let run = 0; run < 4; run += 1) {
-      expect((await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', 'config'], { cwd: service })).code).toBe(0);
+      expect(
+        (await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', 'config'], { cwd: service }))
+          .code,
+      ).toBe(0);
     }
     const ids = (await readdir(join(repo, 'config'))).sort();
     expect(ids).toHaveLength(4);
@@ -30,7 +33,10 @@ describe('prune', () => {
   it('refuses an empty policy instead of removing every backup', async () => {
     const service = await copySampleService();
     const repo = await tempDir('prune');
-    expect((await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', 'config'], { cwd: service })).code).toBe(0);
+    expect(
+      (await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', 'config'], { cwd: service }))
+        .code,
+    ).toBe(0);
     const prune = await runCli(['prune', 'config', '--from', repo]);
     expect(prune.code).toBe(64);
     expect(prune.stderr).toContain('--keep-last');
