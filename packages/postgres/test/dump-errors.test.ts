@@ -71,3 +71,26 @@ describe.each(['backup', 'describe'] as const)('%s connection errors', (step) =>
     expect(error.message).not.toContain(':pw@');
   });
 });
+
+describe('permissions', () => {
+  it('a user who cannot read a table gets an error that says which and what to do', async () => {
+    await server.admin.query("CREATE ROLE limited LOGIN PASSWORD 'limited-pw'");
+    const url = await server.admin.createDatabase('guarded');
+    await server.admin.exec(
+      'guarded',
+      'CREATE TABLE open_data (id integer); CREATE TABLE secret (id integer);',
+    );
+    await server.admin.exec('guarded', 'GRANT SELECT ON open_data TO limited');
+    const limitedUrl = url.replace(`postgres:${server.password}@`, 'limited:limited-pw@');
+    const error = await failure(limitedUrl, 'backup');
+    expect(error.code).toBe('IO');
+    expect(error.message).toContain('permission denied for table secret');
+    expect(error.hint).toMatch(/--exclude-tables/);
+    expect(error.message).not.toContain('limited-pw');
+    const source = await postgres.create({ db: limitedUrl, ...defaults, excludeTables: ['secret'] });
+    const chunks: Buffer[] = [];
+    for await (const artifact of source.backup(createTestContext()))
+      for await (const chunk of artifact.stream) chunks.push(chunk);
+    expect(Buffer.concat(chunks).toString()).toContain('COPY public.open_data (id) FROM stdin;');
+  });
+});

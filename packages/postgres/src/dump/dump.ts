@@ -6,6 +6,7 @@ import { connect, PROVIDER, redactUrl } from './connection.js';
 import { copyTableOut } from './copy-out.js';
 import type { DumpObject } from './model.js';
 import { type PlanOptions, planDump } from './plan.js';
+import { relationMatcher } from './select.js';
 import { lockTables, openSnapshot } from './snapshot.js';
 import { writeDump } from './write.js';
 
@@ -45,7 +46,9 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
   };
   try {
     const snapshot = await openSnapshot(client, { readOnly: options.rows === undefined });
-    await lockTables(client);
+    const include = options.tables?.length ? relationMatcher(options.tables) : () => true;
+    const exclude = options.excludeTables?.length ? relationMatcher(options.excludeTables) : () => false;
+    await lockTables(client, (relation) => include(relation) && !exclude(relation));
     const warn = (message: string) => ctx.log.warn(message);
     const objects = await planDump(catalogReader(client, snapshot.versionNum, warn), options);
     const dataTables = objects.flatMap((object) =>
@@ -98,9 +101,15 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
   } catch (error) {
     end();
     if (error instanceof NexusError) throw error;
+    const denied = (error as { code?: string }).code === '42501';
     throw new NexusError('IO', `dumping ${redactUrl(options.db)} failed: ${(error as Error).message}`, {
       provider: PROVIDER,
       cause: error,
+      ...(denied
+        ? {
+            hint: 'the user needs SELECT on every dumped table and sequence; grant it, or leave them out with --exclude-tables',
+          }
+        : {}),
     });
   }
 }

@@ -55,17 +55,21 @@ export async function openSnapshot(client: pg.Client, { readOnly = true } = {}):
 }
 
 /**
- * ACCESS SHARE locks on every user table for the rest of the transaction, like pg_dump: concurrent
- * DDL (DROP, ALTER) waits instead of changing the catalog under the dump; reads and writes go on.
+ * ACCESS SHARE locks on the tables the dump reads, for the rest of the transaction, like pg_dump:
+ * concurrent DDL (DROP, ALTER) waits instead of changing the catalog under the dump; reads and writes
+ * go on. Tables the filters leave out are not locked, so a user may dump what they can read.
  */
-export async function lockTables(client: pg.Client): Promise<void> {
-  const { rows } = await client.query<{ name: string }>(`
-    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name
+export async function lockTables(
+  client: pg.Client,
+  wanted: (relation: { schema: string; relname: string }) => boolean,
+): Promise<void> {
+  const { rows } = await client.query<{ schema: string; relname: string; name: string }>(`
+    SELECT n.nspname AS schema, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname) AS name
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
     ORDER BY 1`);
-  for (let start = 0; start < rows.length; start += 500) {
-    const names = rows.slice(start, start + 500).map((row) => row.name);
-    await client.query(`LOCK TABLE ${names.join(', ')} IN ACCESS SHARE MODE`);
+  const names = rows.filter(wanted).map((row) => row.name);
+  for (let start = 0; start < names.length; start += 500) {
+    await client.query(`LOCK TABLE ${names.slice(start, start + 500).join(', ')} IN ACCESS SHARE MODE`);
   }
 }
