@@ -208,3 +208,13 @@ describe('objects the dump does not support', () => {
     );
   });
 });
+
+describe('output', () => {
+  it('is deterministic: two dumps of an unchanged database differ only in the snapshot line', async () => {
+    const withoutSnapshot = (text: string) => text.replace(/^-- Server .*$/m, '');
+    const first = await dump({ db: sourceUrl });
+    const second = await dump({ db: sourceUrl });
+    expect(first.text).not.toEqual(second.text);
+    expect(withoutSnapshot(first.text)).toEqual(withoutSnapshot(second.text));
+  });
+});
