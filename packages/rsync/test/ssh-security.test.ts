@@ -138,6 +138,26 @@ describe('login failures', () => {
     }
   });
 
+  it('logs in through ssh-agent with agent=true and no key file', async () => {
+    const socket = join(scratch, 'agent.sock');
+    const agent = await run('ssh-agent', ['-a', socket, '-s']);
+    const agentPid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1];
+    const saved = process.env.SSH_AUTH_SOCK;
+    try {
+      await run('ssh-add', [server.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      process.env.SSH_AUTH_SOCK = socket;
+      const url = repositoryUrl(server, freshPath(server, 'agent'), { agent: 'true' });
+      url.searchParams.delete('identity');
+      const destination = await destinationFor(url);
+      expect(await destination.put('ok.txt', Readable.from([Buffer.from('ok')]), ctx)).toEqual({ bytes: 2 });
+      await destination.close?.();
+    } finally {
+      if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = saved;
+      if (agentPid) process.kill(Number(agentPid));
+    }
+  });
+
   it('reports a closed port as a refused connection after its retries', async () => {
     const url = repositoryUrl(server, freshPath(server, 'closed'), { retries: '1' });
     url.port = '1';
