@@ -45,7 +45,8 @@ const sourceOptions = {
   },
   sinceColumn: {
     type: 'string[]',
-    description: 'the time column of a table for --since (default: created_at, timestamp, at, ... when present)',
+    description:
+      'the time column of a table for --since (default: created_at, timestamp, at, ... when present)',
     placeholder: 'TABLE=COLUMN,...',
   },
   untimedTables: {
@@ -80,7 +81,8 @@ const sourceOptions = {
   },
   includeChunks: {
     type: 'boolean',
-    description: "with --conversation-id, also the requests' stream_chunks (through their ON DELETE CASCADE key)",
+    description:
+      "with --conversation-id, also the requests' stream_chunks (through their ON DELETE CASCADE key)",
     default: false,
   },
 } as const;
@@ -145,10 +147,14 @@ export const postgres = defineSource({
     // Checked before anything connects: a bad --since or UUID is a usage error, not a failed run.
     const selection = parseSelection(options);
     if (selection && options.schemaOnly) {
-      throw new NexusError('USAGE', '--schema-only dumps no rows, so a row selection makes no sense with it', {
-        provider: 'postgres',
-        hint: 'drop --schema-only, or the selection options',
-      });
+      throw new NexusError(
+        'USAGE',
+        '--schema-only dumps no rows, so a row selection makes no sense with it',
+        {
+          provider: 'postgres',
+          hint: 'drop --schema-only, or the selection options',
+        },
+      );
     }
     return {
       async describe() {
