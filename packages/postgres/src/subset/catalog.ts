@@ -54,13 +54,13 @@ export async function readSubsetCatalog(client: pg.Client, relations: number[]):
     qname: string;
     pk: string[] | null;
   }>(
-    `SELECT c.oid, COALESCE(pg_catalog.pg_partition_root(c.oid), c.oid) AS root, c.relkind,
+    `SELECT c.oid, COALESCE(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root, c.relkind,
        n.nspname AS schema, c.relname AS name, pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
        (SELECT pg_catalog.array_agg(a.attname::text ORDER BY pg_catalog.array_position(i.indkey::int2[], a.attnum))
           FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
          WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = ANY ($1::oid[]) OR c.oid IN (SELECT COALESCE(pg_catalog.pg_partition_root(r), r) FROM pg_catalog.unnest($1::oid[]) AS r)`,
+     WHERE c.oid = ANY ($1::oid[]) OR c.oid IN (SELECT COALESCE(pg_catalog.pg_partition_root(r)::oid, r) FROM pg_catalog.unnest($1::oid[]) AS r)`,
     [relations],
   );
   const byOid = new Map(tables.map((table) => [Number(table.oid), table]));

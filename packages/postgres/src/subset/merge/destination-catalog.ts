@@ -43,7 +43,7 @@ export async function readDestinationCatalog(client: pg.Client): Promise<Destina
     has_unique: boolean;
   }>(`
     SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
-      COALESCE(pg_catalog.pg_partition_root(c.oid), c.oid) AS root,
+      COALESCE(pg_catalog.pg_partition_root(c.oid)::oid, c.oid) AS root,
       (SELECT pg_catalog.array_agg(a.attname::text ORDER BY pg_catalog.array_position(i.indkey::int2[], a.attnum))
          FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
         WHERE i.indrelid = c.oid AND i.indisprimary) AS pk,
@@ -96,8 +96,8 @@ export async function readDestinationCatalog(client: pg.Client): Promise<Destina
     if (column.sequence) table.sequences.push({ column: column.name, sequence: column.sequence });
   }
   const { rows: keys } = await client.query<{ child: number; parent: number }>(`
-    SELECT COALESCE(pg_catalog.pg_partition_root(conrelid), conrelid) AS child,
-      COALESCE(pg_catalog.pg_partition_root(confrelid), confrelid) AS parent
+    SELECT COALESCE(pg_catalog.pg_partition_root(conrelid)::oid, conrelid) AS child,
+      COALESCE(pg_catalog.pg_partition_root(confrelid)::oid, confrelid) AS parent
     FROM pg_catalog.pg_constraint WHERE contype = 'f' AND NOT condeferrable`);
   const references = new Map<number, Set<number>>();
   for (const key of keys) {
