@@ -12,7 +12,13 @@ export class FanOut extends Writable {
 
   constructor(count: number) {
     super();
-    this.branches = Array.from({ length: count }, () => new PassThrough());
+    this.branches = Array.from({ length: count }, () => {
+      const branch = new PassThrough();
+      // A branch can fail before its destination's put attached (put awaits a temp file or a
+      // connection first); the error reaches the run through the pipeline and put, not as a crash.
+      branch.on('error', () => {});
+      return branch;
+    });
   }
 
   /** Stops feeding a branch whose destination failed; pending writes stop waiting for it. */

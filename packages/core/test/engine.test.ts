@@ -174,4 +174,38 @@ describe('backup and restore engine', () => {
       ),
     ).rejects.toThrow(/does not match its manifest|unexpected end|incorrect/);
   });
+
+  it('a source failing before the destination started reading fails the run cleanly, with nothing stored', async () => {
+    const failingSource = defineSource({
+      name: 'failing',
+      description: 'fails at once',
+      options: {},
+      restoreOptions: {},
+      create: () => ({
+        describe: async () => ({}),
+        async *backup() {
+          yield {
+            name: 'broken.bin',
+            stream: new Readable({
+              read() {
+                this.destroy(new Error('disk read failed'));
+              },
+            }),
+          };
+        },
+        restore: async () => ({ lines: [] }),
+      }),
+    });
+    const repository = new Repository(memoryDestination({ delayBeforeRead: 50 }));
+    const failing = await plan([{ repository, optional: false }]);
+    failing.source = {
+      definition: failingSource,
+      version: '1',
+      source: await failingSource.create({}),
+      options: {},
+    };
+    await expect(runBackup(failing, ctx())).rejects.toThrow(/disk read failed/);
+    await sleep(100);
+    expect((repository.destination as ReturnType<typeof memoryDestination>).objects.size).toBe(0);
+  });
 });

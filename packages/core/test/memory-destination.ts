@@ -18,6 +18,9 @@ export function memoryDestination(
         body.destroy();
         throw new NexusError('IO', `memory destination refuses ${key}`);
       }
+      // Real destinations open a file or a connection before they read the body.
+      if (options.delayBeforeRead)
+        await new Promise((resolve) => setTimeout(resolve, options.delayBeforeRead));
       const data = await buffer(body);
       objects.set(key, data);
       return { bytes: data.length };
