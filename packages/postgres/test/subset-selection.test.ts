@@ -154,7 +154,7 @@ describe('the service-shaped database', () => {
     });
     await expect(
       backupAndRestore({ db: service, where: "api_requests: true; DROP TABLE audit_log; SELECT 1 WHERE 'a' = 'a'" }),
-    ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('multiple commands') });
+    ).rejects.toMatchObject({ code: 'USAGE' });
     expect(await tableChecksums(service)).toEqual(before);
   });
 

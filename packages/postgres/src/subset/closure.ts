@@ -101,6 +101,8 @@ export async function computeClosure(
       window = ` AND ${inWindow(unit, column, values.length)}`;
     }
     const identity = unit.identity.join(', ');
+    // The dump runs with an empty search_path; the condition is written as a user writes SQL.
+    await client.query(`SELECT pg_catalog.set_config('search_path', '"$user", public', true)`);
     try {
       const result = await query(
         `INSERT INTO ${keys.table(unit)} (${keys.keyColumns(unit)}, round) SELECT ${identity}, 0 FROM ${unit.scan} WHERE (${selection.where.condition})${window} ON CONFLICT DO NOTHING`,
@@ -113,6 +115,9 @@ export async function computeClosure(
         cause: error,
         hint: 'the condition is SQL on that table; pass values with --param and refer to them as $1, $2, ...',
       });
+    } finally {
+      // After a failed condition the transaction is aborted and the dump ends anyway.
+      await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`).catch(() => undefined);
     }
   } else if (cutoff !== undefined) {
     for (const unit of catalog.units) {
