@@ -1,0 +1,139 @@
+// Backup and restore of the sample database: the nexus-backup CLI against the shell pipelines
+// operators run today, on the same server and the same data, one after the other in the same run.
+import { execFile } from 'node:child_process';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { measure } from './measure.mjs';
+import { libpqEnv } from './sample-database.mjs';
+
+const run = promisify(execFile);
+const PASSPHRASE = 'bench passphrase - not a secret';
+
+export function databaseBench({ root, work, db }) {
+  const cli = join(root, 'apps/cli/bin/nexus-backup.js');
+  const env = { ...libpqEnv(db.server), NEXUS_BACKUP_PASSPHRASE: PASSPHRASE, BENCH_PASSPHRASE: PASSPHRASE };
+  const nexus = (...args) => ['node', cli, ...args];
+  const restoredNames = [];
+  /** A measurement plus the server's CPU time during it. */
+  const measureWithServer = async (stages, options) => {
+    const before = await db.serverCpuSeconds();
+    const result = await measure(stages, options);
+    return { ...result, serverCpu: (await db.serverCpuSeconds()) - before };
+  };
+
+  return {
+    /** Our backup (postgres -> gzip -6 -> aes -> local); returns the measurement and the manifest. */
+    async oursBackup(label, extraArgs = []) {
+      const repo = join(work, `repo-${label}`);
+      await rm(repo, { recursive: true, force: true });
+      const result = await measureWithServer(
+        [
+          nexus(
+            'backup',
+            'postgres',
+            '--gzip=6',
+            '--encrypt',
+            ...extraArgs,
+            '--to',
+            repo,
+            '--pipeline',
+            'db',
+          ),
+        ],
+        { env: { ...env, DATABASE_URL: db.sourceUrl } },
+      );
+      const manifest = await readManifest(join(repo, 'db'));
+      const artifact = manifest.artifacts[0];
+      return { ...result, repo, rawBytes: artifact.raw.bytes, storedBytes: artifact.stored.bytes, manifest };
+    },
+
+    /** `pg_dump | gzip -6 | openssl enc -aes-256-cbc -pbkdf2` into a file. */
+    async shellBackup(label) {
+      const file = join(work, `shell-${label}.sql.gz.enc`);
+      const result = await measureWithServer(
+        [
+          ['pg_dump', '-d', db.database],
+          ['gzip', '-6'],
+          [
+            'openssl',
+            'enc',
+            '-aes-256-cbc',
+            '-pbkdf2',
+            '-salt',
+            '-pass',
+            'env:BENCH_PASSPHRASE',
+            '-out',
+            file,
+          ],
+        ],
+        { env },
+      );
+      return { ...result, file, storedBytes: (await stat(file)).size };
+    },
+
+    /** Decrypts the shell backup once, untimed, into the plain `.sql.gz` that psql is given. */
+    async plainGzipOf(shellFile) {
+      const gz = shellFile.replace(/\.enc$/, '');
+      await run(
+        'openssl',
+        [
+          'enc',
+          '-d',
+          '-aes-256-cbc',
+          '-pbkdf2',
+          '-pass',
+          'env:BENCH_PASSPHRASE',
+          '-in',
+          shellFile,
+          '-out',
+          gz,
+        ],
+        {
+          env: { ...process.env, ...env },
+        },
+      );
+      // `gzip -l` reads the uncompressed size from the trailer (modulo 4 GiB).
+      const { stdout } = await run('gzip', ['-l', gz]);
+      const rawBytes = Number(stdout.trim().split('\n')[1].trim().split(/\s+/)[1]);
+      return { gz, rawBytes };
+    },
+
+    /** `nexus-backup restore db@latest --from <repo> --create-db <name>` (decrypts, checks hashes). */
+    async oursRestore(repo, name) {
+      restoredNames.push(name);
+      await db.server.admin.dropDatabase(name);
+      const result = await measureWithServer(
+        [nexus('restore', 'db@latest', '--from', repo, '--create-db', name)],
+        {
+          env: { ...env, DATABASE_URL: db.server.url('postgres') },
+        },
+      );
+      return { ...result, counts: await db.rowCounts(name) };
+    },
+
+    /** `createdb <name> && gunzip -c dump.sql.gz | psql -v ON_ERROR_STOP=1 -q -d <name>`. */
+    async shellRestore(gz, name) {
+      restoredNames.push(name);
+      await db.server.admin.dropDatabase(name);
+      const result = await measureWithServer(
+        [
+          ['gunzip', '-c', gz],
+          ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-q', '-d', name],
+        ],
+        { env, prelude: ['createdb', name] },
+      );
+      return { ...result, counts: await db.rowCounts(name) };
+    },
+
+    /** Drops the restored copies so the next size does not share the disk cache with them. */
+    async dropRestored() {
+      for (const name of restoredNames.splice(0)) await db.server.admin.dropDatabase(name);
+    },
+  };
+}
+
+async function readManifest(pipelineDir) {
+  const [id] = (await readdir(pipelineDir)).sort().reverse();
+  return JSON.parse(await readFile(join(pipelineDir, id, 'manifest.json'), 'utf8'));
+}

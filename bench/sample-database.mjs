@@ -1,0 +1,104 @@
+// The sample service's database on an embedded PostgreSQL 15 (the major of the machine's pg_dump, so
+// the shell pipeline runs as operators run it), seeded to a target size of dump text.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { startPostgres } from '@nexus-backup/testkit/postgres';
+
+const run = promisify(execFile);
+const TABLES = ['api_requests', 'stream_chunks', 'analyses', 'audit_log', 'daily_usage'];
+
+/** Dump text per request with its 8 chunks, analysis and audit rows, measured with pg_dump 15. */
+const DUMP_BYTES_PER_REQUEST = 1800;
+const DATABASE = 'proxy';
+const CLOCK_TICKS = 100; // USER_HZ: /proc times are in 1/100 s on Linux
+
+export async function startSampleDatabase(root) {
+  // Enough shared buffers and WAL room that a bulk load does not checkpoint every few seconds.
+  const server = await startPostgres({
+    major: 15,
+    settings: { shared_buffers: '128MB', max_wal_size: '2GB' },
+  });
+  let postmaster;
+  const service = join(root, 'examples/sample-service');
+  const schema = await readFile(join(service, 'schema.sql'), 'utf8');
+  const seed = await readFile(join(service, 'seed.sql'), 'utf8');
+
+  return {
+    server,
+    database: DATABASE,
+    sourceUrl: server.url(DATABASE),
+    /** (Re)creates the database with about `megabytes` MB (1e6 bytes) of dump text. */
+    async seed(megabytes) {
+      const requests = Math.ceil((megabytes * 1e6) / DUMP_BYTES_PER_REQUEST);
+      await server.admin.dropDatabase(DATABASE);
+      await server.admin.createDatabase(DATABASE);
+      await server.admin.exec(DATABASE, schema);
+      await server.admin.exec(DATABASE, seed);
+      // The rows are consistent by construction; replica mode skips the per-row foreign key triggers,
+      // which would otherwise be most of the seeding time. Then fresh statistics, like a live database.
+      await server.admin.exec(
+        DATABASE,
+        `SET session_replication_role = replica; SELECT seed_sample_service(${requests}, 8)`,
+      );
+      await server.admin.exec(DATABASE, 'VACUUM ANALYZE');
+    },
+    /** Row counts of every table, to check that both restores hold what the source holds. */
+    async rowCounts(database = DATABASE) {
+      const query = `SELECT ${TABLES.map((table) => `(SELECT count(*) FROM ${table})`).join(', ')}`;
+      const { stdout } = await run('psql', ['-X', '-A', '-t', '-F', ' ', '-c', query, '-d', database], {
+        env: { ...process.env, ...libpqEnv(server) },
+      });
+      return Object.fromEntries(
+        stdout
+          .trim()
+          .split(' ')
+          .map((n, i) => [TABLES[i], Number(n)]),
+      );
+    },
+    /**
+     * CPU seconds the whole server has used so far: the postmaster, its live processes, and (through
+     * the postmaster's cutime/cstime) every backend that has exited. A delta around a run is the server
+     * side of that run's work, which the client processes' own CPU time does not show.
+     */
+    async serverCpuSeconds() {
+      postmaster ??= await postmasterPid(server);
+      await sleep(200); // let the postmaster reap the backend of a client that just disconnected
+      const ticks = async (pid, withChildren) => {
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+        const fields = stat
+          .slice(stat.lastIndexOf(')') + 2)
+          .split(' ')
+          .map(Number);
+        // after the command name: state ppid ... utime(12) stime(13) cutime(14) cstime(15), 1-based from state
+        const own = (fields[11] ?? 0) + (fields[12] ?? 0);
+        return withChildren ? own + (fields[13] ?? 0) + (fields[14] ?? 0) : own;
+      };
+      let total = await ticks(postmaster, true);
+      const children = await readFile(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').catch(
+        () => '',
+      );
+      for (const pid of children.trim().split(/\s+/).filter(Boolean)) total += await ticks(pid, false);
+      return total / CLOCK_TICKS;
+    },
+    stop: () => server.stop(),
+  };
+}
+
+/** The server's address and password for libpq programs (pg_dump, psql, createdb), never in argv. */
+export function libpqEnv(server) {
+  return {
+    PGHOST: server.host,
+    PGPORT: String(server.port),
+    PGUSER: server.user,
+    PGPASSWORD: server.password,
+  };
+}
+
+/** The postmaster's pid, the first line of postmaster.pid in the data directory. */
+async function postmasterPid(server) {
+  const { rows } = await server.admin.query("SELECT setting FROM pg_settings WHERE name = 'data_directory'");
+  return Number((await readFile(join(rows[0].setting, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+}
