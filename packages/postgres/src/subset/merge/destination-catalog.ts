@@ -59,7 +59,13 @@ export async function readDestinationCatalog(client: pg.Client): Promise<Destina
     required: boolean;
     sequence: string | null;
   }>(`
-    SELECT a.attrelid AS oid, a.attname AS name, pg_catalog.format_type(a.atttypid, NULL) AS cast_type,
+    SELECT a.attrelid AS oid, a.attname AS name,
+      -- Without a typmod, character and bit mean character(1) and bit(1); cast to their unbounded forms.
+      CASE a.atttypid WHEN 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'pg_catalog.bpchar'
+        WHEN 'pg_catalog._bpchar'::pg_catalog.regtype THEN 'pg_catalog.bpchar[]'
+        WHEN 'pg_catalog.bit'::pg_catalog.regtype THEN 'pg_catalog.varbit'
+        WHEN 'pg_catalog._bit'::pg_catalog.regtype THEN 'pg_catalog.varbit[]'
+        ELSE pg_catalog.format_type(a.atttypid, NULL) END AS cast_type,
       a.attgenerated <> '' AS generated, a.attidentity = 'a' AS identity_always,
       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AS required,
       pg_catalog.pg_get_serial_sequence(pg_catalog.format('%I.%I', n.nspname, c.relname), a.attname) AS sequence
