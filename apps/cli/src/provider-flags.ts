@@ -21,10 +21,8 @@ export function addDeclaredOptions(command: Command, spec: OptionsSpec, added = 
 
 export function toCommanderOption(flag: string, option: OptionSpec): Option {
   const placeholder = option.placeholder ?? (option.type === 'number' ? 'n' : 'value');
-  const commanderOption = new Option(
-    option.type === 'boolean' ? flag : `${flag} <${placeholder}>`,
-    describe(option),
-  );
+  const value = option.valueOptional ? `[${placeholder}]` : `<${placeholder}>`;
+  const commanderOption = new Option(option.type === 'boolean' ? flag : `${flag} ${value}`, describe(option));
   if (option.choices) commanderOption.choices(option.choices as string[]);
   // Lists are repeatable and comma-separated (`--tables a,b --tables c`), never variadic, so they
   // cannot swallow the command's positional arguments.

@@ -20,6 +20,11 @@ export interface OptionSpec {
   choices?: readonly string[];
   /** Placeholder shown in help, e.g. `URL`. */
   placeholder?: string;
+  /**
+   * A string option whose flag may be given without a value (`--create-db` or `--create-db NAME`);
+   * without one its value is `''`, meaning "the provider picks", e.g. a default database name.
+   */
+  valueOptional?: boolean;
 }
 
 export type OptionsSpec = Record<string, OptionSpec>;
@@ -98,6 +103,7 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
       // Config values arrive as strings after `${VAR}` interpolation, CLI values always do.
       value = coerce(option, value, shown, provider, code);
     }
+    if (value === true && option.type === 'string' && option.valueOptional) value = '';
     if (value === undefined) value = option.default;
     if (value === undefined) {
       if (option.required) {

@@ -97,8 +97,10 @@ const restoreOptions = {
   },
   createDb: {
     type: 'string',
-    description: 'create this new database on the server of --db and restore into it',
+    description:
+      'create this new database on the server of --db and restore into it (without NAME: <db>_backup_<YYYYMMDD_HHMMSS>)',
     placeholder: 'NAME',
+    valueOptional: true,
   },
   toFile: {
     type: 'string',

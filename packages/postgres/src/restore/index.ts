@@ -63,7 +63,7 @@ export async function restoreSql(options: RestoreSqlOptions): Promise<RestoreRep
   }
   const db = target.db as string;
   if (target.createDb !== undefined) {
-    const name = target.createDb;
+    const name = target.createDb || defaultDatabaseName(db);
     let url: string;
     try {
       url = await createDatabase(db, name);
@@ -212,4 +212,14 @@ function report(
     ],
     details: { ...target, statements: tally.statements, rows: tally.rows, tables: tally.tables, durationMs },
   };
+}
+
+/**
+ * `--create-db` without a name: `<db>_backup_<YYYYMMDD_HHMMSS>` (UTC), the operators' "backup database"
+ * naming; createDatabase still refuses to replace an existing one.
+ */
+export function defaultDatabaseName(serverUrl: string, now: Date = new Date()): string {
+  const source = decodeURIComponent(new URL(serverUrl).pathname.replace(/^\//, '')) || 'postgres';
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+  return `${source}_backup_${stamp}`.slice(0, 63);
 }
