@@ -18,9 +18,13 @@ let app: string;
 const plainUrl = (database: string) => `postgresql://postgres@127.0.0.1:${server.port}/${database}`;
 
 async function sql(database: string, query: string): Promise<string> {
-  const { stdout } = await run('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', plainUrl(database), '-c', query], {
-    env: { ...process.env, PGPASSWORD: server.password },
-  });
+  const { stdout } = await run(
+    'psql',
+    ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', plainUrl(database), '-c', query],
+    {
+      env: { ...process.env, PGPASSWORD: server.password },
+    },
+  );
   return stdout.trim();
 }
 
@@ -55,12 +59,37 @@ afterAll(async () => {
 describe('nexus-backup with a row selection', () => {
   it('backup postgres --since "1 day" --group api_requests.conversation_id: the backup restores whole recent conversations with every key', async () => {
     const backup = await runCli(
-      ['backup', 'postgres', '--db', app, '--since', '1 day', '--group', 'api_requests.conversation_id', '--to', join(dir, 'backups'), '--pipeline', 'recent'],
+      [
+        'backup',
+        'postgres',
+        '--db',
+        app,
+        '--since',
+        '1 day',
+        '--group',
+        'api_requests.conversation_id',
+        '--to',
+        join(dir, 'backups'),
+        '--pipeline',
+        'recent',
+      ],
       { env },
     );
     expect(backup.stderr).toContain('selection (since 1 day');
     expect(backup.code).toBe(0);
-    const restore = await runCli(['restore', 'recent@latest', '--from', join(dir, 'backups'), '--create-db', 'recent_restored', '--db', app], { env });
+    const restore = await runCli(
+      [
+        'restore',
+        'recent@latest',
+        '--from',
+        join(dir, 'backups'),
+        '--create-db',
+        'recent_restored',
+        '--db',
+        app,
+      ],
+      { env },
+    );
     expect(restore.code).toBe(0);
     const expected = await sql(
       'app',
@@ -69,13 +98,20 @@ describe('nexus-backup with a row selection', () => {
     );
     expect(Number(expected)).toBeLessThan(300);
     expect(await sql('recent_restored', 'SELECT count(*) FROM api_requests')).toBe(expected);
-    expect(await sql('recent_restored', 'SELECT count(*) FROM stream_chunks')).toBe(String(Number(expected) * 2));
+    expect(await sql('recent_restored', 'SELECT count(*) FROM stream_chunks')).toBe(
+      String(Number(expected) * 2),
+    );
     expect(await sql('recent_restored', 'SELECT count(*) FROM audit_log')).toBe('0');
-    expect(await sql('recent_restored', "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated")).toBe('2');
+    expect(
+      await sql('recent_restored', "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated"),
+    ).toBe('2');
   });
 
   it('copy postgres --create-db recent_copy --since 2024-01-01 copies every row of a database younger than the date', async () => {
-    const copy = await runCli(['copy', 'postgres', '--db', app, '--create-db', 'recent_copy', '--since', '2024-01-01'], { env });
+    const copy = await runCli(
+      ['copy', 'postgres', '--db', app, '--create-db', 'recent_copy', '--since', '2024-01-01'],
+      { env },
+    );
     expect(copy.stderr + copy.stdout).toContain('created database "recent_copy"');
     expect(copy.code).toBe(0);
     expect(await tableChecksums(server.url('recent_copy'))).toEqual(await tableChecksums(server.url('app')));
@@ -85,10 +121,22 @@ describe('nexus-backup with a row selection', () => {
     const conversation = '00000000-0000-4000-8000-000000000005';
     const staging = plainUrl('staging');
     const before = await tableChecksums(server.url('staging'));
-    const args = ['copy', 'postgres', '--db', app, '--to-db', staging, '--conversation-id', conversation, '--include-chunks'];
+    const args = [
+      'copy',
+      'postgres',
+      '--db',
+      app,
+      '--to-db',
+      staging,
+      '--conversation-id',
+      conversation,
+      '--include-chunks',
+    ];
     const dry = await runCli([...args, '--dry-run'], { env });
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain(`dry run, nothing written to ${staging}: 16 rows selected, 16 would be copied, 0 already present`);
+    expect(dry.stdout).toContain(
+      `dry run, nothing written to ${staging}: 16 rows selected, 16 would be copied, 0 already present`,
+    );
     expect(dry.stdout).toMatch(/public\.api_requests\s+4\s+4\s+0/);
     expect(dry.stdout).toContain(`"conversation_id":"${conversation}"`);
     expect(await tableChecksums(server.url('staging'))).toEqual(before);
@@ -103,10 +151,26 @@ describe('nexus-backup with a row selection', () => {
 
   it('a bad --conversation-id or --since is a usage error naming the accepted forms, and nothing is touched', async () => {
     const before = await tableChecksums(server.url('staging'));
-    const uuid = await runCli(['copy', 'postgres', '--db', app, '--to-db', plainUrl('staging'), '--conversation-id', '3f0c-not-a-uuid', '--dry-run'], { env });
+    const uuid = await runCli(
+      [
+        'copy',
+        'postgres',
+        '--db',
+        app,
+        '--to-db',
+        plainUrl('staging'),
+        '--conversation-id',
+        '3f0c-not-a-uuid',
+        '--dry-run',
+      ],
+      { env },
+    );
     expect(uuid.code).toBe(64);
     expect(uuid.stderr).toContain('--conversation-id "3f0c-not-a-uuid" is not a UUID');
-    const since = await runCli(['copy', 'postgres', '--db', app, '--to-db', plainUrl('staging'), '--since', 'yesterday'], { env });
+    const since = await runCli(
+      ['copy', 'postgres', '--db', app, '--to-db', plainUrl('staging'), '--since', 'yesterday'],
+      { env },
+    );
     expect(since.code).toBe(64);
     expect(since.stderr).toContain('--since "yesterday" is neither a duration nor a date');
     expect(since.stderr).toContain('"1 day", "2 hours", "3 weeks"');

@@ -51,9 +51,9 @@ const sourceOptions = {
   },
   untimedTables: {
     type: 'string',
+    // No declared default: callers that build the options object in code need not name it.
     description:
-      'with --since, tables without a time column: whole (every row) or referenced (only rows that selected rows need)',
-    default: 'whole',
+      'with --since, tables without a time column: whole (every row, the default) or referenced (only rows that selected rows need)',
     choices: ['whole', 'referenced'],
   },
   where: {
@@ -83,7 +83,6 @@ const sourceOptions = {
     type: 'boolean',
     description:
       "with --conversation-id, also the requests' stream_chunks (through their ON DELETE CASCADE key)",
-    default: false,
   },
 } as const;
 

@@ -65,22 +65,41 @@ describe('copy --to-db into an existing schema', () => {
       'public.analyses': byRequest,
       'public.audit_log': 'false',
     })) {
-      expect({ table, rows: await sortedRows(dest, table) }).toEqual({ table, rows: await sortedRows(service, table, where) });
+      expect({ table, rows: await sortedRows(dest, table) }).toEqual({
+        table,
+        rows: await sortedRows(service, table, where),
+      });
     }
-    const details = report.details as { tables: Record<string, { selected: number; copied: number; present: number }> };
+    const details = report.details as {
+      tables: Record<string, { selected: number; copied: number; present: number }>;
+    };
     const requestCount = (await sortedRows(dest, 'public.api_requests')).length;
-    expect(details.tables['public.api_requests']).toEqual({ selected: requestCount, copied: requestCount, present: 0 });
+    expect(details.tables['public.api_requests']).toEqual({
+      selected: requestCount,
+      copied: requestCount,
+      present: 0,
+    });
     expect(report.lines[0]).toContain('in one transaction');
-    expect(report.lines.some((line) => line.includes('sequence public.stream_chunks_id_seq moved to'))).toBe(true);
+    expect(report.lines.some((line) => line.includes('sequence public.stream_chunks_id_seq moved to'))).toBe(
+      true,
+    );
     // JSONB arrays inside the bodies arrived as JSONB, not as text.
     expect(
-      await withClient(dest, async (client) =>
-        (await client.query(`SELECT jsonb_typeof(request_body->'metadata'->'ids') AS t FROM api_requests LIMIT 1`)).rows[0]?.t,
+      await withClient(
+        dest,
+        async (client) =>
+          (
+            await client.query(
+              `SELECT jsonb_typeof(request_body->'metadata'->'ids') AS t FROM api_requests LIMIT 1`,
+            )
+          ).rows[0]?.t,
       ),
     ).toBe('array');
     // The destination's next chunk id comes after the copied ones.
     await withClient(dest, (client) =>
-      client.query(`INSERT INTO stream_chunks (request_id, seq, chunk) SELECT id, 999, '[1, [2]]' FROM api_requests LIMIT 1`),
+      client.query(
+        `INSERT INTO stream_chunks (request_id, seq, chunk) SELECT id, 999, '[1, [2]]' FROM api_requests LIMIT 1`,
+      ),
     );
 
     const before = await tableChecksums(dest);
@@ -99,16 +118,26 @@ describe('copy --to-db into an existing schema', () => {
     const dest = await schemaOnlyCopy(service);
     const conversation = await conversationWithParent();
     const before = await tableChecksums(dest);
-    const sequences = await withClient(dest, async (client) => (await client.query('SELECT last_value FROM stream_chunks_id_seq')).rows);
+    const sequences = await withClient(
+      dest,
+      async (client) => (await client.query('SELECT last_value FROM stream_chunks_id_seq')).rows,
+    );
     const report = await copyRows(
       { db: service, conversationId: conversation, includeChunks: true },
       { db: service, toDb: dest, dryRun: true },
       createTestContext(),
     );
     expect(await tableChecksums(dest)).toEqual(before);
-    expect(await withClient(dest, async (client) => (await client.query('SELECT last_value FROM stream_chunks_id_seq')).rows)).toEqual(sequences);
+    expect(
+      await withClient(
+        dest,
+        async (client) => (await client.query('SELECT last_value FROM stream_chunks_id_seq')).rows,
+      ),
+    ).toEqual(sequences);
     expect(report.lines[0]).toMatch(/^dry run, nothing written to postgresql:\/\/postgres:\*\*\*@/);
-    const details = report.details as { tables: Record<string, { selected: number; copied: number; sample?: string }> };
+    const details = report.details as {
+      tables: Record<string, { selected: number; copied: number; sample?: string }>;
+    };
     const requests = details.tables['public.api_requests'];
     expect(requests?.selected).toBeGreaterThan(0);
     expect(requests?.copied).toBe(requests?.selected);
@@ -118,11 +147,20 @@ describe('copy --to-db into an existing schema', () => {
 
   it('a destination missing a table fails naming it, and is left untouched', async () => {
     const dest = await schemaOnlyCopy(service, 'DROP TABLE analyses');
-    await withClient(dest, (client) => client.query(`INSERT INTO audit_log (actor, action) VALUES ('x', 'y')`));
+    await withClient(dest, (client) =>
+      client.query(`INSERT INTO audit_log (actor, action) VALUES ('x', 'y')`),
+    );
     const before = await tableChecksums(dest);
     await expect(
-      copyRows({ db: service, conversationId: await conversationWithParent() }, { db: service, toDb: dest }, createTestContext()),
-    ).rejects.toMatchObject({ code: 'TARGET', message: expect.stringMatching(/no table public\.analyses.*nothing was copied/) });
+      copyRows(
+        { db: service, conversationId: await conversationWithParent() },
+        { db: service, toDb: dest },
+        createTestContext(),
+      ),
+    ).rejects.toMatchObject({
+      code: 'TARGET',
+      message: expect.stringMatching(/no table public\.analyses.*nothing was copied/),
+    });
     expect(await tableChecksums(dest)).toEqual(before);
   });
 
@@ -130,7 +168,11 @@ describe('copy --to-db into an existing schema', () => {
     const narrow = await schemaOnlyCopy(service, 'ALTER TABLE api_requests DROP COLUMN tags');
     const lines: string[] = [];
     const conversation = await conversationWithParent();
-    await copyRows({ db: service, conversationId: conversation }, { db: service, toDb: narrow }, createTestContext({ lines }));
+    await copyRows(
+      { db: service, conversationId: conversation },
+      { db: service, toDb: narrow },
+      createTestContext({ lines }),
+    );
     expect(lines.filter((line) => line.startsWith('warn'))).toEqual([
       'warn columns not on the destination (or generated there), not copied: public.api_requests.tags',
     ]);
@@ -139,8 +181,15 @@ describe('copy --to-db into an existing schema', () => {
     const wide = await schemaOnlyCopy(service, 'ALTER TABLE analyses ADD COLUMN reviewer text NOT NULL');
     const before = await tableChecksums(wide);
     await expect(
-      copyRows({ db: service, conversationId: conversation }, { db: service, toDb: wide }, createTestContext()),
-    ).rejects.toMatchObject({ code: 'TARGET', message: expect.stringContaining('public.analyses needs "reviewer"') });
+      copyRows(
+        { db: service, conversationId: conversation },
+        { db: service, toDb: wide },
+        createTestContext(),
+      ),
+    ).rejects.toMatchObject({
+      code: 'TARGET',
+      message: expect.stringContaining('public.analyses needs "reviewer"'),
+    });
     expect(await tableChecksums(wide)).toEqual(before);
   });
 
@@ -149,7 +198,11 @@ describe('copy --to-db into an existing schema', () => {
       copyRows({ db: service, since: '1 day' }, { db: service, dryRun: true }, createTestContext()),
     ).rejects.toMatchObject({ code: 'USAGE', message: '--dry-run needs --to-db' });
     await expect(
-      copyRows({ db: service, since: '1 day' }, { db: service, toDb: service, createDb: 'x' }, createTestContext()),
+      copyRows(
+        { db: service, since: '1 day' },
+        { db: service, toDb: service, createDb: 'x' },
+        createTestContext(),
+      ),
     ).rejects.toMatchObject({ code: 'USAGE' });
   });
 });
@@ -198,8 +251,11 @@ describe('COPY headers', () => {
       table: 'api_requests',
       columns: ['id', 'Weird "Name"', 'mixed'],
     });
-    expect(parseCopyHeader('COPY "My Schema"."T" FROM stdin;')).toEqual({ schema: 'My Schema', table: 'T', columns: undefined });
+    expect(parseCopyHeader('COPY "My Schema"."T" FROM stdin;')).toEqual({
+      schema: 'My Schema',
+      table: 'T',
+      columns: undefined,
+    });
     expect(parseCopyHeader('COPY t (a, b) TO stdout;')).toBeUndefined();
   });
 });
-

@@ -1,7 +1,7 @@
 import { postgres } from '@nexus-backup/postgres';
 import { describe, expect, it } from 'vitest';
 import { parseSince } from '../src/subset/since.js';
-import { type SelectionOptions, createSource } from './subset-support.js';
+import { createSource, type SelectionOptions } from './subset-support.js';
 
 describe('--since', () => {
   it.each([
@@ -26,28 +26,42 @@ describe('--since', () => {
     expect(parseSince(text)).toEqual({ kind: 'instant', at, text });
   });
 
-  it.each(['yesterday', '1 fortnight', '1.5 days', '0 days', '2024-02-30', '2024-13-01', '2024-01-01 25:00', ''])(
-    '"%s" is a usage error naming the accepted forms',
-    (text) => {
-      let error: unknown;
-      try {
-        parseSince(text);
-      } catch (caught) {
-        error = caught;
-      }
-      expect(error).toMatchObject({ code: 'USAGE', hint: expect.stringContaining('"1 day", "2 hours", "3 weeks"') });
-    },
-  );
+  it.each([
+    'yesterday',
+    '1 fortnight',
+    '1.5 days',
+    '0 days',
+    '2024-02-30',
+    '2024-13-01',
+    '2024-01-01 25:00',
+    '',
+  ])('"%s" is a usage error naming the accepted forms', (text) => {
+    let error: unknown;
+    try {
+      parseSince(text);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({
+      code: 'USAGE',
+      hint: expect.stringContaining('"1 day", "2 hours", "3 weeks"'),
+    });
+  });
 });
 
 describe('selection options are checked before anything connects', () => {
   const db = 'postgresql://nobody@127.0.0.1:1/none';
   const refused = (options: SelectionOptions, message: string) =>
-    expect(() => createSource({ db, ...options })).toThrow(expect.objectContaining({ code: 'USAGE', message: expect.stringContaining(message) }));
+    expect(() => createSource({ db, ...options })).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: expect.stringContaining(message) }),
+    );
 
   it('refuses what cannot be meant', () => {
     refused({ conversationId: '123e4567-e89b-12d3-a456' }, 'is not a UUID');
-    refused({ conversationId: '123e4567-e89b-12d3-a456-426614174000', where: 'x: true' }, 'cannot be combined');
+    refused(
+      { conversationId: '123e4567-e89b-12d3-a456-426614174000', where: 'x: true' },
+      'cannot be combined',
+    );
     refused({ includeChunks: true }, '--include-chunks only applies to --conversation-id');
     refused({ group: ['api_requests.conversation_id'] }, '--group need a selection');
     refused({ where: 'api_requests conversation_id = $1' }, 'is not "TABLE: condition"');
@@ -63,7 +77,12 @@ describe('selection options are checked before anything connects', () => {
       { since: '1 day', group: ['api_requests.conversation_id'] },
       { since: '2024-01-01' },
       { conversationId: '123E4567-E89B-12D3-A456-426614174000', includeChunks: true },
-      { where: 'public.api_requests: status >= $1', param: ['500'], sinceColumn: ['api_requests=created_at'], since: '2 hours' },
+      {
+        where: 'public.api_requests: status >= $1',
+        param: ['500'],
+        sinceColumn: ['api_requests=created_at'],
+        since: '2 hours',
+      },
     ]) {
       expect(() => createSource({ db, ...options })).not.toThrow();
     }
@@ -71,7 +90,16 @@ describe('selection options are checked before anything connects', () => {
 
   it('declares every selection option for the CLI and config', () => {
     expect(Object.keys(postgres.options)).toEqual(
-      expect.arrayContaining(['since', 'sinceColumn', 'untimedTables', 'where', 'param', 'group', 'conversationId', 'includeChunks']),
+      expect.arrayContaining([
+        'since',
+        'sinceColumn',
+        'untimedTables',
+        'where',
+        'param',
+        'group',
+        'conversationId',
+        'includeChunks',
+      ]),
     );
     expect(Object.keys(postgres.restoreOptions)).toEqual(expect.arrayContaining(['toDb', 'dryRun']));
   });

@@ -8,7 +8,14 @@ import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupToFile, loadZoo, psqlFile } from './dump-support.js';
 import { withClient } from './restore-support.js';
-import { GRAPH_DATA, GRAPH_SCHEMA, loadService, type SelectionOptions, sortedRows, validForeignKeys } from './subset-support.js';
+import {
+  GRAPH_DATA,
+  GRAPH_SCHEMA,
+  loadService,
+  type SelectionOptions,
+  sortedRows,
+  validForeignKeys,
+} from './subset-support.js';
 
 let server: PostgresServer;
 let dir: string;
@@ -81,18 +88,23 @@ describe('the service-shaped database', () => {
       'public.analyses': byRequest,
       'public.audit_log': `at >= ${cutoff}`,
     });
-    const selected = Number(await sortedRows(service, 'public.api_requests', requests).then((rows) => rows.length));
+    const selected = Number(
+      await sortedRows(service, 'public.api_requests', requests).then((rows) => rows.length),
+    );
     expect(selected).toBeGreaterThan(0);
     expect(selected).toBeLessThan(120);
     expect(selection.tables['public.api_requests']).toBe(selected);
     // A parent link crosses conversations: the selection holds a request older than the window.
     expect(
-      (await sortedRows(restored, 'public.api_requests', `created_at < ${cutoff} - interval '1 hour'`)).length,
+      (await sortedRows(restored, 'public.api_requests', `created_at < ${cutoff} - interval '1 hour'`))
+        .length,
     ).toBeGreaterThan(0);
     expect(await validForeignKeys(restored)).toBe(await validForeignKeys(service));
     // Sequences keep the source's values, past every copied id: a new row does not collide.
     await withClient(restored, (client) =>
-      client.query(`INSERT INTO stream_chunks (request_id, seq, chunk) SELECT id, 99, '[]' FROM api_requests LIMIT 1`),
+      client.query(
+        `INSERT INTO stream_chunks (request_id, seq, chunk) SELECT id, 99, '[]' FROM api_requests LIMIT 1`,
+      ),
     );
   });
 
@@ -118,7 +130,11 @@ describe('the service-shaped database', () => {
     });
     expect((await sortedRows(without.restored, 'public.api_requests')).length).toBeGreaterThan(4);
 
-    const withChunks = await backupAndRestore({ db: service, conversationId: conversation, includeChunks: true });
+    const withChunks = await backupAndRestore({
+      db: service,
+      conversationId: conversation,
+      includeChunks: true,
+    });
     await expectRows(withChunks.restored, service, {
       'public.api_requests': requests,
       'public.stream_chunks': byRequest,
@@ -128,7 +144,11 @@ describe('the service-shaped database', () => {
 
   it('--where binds --param values and never splices them', async () => {
     const hostile = "x' OR true OR model = '";
-    const { restored } = await backupAndRestore({ db: service, where: 'api_requests: model = $1', param: [hostile] });
+    const { restored } = await backupAndRestore({
+      db: service,
+      where: 'api_requests: model = $1',
+      param: [hostile],
+    });
     expect(await sortedRows(restored, 'public.api_requests')).toEqual([]);
     const { restored: haiku } = await backupAndRestore({
       db: service,
@@ -145,21 +165,30 @@ describe('the service-shaped database', () => {
 
   it('--where is SQL on its table, run read only: a condition that writes fails and the source is unchanged', async () => {
     await withClient(service, (client) =>
-      client.query(`CREATE FUNCTION purge_audit() RETURNS boolean LANGUAGE sql AS 'DELETE FROM audit_log; SELECT true'`),
+      client.query(
+        `CREATE FUNCTION purge_audit() RETURNS boolean LANGUAGE sql AS 'DELETE FROM audit_log; SELECT true'`,
+      ),
     );
     const before = await tableChecksums(service);
-    await expect(backupAndRestore({ db: service, where: 'api_requests: purge_audit()' })).rejects.toMatchObject({
+    await expect(
+      backupAndRestore({ db: service, where: 'api_requests: purge_audit()' }),
+    ).rejects.toMatchObject({
       code: 'USAGE',
       message: expect.stringContaining('read-only transaction'),
     });
     await expect(
-      backupAndRestore({ db: service, where: "api_requests: true; DROP TABLE audit_log; SELECT 1 WHERE 'a' = 'a'" }),
+      backupAndRestore({
+        db: service,
+        where: "api_requests: true; DROP TABLE audit_log; SELECT 1 WHERE 'a' = 'a'",
+      }),
     ).rejects.toMatchObject({ code: 'USAGE' });
     expect(await tableChecksums(service)).toEqual(before);
   });
 
   it('names that do not exist are usage errors naming what does', async () => {
-    await expect(backupAndRestore({ db: service, since: '1 day', group: ['api_requests.nope'] })).rejects.toMatchObject({
+    await expect(
+      backupAndRestore({ db: service, since: '1 day', group: ['api_requests.nope'] }),
+    ).rejects.toMatchObject({
       code: 'USAGE',
       message: expect.stringContaining('has no column "nope"'),
     });
@@ -250,8 +279,14 @@ describe('every data type of the zoo', () => {
   });
 
   it('--since leaves out rows whose time is outside the window or NULL', async () => {
-    const { restored } = await backupAndRestore({ db: zoo, since: '1900-01-01', untimedTables: 'referenced' });
-    expect(await sortedRows(restored, 'app.zoo')).toEqual(await sortedRows(zoo, 'app.zoo', "ts >= '1900-01-01Z'"));
+    const { restored } = await backupAndRestore({
+      db: zoo,
+      since: '1900-01-01',
+      untimedTables: 'referenced',
+    });
+    expect(await sortedRows(restored, 'app.zoo')).toEqual(
+      await sortedRows(zoo, 'app.zoo', "ts >= '1900-01-01Z'"),
+    );
     expect((await sortedRows(zoo, 'app.zoo', 'ts IS NULL')).length).toBeGreaterThan(0);
   });
 });

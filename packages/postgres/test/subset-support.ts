@@ -76,14 +76,22 @@ export async function sortedRows(url: string, table: string, where = 'true'): Pr
       [table],
     );
     const chunks: Buffer[] = [];
-    const stream = client.query(copyTo(`COPY (SELECT ${rows[0]?.columns} FROM ${table} WHERE ${where}) TO STDOUT`));
+    const stream = client.query(
+      copyTo(`COPY (SELECT ${rows[0]?.columns} FROM ${table} WHERE ${where}) TO STDOUT`),
+    );
     for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-    return Buffer.concat(chunks).toString('utf8').split('\n').filter((line) => line !== '').sort();
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .sort();
   });
 }
 
 export async function scalar(url: string, sql: string, params: unknown[] = []): Promise<string> {
-  return withClient(url, async (client) => String(Object.values((await client.query(sql, params)).rows[0] ?? {})[0]));
+  return withClient(url, async (client) =>
+    String(Object.values((await client.query(sql, params)).rows[0] ?? {})[0]),
+  );
 }
 
 /** Validated foreign keys of a database: a copy restored with all its keys has as many as its source. */
@@ -93,7 +101,14 @@ export function validForeignKeys(url: string): Promise<string> {
 
 export type SelectionOptions = Partial<Parameters<typeof postgres.create>[0]>;
 
-const DEFAULTS = { schemaOnly: false, dataOnly: false, owners: false, privileges: false, untimedTables: 'whole', includeChunks: false } as const;
+const DEFAULTS = {
+  schemaOnly: false,
+  dataOnly: false,
+  owners: false,
+  privileges: false,
+  untimedTables: 'whole',
+  includeChunks: false,
+} as const;
 
 /** `copy postgres` as the CLI runs it: the source's backup streamed into its own restore. */
 export async function copyRows(

@@ -98,7 +98,9 @@ export async function readSubsetCatalog(client: pg.Client, relations: number[]):
   };
   for (const column of columns) {
     const timeKind = timeKinds[column.base];
-    units.get(Number(column.oid))?.columns.set(column.name, { type: column.type, ...(timeKind ? { timeKind } : {}) });
+    units
+      .get(Number(column.oid))
+      ?.columns.set(column.name, { type: column.type, ...(timeKind ? { timeKind } : {}) });
   }
 
   const { rows: keys } = await client.query<{
@@ -154,10 +156,14 @@ export function findUnit(catalog: SubsetCatalog, table: TableName, flag: string)
   );
   if (matches.length === 1) return matches[0] as SelectionUnit;
   if (matches.length > 1) {
-    throw new NexusError('USAGE', `${flag}: table "${table.text}" is ambiguous: ${matches.map((m) => `${m.schema}.${m.name}`).join(', ')}`, {
-      provider: 'postgres',
-      hint: 'qualify it with its schema, e.g. public.' + table.name,
-    });
+    throw new NexusError(
+      'USAGE',
+      `${flag}: table "${table.text}" is ambiguous: ${matches.map((m) => `${m.schema}.${m.name}`).join(', ')}`,
+      {
+        provider: 'postgres',
+        hint: 'qualify it with its schema, e.g. public.' + table.name,
+      },
+    );
   }
   const known = catalog.units.map((unit) => `${unit.schema}.${unit.name}`).sort();
   throw new NexusError('USAGE', `${flag}: no table "${table.text}" among the tables backed up`, {
@@ -166,7 +172,11 @@ export function findUnit(catalog: SubsetCatalog, table: TableName, flag: string)
   });
 }
 
-export function findColumn(unit: SelectionUnit, column: string, flag: string): { type: string; timeKind?: string } {
+export function findColumn(
+  unit: SelectionUnit,
+  column: string,
+  flag: string,
+): { type: string; timeKind?: string } {
   const found = unit.columns.get(column);
   if (found) return found;
   throw new NexusError('USAGE', `${flag}: table ${unit.schema}.${unit.name} has no column "${column}"`, {
@@ -176,23 +186,43 @@ export function findColumn(unit: SelectionUnit, column: string, flag: string): {
 }
 
 /** Time columns we recognise by name, in order of preference (`created_at` before `updated_at`-like ones). */
-const TIME_COLUMN_NAMES = ['created_at', 'createdat', 'created', 'inserted_at', 'timestamp', 'ts', 'at', 'occurred_at', 'logged_at', 'time'];
+const TIME_COLUMN_NAMES = [
+  'created_at',
+  'createdat',
+  'created',
+  'inserted_at',
+  'timestamp',
+  'ts',
+  'at',
+  'occurred_at',
+  'logged_at',
+  'time',
+];
 
 /** The column `--since` compares for a unit: the one set with `--since-column`, else one named like a creation time. */
-export function timeColumn(unit: SelectionUnit, chosen: TableColumn[], catalog: SubsetCatalog): string | undefined {
+export function timeColumn(
+  unit: SelectionUnit,
+  chosen: TableColumn[],
+  catalog: SubsetCatalog,
+): string | undefined {
   for (const entry of chosen) {
     if (findUnit(catalog, entry.table, '--since-column') !== unit) continue;
     const column = findColumn(unit, entry.column, '--since-column');
     if (!column.timeKind) {
-      throw new NexusError('USAGE', `--since-column: ${unit.schema}.${unit.name}.${entry.column} is ${column.type}, not a date or timestamp`, {
-        provider: 'postgres',
-        hint: 'name a column of type timestamptz, timestamp or date',
-      });
+      throw new NexusError(
+        'USAGE',
+        `--since-column: ${unit.schema}.${unit.name}.${entry.column} is ${column.type}, not a date or timestamp`,
+        {
+          provider: 'postgres',
+          hint: 'name a column of type timestamptz, timestamp or date',
+        },
+      );
     }
     return entry.column;
   }
   for (const wanted of TIME_COLUMN_NAMES) {
-    for (const [name, column] of unit.columns) if (name.toLowerCase() === wanted && column.timeKind) return name;
+    for (const [name, column] of unit.columns)
+      if (name.toLowerCase() === wanted && column.timeKind) return name;
   }
   return undefined;
 }

@@ -1,4 +1,4 @@
-import { NexusError, type Logger } from '@nexus-backup/core';
+import { type Logger, NexusError } from '@nexus-backup/core';
 import type pg from 'pg';
 import { findColumn, findUnit, type SelectionUnit, type SubsetCatalog, timeColumn } from './catalog.js';
 import type { RowSelection } from './selection.js';
@@ -80,7 +80,8 @@ export async function computeClosure(
 ): Promise<ClosureOutcome> {
   const cutoff = await cutoffOf(client, selection);
   const added = new Map<SelectionUnit, number>();
-  const note = (unit: SelectionUnit, rows: number | null) => added.set(unit, (added.get(unit) ?? 0) + (rows ?? 0));
+  const note = (unit: SelectionUnit, rows: number | null) =>
+    added.set(unit, (added.get(unit) ?? 0) + (rows ?? 0));
   const query = (text: string, values: unknown[] = []) =>
     // Extended protocol even without values: one statement only, so a condition cannot smuggle in another.
     client.query({ text, values, queryMode: 'extended' } as pg.QueryConfig);
@@ -110,11 +111,15 @@ export async function computeClosure(
       );
       note(unit, result.rowCount);
     } catch (error) {
-      throw new NexusError('USAGE', `--where "${selection.where.table.text}: ${selection.where.condition}" failed: ${(error as Error).message}`, {
-        provider: 'postgres',
-        cause: error,
-        hint: 'the condition is SQL on that table; pass values with --param and refer to them as $1, $2, ...',
-      });
+      throw new NexusError(
+        'USAGE',
+        `--where "${selection.where.table.text}: ${selection.where.condition}" failed: ${(error as Error).message}`,
+        {
+          provider: 'postgres',
+          cause: error,
+          hint: 'the condition is SQL on that table; pass values with --param and refer to them as $1, $2, ...',
+        },
+      );
     } finally {
       // After a failed condition the transaction is aborted and the dump ends anyway.
       await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`).catch(() => undefined);
@@ -129,7 +134,9 @@ export async function computeClosure(
         column === undefined ? [] : [cutoff],
       );
       note(unit, result.rowCount);
-      log.debug(`selection: ${unit.schema}.${unit.name} ${column === undefined ? 'has no time column: every row' : `by ${column}`}`);
+      log.debug(
+        `selection: ${unit.schema}.${unit.name} ${column === undefined ? 'has no time column: every row' : `by ${column}`}`,
+      );
     }
   }
   for (const entry of selection.sinceColumns) findUnit(catalog, entry.table, '--since-column');
@@ -139,7 +146,11 @@ export async function computeClosure(
     return { unit, column: `"${group.column.replaceAll('"', '""')}"` };
   });
   const noCascade = new Set(
-    selection.noCascadeInto.flatMap((table) => catalog.units.filter((unit) => unit.name === table.name && (table.schema === undefined || unit.schema === table.schema))),
+    selection.noCascadeInto.flatMap((table) =>
+      catalog.units.filter(
+        (unit) => unit.name === table.name && (table.schema === undefined || unit.schema === table.schema),
+      ),
+    ),
   );
 
   let rounds = 0;
@@ -198,7 +209,9 @@ async function cutoffOf(client: pg.Client, selection: RowSelection): Promise<str
   if (since === undefined) return undefined;
   if (since.kind === 'instant') return since.at;
   // now() is the snapshot's start, so the window and the data are of the same instant.
-  const { rows } = await client.query<{ cutoff: Date }>('SELECT pg_catalog.now() - $1::interval AS cutoff', [since.interval]);
+  const { rows } = await client.query<{ cutoff: Date }>('SELECT pg_catalog.now() - $1::interval AS cutoff', [
+    since.interval,
+  ]);
   const cutoff = rows[0]?.cutoff;
   if (!(cutoff instanceof Date)) throw new Error('the server returned no cutoff');
   return cutoff.toISOString();

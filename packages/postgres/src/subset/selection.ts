@@ -78,7 +78,10 @@ export function parseSelection(options: SelectionOptions): RowSelection | undefi
     params.push(id.toLowerCase());
     if (!options.includeChunks) noCascadeInto.push(tableName(CONVERSATIONS.chunks));
   } else if (options.includeChunks) {
-    throw usage('--include-chunks only applies to --conversation-id', 'add --conversation-id UUID, or drop it');
+    throw usage(
+      '--include-chunks only applies to --conversation-id',
+      'add --conversation-id UUID, or drop it',
+    );
   }
   const since = options.since === undefined ? undefined : parseSince(options.since);
   if (since === undefined && where === undefined) {
@@ -86,7 +89,9 @@ export function parseSelection(options: SelectionOptions): RowSelection | undefi
       ...(groups.length > 0 ? ['--group'] : []),
       ...(sinceColumns.length > 0 ? ['--since-column'] : []),
       ...(params.length > 0 ? ['--param'] : []),
-      ...(options.untimedTables !== undefined && options.untimedTables !== 'whole' ? ['--untimed-tables'] : []),
+      ...(options.untimedTables !== undefined && options.untimedTables !== 'whole'
+        ? ['--untimed-tables']
+        : []),
     ];
     if (given.length > 0) {
       throw usage(
@@ -97,11 +102,17 @@ export function parseSelection(options: SelectionOptions): RowSelection | undefi
     return undefined;
   }
   if (params.length > 0 && where === undefined) {
-    throw usage('--param values are bound to --where; there is no --where', 'add --where "TABLE: condition with $1"');
+    throw usage(
+      '--param values are bound to --where; there is no --where',
+      'add --where "TABLE: condition with $1"',
+    );
   }
   const untimedTables = options.untimedTables ?? 'whole';
   if (untimedTables !== 'whole' && untimedTables !== 'referenced') {
-    throw usage(`--untimed-tables must be whole or referenced, got "${untimedTables}"`, 'use whole or referenced');
+    throw usage(
+      `--untimed-tables must be whole or referenced, got "${untimedTables}"`,
+      'use whole or referenced',
+    );
   }
   const summary = [
     ...(where ? [`where ${where.table.text}: ${where.condition}`] : []),
@@ -137,14 +148,16 @@ function parseSinceColumn(text: string): TableColumn {
     throw usage(`--since-column "${text}" is not TABLE=COLUMN`, `use ${form}`);
   }
   const name = tableName(table);
-  for (const part of [name.schema, name.name, column.trim()]) if (part !== undefined) checkName(part, '--since-column', form);
+  for (const part of [name.schema, name.name, column.trim()])
+    if (part !== undefined) checkName(part, '--since-column', form);
   return { table: name, column: column.trim() };
 }
 
 function parseGroup(text: string): TableColumn {
   const form = '--group TABLE.COLUMN (or SCHEMA.TABLE.COLUMN), e.g. api_requests.conversation_id';
   const parts = text.trim().split('.');
-  if (parts.length < 2 || parts.length > 3) throw usage(`--group "${text}" is not TABLE.COLUMN`, `use ${form}`);
+  if (parts.length < 2 || parts.length > 3)
+    throw usage(`--group "${text}" is not TABLE.COLUMN`, `use ${form}`);
   for (const part of parts) checkName(part, '--group', form);
   const column = parts.pop() as string;
   return { table: tableName(parts.join('.')), column };
@@ -154,8 +167,10 @@ function parseWhere(text: string): { table: TableName; condition: string } {
   const colon = text.indexOf(':');
   const table = colon === -1 ? '' : text.slice(0, colon).trim();
   const condition = colon === -1 ? '' : text.slice(colon + 1).trim();
-  const form = '--where "TABLE: SQL condition", e.g. --where "api_requests: conversation_id = $1" --param <uuid>';
-  if (table === '' || condition === '') throw usage(`--where "${text}" is not "TABLE: condition"`, `use ${form}`);
+  const form =
+    '--where "TABLE: SQL condition", e.g. --where "api_requests: conversation_id = $1" --param <uuid>';
+  if (table === '' || condition === '')
+    throw usage(`--where "${text}" is not "TABLE: condition"`, `use ${form}`);
   const name = tableName(table);
   for (const part of [name.schema, name.name]) if (part !== undefined) checkName(part, '--where', form);
   return { table: name, condition };

@@ -2,21 +2,44 @@ import { NexusError, parseDuration } from '@nexus-backup/core';
 
 /** Where a `--since` window starts: a span back from the snapshot's `now()`, or a fixed instant. */
 export type SinceCutoff =
-  | { kind: 'ago'; /** A PostgreSQL interval we wrote ourselves, e.g. `3 weeks`. */ interval: string; text: string }
-  | { kind: 'instant'; /** ISO 8601 in UTC. */ at: string; text: string };
+  | {
+      kind: 'ago' /** A PostgreSQL interval we wrote ourselves, e.g. `3 weeks`. */;
+      interval: string;
+      text: string;
+    }
+  | { kind: 'instant' /** ISO 8601 in UTC. */; at: string; text: string };
 
 export const SINCE_FORMS =
   'a duration ("1 day", "2 hours", "3 weeks", "90 minutes", or 7d, 26h), a date (2024-01-01), ' +
   'a date and time ("2024-01-01 12:00", UTC unless it names a zone) or ISO 8601 (2024-01-01T12:00:00Z)';
 
 const UNITS: Record<string, string> = {
-  s: 'seconds', sec: 'seconds', secs: 'seconds', second: 'seconds', seconds: 'seconds',
-  min: 'minutes', mins: 'minutes', minute: 'minutes', minutes: 'minutes',
-  h: 'hours', hr: 'hours', hrs: 'hours', hour: 'hours', hours: 'hours',
-  d: 'days', day: 'days', days: 'days',
-  w: 'weeks', week: 'weeks', weeks: 'weeks',
-  mon: 'months', month: 'months', months: 'months',
-  y: 'years', year: 'years', years: 'years',
+  s: 'seconds',
+  sec: 'seconds',
+  secs: 'seconds',
+  second: 'seconds',
+  seconds: 'seconds',
+  min: 'minutes',
+  mins: 'minutes',
+  minute: 'minutes',
+  minutes: 'minutes',
+  h: 'hours',
+  hr: 'hours',
+  hrs: 'hours',
+  hour: 'hours',
+  hours: 'hours',
+  d: 'days',
+  day: 'days',
+  days: 'days',
+  w: 'weeks',
+  week: 'weeks',
+  weeks: 'weeks',
+  mon: 'months',
+  month: 'months',
+  months: 'months',
+  y: 'years',
+  year: 'years',
+  years: 'years',
 };
 
 const SPELLED_DURATION = /^(\d+)\s*([a-z]+)(?:[\s,]+(\d+)\s*([a-z]+))*$/i;
@@ -67,7 +90,12 @@ function instant(text: string): string | undefined {
   const match = date ?? dateTime;
   if (!match) return undefined;
   const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(match[i] ?? 0)) as [
-    number, number, number, number, number, number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
   ];
   const fraction = dateTime?.[7] ?? '';
   const zone = dateTime?.[8]?.toUpperCase() ?? 'Z';

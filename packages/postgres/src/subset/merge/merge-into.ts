@@ -76,10 +76,7 @@ export async function mergeInto({ input, target, ctx }: MergeIntoOptions): Promi
     const staged = await stageCopies(client, input, ctx);
     const plans = planTables(staged, catalog.tables, ctx);
     const outcomes: TableOutcome[] = [];
-    const ordered = insertOrder(
-      [...new Set(plans.map((plan) => plan.table))],
-      catalog,
-    );
+    const ordered = insertOrder([...new Set(plans.map((plan) => plan.table))], catalog);
     for (const table of ordered) {
       for (const plan of plans.filter((candidate) => candidate.table === table)) {
         ctx.signal.throwIfAborted();
@@ -94,7 +91,13 @@ export async function mergeInto({ input, target, ctx }: MergeIntoOptions): Promi
         );
     await client.query(dryRun ? 'ROLLBACK' : 'COMMIT');
     inTransaction = false;
-    return mergeReport({ url: redactConnectionUrl(url), dryRun, outcomes, sequences, durationMs: Date.now() - started });
+    return mergeReport({
+      url: redactConnectionUrl(url),
+      dryRun,
+      outcomes,
+      sequences,
+      durationMs: Date.now() - started,
+    });
   } catch (error) {
     input.destroy();
     if (inTransaction) await client.query('ROLLBACK').catch(() => {});
@@ -106,9 +109,13 @@ export async function mergeInto({ input, target, ctx }: MergeIntoOptions): Promi
 }
 
 function checkTarget(target: Record<string, unknown>): string {
-  const usage = (message: string, hint: string) => new NexusError('USAGE', message, { provider: 'postgres', hint });
+  const usage = (message: string, hint: string) =>
+    new NexusError('USAGE', message, { provider: 'postgres', hint });
   if (typeof target.toDb !== 'string') {
-    throw usage('--dry-run needs --to-db', 'a dry run checks a copy into an existing database: add --to-db URL');
+    throw usage(
+      '--dry-run needs --to-db',
+      'a dry run checks a copy into an existing database: add --to-db URL',
+    );
   }
   if (typeof target.createDb === 'string' || typeof target.toFile === 'string') {
     throw usage(
@@ -127,10 +134,14 @@ async function stageCopies(client: pg.Client, input: Readable, ctx: RunContext):
     if (event.kind !== 'copy') continue;
     const header = parseCopyHeader(event.sql);
     if (!header?.columns) {
-      throw new NexusError('INTEGRITY', `line ${event.line}: cannot read the COPY header "${event.sql.trim()}"`, {
-        provider: 'postgres',
-        hint: 'merge a dump made by nexus-backup (COPY blocks name their columns)',
-      });
+      throw new NexusError(
+        'INTEGRITY',
+        `line ${event.line}: cannot read the COPY header "${event.sql.trim()}"`,
+        {
+          provider: 'postgres',
+          hint: 'merge a dump made by nexus-backup (COPY blocks name their columns)',
+        },
+      );
     }
     const stage = `pg_temp.nexus_stage_${staged.length + 1}`;
     const columns = header.columns.map((column) => `${quote(column)} text`).join(', ');
@@ -165,20 +176,26 @@ function planTables(staged: Staged[], tables: Map<string, DestinationTable>, ctx
     const table = tables.get(block.source);
     if (!table) {
       if (block.rows === 0) {
-        ctx.log.warn(`the destination has no table ${block.source}; no rows of it were selected, so nothing is lost`);
+        ctx.log.warn(
+          `the destination has no table ${block.source}; no rows of it were selected, so nothing is lost`,
+        );
         continue;
       }
       throw new NexusError(
         'TARGET',
         `the destination has no table ${block.source} (${block.rows} selected rows need it)`,
-        { provider: 'postgres', hint: 'create the schema on the destination first (e.g. restore a --schema-only backup), or leave the table out with --exclude-tables' },
+        {
+          provider: 'postgres',
+          hint: 'create the schema on the destination first (e.g. restore a --schema-only backup), or leave the table out with --exclude-tables',
+        },
       );
     }
     const shared = block.columns.filter((column) => {
       const found = table.columns.get(column);
       return found !== undefined && !found.generated;
     });
-    for (const column of block.columns) if (!shared.includes(column)) leftOut.push(`${block.source}.${column}`);
+    for (const column of block.columns)
+      if (!shared.includes(column)) leftOut.push(`${block.source}.${column}`);
     const missingKey = table.primaryKey.filter((column) => !shared.includes(column));
     const unfillable = [...table.columns]
       .filter(([name, column]) => column.required && !shared.includes(name))
@@ -188,7 +205,10 @@ function planTables(staged: Staged[], tables: Map<string, DestinationTable>, ctx
       throw new NexusError(
         'TARGET',
         `the destination's ${block.source} needs ${problems.map((c) => `"${c}"`).join(', ')}, which the source does not have`,
-        { provider: 'postgres', hint: 'give those columns a default on the destination, or bring both schemas to the same version' },
+        {
+          provider: 'postgres',
+          hint: 'give those columns a default on the destination, or bring both schemas to the same version',
+        },
       );
     }
     plans.push({ table, staged: block, shared });
@@ -200,13 +220,17 @@ function planTables(staged: Staged[], tables: Map<string, DestinationTable>, ctx
 }
 
 function casts(plan: TablePlan): string[] {
-  return plan.shared.map((column) => `s.${quote(column)}::${plan.table.columns.get(column)?.castType ?? 'text'}`);
+  return plan.shared.map(
+    (column) => `s.${quote(column)}::${plan.table.columns.get(column)?.castType ?? 'text'}`,
+  );
 }
 
 async function insert(client: pg.Client, plan: TablePlan): Promise<TableOutcome> {
   const { table, staged } = plan;
   const columns = plan.shared.map(quote).join(', ');
-  const overriding = plan.shared.some((column) => table.columns.get(column)?.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
+  const overriding = plan.shared.some((column) => table.columns.get(column)?.identityAlways)
+    ? ' OVERRIDING SYSTEM VALUE'
+    : '';
   const conflict = table.primaryKey.length > 0 ? `(${table.primaryKey.map(quote).join(', ')}) ` : '';
   const result = await client.query(
     `INSERT INTO ${table.qname} (${columns})${overriding} SELECT ${casts(plan).join(', ')} FROM ${staged.stage} AS s ON CONFLICT ${conflict}DO NOTHING`,
@@ -221,7 +245,8 @@ async function inspect(client: pg.Client, plan: TablePlan): Promise<TableOutcome
   const all = casts(plan);
   // num_nulls evaluates every argument (at most 100 per call), so every cast runs on every row.
   const checks: string[] = [];
-  for (let start = 0; start < all.length; start += 90) checks.push(`pg_catalog.num_nulls(${all.slice(start, start + 90).join(', ')})`);
+  for (let start = 0; start < all.length; start += 90)
+    checks.push(`pg_catalog.num_nulls(${all.slice(start, start + 90).join(', ')})`);
   await client.query(`SELECT sum(${checks.length > 0 ? checks.join(' + ') : '0'}) FROM ${staged.stage} AS s`);
   let present: number | null = null;
   if (table.primaryKey.length > 0) {
@@ -247,7 +272,11 @@ async function inspect(client: pg.Client, plan: TablePlan): Promise<TableOutcome
 }
 
 function explain(error: unknown, ctx: RunContext, url: string): NexusError {
-  if (ctx.signal.aborted) return new NexusError('ABORTED', 'the copy was aborted; nothing was written', { provider: 'postgres', cause: error });
+  if (ctx.signal.aborted)
+    return new NexusError('ABORTED', 'the copy was aborted; nothing was written', {
+      provider: 'postgres',
+      cause: error,
+    });
   if (isNexusError(error)) {
     if (error.code === 'CONNECTION' || error.code === 'NOT_FOUND' || error.code === 'USAGE') return error;
     return new NexusError(error.code, `${error.message}; nothing was copied (one transaction, rolled back)`, {
@@ -258,10 +287,13 @@ function explain(error: unknown, ctx: RunContext, url: string): NexusError {
   }
   const { detail, constraint } = error as { detail?: string; constraint?: string };
   const why = [(error as Error).message, detail].filter(Boolean).join('; ');
-  return new NexusError('IO', `copy into ${redactConnectionUrl(url)} failed: ${why}; nothing was copied (one transaction, rolled back)`, {
-    provider: 'postgres',
-    cause: error,
-    ...(constraint ? { hint: `the destination's constraint ${constraint} refused a row` } : {}),
-  });
+  return new NexusError(
+    'IO',
+    `copy into ${redactConnectionUrl(url)} failed: ${why}; nothing was copied (one transaction, rolled back)`,
+    {
+      provider: 'postgres',
+      cause: error,
+      ...(constraint ? { hint: `the destination's constraint ${constraint} refused a row` } : {}),
+    },
+  );
 }
-

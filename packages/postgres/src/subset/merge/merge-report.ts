@@ -24,7 +24,8 @@ export function mergeReport(input: {
   durationMs: number;
 }): RestoreReport {
   const { url, dryRun, outcomes, sequences, durationMs } = input;
-  const sum = (pick: (outcome: TableOutcome) => number) => outcomes.reduce((total, outcome) => total + pick(outcome), 0);
+  const sum = (pick: (outcome: TableOutcome) => number) =>
+    outcomes.reduce((total, outcome) => total + pick(outcome), 0);
   const selected = sum((outcome) => outcome.selected);
   const copied = sum((outcome) => outcome.copied);
   const present = sum((outcome) => outcome.present ?? 0);
@@ -34,13 +35,16 @@ export function mergeReport(input: {
       : `copied into ${url} in one transaction: ${selected} rows selected, ${copied} copied, ${present} already present (${(durationMs / 1000).toFixed(1)} s)`,
   ];
   const width = Math.max(5, ...outcomes.map((outcome) => outcome.table.qname.length));
-  lines.push(`  ${'table'.padEnd(width)}  selected  ${dryRun ? 'would copy' : '    copied'}  already present`);
+  lines.push(
+    `  ${'table'.padEnd(width)}  selected  ${dryRun ? 'would copy' : '    copied'}  already present`,
+  );
   for (const outcome of outcomes) {
     lines.push(
       `  ${outcome.table.qname.padEnd(width)}  ${String(outcome.selected).padStart(8)}  ${String(outcome.copied).padStart(10)}  ${String(outcome.present ?? '?').padStart(15)}`,
     );
     if (outcome.sample !== undefined) {
-      const sample = outcome.sample.length > SAMPLE_CHARS ? `${outcome.sample.slice(0, SAMPLE_CHARS)}...` : outcome.sample;
+      const sample =
+        outcome.sample.length > SAMPLE_CHARS ? `${outcome.sample.slice(0, SAMPLE_CHARS)}...` : outcome.sample;
       lines.push(`    sample: ${sample}`);
     }
   }
