@@ -29,7 +29,7 @@ export function toCommanderOption(flag: string, option: OptionSpec): Option {
   if (option.type === 'string[]') {
     commanderOption.argParser((value: string, previous: string[] | undefined) => [
       ...(previous ?? []),
-      ...value.split(',').filter((part) => part !== ''),
+      ...(option.commaSeparated === false ? [value] : value.split(',').filter((part) => part !== '')),
     ]);
   }
   return commanderOption;

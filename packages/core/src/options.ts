@@ -25,6 +25,8 @@ export interface OptionSpec {
    * without one its value is `''`, meaning "the provider picks", e.g. a default database name.
    */
   valueOptional?: boolean;
+  /** A list flag splits its value on commas (`--tables a,b`) unless false (values that may hold commas). */
+  commaSeparated?: boolean;
 }
 
 export type OptionsSpec = Record<string, OptionSpec>;
@@ -138,7 +140,7 @@ function coerce(
       if (['false', '0', 'no'].includes(raw)) return false;
       throw new NexusError(code, `${shown} must be true or false, got "${raw}"`, { provider });
     case 'string[]':
-      return raw.split(',').filter((part) => part !== '');
+      return option.commaSeparated === false ? [raw] : raw.split(',').filter((part) => part !== '');
     default:
       return raw;
   }

@@ -64,8 +64,10 @@ const sourceOptions = {
   },
   param: {
     type: 'string[]',
-    description: 'values bound to $1, $2, ... of --where (bound, never spliced into the SQL)',
+    description:
+      'values bound to $1, $2, ... of --where, one --param each (bound, never spliced into the SQL)',
     placeholder: 'VALUE',
+    commaSeparated: false,
   },
   group: {
     type: 'string[]',
