@@ -2,7 +2,8 @@
 
 export const MB = 1e6;
 
-export const seconds = (value) => (value === undefined ? 'n/a' : `${value.toFixed(1)} s`);
+export const seconds = (value) =>
+  value === undefined ? 'n/a' : `${value < 1 ? value.toFixed(2) : value.toFixed(1)} s`;
 export const mbps = (bytes, wall) => `${(bytes / MB / wall).toFixed(1)} MB/s`;
 export const mib = (value) => (value === undefined ? 'n/a' : `${value.toFixed(0)} MiB`);
 export const megabytes = (bytes) => `${(bytes / MB).toFixed(0)} MB`;

@@ -175,10 +175,12 @@ async function benchTransforms() {
     comparisonHeader(),
     result.rows.map((row) => comparisonRow(row.what, row.bytes, row.ours, row.theirs)),
   );
+  const { share } = result;
   console.log(
-    `encryption's share of a gzip-6 + encrypt pipeline's wall time: ours ${percent(result.encryptionShare.ours)}, ` +
-      `theirs (gzip | openssl) ${percent(result.encryptionShare.theirs)}; of its CPU time: ` +
-      `ours ${percent(result.cpuShare.ours)}, theirs ${percent(result.cpuShare.theirs)}`,
+    `encrypting gzip-6's output (${megabytes(result.compressedBytes)}) takes ${seconds(result.encryptCompressed.wall)}: ` +
+      `encryption's share of a gzip-6 + encrypt pipeline is ours ${percent(share.ours.wall)} of wall time ` +
+      `(${percent(share.ours.cpu)} of CPU), theirs (gzip | openssl enc) ${percent(share.theirs.wall)} ` +
+      `(${percent(share.theirs.cpu)} of CPU)`,
   );
 }
 
