@@ -13,7 +13,9 @@ describe('prune', () => {
           .code,
       ).toBe(0);
     }
-    const ids = (await readdir(join(repo, 'config'))).sort();
+    // Oldest first by start time (several backups can share a second, and ids only have seconds).
+    const listed = JSON.parse((await runCli(['list', 'config', '--from', repo, '--json'])).stdout);
+    const ids = (listed.backups as { id: string }[]).map((backup) => backup.id);
     expect(ids).toHaveLength(4);
 
     const dryRun = await runCli(['prune', 'config', '--from', repo, '--keep-last', '2', '--dry-run']);
@@ -21,13 +23,13 @@ describe('prune', () => {
     expect(dryRun.stdout).toContain('ACTION');
     expect(dryRun.stdout.match(/\bremove\b/g)).toHaveLength(2);
     expect(dryRun.stdout).toContain('keep-last');
-    expect((await readdir(join(repo, 'config'))).sort()).toEqual(ids);
+    expect((await readdir(join(repo, 'config'))).sort()).toEqual([...ids].sort());
 
     const real = await runCli(['prune', 'config', '--from', repo, '--keep-last', '2', '--json']);
     expect(real.code).toBe(0);
     const decisions = JSON.parse(real.stdout).decisions as { id: string; action: string }[];
     expect(decisions.filter((d) => d.action === 'remove').map((d) => d.id)).toEqual(ids.slice(0, 2));
-    expect((await readdir(join(repo, 'config'))).sort()).toEqual(ids.slice(2));
+    expect((await readdir(join(repo, 'config'))).sort()).toEqual(ids.slice(2).sort());
   });
 
   it('refuses an empty policy instead of removing every backup', async () => {

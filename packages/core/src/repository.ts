@@ -103,7 +103,9 @@ export class Repository {
       }
     }
     const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
-    scan.backups.sort(byId);
+    // Ids have one-second resolution; two backups in the same second are ordered by their manifests'
+    // millisecond start times, so `@latest` is really the latest.
+    scan.backups.sort((a, b) => a.time.getTime() - b.time.getTime() || byId(a, b));
     scan.leftovers.sort(byId);
     scan.unreadable.sort(byId);
     return scan;

@@ -208,4 +208,15 @@ describe('backup and restore engine', () => {
     await sleep(100);
     expect((repository.destination as ReturnType<typeof memoryDestination>).objects.size).toBe(0);
   });
+
+  it('@latest is the newest backup even when several share the second their ids are named after', async () => {
+    const repository = new Repository(memoryDestination());
+    const ids: string[] = [];
+    for (let run = 0; run < 5; run += 1) {
+      ids.push((await runBackup(await plan([{ repository, optional: false }]), ctx())).manifest.id);
+      await sleep(2);
+    }
+    expect((await repository.find('test@latest', ctx())).id).toBe(ids.at(-1));
+    expect((await repository.scan(ctx())).backups.map((backup) => backup.id)).toEqual(ids);
+  });
 });
