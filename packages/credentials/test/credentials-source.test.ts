@@ -5,27 +5,17 @@ import { defaultOptions, NexusError } from '@nexus-backup/core';
 import { credentials } from '@nexus-backup/credentials';
 import { createTestContext } from '@nexus-backup/testkit';
 import { list } from 'tar';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   failingAtEnd,
-  removeDirs,
   restoreArtifacts,
   runBackup,
   snapshotTree,
-  tempDir,
+  tempDirsPerTest,
   writeTree,
 } from './tree-fixtures.js';
 
-const created: string[] = [];
-afterEach(async () => {
-  await removeDirs(created.splice(0));
-});
-
-async function dirs(...labels: string[]): Promise<string[]> {
-  const made = await Promise.all(labels.map((label) => tempDir(label)));
-  created.push(...made);
-  return made;
-}
+const dirs = tempDirsPerTest();
 
 const SECRET = 'sk_live_do_not_leak_0123456789';
 

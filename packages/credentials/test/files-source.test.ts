@@ -6,26 +6,10 @@ import type { OptionValues } from '@nexus-backup/core';
 import { isNexusError, NexusError } from '@nexus-backup/core';
 import { files } from '@nexus-backup/credentials';
 import { createTestContext } from '@nexus-backup/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  removeDirs,
-  restoreArtifacts,
-  runBackup,
-  snapshotTree,
-  tempDir,
-  writeTree,
-} from './tree-fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { restoreArtifacts, runBackup, snapshotTree, tempDirsPerTest, writeTree } from './tree-fixtures.js';
 
-const created: string[] = [];
-afterEach(async () => {
-  await removeDirs(created.splice(0));
-});
-
-async function dirs(...labels: string[]): Promise<string[]> {
-  const made = await Promise.all(labels.map((label) => tempDir(label)));
-  created.push(...made);
-  return made;
-}
+const dirs = tempDirsPerTest();
 
 const past = (iso: string) => new Date(iso);
 

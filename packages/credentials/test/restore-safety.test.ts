@@ -5,26 +5,10 @@ import { defaultOptions } from '@nexus-backup/core';
 import { credentials, files } from '@nexus-backup/credentials';
 import { createTestContext } from '@nexus-backup/testkit';
 import { Header } from 'tar';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  removeDirs,
-  restoreArtifacts,
-  runBackup,
-  snapshotTree,
-  tempDir,
-  writeTree,
-} from './tree-fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { restoreArtifacts, runBackup, snapshotTree, tempDirsPerTest, writeTree } from './tree-fixtures.js';
 
-const created: string[] = [];
-afterEach(async () => {
-  await removeDirs(created.splice(0));
-});
-
-async function dirs(...labels: string[]): Promise<string[]> {
-  const made = await Promise.all(labels.map((label) => tempDir(label)));
-  created.push(...made);
-  return made;
-}
+const dirs = tempDirsPerTest();
 
 interface CraftedEntry {
   path: string;

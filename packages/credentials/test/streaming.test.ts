@@ -9,20 +9,11 @@ import { pipeline } from 'node:stream/promises';
 import type { RestoreArtifact, RunContext, Source } from '@nexus-backup/core';
 import { files } from '@nexus-backup/credentials';
 import { createMemoryProbe, createTestContext, isAbortLike, sampleEvery } from '@nexus-backup/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { removeDirs, snapshotTree, tempDir, writeTree } from './tree-fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { snapshotTree, tempDirsPerTest, writeTree } from './tree-fixtures.js';
 
 const MiB = 1024 * 1024;
-const created: string[] = [];
-afterEach(async () => {
-  await removeDirs(created.splice(0));
-});
-
-async function dirs(...labels: string[]): Promise<string[]> {
-  const made = await Promise.all(labels.map((label) => tempDir(label)));
-  created.push(...made);
-  return made;
-}
+const dirs = tempDirsPerTest();
 
 /** Varied bytes (not zeros), written in 1 MiB chunks so the test itself holds little. */
 async function writeLargeFile(path: string, bytes: number): Promise<void> {

@@ -16,10 +16,27 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Artifact, RestoreArtifact, RunContext, Source } from '@nexus-backup/core';
+import { afterEach } from 'vitest';
 
 /** A fresh temp folder per test, removed by the returned cleanup. */
 export async function tempDir(label: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `nexus-${label}-`));
+}
+
+/**
+ * Temp directories removed after each test of the calling file: `const dirs = tempDirsPerTest();`
+ * then `const [source, target] = await dirs('source', 'target');`.
+ */
+export function tempDirsPerTest(): (...labels: string[]) => Promise<string[]> {
+  const created: string[] = [];
+  afterEach(async () => {
+    await removeDirs(created.splice(0));
+  });
+  return async (...labels) => {
+    const made = await Promise.all(labels.map((label) => tempDir(label)));
+    created.push(...made);
+    return made;
+  };
 }
 
 export async function removeDirs(dirs: string[]): Promise<void> {
