@@ -1,6 +1,7 @@
 // Throughput of the sftp destination against scp: the same file, the same loopback sshd, rounds
 // interleaved so a busy machine slows both alike; medians are printed. No assertions: numbers only.
-// Run: pnpm --filter @nexus-backup/rsync bench   (BENCH_MB=200 BENCH_ROUNDS=3 to change the size)
+// Run: pnpm --filter @nexus-backup/rsync bench   (BENCH_MB=200 BENCH_ROUNDS=3 to change the size,
+// BENCH_REQUESTS=N to try another number of requests in flight)
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
@@ -50,7 +51,7 @@ try {
     'BatchMode=yes',
   ];
   const remote = `${server.user}@127.0.0.1:${server.root}`;
-  const url = `sftp://${server.user}@127.0.0.1:${server.port}${server.root}/repo?identity=${server.identityFile}&knownHosts=${server.knownHostsFile}`;
+  const url = `sftp://${server.user}@127.0.0.1:${server.port}${server.root}/repo?identity=${server.identityFile}&knownHosts=${server.knownHostsFile}${process.env.BENCH_REQUESTS ? `&requests=${process.env.BENCH_REQUESTS}` : ''}`;
   const destination = await sftp.create(sftp.fromUrl(new URL(url)));
   const ctx = createTestContext();
   await destination.put('warmup.bin', Readable.from([Buffer.alloc(1)]), ctx); // connect outside the timing
