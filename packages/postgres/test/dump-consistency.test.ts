@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Artifact, runCopy } from '@nexus-backup/core';
-import { postgres } from '@nexus-backup/postgres';
 import { createTestContext } from '@nexus-backup/testkit';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { psqlFile } from './dump-support.js';
+import { createSource, psqlFile } from './dump-support.js';
 
 let server: PostgresServer;
 let dir: string;
@@ -35,13 +34,7 @@ afterAll(async () => {
 });
 
 async function firstArtifact(signal?: AbortSignal): Promise<Artifact> {
-  const source = await postgres.create({
-    db: sourceUrl,
-    schemaOnly: false,
-    dataOnly: false,
-    owners: false,
-    privileges: false,
-  });
+  const source = await createSource({ db: sourceUrl });
   // next() without return(): leaving the loop would tell the source we are done with the artifact.
   const next = await source
     .backup(createTestContext(signal ? { signal } : {}))
@@ -124,13 +117,7 @@ describe('a dump is one consistent snapshot', () => {
   });
 
   it('a caller that stops without reading the artifact does not leave the dump connection open', async () => {
-    const source = await postgres.create({
-      db: sourceUrl,
-      schemaOnly: false,
-      dataOnly: false,
-      owners: false,
-      privileges: false,
-    });
+    const source = await createSource({ db: sourceUrl });
     for await (const artifact of source.backup(createTestContext())) {
       expect(artifact.name).toBe('database.sql');
       break;
@@ -139,13 +126,7 @@ describe('a dump is one consistent snapshot', () => {
   });
 
   it('copy streams a live dump straight into a new database (copy postgres --create-db)', async () => {
-    const source = await postgres.create({
-      db: sourceUrl,
-      schemaOnly: false,
-      dataOnly: false,
-      owners: false,
-      privileges: false,
-    });
+    const source = await createSource({ db: sourceUrl });
     const report = await runCopy(
       source,
       { db: sourceUrl, createDb: 'bank_copy', singleTransaction: true },

@@ -3,7 +3,6 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RestoreArtifact } from '@nexus-backup/core';
-import { postgres } from '@nexus-backup/postgres';
 import { createTestContext } from '@nexus-backup/testkit';
 import {
   POSTGRES_MAJORS,
@@ -18,7 +17,7 @@ import {
   tableChecksums,
 } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupToFile, loadZoo, psqlFile } from './dump-support.js';
+import { backupToFile, createSource, loadZoo, psqlFile } from './dump-support.js';
 
 // NEXUS_TEST_PG_MAJORS=16,18 narrows the matrix for a quick local run; CI runs every major.
 const majors = (process.env.NEXUS_TEST_PG_MAJORS?.split(',').map(Number) ?? [
@@ -70,13 +69,7 @@ describe.each(majors)('PostgreSQL %i: dump fidelity', (major) => {
   }
 
   it('the source restore (into a new database, without psql) gives the same catalog and rows', async () => {
-    const source = await postgres.create({
-      db: sourceUrl,
-      schemaOnly: false,
-      dataOnly: false,
-      owners: false,
-      privileges: false,
-    });
+    const source = await createSource({ db: sourceUrl });
     const { size } = await stat(dumpFile);
     async function* artifacts(): AsyncIterable<RestoreArtifact> {
       yield { name: 'database.sql', stream: createReadStream(dumpFile), rawBytes: size, meta: {} };

@@ -6,7 +6,7 @@ import { createTestContext } from '@nexus-backup/testkit';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupToFile, loadZoo, psqlFile } from './dump-support.js';
+import { backupToFile, createSource, loadZoo, psqlFile } from './dump-support.js';
 
 let server: PostgresServer;
 let dir: string;
@@ -168,13 +168,7 @@ describe('owners and privileges', () => {
 
 describe('describe', () => {
   it('names the server, size, schemas and tables, and never the password', async () => {
-    const source = await postgres.create({
-      db: sourceUrl,
-      schemaOnly: false,
-      dataOnly: false,
-      owners: false,
-      privileges: false,
-    });
+    const source = await createSource({ db: sourceUrl });
     const description = await source.describe(createTestContext());
     expect(description).toMatchObject({
       host: '127.0.0.1',

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Artifact, Json, RunContext } from '@nexus-backup/core';
+import { type Artifact, defaultOptions, type Json, type RunContext } from '@nexus-backup/core';
 import { postgres } from '@nexus-backup/postgres';
 
 const run = promisify(execFile);
@@ -32,19 +32,18 @@ export async function loadZoo(url: string, major: number): Promise<void> {
 
 export type SourceOptions = Parameters<typeof postgres.create>[0];
 
+/** The postgres source with its declared defaults, as the CLI creates it, plus the given options. */
+export async function createSource(options: Partial<SourceOptions> & { db: string }) {
+  return postgres.create({ ...(defaultOptions(postgres.options) as SourceOptions), ...options });
+}
+
 /** Runs the postgres source's backup and writes its one artifact to a file; returns the artifact's meta. */
 export async function backupToFile(
   options: Partial<SourceOptions> & { db: string },
   file: string,
   ctx: RunContext,
 ): Promise<{ meta: { [key: string]: Json }; artifact: Artifact }> {
-  const source = await postgres.create({
-    schemaOnly: false,
-    dataOnly: false,
-    owners: false,
-    privileges: false,
-    ...options,
-  });
+  const source = await createSource(options);
   const artifacts: Artifact[] = [];
   for await (const artifact of source.backup(ctx)) {
     artifacts.push(artifact);
