@@ -4,6 +4,18 @@ import { describe, expect, it } from 'vitest';
 import { copySampleService, runCli, tempDir } from './helpers/cli.js';
 import { describeTree } from './helpers/tree.js';
 
+/** One `files` backup of the sample service's .env into a fresh repository: its folder and repository. */
+async function backupEnvFile(): Promise<{ backups: string; folder: string }> {
+  const service = await copySampleService();
+  const backups = await tempDir('repo');
+  const backup = await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], {
+    cwd: service,
+  });
+  expect(backup.code).toBe(0);
+  const [id] = await readdir(join(backups, 'config'));
+  return { backups, folder: join(backups, 'config', id as string) };
+}
+
 // The forms from issue 2 that operators' scripts use, run through the real binary.
 describe('files pipeline through the nexus-backup binary', () => {
   it('backs up, lists, verifies and restores a byte-identical tree with modes and mtimes', async () => {
@@ -39,14 +51,7 @@ describe('files pipeline through the nexus-backup binary', () => {
   });
 
   it('verify exits 2 naming the artifact when a stored byte changed', async () => {
-    const service = await copySampleService();
-    const backups = await tempDir('repo');
-    expect(
-      (await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], { cwd: service }))
-        .code,
-    ).toBe(0);
-    const [id] = await readdir(join(backups, 'config'));
-    const folder = join(backups, 'config', id as string);
+    const { backups, folder } = await backupEnvFile();
     const artifact = (await readdir(folder)).find((name) => name !== 'manifest.json') as string;
     const bytes = await readFile(join(folder, artifact));
     bytes[Math.floor(bytes.length / 2)] ^= 0x01;
@@ -64,14 +69,8 @@ describe('files pipeline through the nexus-backup binary', () => {
   });
 
   it('a backup without its manifest is not counted by list, restore or verify', async () => {
-    const service = await copySampleService();
-    const backups = await tempDir('repo');
-    expect(
-      (await runCli(['backup', 'files', '.env', '--to', backups, '--pipeline', 'config'], { cwd: service }))
-        .code,
-    ).toBe(0);
-    const [id] = await readdir(join(backups, 'config'));
-    await rm(join(backups, 'config', id as string, 'manifest.json'));
+    const { backups, folder } = await backupEnvFile();
+    await rm(join(folder, 'manifest.json'));
 
     const list = JSON.parse((await runCli(['list', '--from', backups, '--json'])).stdout);
     expect(list.backups).toEqual([]);
