@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Logger, Source } from '@nexus-backup/core';
 import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
-import { restoreTar } from './restore-tar.js';
+import { restoreTar, restoreTarReport } from './restore-tar.js';
 import type { StagedItem } from './staged-tree.js';
 import { packTree } from './tar-pack.js';
 import type { TreeSummary } from './tree-entry.js';
@@ -97,16 +97,10 @@ export const credentials = defineSource({
           privateFiles: true,
           validate: checkStagedJson,
         });
-        const replaced = result.replaced > 0 ? ` (${result.replaced} replaced)` : '';
-        return {
-          lines: [`restored ${result.files} credential file(s) into ${result.target}${replaced}, mode 0600`],
-          details: {
-            target: result.target,
-            files: result.files,
-            bytes: result.bytes,
-            replaced: result.replaced,
-          },
-        };
+        return restoreTarReport(
+          result,
+          `restored ${result.files} credential file(s) into ${result.target}, mode 0600`,
+        );
       },
     };
   },

@@ -5,7 +5,7 @@ import type { Json, Logger, Source } from '@nexus-backup/core';
 import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
 import { readGitState } from './git-state.js';
-import { restoreTar } from './restore-tar.js';
+import { restoreTar, restoreTarReport } from './restore-tar.js';
 import { packTree } from './tar-pack.js';
 import type { TreeSummary } from './tree-entry.js';
 import { estimateTarBytes, summarize } from './tree-entry.js';
@@ -100,18 +100,10 @@ export const files = defineSource({
           force: target.force === true,
           privateFiles: false,
         });
-        const replaced = result.replaced > 0 ? ` (${result.replaced} replaced)` : '';
-        return {
-          lines: [
-            `restored ${result.files} file(s), ${result.bytes} bytes, into ${result.target}${replaced}`,
-          ],
-          details: {
-            target: result.target,
-            files: result.files,
-            bytes: result.bytes,
-            replaced: result.replaced,
-          },
-        };
+        return restoreTarReport(
+          result,
+          `restored ${result.files} file(s), ${result.bytes} bytes, into ${result.target}`,
+        );
       },
     };
   },

@@ -1,6 +1,6 @@
 import { chmod, lutimes, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { RestoreArtifact, RunContext } from '@nexus-backup/core';
+import type { RestoreArtifact, RestoreReport, RunContext } from '@nexus-backup/core';
 import { NexusError } from '@nexus-backup/core';
 import { commitStaged } from './commit-staged.js';
 import type { StagedItem } from './staged-tree.js';
@@ -185,4 +185,13 @@ async function settleStagedModes(
       await lutimes(path, entry.mtime, entry.mtime);
     }
   }
+}
+
+/** The restore report both sources give: their own first line, the same details. */
+export function restoreTarReport(result: RestoreTarResult, line: string): RestoreReport {
+  const replaced = result.replaced > 0 ? ` (${result.replaced} replaced)` : '';
+  return {
+    lines: [`${line}${replaced}`],
+    details: { target: result.target, files: result.files, bytes: result.bytes, replaced: result.replaced },
+  };
 }
