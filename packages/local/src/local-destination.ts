@@ -8,6 +8,12 @@ import { pathForKey } from './object-keys.js';
 import { isTempName, tempNameFor } from './temp-names.js';
 import { walkFiles } from './walk-files.js';
 
+/**
+ * Reads in 256 KiB chunks instead of the 64 KiB default: each chunk is a thread-pool round trip, and
+ * at 64 KiB that round trip, not the disk, limited mirroring to SFTP (~160 vs ~250 MiB/s on loopback).
+ */
+const READ_CHUNK_BYTES = 256 * 1024;
+
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
@@ -67,7 +73,7 @@ export function createLocalDestination(path: string): Destination {
         await handle.close();
         throw notFound(key);
       }
-      return addAbortSignal(ctx.signal, handle.createReadStream());
+      return addAbortSignal(ctx.signal, handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw notFound(key, error);

@@ -4,13 +4,14 @@
 // BENCH_REQUESTS=N to try another number of requests in flight)
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { local as localProvider } from '@nexus-backup/local';
 import { sftp } from '@nexus-backup/rsync';
 import { createTestContext } from '@nexus-backup/testkit';
 import { startSshd } from '@nexus-backup/testkit/sshd';
@@ -54,14 +55,16 @@ try {
   const url = `sftp://${server.user}@127.0.0.1:${server.port}${server.root}/repo?identity=${server.identityFile}&knownHosts=${server.knownHostsFile}${process.env.BENCH_REQUESTS ? `&requests=${process.env.BENCH_REQUESTS}` : ''}`;
   const destination = await sftp.create(sftp.fromUrl(new URL(url)));
   const ctx = createTestContext();
+  const localFiles = await localProvider.create(localProvider.fromUrl(new URL(`file://${local}`)));
   await destination.put('warmup.bin', Readable.from([Buffer.alloc(1)]), ctx); // connect outside the timing
 
   for (let round = 0; round < rounds; round++) {
     await time('scp upload', size, () =>
       run('scp', [...ssh, '-P', String(server.port), file, `${remote}/scp.bin`]),
     );
-    await time('sftp destination put', size, () =>
-      destination.put('bench/payload.bin', createReadStream(file), ctx),
+    // read the way `mirror` reads a local repository: through the local provider
+    await time('sftp destination put', size, async () =>
+      destination.put('bench/payload.bin', await localFiles.get('payload.bin', ctx), ctx),
     );
     await time('scp download', size, () =>
       run('scp', [...ssh, '-P', String(server.port), `${remote}/scp.bin`, join(local, 'scp-back.bin')]),
