@@ -32,13 +32,17 @@ const repeated = (count) =>
 const server = await startSshd();
 const local = await mkdtemp(join(tmpdir(), 'nexus-bench-'));
 const results = new Map();
+const record = (label, bytes, seconds) => {
+  const list = results.get(label) ?? [];
+  list.push(bytes / MiB / seconds);
+  results.set(label, list);
+};
 const time = async (label, bytes, fn) => {
   const start = process.hrtime.bigint();
   await fn();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const list = results.get(label) ?? [];
-  list.push(bytes / MiB / seconds);
-  results.set(label, list);
+  record(label, bytes, seconds);
+  return seconds;
 };
 try {
   const file = join(local, 'payload.bin');
@@ -58,25 +62,39 @@ try {
   const localFiles = await localProvider.create(localProvider.fromUrl(new URL(`file://${local}`)));
   await destination.put('warmup.bin', Readable.from([Buffer.alloc(1)]), ctx); // connect outside the timing
 
-  for (let round = 0; round < rounds; round++) {
-    await time('scp upload', size, () =>
-      run('scp', [...ssh, '-P', String(server.port), file, `${remote}/scp.bin`]),
-    );
-    // read the way `mirror` reads a local repository: through the local provider
-    await time('sftp destination put', size, async () =>
-      destination.put('bench/payload.bin', await localFiles.get('payload.bin', ctx), ctx),
-    );
-    await time('scp download', size, () =>
-      run('scp', [...ssh, '-P', String(server.port), `${remote}/scp.bin`, join(local, 'scp-back.bin')]),
-    );
-    await time('sftp destination get', size, async () =>
-      pipeline(
-        await destination.get('bench/payload.bin', ctx),
-        createWriteStream(join(local, 'sftp-back.bin')),
-      ),
-    );
-    const back = await stat(join(local, 'sftp-back.bin'));
+  const scpUpload = () => run('scp', [...ssh, '-P', String(server.port), file, `${remote}/scp.bin`]);
+  // read the way `mirror` reads a local repository: through the local provider
+  const sftpPut = async () =>
+    destination.put('bench/payload.bin', await localFiles.get('payload.bin', ctx), ctx);
+  const scpDownload = () =>
+    run('scp', [...ssh, '-P', String(server.port), `${remote}/scp.bin`, join(local, 'scp-back.bin')]);
+  const sftpGet = async () => {
+    const target = join(local, 'sftp-back.bin');
+    await pipeline(await destination.get('bench/payload.bin', ctx), createWriteStream(target));
+    const back = await stat(target);
     if (back.size !== size) throw new Error(`downloaded ${back.size} bytes instead of ${size}`);
+  };
+  const timeSync = async () => {
+    const start = process.hrtime.bigint();
+    await run('sync');
+    return Number(process.hrtime.bigint() - start) / 1e9;
+  };
+  for (let round = 0; round < rounds; round++) {
+    // Who goes first alternates, and dirty pages are flushed before each timing: otherwise one
+    // tool's writeback lands on the next one's clock.
+    const pairs = [
+      [['scp upload', scpUpload], ['sftp destination put', sftpPut]],
+      [['scp download', scpDownload], ['sftp destination get', sftpGet]],
+    ];
+    for (const pair of pairs) {
+      for (const [label, fn] of round % 2 === 0 ? pair : [...pair].reverse()) {
+        await run('sync');
+        const seconds = await time(label, size, fn);
+        // Our put ends with an fsync of the remote file (a backup must be on disk before it is
+        // renamed into place); scp never syncs. Flushing what scp wrote makes the durable comparison.
+        if (label === 'scp upload') record('scp upload + sync', size, seconds + (await timeSync()));
+      }
+    }
   }
   await destination.close?.();
 
@@ -100,6 +118,17 @@ try {
   for (const [label, values] of results) {
     console.log(
       `${label.padEnd(26)} ${median(values).toFixed(1).padStart(7)}   (${values.map((v) => v.toFixed(0)).join(', ')})`,
+    );
+  }
+  // This machine's speed drifts between rounds, so each round's pair is compared with itself.
+  for (const [ours, theirs] of [
+    ['sftp destination put', 'scp upload'],
+    ['sftp destination put', 'scp upload + sync'],
+    ['sftp destination get', 'scp download'],
+  ]) {
+    const ratios = results.get(ours).map((value, round) => value / results.get(theirs)[round]);
+    console.log(
+      `${`${ours} / ${theirs}`.padEnd(46)} median ${median(ratios).toFixed(2)}x   (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
     );
   }
 } finally {
