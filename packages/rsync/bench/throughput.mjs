@@ -83,8 +83,14 @@ try {
     // Who goes first alternates, and dirty pages are flushed before each timing: otherwise one
     // tool's writeback lands on the next one's clock.
     const pairs = [
-      [['scp upload', scpUpload], ['sftp destination put', sftpPut]],
-      [['scp download', scpDownload], ['sftp destination get', sftpGet]],
+      [
+        ['scp upload', scpUpload],
+        ['sftp destination put', sftpPut],
+      ],
+      [
+        ['scp download', scpDownload],
+        ['sftp destination get', sftpGet],
+      ],
     ];
     for (const pair of pairs) {
       for (const [label, fn] of round % 2 === 0 ? pair : [...pair].reverse()) {
