@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -36,6 +36,8 @@ export interface SshdHandle {
   killSessions(): Promise<number>;
   /** Sends a signal to every live SSH session, e.g. SIGSTOP for a server that stops answering. */
   signalSessions(signal: NodeJS.Signals): Promise<number>;
+  /** The latest sshd log lines (with logSftpRequests: one per SFTP open, fsync, close...). */
+  log(): string;
   /** Authorizes another public key for `user`. */
   authorize(publicKey: string): Promise<void>;
   stop(): Promise<void>;
@@ -44,9 +46,19 @@ export interface SshdHandle {
 export interface SshdOptions {
   /** Host key algorithm; default ed25519. */
   hostKeyType?: 'ed25519' | 'ecdsa' | 'rsa';
+  /** sshd's MaxSessions: channels allowed per connection (default 100). */
+  maxSessions?: number;
+  /** Log every SFTP request (opens, fsyncs, closes) for `log()`. */
+  logSftpRequests?: boolean;
 }
 
 const SSHD = ['/usr/sbin/sshd', '/usr/local/sbin/sshd'].find((path) => existsSync(path));
+const SFTP_SERVER = [
+  '/usr/lib/openssh/sftp-server',
+  '/usr/libexec/openssh/sftp-server',
+  '/usr/libexec/sftp-server',
+].find((path) => existsSync(path));
+const SFTP_LOG = 'sftp-server.log';
 
 /** Generates a key pair with ssh-keygen into `dir/name` (and `name.pub`). */
 export async function generateKeyPair(
@@ -81,6 +93,8 @@ export async function generateKeyPair(
  */
 export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> {
   if (!SSHD) throw new Error('sshd not found; install it with: apt-get install -y openssh-server');
+  if (options.logSftpRequests && !SFTP_SERVER)
+    throw new Error('sftp-server not found; install it with: apt-get install -y openssh-sftp-server');
   // sshd insists on its privilege separation directory even with -D -f; root may create it.
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
@@ -98,9 +112,12 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const config = join(dir, 'sshd_config');
-    await writeFile(config, sshdConfig({ dir, port, hostKeyFile: hostKey.privateKeyFile, authorizedKeys }));
+    await writeFile(
+      config,
+      sshdConfig({ dir, port, hostKeyFile: hostKey.privateKeyFile, authorizedKeys, ...options }),
+    );
     try {
-      const child = await launch(config, port);
+      const { child, log } = await launch(config, port);
       const knownHostsLine = `[127.0.0.1]:${port} ${hostKey.publicKey.split(' ').slice(0, 2).join(' ')}`;
       const knownHostsFile = join(dir, 'known_hosts');
       await writeFile(knownHostsFile, `${knownHostsLine}\n`);
@@ -125,6 +142,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
         pid,
         killSessions: () => signalDescendants(pid, 'SIGKILL'),
         signalSessions: (signal) => signalDescendants(pid, signal),
+        log: () =>
+          `${log()}${options.logSftpRequests ? readFileSync(join(dir, SFTP_LOG), { encoding: 'utf8', flag: 'a+' }) : ''}`,
         authorize: async (publicKey) => {
           const current = await readFile(authorizedKeys, 'utf8');
           await writeFile(authorizedKeys, `${current}${publicKey.trim()}\n`);
@@ -150,6 +169,8 @@ function sshdConfig(input: {
   port: number;
   hostKeyFile: string;
   authorizedKeys: string;
+  maxSessions?: number;
+  logSftpRequests?: boolean;
 }): string {
   return [
     `ListenAddress 127.0.0.1:${input.port}`,
@@ -166,20 +187,24 @@ function sshdConfig(input: {
     'X11Forwarding no',
     'PrintMotd no',
     'MaxStartups 100:30:200',
-    'MaxSessions 100',
+    `MaxSessions ${input.maxSessions ?? 100}`,
     'LogLevel INFO',
-    'Subsystem sftp internal-sftp',
+    // sshd runs the subsystem through the user's shell, so the log redirection works; internal-sftp
+    // could only log to syslog or to the client
+    input.logSftpRequests
+      ? `Subsystem sftp ${SFTP_SERVER} -e -l VERBOSE 2>>${join(input.dir, SFTP_LOG)}`
+      : 'Subsystem sftp internal-sftp',
     '',
   ].join('\n');
 }
 
-async function launch(config: string, port: number): Promise<ChildProcess> {
+async function launch(config: string, port: number): Promise<{ child: ChildProcess; log: () => string }> {
   const child = spawn(SSHD as string, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (text: string) => {
     // keep only the tail: sessions log a few lines each and a long test run must not grow memory
-    stderr = (stderr + text).slice(-4000);
+    stderr = (stderr + text).slice(-64_000);
   });
   const exited = new Promise<never>((_, reject) => {
     child.once('exit', (code, signal) =>
@@ -190,7 +215,7 @@ async function launch(config: string, port: number): Promise<ChildProcess> {
   exited.catch(() => {});
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (await accepts(port)) return child;
+    if (await accepts(port)) return { child, log: () => stderr };
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 50))]);
   }
   child.kill('SIGKILL');
