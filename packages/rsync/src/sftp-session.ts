@@ -47,6 +47,24 @@ export class SftpSession {
     sftp.on('close', lost('the SFTP channel closed'));
   }
 
+  private second: Promise<SFTPWrapper | undefined> | undefined;
+
+  /**
+   * A second SFTP channel on this connection, opened once; undefined when the server refuses it
+   * (MaxSessions), in which case callers do without.
+   */
+  secondChannel(): Promise<SFTPWrapper | undefined> {
+    this.second ??= new Promise((resolve) => {
+      if (!this.alive) return resolve(undefined);
+      rawClient(this.client).sftp((error, channel) => {
+        if (error) return resolve(undefined);
+        channel.on('close', () => this.die('an SFTP channel closed'));
+        resolve(channel);
+      });
+    });
+    return this.second;
+  }
+
   get alive(): boolean {
     return this.endedWith === undefined;
   }

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { NexusError } from '@nexus-backup/core';
 import type { Stats } from 'ssh2';
+import { FlushBehind } from './flush-behind.js';
 import type { SftpSession } from './sftp-session.js';
 
 /**
@@ -22,16 +23,25 @@ export async function writeRemoteFile(
   const chunkSize = Math.min(MAX_REQUEST_BYTES, session.maxWrite);
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
+  const flushBehind = new FlushBehind(session, path, (error) => {
+    failure ??= error;
+  });
   let offset = 0;
+  let acknowledged = 0;
 
   // ssh2 copies a write's payload into its own packet before sftp.write returns, so one staging
   // buffer is reused for every request: no allocation per request, and nothing of ours held while
   // requests are in flight (the GC churn of fresh buffers cost ~20% of the CPU of an upload).
   const send = (data: Buffer) => {
     const at = offset;
-    offset += data.length;
+    const length = data.length;
+    offset += length;
     const write = session
-      .request<void>((callback) => sftp.write(handle, data, 0, data.length, at, (error) => callback(error)))
+      .request<void>((callback) => sftp.write(handle, data, 0, length, at, (error) => callback(error)))
+      .then(() => {
+        acknowledged += length;
+        flushBehind.written(acknowledged);
+      })
       .catch((error: unknown) => {
         failure ??= error;
       })
@@ -65,6 +75,7 @@ export async function writeRemoteFile(
     }
     if (staged > 0) send(staging.subarray(0, staged));
     await Promise.all(inFlight);
+    await flushBehind.finish();
     if (failure !== undefined) throw failure;
     if (session.hasExtension('fsync@openssh.com')) {
       await session.request((callback) => sftp.ext_openssh_fsync(handle, (error) => callback(error)));
@@ -73,6 +84,7 @@ export async function writeRemoteFile(
     return offset;
   } catch (error) {
     await Promise.allSettled(inFlight);
+    await flushBehind.finish();
     if (session.alive) {
       await session
         .request<void>((callback) => sftp.close(handle, (closeError) => callback(closeError)))
