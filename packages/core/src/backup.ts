@@ -167,8 +167,10 @@ async function storeArtifact(
   failTarget: (target: BackupTarget, error: unknown) => void,
 ): Promise<{ raw: ReturnType<HashingStream['digest']>; stored: ReturnType<HashingStream['digest']> }> {
   const raw = new HashingStream();
-  const stored = new HashingStream();
   const encoders = await Promise.all(plan.transforms.map((stage) => stage.transform.encode(ctx)));
+  // Without transforms the stored bytes are the raw bytes: hashing them twice cost ~20% of the CPU
+  // of an uncompressed backup to SFTP.
+  const stored = encoders.length > 0 ? new HashingStream() : undefined;
   const fanOut = new FanOut(targets.length);
   // A required target failing must stop the whole stream; an optional one is only dropped.
   const abort = new AbortController();
@@ -190,7 +192,15 @@ async function storeArtifact(
       }
     }
   });
-  const flow = pipeline([input, raw, new ProgressStream(ctx.progress), ...encoders, stored, fanOut], {
+  const stages = [
+    input,
+    raw,
+    new ProgressStream(ctx.progress),
+    ...encoders,
+    ...(stored ? [stored] : []),
+    fanOut,
+  ];
+  const flow = pipeline(stages, {
     signal,
   });
   const [flowResult, ...putResults] = await Promise.allSettled([flow, ...puts]);
@@ -199,7 +209,7 @@ async function storeArtifact(
   if (flowResult?.status === 'rejected') throw flowResult.reason;
   const fatal = putResults.find((result) => result.status === 'rejected');
   if (fatal?.status === 'rejected') throw fatal.reason;
-  return { raw: raw.digest(), stored: stored.digest() };
+  return { raw: raw.digest(), stored: (stored ?? raw).digest() };
 }
 
 /** Best effort: a leftover without a manifest is invisible anyway, and prune removes what this misses. */
