@@ -202,6 +202,40 @@ describe('nexus-backup check', () => {
     expect(check.stderr).not.toContain('TOKEN-abc123');
   });
 
+  it("with --config and no --notify, sends problems to the config's webhooks, never to healthchecks", async () => {
+    listener = await startHttpListener();
+    const repo = await repositoryWithBackup();
+    const dir = await tempDir('check-config');
+    const config = join(dir, 'nexus-backup.yaml');
+    await writeFile(
+      config,
+      [
+        'pipelines:',
+        '  config:',
+        '    source: { use: files, paths: [.env] }',
+        `    to: [${repo}]`,
+        '    check: { maxAge: 1h }',
+        '  database:',
+        '    source: { use: files, paths: [.env] }',
+        `    to: [${repo}]`,
+        '    check: { maxAge: 1h }',
+        'notify:',
+        `  - { url: "${listener.url}/chat", on: [failure] }`,
+        `  - { url: "${listener.url}/ping", kind: healthchecks }`,
+        '',
+      ].join('\n'),
+    );
+    const failing = await runCli(['check', '--config', config, '--from', repo]);
+    expect(failing.code).toBe(2);
+    expect(listener.requests.map((request) => request.path)).toEqual(['/chat']);
+    expect(JSON.parse(listener.requests[0]?.body ?? '').text).toContain('- database: missing');
+
+    // all well: a success event, which this webhook's `on:` leaves out
+    const passing = await runCli(['check', 'config', '--config', config, '--from', repo]);
+    expect(passing.code).toBe(0);
+    expect(listener.requests).toHaveLength(1);
+  });
+
   it('writes a node-exporter textfile with last success time, size, duration and check status', async () => {
     const repo = await repositoryWithBackup();
     const metricsDir = await tempDir('textfile');

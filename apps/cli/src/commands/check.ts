@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { type CheckReport, checkRepository, describeCheck } from '../ops/check-repository.js';
 import type { FreshnessPolicy } from '../ops/freshness.js';
 import { urlHost } from '../ops/http-post.js';
-import { postWebhook } from '../ops/notify.js';
+import { notifyAll, postWebhook } from '../ops/notify.js';
 import { renderPrometheus, writeTextfileAtomically } from '../ops/prometheus.js';
 import { formatDuration } from '../ops/run-message.js';
 import { printJson, printLines } from '../output.js';
@@ -31,7 +31,10 @@ export function registerCheck(program: Command, runtime: Runtime): void {
         parseBytes,
       ),
     )
-    .option('--notify <url>', 'post a Slack/Discord-style webhook message when a problem is found')
+    .option(
+      '--notify <url>',
+      "post a Slack/Discord-style webhook message when a problem is found (default with --config: the config's webhook notifiers)",
+    )
     .option(
       '--notify-env <var>',
       'like --notify, with the webhook URL read from this environment variable (keeps it out of ps)',
@@ -88,6 +91,14 @@ export function registerCheck(program: Command, runtime: Runtime): void {
           runtime.log.warn(`notification failed: ${(error as Error).message}`);
           exitCode = Math.max(exitCode, EXIT.warnings);
         }
+      } else if (!webhook && config) {
+        // Webhooks only: a healthchecks URL expects the backup run's own pings, and a check's
+        // success ping would hide a backup that never ran.
+        const webhooks = config.notify.filter((target) => target.kind === 'webhook');
+        const event = report.ok ? 'success' : 'failure';
+        const failures = await notifyAll(webhooks, { event, text: describeCheck(report) });
+        for (const failure of failures) runtime.log.warn(`notification failed: ${failure.message}`);
+        if (failures.length > 0) exitCode = Math.max(exitCode, EXIT.warnings);
       }
       process.exitCode = exitCode;
     });
