@@ -21,39 +21,33 @@ export async function writeRemoteFile(
   const { sftp } = session;
   const handle = await session.request<Buffer>((callback) => sftp.open(path, 'w', { mode: 0o600 }, callback));
   const chunkSize = Math.min(MAX_REQUEST_BYTES, session.maxWrite);
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
-  const flushBehind = new FlushBehind(session, path, (error) => {
-    failure ??= error;
-  });
+  const window = new RequestWindow(requests);
+  const flushBehind = new FlushBehind(session, path, (error) => window.fail(error));
   let offset = 0;
   let acknowledged = 0;
 
-  // ssh2 copies a write's payload into its own packet before sftp.write returns, so one staging
-  // buffer is reused for every request: no allocation per request, and nothing of ours held while
-  // requests are in flight (the GC churn of fresh buffers cost ~20% of the CPU of an upload).
   const send = (data: Buffer) => {
     const at = offset;
     const length = data.length;
     offset += length;
-    const write = session
-      .request<void>((callback) => sftp.write(handle, data, 0, length, at, (error) => callback(error)))
-      .then(() => {
-        acknowledged += length;
-        flushBehind.written(acknowledged);
-      })
-      .catch((error: unknown) => {
-        failure ??= error;
-      })
-      .finally(() => inFlight.delete(write));
-    inFlight.add(write);
+    window.track(
+      session
+        .request<void>((callback) => sftp.write(handle, data, 0, length, at, (error) => callback(error)))
+        .then(() => {
+          acknowledged += length;
+          flushBehind.written(acknowledged);
+        }),
+    );
   };
+  // ssh2 copies a write's payload into its own packet before sftp.write returns, so one staging
+  // buffer is reused for every request: no allocation per request, and nothing of ours held while
+  // requests are in flight (the GC churn of fresh buffers cost ~20% of the CPU of an upload).
   const staging = Buffer.allocUnsafe(chunkSize);
   let staged = 0;
 
   try {
     for await (const chunk of body) {
-      if (failure !== undefined) throw failure;
+      window.throwIfFailed();
       const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
       let used = 0;
       while (used < data.length) {
@@ -69,21 +63,20 @@ export async function writeRemoteFile(
           staged = 0;
         }
         // backpressure: stop reading the body while the window is full
-        while (inFlight.size >= requests && failure === undefined) await Promise.race(inFlight);
-        if (failure !== undefined) throw failure;
+        await window.room();
       }
     }
     if (staged > 0) send(staging.subarray(0, staged));
-    await Promise.all(inFlight);
+    await window.drained();
     await flushBehind.finish();
-    if (failure !== undefined) throw failure;
+    window.throwIfFailed();
     if (session.hasExtension('fsync@openssh.com')) {
       await session.request((callback) => sftp.ext_openssh_fsync(handle, (error) => callback(error)));
     }
     await session.request<void>((callback) => sftp.close(handle, (error) => callback(error)));
     return offset;
   } catch (error) {
-    await Promise.allSettled(inFlight);
+    await window.settled();
     await flushBehind.finish();
     if (session.alive) {
       await session
@@ -91,6 +84,73 @@ export async function writeRemoteFile(
         .catch(() => {});
     }
     throw error;
+  }
+}
+
+/**
+ * Counts the write requests in flight and remembers the first failure. A counter and one waiter,
+ * not Promise.race over the requests: a race attaches a handler to every pending request on each
+ * call, and those pile up on requests that stay in flight through many calls.
+ */
+class RequestWindow {
+  private count = 0;
+  private failure: { error: unknown } | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly size: number) {}
+
+  track(request: Promise<void>): void {
+    this.count++;
+    request.then(
+      () => this.done(),
+      (error: unknown) => {
+        this.fail(error);
+        this.done();
+      },
+    );
+  }
+
+  fail(error: unknown): void {
+    this.failure ??= { error };
+    this.notify();
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Resolves once another request may start; throws the first failure instead. */
+  async room(): Promise<void> {
+    while (this.count >= this.size && !this.failure) await this.change();
+    this.throwIfFailed();
+  }
+
+  /** Resolves once every request has answered; throws the first failure. */
+  async drained(): Promise<void> {
+    await this.settled();
+    this.throwIfFailed();
+  }
+
+  /** Resolves once every request has answered, failed or not. */
+  async settled(): Promise<void> {
+    while (this.count > 0) await this.change();
+  }
+
+  private done(): void {
+    this.count--;
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private change(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
   }
 }
 
