@@ -207,8 +207,20 @@ async function benchTransfer() {
     comparisonHeader(),
     rows,
   );
-  if (sections.has('sftp'))
+  if (sections.has('sftp')) {
     console.log(`scp: scp -i <key> -P <port> <file> user@127.0.0.1:<dir>/  (fastest of ${config.rounds})`);
+    // The transfer alone, without the CLI's start-up and backup pipeline: the sftp destination,
+    // already connected, against scp on the same file, per-round ratios (the rsync package's bench).
+    progress('sftp destination vs scp (packages/rsync/bench/throughput.mjs)');
+    const { stdout } = await run('node', [join(root, 'packages/rsync/bench/throughput.mjs')], {
+      env: {
+        ...process.env,
+        BENCH_MB: String(config.transferMB),
+        BENCH_ROUNDS: String(Math.max(3, config.rounds)),
+      },
+    });
+    console.log(`\n5b. The sftp destination alone, connected beforehand, against scp\n${stdout.trim()}`);
+  }
 }
 
 /** The first `bytes` of the pg_dump text (repeated if the dump is smaller), or generated rows without it. */
