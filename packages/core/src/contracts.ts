@@ -137,6 +137,11 @@ export interface TransformDefinition<O extends OptionsSpec = OptionsSpec> extend
   /** True when the transform encrypts (satisfies sources that require encryption); encrypting stages run last. */
   encrypts?: boolean;
   /**
+   * True for a compressor. A pipeline built from flags holds at most one: naming a compressor
+   * (`--zstd`) turns off the one enabled by default (`gzip`), instead of compressing twice.
+   */
+  compresses?: boolean;
+  /**
    * False when decode cannot detect tampering itself (e.g. openssl CBC); restore then verifies the
    * stored SHA-256 in a full pass before any decoded byte reaches the source.
    */

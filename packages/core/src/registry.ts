@@ -17,6 +17,7 @@ export const BUILTIN_PROVIDERS: Readonly<Record<ProviderKind, Readonly<Record<st
   transform: {
     gzip: '@nexus-backup/gzip',
     aes: '@nexus-backup/aes',
+    zstd: '@nexus-backup/zstd',
   },
   destination: {
     local: '@nexus-backup/local',
@@ -29,7 +30,11 @@ export const BUILTIN_PROVIDERS: Readonly<Record<ProviderKind, Readonly<Record<st
  * The `backup` flag of each built-in transform, so `--encrypt` can name the package to install even
  * when @nexus-backup/aes is absent. Installed definitions declare the same in `cli`.
  */
-export const BUILTIN_TRANSFORM_FLAGS: Readonly<Record<string, string>> = { gzip: 'gzip', aes: 'encrypt' };
+export const BUILTIN_TRANSFORM_FLAGS: Readonly<Record<string, string>> = {
+  gzip: 'gzip',
+  aes: 'encrypt',
+  zstd: 'zstd',
+};
 
 /** Which destination provider a repository URL scheme maps to. */
 export const SCHEME_PROVIDERS: Readonly<Record<string, string>> = {

@@ -7,6 +7,7 @@ const MAX_WORKERS = 64;
 export const gzip = defineTransform({
   name: 'gzip',
   description: 'compresses with gzip (any gunzip reads the result); optionally on several worker threads',
+  compresses: true,
   extension: '.gz',
   // `backup` compresses by default: `--gzip[=LEVEL]`, `--no-gzip`, `--gzip-parallel N`.
   cli: { flag: 'gzip', valueOption: 'level', enabledByDefault: true },

@@ -84,13 +84,16 @@ interface CliTransform {
 async function loadCliTransforms(runtime: Runtime): Promise<CliTransform[]> {
   const registry = await runtime.registry();
   const result: CliTransform[] = [];
+  const plugins = await registry.plugins('transform');
   for (const [name, flag] of Object.entries(BUILTIN_TRANSFORM_FLAGS)) {
+    // An in-house transform of the same name replaces the built-in one (the registry loads it first).
+    if (plugins.some((plugin) => plugin.name === name)) continue;
     const definition = registry.isInstalled('transform', name)
       ? await registry.load('transform', name)
       : undefined;
     result.push({ name, flag: definition?.cli?.flag ?? flag, ...(definition ? { definition } : {}) });
   }
-  for (const definition of await registry.plugins('transform')) {
+  for (const definition of plugins) {
     if (definition.cli) result.push({ name: definition.name, flag: definition.cli.flag, definition });
   }
   return result;
@@ -112,11 +115,16 @@ function addTransformFlags(command: Command, transform: CliTransform): void {
 /** Which transforms the flags switch on, compression before encryption. */
 function selectTransforms(transforms: CliTransform[], parsed: Record<string, unknown>): ProviderValues[] {
   const selected: { use: ProviderValues; encrypts: boolean }[] = [];
+  const compressorNamed = transforms.some(
+    ({ definition, flag }) => definition?.compresses && isGiven(parsed[camel(flag)]),
+  );
   for (const transform of transforms) {
     const { definition, flag } = transform;
     const key = camel(flag);
     const given = parsed[key];
-    const enabled = given === undefined ? Boolean(definition?.cli?.enabledByDefault) : given !== false;
+    const byDefault =
+      Boolean(definition?.cli?.enabledByDefault) && !(definition?.compresses && compressorNamed);
+    const enabled = given === undefined ? byDefault : given !== false;
     if (!enabled) continue;
     if (!definition) {
       const packageName = BUILTIN_PROVIDERS.transform[transform.name];
@@ -141,6 +149,11 @@ function selectTransforms(transforms: CliTransform[], parsed: Record<string, unk
     });
   }
   return [...selected.filter((s) => !s.encrypts), ...selected.filter((s) => s.encrypts)].map((s) => s.use);
+}
+
+/** A flag switched on (`--zstd`, `--zstd=9`), as opposed to absent or `--no-zstd`. */
+function isGiven(value: unknown): boolean {
+  return value !== undefined && value !== false;
 }
 
 function camel(flag: string): string {

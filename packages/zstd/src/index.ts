@@ -1,0 +1,76 @@
+import { addAbortSignal, type Duplex } from 'node:stream';
+import { defineTransform, NexusError } from '@nexus-backup/core';
+
+const MAX_WORKERS = 64;
+/** 2^27 = 128 MiB: the window `zstd --long` uses, and the most `zstd -d` accepts without `--memory`. */
+const LONG_WINDOW_LOG = 27;
+
+/**
+ * zstd that `zstd -d` reads, on the zstd library bundled with Node (>= 22.15). `workers` uses zstd's
+ * own multithreaded compression (`ZSTD_c_nbWorkers`): one stream, any decoder reads it.
+ */
+export const zstd = defineTransform({
+  name: 'zstd',
+  description: 'compresses with zstd (`zstd -d` reads the result); optionally on several threads',
+  compresses: true,
+  extension: '.zst',
+  cli: { flag: 'zstd', valueOption: 'level' },
+  options: {
+    level: {
+      type: 'number',
+      default: 3,
+      description: 'compression level, 1 (fastest) to 19 (smallest)',
+      placeholder: 'LEVEL',
+    },
+    workers: {
+      type: 'number',
+      default: 0,
+      description: 'compression threads inside zstd; 0 compresses on the calling thread',
+      placeholder: 'THREADS',
+    },
+    long: {
+      type: 'boolean',
+      default: false,
+      description:
+        'long-distance matching with a 128 MiB window (smaller output; `zstd -d --long=27` reads it)',
+    },
+  },
+  async create({ level, workers, long }) {
+    checkInteger('level', level, 1, 19);
+    checkInteger('workers', workers, 0, MAX_WORKERS);
+    const zlib = await import('node:zlib');
+    const { constants } = zlib;
+    const params: Record<number, number> = {
+      [constants.ZSTD_c_compressionLevel]: level,
+      // A per-frame checksum: `zstd -d` and restore both reject a damaged frame on their own.
+      [constants.ZSTD_c_checksumFlag]: 1,
+      [constants.ZSTD_c_nbWorkers]: workers,
+    };
+    if (long) {
+      params[constants.ZSTD_c_enableLongDistanceMatching] = 1;
+      params[constants.ZSTD_c_windowLog] = LONG_WINDOW_LOG;
+    }
+    return {
+      // Decoding needs only `long` (the decoder must accept the larger window); level is for the operator.
+      params: () => ({ level, workers, long }),
+      async encode(ctx): Promise<Duplex> {
+        // Reject now: a stream handed back already destroyed would raise its error before anyone listens.
+        ctx.signal.throwIfAborted();
+        return addAbortSignal(ctx.signal, zlib.createZstdCompress({ params }));
+      },
+      async decode(ctx, stored): Promise<Duplex> {
+        ctx.signal.throwIfAborted();
+        const window = stored.long === true ? { [constants.ZSTD_d_windowLogMax]: LONG_WINDOW_LOG } : {};
+        return addAbortSignal(ctx.signal, zlib.createZstdDecompress({ params: window }));
+      },
+    };
+  },
+});
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new NexusError('USAGE', `zstd ${name} must be a whole number from ${min} to ${max}, got ${value}`, {
+      provider: 'zstd',
+    });
+  }
+}
