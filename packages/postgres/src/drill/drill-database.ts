@@ -58,6 +58,9 @@ export async function drillDatabase(
     const restoreMs = Date.now() - started;
     ctx.signal.throwIfAborted();
     const client = await connectTo(scratch.url);
+    // Ending the connection stops a long count or check at once; the drop in `finally` follows.
+    const onAbort = () => void client.end().catch(() => undefined);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
       const notes: string[] = [];
       const checks: DrillCheck[] = [];
@@ -70,8 +73,10 @@ export async function drillDatabase(
         notes.push(`object counts were not recorded (${meta.objectsNotCounted}): not compared`);
       else notes.push('object counts were not recorded at backup time (an older nexus-backup): not compared');
       checks.push(...(await runConfiguredChecks(client, options.checks)));
+      ctx.signal.throwIfAborted();
       return { checks, notes, restoreMs, facts: facts(checks) };
     } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
       await client.end().catch(() => undefined);
     }
   } finally {

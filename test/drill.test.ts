@@ -1,0 +1,178 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_BIN, REPO_ROOT, runCli, tempDir } from './helpers/cli.js';
+import { type HttpListener, startHttpListener } from './ops-support.js';
+
+// Restore drills through the real binary against a real PostgreSQL (NEXUS_TEST_PG_MAJOR picks the
+// major; CI runs 13 and 18) and a real HTTP listener standing in for a Slack webhook.
+const CONFIG = `
+repositories:
+  local: ./repo
+pipelines:
+  db:
+    source: { use: postgres, db: "\${SOURCE_DB}" }
+    to: [local]
+    drill: { checks: ["select count(*) > 0 from api_requests", "select count(*) = 0 from audit_log where action = 'never'"] }
+  owned:
+    source: { use: postgres, db: "\${OWNED_DB}", owners: true }
+    to: [local]
+  slow:
+    source: { use: postgres, db: "\${SOURCE_DB}" }
+    to: [local]
+    drill: { checks: ["select pg_sleep(600) is not null"] }
+  config:
+    source: { use: files, paths: [conf] }
+    to: [local]
+notify:
+  - { url: "\${HOOK_URL}", on: [success, failure] }
+history: { db: "\${HISTORY_DB}" }
+`;
+
+interface HistoryRow {
+  pipeline: string;
+  kind: string;
+  status: string;
+  backup_id: string | null;
+  bytes: string | null;
+  error: string | null;
+}
+
+interface DrillJson {
+  pipeline: string;
+  backupId: string | null;
+  ok: boolean;
+  error: string | null;
+  restoreMs?: number;
+  bytesRestored?: number;
+  checks?: { name: string; ok: boolean; expected?: unknown; actual?: unknown }[];
+  notes?: string[];
+}
+
+let server: PostgresServer;
+let hook: HttpListener;
+let dir: string;
+let config: string;
+let env: NodeJS.ProcessEnv;
+/** seed_sample_service(200, 3) writes one api_requests row per request. */
+const API_REQUESTS = 200;
+
+/** The scratch databases on the server: a drill must leave none, whatever happened. */
+async function scratchDatabases(): Promise<string[]> {
+  const { rows } = await server.admin.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'nexus\\_drill\\_%' ORDER BY 1",
+  );
+  return rows.map((row) => row.datname);
+}
+
+async function drillRows(pipeline: string): Promise<HistoryRow[]> {
+  return (
+    await server.admin.query<HistoryRow>(
+      "SELECT * FROM backup_history WHERE kind = 'drill' AND pipeline = $1 ORDER BY id",
+      [pipeline],
+    )
+  ).rows;
+}
+
+async function drillJson(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const result = await runCli(['drill', ...args, '--config', config, '--json'], {
+    cwd: dir,
+    env: { ...env, ...extraEnv },
+  });
+  const drills = result.stdout ? (JSON.parse(result.stdout).drills as DrillJson[]) : [];
+  return { ...result, drills };
+}
+
+async function manifestPath(pipeline: string): Promise<string> {
+  const [id] = (await readdir(join(dir, 'repo', pipeline))).sort().reverse();
+  return join(dir, 'repo', pipeline, id as string, 'manifest.json');
+}
+
+beforeAll(async () => {
+  server = await startPostgres();
+  hook = await startHttpListener();
+  dir = await tempDir('drill');
+  await server.admin.createDatabase('app');
+  const sample = join(REPO_ROOT, 'examples/sample-service');
+  await server.admin.exec('app', await readFile(join(sample, 'schema.sql'), 'utf8'));
+  await server.admin.exec('app', await readFile(join(sample, 'seed.sql'), 'utf8'));
+  await server.admin.exec('app', 'SELECT seed_sample_service(200, 3)');
+  await mkdir(join(dir, 'conf', 'sub'), { recursive: true });
+  await writeFile(join(dir, 'conf', 'app.env'), 'MODE=production\n');
+  await chmod(join(dir, 'conf', 'app.env'), 0o640);
+  await writeFile(join(dir, 'conf', 'sub', 'run.sh'), '#!/bin/sh\necho up\n');
+  await chmod(join(dir, 'conf', 'sub', 'run.sh'), 0o750);
+  config = join(dir, 'nexus-backup.yaml');
+  await writeFile(config, CONFIG);
+  env = {
+    PGPASSWORD: server.password,
+    SOURCE_DB: server.url('app'),
+    OWNED_DB: server.url('owned'),
+    HOOK_URL: `${hook.url}/hook`,
+    // The admin connection reads the `postgres` database, so the history goes there.
+    HISTORY_DB: server.url('postgres'),
+  };
+  const backup = await runCli(['run', 'db', 'slow', 'config', '--config', config], { cwd: dir, env });
+  expect(backup.code).toBe(0);
+});
+
+afterAll(async () => {
+  await hook?.close();
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('nexus-backup drill', () => {
+  it('drills a good postgres backup green: rows and objects as recorded, checks true, restore time and bytes reported, nothing left', async () => {
+    // A scratch database a killed drill left behind is dropped by the next drill on that server.
+    await server.admin.query('CREATE DATABASE nexus_drill_db_20200101000000_abcdef');
+    const serverUrl = `postgresql://${server.user}@${server.host}:${server.port}/postgres`;
+    const before = hook.requests.length;
+
+    const drill = await drillJson(['db@latest', '--from', 'local', '--db', serverUrl]);
+
+    expect(drill.stderr).toContain('dropped the scratch database "nexus_drill_db_20200101000000_abcdef"');
+    expect(drill.code).toBe(0);
+    const [result] = drill.drills;
+    const manifest = JSON.parse(await readFile(await manifestPath('db'), 'utf8'));
+    const recordedRows = manifest.artifacts[0].meta.rows as Record<string, number>;
+    expect(result).toMatchObject({ pipeline: 'db', backupId: manifest.id, ok: true, error: null });
+    expect(result?.bytesRestored).toBe(manifest.artifacts[0].raw.bytes);
+    expect(typeof result?.restoreMs).toBe('number');
+    const rowChecks = result?.checks?.filter((check) => check.name.startsWith('rows ')) ?? [];
+    expect(rowChecks.map((check) => check.name).sort()).toEqual(
+      Object.keys(recordedRows)
+        .map((table) => `rows ${table}`)
+        .sort(),
+    );
+    expect(rowChecks.every((check) => check.ok && check.actual === check.expected)).toBe(true);
+    expect(rowChecks.find((check) => check.name === 'rows public.api_requests')).toEqual({
+      name: 'rows public.api_requests',
+      ok: true,
+      expected: API_REQUESTS,
+      actual: API_REQUESTS,
+    });
+    expect(result?.checks).toContainEqual({
+      name: 'objects table',
+      ok: true,
+      expected: manifest.artifacts[0].meta.objects.table,
+      actual: manifest.artifacts[0].meta.objects.table,
+    });
+    expect(result?.checks).toContainEqual({
+      name: 'check select count(*) > 0 from api_requests',
+      ok: true,
+      actual: true,
+    });
+    expect(result?.notes).toEqual([]);
+    expect(await scratchDatabases()).toEqual([]);
+
+    const [row] = await drillRows('db');
+    expect(row).toMatchObject({ kind: 'drill', status: 'success', backup_id: manifest.id, error: null });
+    expect(Number(row?.bytes)).toBe(manifest.artifacts[0].raw.bytes);
+    const message = hook.requests.slice(before).map((request) => JSON.parse(request.body).text as string);
+    expect(message).toHaveLength(1);
+    expect(message[0]).toMatch(new RegExp(`^nexus-backup: db restore drill of ${manifest.id} succeeded`));
+  });
+});
