@@ -175,4 +175,121 @@ describe('nexus-backup drill', () => {
     expect(message).toHaveLength(1);
     expect(message[0]).toMatch(new RegExp(`^nexus-backup: db restore drill of ${manifest.id} succeeded`));
   });
+
+  it('a restored row count that differs from the manifest fails the drill (exit 2, the table named), with a failed history row, a failure notification and no scratch database', async () => {
+    // A copy of the newest db backup whose manifest claims one more api_requests row than was dumped.
+    const original = await manifestPath('db');
+    const manifest = JSON.parse(await readFile(original, 'utf8'));
+    const id = manifest.id.replace(/-[0-9a-f]{6}$/, '-d1ff00');
+    const copy = join(dir, 'repo', 'db', id);
+    await mkdir(copy);
+    for (const artifact of manifest.artifacts) {
+      await writeFile(join(copy, artifact.file), await readFile(join(original, '..', artifact.file)));
+    }
+    manifest.id = id;
+    manifest.artifacts[0].meta.rows['public.api_requests'] = API_REQUESTS + 1;
+    await writeFile(join(copy, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    const before = hook.requests.length;
+
+    const drill = await drillJson([`db@${id}`, '--from', 'local']);
+
+    expect(drill.code).toBe(2);
+    const reason = `table public.api_requests has ${API_REQUESTS} rows after the restore, the backup recorded ${API_REQUESTS + 1}`;
+    expect(drill.drills[0]).toMatchObject({ pipeline: 'db', backupId: id, ok: false, error: reason });
+    expect(drill.drills[0]?.checks).toContainEqual({
+      name: 'rows public.api_requests',
+      ok: false,
+      expected: API_REQUESTS + 1,
+      actual: API_REQUESTS,
+      problem: reason,
+    });
+    expect(await scratchDatabases()).toEqual([]);
+    expect((await drillRows('db')).at(-1)).toMatchObject({ status: 'failure', backup_id: id, error: reason });
+    const texts = hook.requests.slice(before).map((request) => JSON.parse(request.body).text as string);
+    expect(texts).toEqual([expect.stringContaining(`db restore drill of ${id} FAILED`)]);
+    expect(texts[0]).toContain(reason);
+    await rm(copy, { recursive: true });
+  });
+
+  it('a backup whose restore fails fails the drill (exit 2, the database error named), with a failed history row, a failure notification and no scratch database', async () => {
+    // Owners are cluster-wide: a backup taken with --owners cannot restore once its owner role is gone.
+    await server.admin.query('CREATE ROLE drill_owner');
+    await server.admin.createDatabase('owned');
+    await server.admin.exec('owned', 'CREATE TABLE kept (id int); ALTER TABLE kept OWNER TO drill_owner;');
+    expect((await runCli(['run', 'owned', '--config', config], { cwd: dir, env })).code).toBe(0);
+    await server.admin.dropDatabase('owned');
+    await server.admin.query('DROP ROLE drill_owner');
+    const before = hook.requests.length;
+
+    // The source database is gone too, so the drill names a server to restore on.
+    const serverUrl = `postgresql://${server.user}@${server.host}:${server.port}/postgres`;
+    const drill = await drillJson(['owned', '--from', 'local', '--db', serverUrl]);
+
+    expect(drill.code).toBe(2);
+    expect(drill.drills[0]?.ok).toBe(false);
+    expect(drill.drills[0]?.error).toContain('role "drill_owner" does not exist');
+    expect(await scratchDatabases()).toEqual([]);
+    const [row] = await drillRows('owned');
+    expect(row?.status).toBe('failure');
+    expect(row?.error).toContain('role "drill_owner" does not exist');
+    const texts = hook.requests.slice(before).map((request) => JSON.parse(request.body).text as string);
+    expect(texts).toEqual([
+      expect.stringMatching(/^nexus-backup: owned restore drill of \S+ FAILED .*drill_owner/),
+    ]);
+  });
+
+  it('SIGTERM during a drill stops it and drops its scratch database (exit 2)', async () => {
+    // The `slow` pipeline's check sleeps, so the drill is caught with its scratch database restored.
+    const child = spawn(process.execPath, [CLI_BIN, 'drill', 'slow', '--from', 'local', '--config', config], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    let sleeping = false;
+    while (!sleeping && child.exitCode === null) {
+      const { rows } = await server.admin.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname LIKE 'nexus\\_drill\\_slow\\_%' AND query LIKE '%pg_sleep%'",
+      );
+      sleeping = rows.length > 0;
+      if (!sleeping) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(sleeping).toBe(true);
+    child.kill('SIGTERM');
+
+    expect(await exited).toBe(2);
+    expect(stderr).toContain('interrupted');
+    expect(await scratchDatabases()).toEqual([]);
+  });
+
+  it('drills a files backup into a temp folder: every file back with its recorded mode, the folder removed', async () => {
+    const scratchParent = join(dir, 'tmp');
+    await mkdir(scratchParent);
+
+    const drill = await drillJson(['config@latest', '--from', 'local'], { TMPDIR: scratchParent });
+
+    expect(drill.code).toBe(0);
+    expect(drill.drills[0]).toMatchObject({ pipeline: 'config', ok: true });
+    expect(drill.drills[0]?.checks).toEqual([
+      { name: 'files', ok: true, expected: 2, actual: 2 },
+      { name: 'bytes', ok: true, expected: 34, actual: 34 },
+      { name: 'modes', ok: true, actual: 2 },
+    ]);
+    expect(await readdir(scratchParent)).toEqual([]);
+    expect((await drillRows('config')).at(-1)).toMatchObject({ status: 'success' });
+  });
+
+  it('drill --config drills the latest backup of every postgres and files pipeline it names', async () => {
+    const drill = await drillJson(['db', 'config']);
+    expect(drill.code).toBe(0);
+    expect(drill.drills.map((result) => [result.pipeline, result.ok])).toEqual([
+      ['db', true],
+      ['config', true],
+    ]);
+    expect(await scratchDatabases()).toEqual([]);
+  });
 });
