@@ -292,4 +292,43 @@ describe('nexus-backup drill', () => {
     ]);
     expect(await scratchDatabases()).toEqual([]);
   });
+
+  it('check --max-drill-age passes with a recent successful drill and fails (exit 2) with none or only an old one', async () => {
+    // `db` drilled green above; `owned` only failed; `slow` gets a successful drill of 40 days ago.
+    await server.admin.query(
+      `INSERT INTO backup_history (pipeline, status, started_at, finished_at, duration_ms, destinations, host, tool_version, kind)
+       VALUES ('slow', 'success', now() - interval '40 days', now() - interval '40 days', 1000, '[]', 'elsewhere', '0', 'drill')`,
+    );
+    const check = (pipelines: string[]) =>
+      runCli(
+        [
+          'check',
+          ...pipelines,
+          '--from',
+          'local',
+          '--max-age',
+          '1h',
+          '--max-drill-age',
+          '35d',
+          '--config',
+          config,
+        ],
+        {
+          cwd: dir,
+          env,
+        },
+      );
+
+    const fresh = await check(['db', 'config']);
+    expect(fresh.stdout).toContain('ok    db: newest backup');
+    expect(fresh.code).toBe(0);
+
+    const missing = await check(['owned']);
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toContain('FAIL  owned: no successful restore drill recorded (required within');
+
+    const stale = await check(['slow']);
+    expect(stale.code).toBe(2);
+    expect(stale.stdout).toMatch(/FAIL {2}slow: last successful restore drill was \S.* ago \(max /);
+  });
 });
