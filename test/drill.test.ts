@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, REPO_ROOT, runCli, tempDir } from './helpers/cli.js';
@@ -330,5 +331,43 @@ describe('nexus-backup drill', () => {
     const stale = await check(['slow']);
     expect(stale.code).toBe(2);
     expect(stale.stdout).toMatch(/FAIL {2}slow: last successful restore drill was \S.* ago \(max /);
+  });
+
+  it("schedule runs a pipeline's drill.schedule and logs each drill as a drill-finished event", async () => {
+    const scheduleConfig = join(dir, 'schedule.yaml');
+    await writeFile(
+      scheduleConfig,
+      `repositories:\n  local: ./repo\npipelines:\n  config:\n    source: { use: files, paths: [conf] }\n    to: [local]\n    drill: { schedule: "* * * * * *" }\n`,
+    );
+    const child = spawn(process.execPath, [CLI_BIN, 'schedule', '--config', scheduleConfig, '--json'], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const events: { event: string; [field: string]: unknown }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        events.push(JSON.parse(line));
+        if (events.some((event) => event.event === 'drill-finished')) resolve();
+      });
+      exited.then((code) => reject(new Error(`the scheduler exited (${code}) before a drill finished`)));
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+
+    expect(events[0]).toMatchObject({
+      event: 'drill-scheduled',
+      pipeline: 'config',
+      schedule: '* * * * * *',
+    });
+    const manifest = JSON.parse(await readFile(await manifestPath('config'), 'utf8'));
+    expect(events.find((event) => event.event === 'drill-finished')).toMatchObject({
+      pipeline: 'config',
+      status: 'success',
+      exitCode: 0,
+      backupId: manifest.id,
+      bytesRestored: manifest.artifacts[0].raw.bytes,
+    });
   });
 });
