@@ -177,7 +177,7 @@ describe('nexus-backup drill', () => {
     expect(message[0]).toMatch(new RegExp(`^nexus-backup: db restore drill of ${manifest.id} succeeded`));
   });
 
-  it('a restored row count that differs from the manifest fails the drill (exit 2, the table named), with a failed history row, a failure notification and no scratch database', async () => {
+  it('a restored row count or object count that differs from the manifest fails the drill (exit 2, each difference named), with a failed history row, a failure notification and no scratch database', async () => {
     // A copy of the newest db backup whose manifest claims one more api_requests row than was dumped.
     const original = await manifestPath('db');
     const manifest = JSON.parse(await readFile(original, 'utf8'));
@@ -189,20 +189,31 @@ describe('nexus-backup drill', () => {
     }
     manifest.id = id;
     manifest.artifacts[0].meta.rows['public.api_requests'] = API_REQUESTS + 1;
+    // ...and one materialized view more than the sample service has (daily_usage).
+    manifest.artifacts[0].meta.objects['materialized view'] = 2;
     await writeFile(join(copy, 'manifest.json'), JSON.stringify(manifest, null, 2));
     const before = hook.requests.length;
 
     const drill = await drillJson([`db@${id}`, '--from', 'local']);
 
     expect(drill.code).toBe(2);
-    const reason = `table public.api_requests has ${API_REQUESTS} rows after the restore, the backup recorded ${API_REQUESTS + 1}`;
+    const rowsReason = `table public.api_requests has ${API_REQUESTS} rows after the restore, the backup recorded ${API_REQUESTS + 1}`;
+    const objectsReason = '1 materialized view object(s) after the restore, the backup recorded 2';
+    const reason = `${rowsReason}; ${objectsReason}`;
     expect(drill.drills[0]).toMatchObject({ pipeline: 'db', backupId: id, ok: false, error: reason });
     expect(drill.drills[0]?.checks).toContainEqual({
       name: 'rows public.api_requests',
       ok: false,
       expected: API_REQUESTS + 1,
       actual: API_REQUESTS,
-      problem: reason,
+      problem: rowsReason,
+    });
+    expect(drill.drills[0]?.checks).toContainEqual({
+      name: 'objects materialized view',
+      ok: false,
+      expected: 2,
+      actual: 1,
+      problem: objectsReason,
     });
     expect(await scratchDatabases()).toEqual([]);
     expect((await drillRows('db')).at(-1)).toMatchObject({ status: 'failure', backup_id: id, error: reason });
@@ -236,6 +247,30 @@ describe('nexus-backup drill', () => {
     const texts = hook.requests.slice(before).map((request) => JSON.parse(request.body).text as string);
     expect(texts).toEqual([
       expect.stringMatching(/^nexus-backup: owned restore drill of \S+ FAILED .*drill_owner/),
+    ]);
+  });
+
+  it('drills a credentials backup: every file back 0600 and every JSON file parsed', async () => {
+    const credentials = join(dir, 'credentials');
+    await mkdir(credentials);
+    await writeFile(join(credentials, 'service.json'), '{"type":"service_account","key":"not-a-real-key"}');
+    await writeFile(join(credentials, 'token.json'), '{"token":"not-a-real-token"}');
+    const backup = await runCli(
+      ['backup', 'credentials', '--dir', credentials, '--encrypt', '--to', './repo', '--pipeline', 'creds'],
+      { cwd: dir, env: { ...env, NEXUS_BACKUP_PASSPHRASE: 'drill test passphrase' } },
+    );
+    expect(backup.code).toBe(0);
+
+    const drill = await drillJson(['creds', '--from', 'local'], {
+      NEXUS_BACKUP_PASSPHRASE: 'drill test passphrase',
+    });
+
+    expect(drill.code).toBe(0);
+    expect(drill.drills[0]?.checks).toEqual([
+      { name: 'files', ok: true, expected: 2, actual: 2 },
+      { name: 'bytes', ok: true, expected: 77, actual: 77 },
+      { name: 'modes', ok: true, actual: 2 },
+      { name: 'json', ok: true, actual: 2 },
     ]);
   });
 
