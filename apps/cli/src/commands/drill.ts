@@ -9,7 +9,7 @@ import { resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 
 /** Sources whose backups `drill --config` drills when no pipeline is named. */
-export const DRILLABLE_SOURCES = new Set(['postgres', 'files', 'credentials']);
+const DRILLABLE_SOURCES = new Set(['postgres', 'files', 'credentials']);
 
 /**
  * `drill [PIPELINE[@ID]...] --from REPO [--db URL] [--check SQL]...` or `drill [PIPELINE...] --config FILE`:
@@ -48,7 +48,7 @@ export function registerDrill(program: Command, runtime: Runtime): void {
         if (runtime.abort.signal.aborted) break;
         const observed = await drillBackup(target, runtime);
         reports.push(observed);
-        if (!flags.json) printDrill(observed, runtime);
+        if (!flags.json) printDrill(observed);
         exitCode = Math.max(exitCode, drillExitCode(observed));
       }
       if (flags.json) printJson({ drills: reports.map(drillJson) });
@@ -71,10 +71,12 @@ async function drillTargets(
       hint: 'pass --from REPOSITORY (and --db URL for a postgres backup), or --config FILE to drill its pipelines',
     });
   }
+  // Resolved before the chdir below: a relative --from means relative to where the user is.
+  const repository =
+    typeof flags.from === 'string' ? await resolveRepositoryRef(flags.from, runtime) : undefined;
   // Relative paths in a config file (`dir: ./credentials`) mean relative to that file, as for `run`.
   if (config) process.chdir(config.baseDir);
-  if (typeof flags.from === 'string') {
-    const repository = await resolveRepositoryRef(flags.from, runtime);
+  if (repository) {
     return (selectors.length > 0 ? selectors : [undefined]).map((selector) => {
       const pipeline = selector ? config?.pipelines[selector.split('@')[0] ?? ''] : undefined;
       return { selector, repository, ...(pipeline ? { pipeline } : {}), ...common };
@@ -129,14 +131,12 @@ function configuredPipelines(config: NexusConfig, names: string[]): PipelineConf
   });
 }
 
-function printDrill(observed: ObservedDrill, runtime: Runtime): void {
+function printDrill(observed: ObservedDrill): void {
   const { record, result, error } = observed;
   const name = `${record.pipeline}${record.backupId ? `@${record.backupId}` : ''}`;
   if (error || !result) {
-    runtime.log.warn(
-      `drill ${name} FAILED: ${error?.format().replace(/^\[nexus-backup\] /, '') ?? 'unknown error'}`,
-    );
-    printLines([`FAIL  ${name}: ${error?.message ?? 'unknown error'}`]);
+    // The message with its hint (what to fix), without the tool prefix the FAIL column replaces.
+    printLines([`FAIL  ${name}: ${error?.format().replace(/^\[nexus-backup\] /, '') ?? 'unknown error'}`]);
     return;
   }
   const lines: string[] = [];
