@@ -2,6 +2,7 @@ import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgr
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countObjectsByKind } from '../src/dump/object-counts.js';
+import { recordObjectCounts } from '../src/dump/object-counts-meta.js';
 
 let server: PostgresServer;
 
@@ -63,5 +64,28 @@ describe('object counts by kind', () => {
     // The primary key's index and orders_note; pg_trgm's own functions and opclasses are not counted.
     expect(counts.index).toBe(2);
     expect(counts['operator class']).toBeUndefined();
+  });
+
+  it('records default privileges only for a dump with privileges, and no counts for a dump of selected tables', async () => {
+    await server.admin.createDatabase('grants');
+    await server.admin.exec(
+      'grants',
+      'CREATE TABLE t (id int); ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;',
+    );
+    const client = new pg.Client({ connectionString: server.url('grants') });
+    await client.connect();
+    try {
+      expect(await recordObjectCounts(client, { privileges: true })).toEqual({
+        objects: { 'default privileges': 1, 'row type': 1, 'base or array type': 1, table: 1 },
+      });
+      expect(await recordObjectCounts(client, {})).toEqual({
+        objects: { 'row type': 1, 'base or array type': 1, table: 1 },
+      });
+      expect(await recordObjectCounts(client, { tables: ['t'] })).toEqual({
+        objectsNotCounted: 'the dump holds selected tables only',
+      });
+    } finally {
+      await client.end();
+    }
   });
 });

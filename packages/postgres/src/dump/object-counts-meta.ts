@@ -1,6 +1,6 @@
 import type { Json } from '@nexus-backup/core';
 import type pg from 'pg';
-import { countObjectsByKind } from './object-counts.js';
+import { countObjectsByKind, DEFAULT_PRIVILEGES } from './object-counts.js';
 import type { PlanOptions } from './plan.js';
 
 /**
@@ -18,5 +18,8 @@ export async function recordObjectCounts(
       ? 'the dump holds selected tables only'
       : undefined;
   if (partial) return { objectsNotCounted: partial };
-  return { objects: await countObjectsByKind(client) };
+  const objects = await countObjectsByKind(client);
+  // Default privileges are ACLs: a dump without privileges leaves them out, as pg_dump --no-privileges does.
+  if (!options.privileges) delete objects[DEFAULT_PRIVILEGES];
+  return { objects };
 }

@@ -9,6 +9,8 @@ import type pg from 'pg';
  */
 const FIRST_NORMAL_OBJECT_ID = 16384;
 
+export const DEFAULT_PRIVILEGES = 'default privileges';
+
 /** Catalogs whose rows split into kinds by one column (relkind 'r' is a table, 'i' an index, ...). */
 const KIND_COLUMN: Record<string, string> = {
   pg_class: 'relkind',
@@ -70,7 +72,7 @@ const KIND_NAMES: Record<string, string> = {
   pg_foreign_data_wrapper: 'foreign data wrapper',
   pg_foreign_server: 'foreign server',
   pg_user_mapping: 'user mapping',
-  pg_default_acl: 'default privileges',
+  pg_default_acl: DEFAULT_PRIVILEGES,
   pg_event_trigger: 'event trigger',
   pg_largeobject_metadata: 'large object',
   pg_publication: 'publication',
