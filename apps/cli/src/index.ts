@@ -5,6 +5,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDecrypt } from './commands/decrypt.js';
+import { registerDrill } from './commands/drill.js';
 import { registerHistory } from './commands/history.js';
 import { registerList } from './commands/list.js';
 import { registerMirror } from './commands/mirror.js';
@@ -78,6 +79,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerList(program, runtime);
   await registerRestore(program, runtime, providerCommand === 'restore');
   registerVerify(program, runtime);
+  registerDrill(program, runtime);
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
   registerDecrypt(program, runtime);

@@ -50,7 +50,18 @@ export interface PipelineConfig {
   /** A cron expression, checked by the scheduler. */
   schedule?: string;
   check?: CheckConfig;
+  /** Restore drills of this pipeline's backups (`nexus-backup drill`, and `schedule` with `drill.schedule`). */
+  drill?: DrillConfig;
   path: string;
+}
+
+export interface DrillConfig {
+  /** SQL queries (postgres) that must each return true in the restored copy. */
+  checks: string[];
+  /** A cron expression: `schedule` drills the latest backup then. */
+  schedule?: string;
+  /** The server to create the scratch database on (a URL, a secret); default: the source's `db`. */
+  db?: string;
 }
 
 export interface CheckConfig {

@@ -1,4 +1,5 @@
 import type { Duplex, Readable } from 'node:stream';
+import type { DrillOptions, DrillReport } from './drill-contract.js';
 import type { OptionsSpec, OptionValues } from './options.js';
 
 /** Plain JSON, the only thing that goes into a manifest. */
@@ -73,6 +74,16 @@ export interface Source {
     artifacts: AsyncIterable<RestoreArtifact>,
     target: OptionValues,
   ): Promise<RestoreReport>;
+  /**
+   * Optional restore drill: restores into a scratch place of the source's own (a new database, a temp
+   * folder), compares it with what the artifacts' meta recorded at backup time, and removes the
+   * scratch place again, also when the restore fails or `ctx.signal` aborts.
+   */
+  drill?(
+    ctx: RunContext,
+    artifacts: AsyncIterable<RestoreArtifact>,
+    options: DrillOptions,
+  ): Promise<DrillReport>;
 }
 
 export interface Transform {

@@ -2,6 +2,8 @@ export * from './backup.js';
 export * from './config.js';
 export * from './contracts.js';
 export * from './copy.js';
+export * from './drill.js';
+export * from './drill-contract.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './fan-out.js';

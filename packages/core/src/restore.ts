@@ -38,7 +38,16 @@ export async function runRestore(plan: RestorePlan, ctx: RunContext): Promise<Re
   if (plan.stages.length !== manifest.transforms.length) {
     throw new NexusError('INTERNAL', 'decode stages do not match the manifest transforms');
   }
-  // Unauthenticated ciphers (openssl CBC) would hand out garbage before the hash check could fail.
+  await verifyBeforeUnauthenticatedDecode(plan, ctx);
+  return plan.source.restore(ctx, decodedArtifacts(plan, ctx), plan.target);
+}
+
+/** Unauthenticated ciphers (openssl CBC) would hand out garbage before the hash check could fail. */
+export async function verifyBeforeUnauthenticatedDecode(
+  plan: Pick<RestorePlan, 'repository' | 'backup' | 'stages'>,
+  ctx: RunContext,
+): Promise<void> {
+  const { manifest } = plan.backup;
   const unauthenticated = plan.stages.some((stage, index) => {
     const params = manifest.transforms[index]?.params ?? {};
     return stage.definition.authenticated?.(params) === false;
@@ -50,10 +59,13 @@ export async function runRestore(plan: RestorePlan, ctx: RunContext): Promise<Re
         throw new NexusError('INTEGRITY', result.problem ?? `${artifact.file} failed verification`);
     }
   }
-  return plan.source.restore(ctx, decodedArtifacts(plan, ctx), plan.target);
 }
 
-async function* decodedArtifacts(plan: RestorePlan, ctx: RunContext): AsyncIterable<RestoreArtifact> {
+/** Every artifact of the backup, decoded and checked against both manifest hashes as it streams. */
+export async function* decodedArtifacts(
+  plan: Pick<RestorePlan, 'repository' | 'backup' | 'stages'>,
+  ctx: RunContext,
+): AsyncIterable<RestoreArtifact> {
   for (const artifact of plan.backup.manifest.artifacts) {
     yield {
       name: artifact.name,
@@ -65,7 +77,7 @@ async function* decodedArtifacts(plan: RestorePlan, ctx: RunContext): AsyncItera
 }
 
 async function openDecoded(
-  plan: RestorePlan,
+  plan: Pick<RestorePlan, 'repository' | 'backup' | 'stages'>,
   artifact: ManifestArtifact,
   ctx: RunContext,
 ): Promise<Readable> {

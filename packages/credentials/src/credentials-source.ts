@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Logger, Source } from '@nexus-backup/core';
 import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
+import { drillTar } from './drill-tar.js';
 import { restoreTar, restoreTarReport } from './restore-tar.js';
 import type { StagedItem } from './staged-tree.js';
 import { packTree } from './tar-pack.js';
@@ -101,6 +102,13 @@ export const credentials = defineSource({
           result,
           `restored ${result.files} credential file(s) into ${result.target}, mode 0600`,
         );
+      },
+      drill(ctx, artifacts) {
+        return drillTar(ctx, artifacts, {
+          provider: PROVIDER,
+          artifactName: ARTIFACT,
+          privateFiles: true,
+        });
       },
     };
   },

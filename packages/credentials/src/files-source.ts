@@ -4,6 +4,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Json, Logger, Source } from '@nexus-backup/core';
 import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
+import { drillTar } from './drill-tar.js';
 import { readGitState } from './git-state.js';
 import { restoreTar, restoreTarReport } from './restore-tar.js';
 import { packTree } from './tar-pack.js';
@@ -104,6 +105,13 @@ export const files = defineSource({
           result,
           `restored ${result.files} file(s), ${result.bytes} bytes, into ${result.target}`,
         );
+      },
+      drill(ctx, artifacts) {
+        return drillTar(ctx, artifacts, {
+          provider: PROVIDER,
+          artifactName: ARTIFACT,
+          privateFiles: false,
+        });
       },
     };
   },

@@ -25,6 +25,8 @@ export interface RestoreTarResult {
   files: number;
   bytes: number;
   replaced: number;
+  /** Every archive entry with the mode and kind it recorded, for a drill to compare with. */
+  entries: Map<string, ExtractedEntry>;
 }
 
 /**
@@ -67,7 +69,8 @@ export async function restoreTar(
       log: ctx.log,
     });
     const files = items.filter((item) => item.kind !== 'directory');
-    return { target, files: files.length, bytes: files.reduce((sum, item) => sum + item.size, 0), replaced };
+    const bytes = files.reduce((sum, item) => sum + item.size, 0);
+    return { target, files: files.length, bytes, replaced, entries };
   } catch (error) {
     if (createdParent) await rm(createdParent, { recursive: true, force: true });
     throw asRestoreError(error, target, options.provider);

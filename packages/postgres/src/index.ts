@@ -205,6 +205,15 @@ export const postgres = defineSource({
           await iterator.return?.();
         }
       },
+      async drill(ctx, artifacts, drillOptions) {
+        const { drillDatabase } = await import('./drill/drill-database.js');
+        const iterator = artifacts[Symbol.asyncIterator]();
+        try {
+          return await drillDatabase(ctx, await nextDatabaseArtifact(iterator), drillOptions);
+        } finally {
+          await iterator.return?.();
+        }
+      },
     };
   },
 });

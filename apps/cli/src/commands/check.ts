@@ -1,6 +1,7 @@
 import { EXIT, formatBytes, NexusError, type PipelineConfig, parseDurationMs } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { type CheckReport, checkRepository, describeCheck } from '../ops/check-repository.js';
+import { checkDrillAge } from '../ops/drill-freshness.js';
 import type { FreshnessPolicy } from '../ops/freshness.js';
 import { urlHost } from '../ops/http-post.js';
 import { notifyAll, postWebhook } from '../ops/notify.js';
@@ -41,6 +42,10 @@ export function registerCheck(program: Command, runtime: Runtime): void {
     )
     .option('--notify-on-success', 'post to the webhook on success too')
     .option(
+      '--max-drill-age <duration>',
+      "also require a successful restore drill (`nexus-backup drill`) younger than this, e.g. 35d, from the config's history database",
+    )
+    .option(
       '--prometheus <file>',
       'write a node-exporter textfile (last success time, size, duration, check status)',
     )
@@ -49,6 +54,8 @@ export function registerCheck(program: Command, runtime: Runtime): void {
       runtime.flags = flags;
       const webhook = webhookUrl(flags, runtime.env);
       const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
+      const maxDrillAgeMs =
+        flags.maxDrillAge === undefined ? undefined : parseDurationMs(flags.maxDrillAge as string);
       const ref = await resolveRepositoryRef(flags.from as string, runtime);
       const config = flags.config ? await runtime.config(true) : undefined;
       const policyFor = (name: string): FreshnessPolicy => {
@@ -76,6 +83,10 @@ export function registerCheck(program: Command, runtime: Runtime): void {
           })),
         runtime.context(),
       );
+      if (maxDrillAgeMs !== undefined) {
+        const historyDb = (config ?? (await runtime.config()))?.history?.db;
+        await checkDrillAge(report, { historyDb, maxAgeMs: maxDrillAgeMs });
+      }
       printReport(report, runtime);
       let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
       if (flags.prometheus)

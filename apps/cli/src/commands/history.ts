@@ -9,7 +9,9 @@ import type { Runtime } from '../runtime.js';
 export function registerHistory(program: Command, runtime: Runtime): void {
   program
     .command('history')
-    .description('list recorded backup runs (successful and failed) from the history database in the config')
+    .description(
+      'list recorded backup runs and restore drills (successful and failed) from the history database in the config',
+    )
     .argument('[pipeline]', 'only this pipeline')
     .addOption(new Option('--limit <n>', 'at most this many runs').default(20).argParser(parseLimit))
     .action(async (pipeline: string | undefined, _options: unknown, command: Command) => {
@@ -42,7 +44,8 @@ export function registerHistory(program: Command, runtime: Runtime): void {
           rows.map((row) => [
             row.startedAt,
             row.pipeline,
-            row.status,
+            // Drills share the table with backups; the header stays as scripts know it.
+            row.kind === 'drill' ? `drill ${row.status}` : row.status,
             row.backupId ?? '-',
             row.bytes === null ? '-' : formatBytes(row.bytes),
             formatDuration(row.durationMs),

@@ -9,22 +9,24 @@ export function registerSchedule(program: Command, runtime: Runtime): void {
   program
     .command('schedule')
     .description(
-      "run the config's pipelines on their `schedule:` cron expressions until SIGTERM (one log line per event)",
+      "run the config's pipelines on their `schedule:` cron expressions (and restore drills on `drill.schedule`) until SIGTERM (one log line per event)",
     )
     .action(async (_options: unknown, command: Command) => {
       const flags = command.optsWithGlobals();
       runtime.flags = flags;
       const config = await runtime.config(true);
       const pipelines = Object.values(config?.pipelines ?? {}).filter((pipeline) => pipeline.schedule);
-      if (!config || pipelines.length === 0) {
+      const drills = Object.values(config?.pipelines ?? {}).filter((pipeline) => pipeline.drill?.schedule);
+      if (!config || pipelines.length + drills.length === 0) {
         throw new NexusError('USAGE', `no pipeline in ${config?.file} has a schedule`, {
-          hint: 'add e.g. `schedule: "0 2 * * *"` to a pipeline (cron: minute hour day month weekday)',
+          hint: 'add e.g. `schedule: "0 2 * * *"` to a pipeline (cron: minute hour day month weekday), or `drill: { schedule: "0 4 1 * *" }` for a monthly restore drill',
         });
       }
       // Relative paths in a config file mean relative to that file, as for `run`.
       process.chdir(config.baseDir);
       await runScheduler({
         pipelines,
+        drills,
         notifiers: config.notify,
         runtime,
         log: createEventLog(runtime, Boolean(flags.json)),

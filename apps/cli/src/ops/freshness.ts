@@ -7,7 +7,7 @@ export interface FreshnessPolicy {
   minSize?: number;
 }
 
-export type ProblemKind = 'missing' | 'stale' | 'too-small' | 'unverifiable';
+export type ProblemKind = 'missing' | 'stale' | 'too-small' | 'unverifiable' | 'no-drill' | 'drill-stale';
 
 export interface FreshnessProblem {
   pipeline: string;

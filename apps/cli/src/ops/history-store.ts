@@ -1,6 +1,6 @@
 import { NexusError } from '@nexus-backup/core';
 import type pg from 'pg';
-import type { RunDestination, RunRecord, RunStatus } from './run-record.js';
+import type { RunDestination, RunKind, RunRecord, RunStatus } from './run-record.js';
 
 /** History calls must never hold a backup run (or the scheduler) hostage. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -20,13 +20,20 @@ CREATE TABLE IF NOT EXISTS backup_history (
   error        text,
   warnings     jsonb       NOT NULL DEFAULT '[]',
   host         text        NOT NULL,
-  tool_version text        NOT NULL
+  tool_version text        NOT NULL,
+  kind         text        NOT NULL DEFAULT 'backup'
 )`;
+// Tables made before drills were recorded get the column when the first drill is recorded.
+const ADD_KIND_COLUMN =
+  "ALTER TABLE backup_history ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'backup'";
+// Reads that work with or without the kind column (a table of an older version, a role that cannot ALTER).
+const KIND = "coalesce(pg_catalog.to_jsonb(h.*) ->> 'kind', 'backup')";
 const CREATE_INDEX =
   'CREATE INDEX IF NOT EXISTS backup_history_pipeline_started ON backup_history (pipeline, started_at DESC)';
 
 /** A row as `history` prints it. */
 export interface HistoryRow {
+  kind: RunKind;
   pipeline: string;
   backupId: string | null;
   status: RunStatus;
@@ -54,10 +61,13 @@ export function describeDatabase(url: string): string {
 export async function recordRun(url: string, record: RunRecord): Promise<void> {
   await withClient(url, async (client) => {
     await ensureTable(client);
+    // A backup row leaves `kind` to its default, so recording backups never needs the newer column.
+    const drill = record.kind === 'drill';
+    if (drill) await ensureKindColumn(client);
     await client.query(
       `INSERT INTO backup_history
-         (pipeline, backup_id, status, started_at, finished_at, duration_ms, bytes, destinations, error, warnings, host, tool_version)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+         (pipeline, backup_id, status, started_at, finished_at, duration_ms, bytes, destinations, error, warnings, host, tool_version${drill ? ', kind' : ''})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12${drill ? ", 'drill'" : ''})`,
       [
         record.pipeline,
         record.backupId ?? null,
@@ -84,14 +94,15 @@ export async function listRuns(
   return withClient(url, async (client) => {
     if (!(await tableExists(client))) return [];
     const result = await client.query(
-      `SELECT pipeline, backup_id, status, started_at, finished_at, duration_ms, bytes, destinations, error, warnings, host
-         FROM backup_history
+      `SELECT ${KIND} AS kind, pipeline, backup_id, status, started_at, finished_at, duration_ms, bytes, destinations, error, warnings, host
+         FROM backup_history h
         WHERE $1::text IS NULL OR pipeline = $1
         ORDER BY started_at DESC, id DESC
         LIMIT $2`,
       [options.pipeline ?? null, options.limit],
     );
     return result.rows.map((row) => ({
+      kind: row.kind,
       pipeline: row.pipeline,
       backupId: row.backup_id,
       status: row.status,
@@ -105,6 +116,35 @@ export async function listRuns(
       host: row.host,
     }));
   });
+}
+
+/** When each pipeline last drilled successfully (finished_at), from every drill ever recorded. */
+export async function lastSuccessfulDrills(url: string): Promise<Map<string, Date>> {
+  return withClient(url, async (client) => {
+    if (!(await tableExists(client))) return new Map();
+    const result = await client.query<{ pipeline: string; finished_at: Date }>(
+      `SELECT pipeline, max(finished_at) AS finished_at FROM backup_history h
+        WHERE ${KIND} = 'drill' AND status = 'success' GROUP BY pipeline`,
+    );
+    return new Map(result.rows.map((row) => [row.pipeline, row.finished_at]));
+  });
+}
+
+async function ensureKindColumn(client: pg.Client): Promise<void> {
+  const result = await client.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+       WHERE attrelid = 'backup_history'::regclass AND attname = 'kind' AND NOT attisdropped) AS found`,
+  );
+  if (result.rows[0]?.found === true) return;
+  try {
+    await client.query(ADD_KIND_COLUMN);
+  } catch (error) {
+    throw new NexusError(
+      'CONNECTION',
+      `backup_history has no kind column and it cannot be added (${(error as Error).message})`,
+      { cause: error, hint: `run as the table's owner once: ${ADD_KIND_COLUMN}` },
+    );
+  }
 }
 
 /**

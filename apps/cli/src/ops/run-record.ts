@@ -16,8 +16,13 @@ export interface RunDestination {
   error?: string;
 }
 
+/** A backup run, or a restore drill of a backup (`nexus-backup drill`). */
+export type RunKind = 'backup' | 'drill';
+
 /** One backup run as notifications, history and the scheduler see it (successful or not). */
 export interface RunRecord {
+  /** Absent means a backup run. */
+  kind?: RunKind;
   pipeline: string;
   /** Absent when the run failed before a backup id existed or produced nothing. */
   backupId?: string;

@@ -11,6 +11,7 @@ import { runPipeline } from '../commands/run.js';
 import { openRepository } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 import { checkRepository, describeCheck } from './check-repository.js';
+import { scheduledDrill } from './drill-schedule.js';
 import type { EventLog } from './event-log.js';
 import { notifyAll } from './notify.js';
 import { observeRuns } from './observe-backup.js';
@@ -19,6 +20,8 @@ import type { RunRecord } from './run-record.js';
 
 export interface SchedulerOptions {
   pipelines: PipelineConfig[];
+  /** Pipelines with `drill.schedule`: their latest backup is drilled then (see drill-schedule.ts). */
+  drills?: PipelineConfig[];
   notifiers: NotifyConfig[];
   runtime: Runtime;
   log: EventLog;
@@ -57,18 +60,43 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     running.set(pipeline.name, run);
   };
 
-  const jobs: Cron[] = options.pipelines.map((pipeline) => {
+  const cron = (expression: string, where: string, run: () => void): Cron => {
     try {
-      return new Cron(pipeline.schedule as string, { paused: true }, () => trigger(pipeline));
+      return new Cron(expression, { paused: true }, run);
     } catch (error) {
       throw new NexusError(
         'CONFIG',
-        `${pipeline.path}.schedule "${pipeline.schedule}" is not a cron expression: ${(error as Error).message}`,
+        `${where} "${expression}" is not a cron expression: ${(error as Error).message}`,
         {
           hint: 'use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. "0 2 * * *"',
         },
       );
     }
+  };
+  const jobs: Cron[] = options.pipelines.map((pipeline) =>
+    cron(pipeline.schedule as string, `${pipeline.path}.schedule`, () => trigger(pipeline)),
+  );
+  const drillJobs = (options.drills ?? []).map((pipeline) => {
+    const schedule = pipeline.drill?.schedule as string;
+    return cron(schedule, `${pipeline.path}.drill.schedule`, () => {
+      // A drill never overlaps itself, but may run beside its pipeline's backup (it only reads).
+      const key = `drill:${pipeline.name}`;
+      if (signal.aborted) return;
+      if (running.has(key)) {
+        log(
+          'drill-skipped',
+          { pipeline: pipeline.name },
+          `${pipeline.name}: drill skipped, the previous one is still going`,
+          'warning',
+        );
+        return;
+      }
+      const run = scheduledDrill(pipeline, runtime, log).finally(async () => {
+        running.delete(key);
+        if (running.size === 0) await runtime.closeAll();
+      });
+      running.set(key, run);
+    });
   });
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
@@ -84,9 +112,20 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
       `${pipeline.name}: scheduled "${pipeline.schedule}", next run ${next ?? 'never'}`,
     );
   });
+  drillJobs.forEach((job, index) => {
+    const pipeline = (options.drills ?? [])[index] as PipelineConfig;
+    job.resume();
+    const next = job.nextRun()?.toISOString() ?? null;
+    const schedule = pipeline.drill?.schedule;
+    log(
+      'drill-scheduled',
+      { pipeline: pipeline.name, schedule, next },
+      `${pipeline.name}: restore drill scheduled "${schedule}", next drill ${next ?? 'never'}`,
+    );
+  });
 
   await stopped;
-  for (const job of jobs) job.stop();
+  for (const job of [...jobs, ...drillJobs]) job.stop();
   const inFlight = [...running.keys()];
   log(
     'stopping',

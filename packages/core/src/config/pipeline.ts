@@ -7,12 +7,13 @@ import {
   RETENTION_WITHIN_RULES,
   type RetentionPolicy,
 } from '../retention.js';
+import { validateDrill } from './drill.js';
 import { atPath, describeType, expectInteger, expectList, expectMap, expectString } from './expect.js';
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
 import { checkLocation, isUrl, looksLikePath } from './locations.js';
 import { closestName } from './suggest.js';
 
-const PIPELINE_KEYS = ['source', 'transforms', 'to', 'retention', 'schedule', 'check'];
+const PIPELINE_KEYS = ['source', 'transforms', 'to', 'retention', 'schedule', 'check', 'drill'];
 const RETENTION_KEYS = [...RETENTION_COUNT_RULES, ...RETENTION_WITHIN_RULES];
 
 export interface PipelineContext {
@@ -40,6 +41,9 @@ export function validatePipeline(name: string, value: unknown, context: Pipeline
   }
   if (pipeline.check !== undefined && pipeline.check !== null) {
     config.check = validateCheck(pipeline.check, [...path, 'check']);
+  }
+  if (pipeline.drill !== undefined && pipeline.drill !== null) {
+    config.drill = validateDrill(pipeline.drill, [...path, 'drill']);
   }
   return config;
 }

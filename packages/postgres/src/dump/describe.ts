@@ -12,7 +12,8 @@ export interface DescribeOptions {
  * Non-secret facts for the manifest: where (host, port, database, user: never the password), the
  * server version, the database size, the schemas, and each table with its planner row estimate
  * (pg_class.reltuples, cheap on any size). Exact counts, taken inside the dump's snapshot, are in
- * the artifact's `meta.rows`.
+ * the artifact's `meta.rows` (rows COPY wrote, per table) and `meta.objects` (objects by kind), which
+ * is what `nexus-backup drill` compares a restored copy against.
  */
 export async function describeDatabase(options: DescribeOptions): Promise<{ [key: string]: Json }> {
   const client = await connect(options.db, 'nexus-backup describe');
@@ -54,7 +55,8 @@ export async function describeDatabase(options: DescribeOptions): Promise<{ [key
       serverVersionNum: Number(server?.num ?? 0),
       databaseBytes: Number(server?.size ?? 0),
       schemas,
-      rowCounts: 'estimate (pg_class.reltuples); exact counts of the dump are in the artifact meta `rows`',
+      rowCounts:
+        'estimate (pg_class.reltuples); exact counts of the dump are in the artifact meta `rows` and `objects`',
       tables: tables
         .filter((row) => include(asObject(row)) && !exclude(asObject(row)))
         .map((row) => ({

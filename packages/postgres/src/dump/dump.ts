@@ -5,6 +5,7 @@ import { catalogReader } from './catalog/query.js';
 import { connect, PROVIDER, redactUrl } from './connection.js';
 import { copyTableOut } from './copy-out.js';
 import type { DumpObject } from './model.js';
+import { recordObjectCounts } from './object-counts-meta.js';
 import { type PlanOptions, planDump } from './plan.js';
 import { relationMatcher } from './select.js';
 import { lockTables, openSnapshot } from './snapshot.js';
@@ -46,6 +47,8 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
   };
   try {
     const snapshot = await openSnapshot(client, { readOnly: options.rows === undefined });
+    // Counted first, in the snapshot, before a row selection creates its temp tables.
+    const objectCounts = await recordObjectCounts(client, options);
     const include = options.tables?.length ? relationMatcher(options.tables) : () => true;
     const exclude = options.excludeTables?.length ? relationMatcher(options.excludeTables) : () => false;
     await lockTables(client, (relation) => include(relation) && !exclude(relation));
@@ -70,6 +73,7 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
       schemaOnly: Boolean(options.schemaOnly),
       dataOnly: Boolean(options.dataOnly),
       rows,
+      ...objectCounts,
       ...(selected ? { selection: selected.meta } : {}),
     };
     async function* bytes(): AsyncGenerator<Buffer> {
