@@ -1,11 +1,12 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestContext } from '@nexus-backup/testkit';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupToFile, loadFixtureSet, psqlFile } from './dump-support.js';
+import { backupToFile, createSource, loadFixtureSet, psqlFile } from './dump-support.js';
 
 // Collations, operators, text search, foreign data, event triggers... with the dump's options.
 let server: PostgresServer;
@@ -153,5 +154,36 @@ describe('schema-level kinds', () => {
     expect(text).toContain('ALTER OPERATOR CLASS kinds.int4_reverse_ops USING btree OWNER TO kinds_owner;');
     const url = await restoreWithPsql(file);
     expect(await describeDatabase(url)).toEqual(await describeDatabase(ownedUrl));
+  });
+
+  it('a user mapping that fails to restore is named in the error without its options (a password)', async () => {
+    const url = await server.admin.createDatabase('mapped');
+    await server.admin.query('CREATE ROLE kinds_mapped');
+    await server.admin.exec(
+      'mapped',
+      `CREATE FOREIGN DATA WRAPPER w;
+       CREATE SERVER s FOREIGN DATA WRAPPER w;
+       CREATE USER MAPPING FOR kinds_mapped SERVER s OPTIONS (user 'app', password 'hunter2-secret');`,
+    );
+    const { file, text } = await dump({ db: url });
+    expect(text).toContain(
+      "CREATE USER MAPPING FOR kinds_mapped SERVER s\n    OPTIONS (password 'hunter2-secret', \"user\" 'app');",
+    );
+    // The role is cluster-wide: a server without it cannot take the mapping.
+    await server.admin.exec('mapped', 'DROP USER MAPPING FOR kinds_mapped SERVER s');
+    await server.admin.query('DROP ROLE kinds_mapped');
+    const source = await createSource({ db: url });
+    const { size } = await stat(file);
+    async function* artifacts() {
+      yield { name: 'database.sql', stream: createReadStream(file), rawBytes: size, meta: {} };
+    }
+    const restore = source.restore(createTestContext(), artifacts(), {
+      db: url,
+      createDb: 'mapped_restored',
+    });
+    await expect(restore).rejects.toThrow(
+      /role "kinds_mapped" does not exist.*CREATE USER MAPPING FOR kinds_mapped SERVER s OPTIONS \(\.\.\.\)/,
+    );
+    await expect(restore).rejects.not.toThrow(/hunter2/);
   });
 });
