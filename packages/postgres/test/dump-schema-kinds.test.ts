@@ -54,6 +54,7 @@ describe('schema-level kinds', () => {
       'collation kinds.case_insensitive provider=i deterministic=false',
       'collation kinds.split_locale provider=c',
       'base type kinds.ean ',
+      'base type kinds.pending ',
       'cast numeric as kinds.temperature function=kinds.temperature_of(numeric)',
       'cast kinds.temperature as text function=- context=e method=i',
       'conversion kinds.utf8_to_latin1 UTF8->LATIN1',

@@ -40,7 +40,7 @@ const LABEL: Record<string, string> = {
 };
 
 function label(object: DumpObject): string {
-  return `-- ${LABEL[object.kind] ?? object.kind.toUpperCase()}: ${oneLine(object.name)}\n`;
+  return `-- ${LABEL[object.kind] ?? object.kind.replaceAll('-', ' ').toUpperCase()}: ${oneLine(object.name)}\n`;
 }
 
 export interface WriteCallbacks {

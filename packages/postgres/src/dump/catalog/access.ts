@@ -9,7 +9,7 @@ const OWNED_OBJECTS = `
   UNION ALL SELECT 'pg_class', a.attrelid, NULL, a.attacl, a.attnum
     FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
   UNION ALL SELECT 'pg_type', t.oid, t.typowner, t.typacl, 0
-    FROM pg_catalog.pg_type t WHERE t.typtype IN ('e', 'd', 'r')
+    FROM pg_catalog.pg_type t WHERE t.typtype IN ('e', 'd', 'r', 'p')
       OR (t.typtype = 'b' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)) OR (t.typtype = 'c'
       AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c')
   UNION ALL SELECT 'pg_proc', p.oid, p.proowner, p.proacl, 0 FROM pg_catalog.pg_proc p
