@@ -1,5 +1,6 @@
 /**
- * Catalog description of the schema-level kinds beyond relations and routines: collations, base types,
+ * Catalog description of the schema-level kinds beyond relations and routines: languages, transforms,
+ * collations, base types,
  * casts, conversions, access methods, operators with their classes and families, text search objects,
  * statistics objects, event triggers, foreign-data wrappers, servers, user mappings and foreign tables.
  * One line per fact, no OIDs; each query returns one column `line`. Comments are described elsewhere.
@@ -97,6 +98,14 @@ export function schemaKindQueries(version: number): string[] {
         || ' owner=' || pg_get_userbyid(s.srvowner) || ' acl=' || coalesce(s.srvacl::text, '-') AS line
        FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
        WHERE ${NOT_EXTENSION('pg_foreign_server', 's.oid')}`,
+    `SELECT 'language ' || l.lanname || ' trusted=' || l.lanpltrusted || ' handler=' || l.lanplcallfoid::regprocedure::text
+        || ' inline=' || l.laninline::regprocedure::text || ' validator=' || l.lanvalidator::regprocedure::text
+        || ' owner=' || pg_get_userbyid(l.lanowner) || ' acl=' || coalesce(l.lanacl::text, '-') AS line
+       FROM pg_language l WHERE l.lanispl AND l.oid >= 16384 AND ${NOT_EXTENSION('pg_language', 'l.oid')}`,
+    `SELECT 'transform ' || format_type(t.trftype, NULL) || ' language=' || l.lanname
+        || ' from=' || t.trffromsql::regprocedure::text || ' to=' || t.trftosql::regprocedure::text AS line
+       FROM pg_transform t JOIN pg_language l ON l.oid = t.trflang
+       WHERE t.oid >= 16384 AND ${NOT_EXTENSION('pg_transform', 't.oid')}`,
     `SELECT 'user mapping ' || u.usename || ' server=' || u.srvname || ' options=' || ${OPTIONS('u.umoptions')} AS line
        FROM pg_user_mappings u`,
     `SELECT 'foreign table ' || ft.ftrelid::regclass::text || ' server=' || s.srvname || ' options=' || ${OPTIONS('ft.ftoptions')}

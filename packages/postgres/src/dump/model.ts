@@ -26,9 +26,11 @@ export type ObjectKind =
   | 'row-security'
   | 'policy'
   // Schema-level kinds beyond tables and routines (pg_dump's order among them).
+  | 'language'
   | 'collation'
   | 'shell-type'
   | 'cast'
+  | 'transform'
   | 'access-method'
   | 'operator'
   | 'operator-family'
@@ -66,9 +68,11 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   'foreign-key': 17,
   'row-security': 18,
   policy: 19,
+  language: 0.3,
   collation: 0.5,
   'shell-type': 1.5,
   cast: 3.5,
+  transform: 3.6,
   'access-method': 4.1,
   operator: 4.2,
   'operator-family': 4.3,

@@ -8,6 +8,7 @@ import { readEventTriggers } from './catalog/event-triggers.js';
 import { readExtensions } from './catalog/extensions.js';
 import { readForeignData } from './catalog/foreign-data.js';
 import { readFunctions } from './catalog/functions.js';
+import { readLanguages, readTransforms } from './catalog/languages.js';
 import { readOperatorClasses, readOperators } from './catalog/operators.js';
 import {
   readConstraints,
@@ -30,8 +31,10 @@ import type { DumpObject } from './model.js';
 import { orderObjects } from './order.js';
 import { type Selection, selectObjects } from './select.js';
 
-/** Readers of the schema-level kinds beyond relations and routines (collations, operators, ...). */
+/** Readers of the schema-level kinds beyond relations and routines (languages, collations, operators, ...). */
 const SCHEMA_KIND_READERS = [
+  readLanguages,
+  readTransforms,
   readCollations,
   readBaseTypes,
   readCasts,

@@ -24,7 +24,8 @@ const OWNED_OBJECTS = `
   UNION ALL SELECT 'pg_statistic_ext', oid, stxowner, NULL, 0 FROM pg_catalog.pg_statistic_ext
   UNION ALL SELECT 'pg_event_trigger', oid, evtowner, NULL, 0 FROM pg_catalog.pg_event_trigger
   UNION ALL SELECT 'pg_foreign_data_wrapper', oid, fdwowner, fdwacl, 0 FROM pg_catalog.pg_foreign_data_wrapper
-  UNION ALL SELECT 'pg_foreign_server', oid, srvowner, srvacl, 0 FROM pg_catalog.pg_foreign_server`;
+  UNION ALL SELECT 'pg_foreign_server', oid, srvowner, srvacl, 0 FROM pg_catalog.pg_foreign_server
+  UNION ALL SELECT 'pg_language', oid, lanowner, lanacl, 0 FROM pg_catalog.pg_language WHERE lanispl`;
 
 interface OwnedRow {
   catalog: string;
@@ -78,6 +79,7 @@ const OWNER_KEYWORD: Record<string, string> = {
   'foreign-data wrapper': 'FOREIGN DATA WRAPPER',
   server: 'SERVER',
   'foreign table': 'FOREIGN TABLE',
+  language: 'LANGUAGE',
 };
 
 const GRANT_KEYWORD: Record<string, string> = {
@@ -94,6 +96,7 @@ const GRANT_KEYWORD: Record<string, string> = {
   'foreign-data wrapper': 'FOREIGN DATA WRAPPER',
   server: 'FOREIGN SERVER',
   'foreign table': 'TABLE',
+  language: 'LANGUAGE',
 };
 
 /** ALTER ... OWNER TO for each object (option `owners`). */

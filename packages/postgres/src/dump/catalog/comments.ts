@@ -90,6 +90,12 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
       return `${type.toUpperCase()} ${objectIdentity}`;
     case 'cast':
       return `CAST ${objectIdentity}`;
+    case 'language':
+      return `LANGUAGE ${objectIdentity}`;
+    case 'transform': {
+      const parts = /^for (.+?) (?:on )?language (.+)$/.exec(objectIdentity);
+      return parts ? `TRANSFORM FOR ${parts[1]} LANGUAGE ${parts[2]}` : undefined;
+    }
     case 'statistics object':
       return `STATISTICS ${objectIdentity}`;
     case 'foreign-data wrapper':
