@@ -23,7 +23,7 @@ interface RelationRow {
   partition_parent: string | null;
   parents: string[];
   viewdef: string | null;
-  /** Foreign tables: ` SERVER name` and its OPTIONS clause. */
+  /** Foreign tables: a `SERVER name` line and its OPTIONS clause. */
   foreign: string | null;
 }
 
