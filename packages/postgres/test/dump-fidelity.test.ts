@@ -17,7 +17,7 @@ import {
   tableChecksums,
 } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupToFile, createSource, loadZoo, psqlFile } from './dump-support.js';
+import { backupToFile, createSource, loadFixtureSet, loadZoo, psqlFile } from './dump-support.js';
 
 // NEXUS_TEST_PG_MAJORS=16,18 narrows the matrix for a quick local run; CI runs every major.
 const majors = (process.env.NEXUS_TEST_PG_MAJORS?.split(',').map(Number) ?? [
@@ -38,6 +38,7 @@ describe.each(majors)('PostgreSQL %i: dump fidelity', (major) => {
     dir = await mkdtemp(join(tmpdir(), 'nexus-dump-'));
     sourceUrl = await server.admin.createDatabase('zoo');
     await loadZoo(sourceUrl, major);
+    await loadFixtureSet(sourceUrl, major, 'zoo-schema-kinds');
     dumpFile = join(dir, 'database.sql');
     const { meta } = await backupToFile({ db: sourceUrl }, dumpFile, createTestContext({ lines }));
     rows = meta.rows;

@@ -20,9 +20,15 @@ export async function psqlFile(url: string, file: string): Promise<void> {
 
 /** zoo.sql, then each zoo-<major>.sql for the majors up to the server's. */
 export async function loadZoo(url: string, major: number): Promise<void> {
-  await psqlFile(url, join(fixtures, 'zoo.sql'));
+  await loadFixtureSet(url, major, 'zoo');
+}
+
+/** `<name>.sql`, then each `<name>-<major>.sql` for the majors up to the server's, oldest first. */
+export async function loadFixtureSet(url: string, major: number, name: string): Promise<void> {
+  await psqlFile(url, join(fixtures, `${name}.sql`));
+  const pattern = new RegExp(`^${name}-(\\d+)\\.sql$`);
   const extras = (await readdir(fixtures))
-    .map((name) => /^zoo-(\d+)\.sql$/.exec(name))
+    .map((file) => pattern.exec(file))
     .flatMap((match) =>
       match && Number(match[1]) <= major ? [{ file: match[0], major: Number(match[1]) }] : [],
     )

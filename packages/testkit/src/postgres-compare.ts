@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { schemaKindQueries } from './postgres-describe-schema-kinds.js';
 
 /**
  * Oracles for PostgreSQL round trips: a normalized description of a database's catalog (no OIDs, one
@@ -120,7 +121,7 @@ export async function describeDatabase(url: string): Promise<string> {
   return withClient(url, async (client) => {
     const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v);
     const lines: string[] = [];
-    for (const sql of catalogQueries(version)) {
+    for (const sql of [...catalogQueries(version), ...schemaKindQueries(version)]) {
       // With an empty search_path every name comes back schema-qualified (pg_catalog is still searched).
       const result = await client.query<{ line: string | null }>(sql);
       for (const row of result.rows) if (row.line !== null) lines.push(row.line);

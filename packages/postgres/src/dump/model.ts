@@ -24,7 +24,27 @@ export type ObjectKind =
   | 'trigger'
   | 'rule'
   | 'row-security'
-  | 'policy';
+  | 'policy'
+  // Schema-level kinds beyond tables and routines (pg_dump's order among them).
+  | 'language'
+  | 'collation'
+  | 'shell-type'
+  | 'cast'
+  | 'transform'
+  | 'access-method'
+  | 'operator'
+  | 'operator-family'
+  | 'operator-class'
+  | 'conversion'
+  | 'text-search-parser'
+  | 'text-search-template'
+  | 'text-search-dictionary'
+  | 'text-search-configuration'
+  | 'foreign-data-wrapper'
+  | 'foreign-server'
+  | 'user-mapping'
+  | 'statistics'
+  | 'event-trigger';
 
 /** Emission order among objects that are ready at the same time (pg_dump's order, roughly). */
 export const KIND_RANK: Record<ObjectKind, number> = {
@@ -48,6 +68,26 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   'foreign-key': 17,
   'row-security': 18,
   policy: 19,
+  language: 0.3,
+  collation: 0.5,
+  'shell-type': 1.5,
+  cast: 3.5,
+  transform: 3.6,
+  'access-method': 4.1,
+  operator: 4.2,
+  'operator-family': 4.3,
+  'operator-class': 4.4,
+  conversion: 4.5,
+  'text-search-parser': 4.6,
+  'text-search-template': 4.7,
+  'text-search-dictionary': 4.8,
+  'text-search-configuration': 4.9,
+  'foreign-data-wrapper': 5.1,
+  'foreign-server': 5.2,
+  'user-mapping': 5.3,
+  statistics: 13.5,
+  // Last, so no event trigger fires on the restore's own DDL (the REFRESHes after it still may).
+  'event-trigger': 20,
 };
 
 export const SECTION_RANK: Record<Section, number> = { 'pre-data': 0, data: 1, 'post-data': 2 };
@@ -86,6 +126,11 @@ export interface DumpObject {
   partitionOf?: number;
   /** Matviews that were populated at dump time get a REFRESH at the very end. */
   refresh?: string;
+  /**
+   * Base types: the key of their shell type. The objects in `after` (the I/O functions) need the type
+   * as much as it needs them, so they wait for the shell instead, as pg_dump breaks that loop.
+   */
+  shell?: string;
 }
 
 export function identity(catalog: string, oid: number | string): string {

@@ -1,7 +1,15 @@
 import { readOwned, readOwners, readPrivileges } from './catalog/access.js';
+import { readAccessMethods } from './catalog/access-methods.js';
+import { readBaseTypes } from './catalog/base-types.js';
+import { readCasts, readConversions } from './catalog/casts.js';
+import { readCollations } from './catalog/collations.js';
 import { type AttachedStatement, readComments } from './catalog/comments.js';
+import { readEventTriggers } from './catalog/event-triggers.js';
 import { readExtensions } from './catalog/extensions.js';
+import { readForeignData } from './catalog/foreign-data.js';
 import { readFunctions } from './catalog/functions.js';
+import { readLanguages, readTransforms } from './catalog/languages.js';
+import { readOperatorClasses, readOperators } from './catalog/operators.js';
 import {
   readConstraints,
   readDefaults,
@@ -14,12 +22,31 @@ import type { CatalogReader } from './catalog/query.js';
 import { readRelations } from './catalog/relations.js';
 import { readSchemas } from './catalog/schemas.js';
 import { readSequenceValues } from './catalog/sequence-values.js';
+import { readStatistics } from './catalog/statistics.js';
+import { readTextSearch } from './catalog/text-search.js';
 import { readTypes } from './catalog/types.js';
 import { warnUnsupported } from './catalog/unsupported.js';
 import { indexObjects, readDependencies } from './dependencies.js';
 import type { DumpObject } from './model.js';
 import { orderObjects } from './order.js';
 import { type Selection, selectObjects } from './select.js';
+
+/** Readers of the schema-level kinds beyond relations and routines (languages, collations, operators, ...). */
+const SCHEMA_KIND_READERS = [
+  readLanguages,
+  readTransforms,
+  readCollations,
+  readBaseTypes,
+  readCasts,
+  readAccessMethods,
+  readOperators,
+  readOperatorClasses,
+  readConversions,
+  readTextSearch,
+  readForeignData,
+  readStatistics,
+  readEventTriggers,
+];
 
 export interface PlanOptions extends Selection {
   /** ALTER ... OWNER TO for every object (off by default, like pg_dump --no-owner). */
@@ -47,12 +74,14 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
     readTriggers,
     readRules,
     readRowSecurity,
+    ...SCHEMA_KIND_READERS,
     warnUnsupported,
   ]) {
     objects.push(...(await read(reader)));
   }
   const index = await indexObjects(reader, objects);
   const edges = await readDependencies(reader, objects, index);
+  waitForShells(objects, edges);
   if (options.dataOnly) addForeignKeyDataOrder(objects, edges, index.byKey);
 
   const attached: AttachedStatement[] = await readComments(reader);
@@ -90,6 +119,21 @@ function addForeignKeyDataOrder(
       const needed = byKey.get(neededKey);
       if (needed?.kind !== 'table' || needed.relation === object.relation) continue;
       edges.get(`data:${object.relation}`)?.add(`data:${needed.relation}`);
+    }
+  }
+}
+
+/**
+ * A base type and its I/O functions need each other (the functions return or take the type); the
+ * functions wait for the type's shell instead, which is how pg_dump breaks the loop.
+ */
+function waitForShells(objects: DumpObject[], edges: Map<string, Set<string>>): void {
+  for (const object of objects) {
+    if (object.shell === undefined) continue;
+    for (const needed of object.after) {
+      const neededEdges = edges.get(needed);
+      if (!neededEdges?.delete(object.key)) continue;
+      neededEdges.add(object.shell);
     }
   }
 }

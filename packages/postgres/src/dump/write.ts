@@ -40,7 +40,8 @@ const LABEL: Record<string, string> = {
 };
 
 function label(object: DumpObject): string {
-  return `-- ${LABEL[object.kind] ?? object.kind.toUpperCase()}: ${oneLine(object.name)}\n`;
+  const kind = object.relkind === 'f' ? 'FOREIGN TABLE' : LABEL[object.kind];
+  return `-- ${kind ?? object.kind.replaceAll('-', ' ').toUpperCase()}: ${oneLine(object.name)}\n`;
 }
 
 export interface WriteCallbacks {

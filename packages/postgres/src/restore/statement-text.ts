@@ -29,8 +29,12 @@ function unquote(value: string): string {
   return quoted ? quoted[1]!.replaceAll("''", "'") : value;
 }
 
-/** A statement shortened to one line for an error message. */
+/** A user mapping's options may hold a password (pg_dump writes them as the catalog shows them). */
+const USER_MAPPING_OPTIONS =
+  /^((?:CREATE|ALTER)\s+USER\s+MAPPING\b.*?\bOPTIONS\s*)\((?:[^']|'(?:[^']|'')*')*\)/is;
+
+/** A statement shortened to one line for an error message, user mapping options left out. */
 export function summarizeStatement(sql: string, maxLength = 200): string {
-  const line = sql.replace(/\s+/g, ' ').trim();
+  const line = sql.replace(/\s+/g, ' ').trim().replace(USER_MAPPING_OPTIONS, '$1(...)');
   return line.length <= maxLength ? line : `${line.slice(0, maxLength)}...`;
 }

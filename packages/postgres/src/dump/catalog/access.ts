@@ -5,14 +5,27 @@ import { type CatalogReader, statement } from './query.js';
 /** Every owned user object with its owner and ACL: relations, types, routines and schemas. */
 const OWNED_OBJECTS = `
   SELECT 'pg_class' AS catalog, c.oid, c.relowner AS owner, c.relacl AS acl, 0 AS subid
-    FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
+    FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
   UNION ALL SELECT 'pg_class', a.attrelid, NULL, a.attacl, a.attnum
     FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
   UNION ALL SELECT 'pg_type', t.oid, t.typowner, t.typacl, 0
-    FROM pg_catalog.pg_type t WHERE t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c'
+    FROM pg_catalog.pg_type t WHERE t.typtype IN ('e', 'd', 'r', 'p')
+      OR (t.typtype = 'b' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)) OR (t.typtype = 'c'
       AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c')
   UNION ALL SELECT 'pg_proc', p.oid, p.proowner, p.proacl, 0 FROM pg_catalog.pg_proc p
-  UNION ALL SELECT 'pg_namespace', n.oid, n.nspowner, n.nspacl, 0 FROM pg_catalog.pg_namespace n`;
+  UNION ALL SELECT 'pg_namespace', n.oid, n.nspowner, n.nspacl, 0 FROM pg_catalog.pg_namespace n
+  UNION ALL SELECT 'pg_collation', oid, collowner, NULL, 0 FROM pg_catalog.pg_collation
+  UNION ALL SELECT 'pg_ts_config', oid, cfgowner, NULL, 0 FROM pg_catalog.pg_ts_config
+  UNION ALL SELECT 'pg_ts_dict', oid, dictowner, NULL, 0 FROM pg_catalog.pg_ts_dict
+  UNION ALL SELECT 'pg_operator', oid, oprowner, NULL, 0 FROM pg_catalog.pg_operator
+  UNION ALL SELECT 'pg_opclass', oid, opcowner, NULL, 0 FROM pg_catalog.pg_opclass
+  UNION ALL SELECT 'pg_opfamily', oid, opfowner, NULL, 0 FROM pg_catalog.pg_opfamily
+  UNION ALL SELECT 'pg_conversion', oid, conowner, NULL, 0 FROM pg_catalog.pg_conversion
+  UNION ALL SELECT 'pg_statistic_ext', oid, stxowner, NULL, 0 FROM pg_catalog.pg_statistic_ext
+  UNION ALL SELECT 'pg_event_trigger', oid, evtowner, NULL, 0 FROM pg_catalog.pg_event_trigger
+  UNION ALL SELECT 'pg_foreign_data_wrapper', oid, fdwowner, fdwacl, 0 FROM pg_catalog.pg_foreign_data_wrapper
+  UNION ALL SELECT 'pg_foreign_server', oid, srvowner, srvacl, 0 FROM pg_catalog.pg_foreign_server
+  UNION ALL SELECT 'pg_language', oid, lanowner, lanacl, 0 FROM pg_catalog.pg_language WHERE lanispl`;
 
 interface OwnedRow {
   catalog: string;
@@ -54,6 +67,19 @@ const OWNER_KEYWORD: Record<string, string> = {
   procedure: 'PROCEDURE',
   aggregate: 'AGGREGATE',
   schema: 'SCHEMA',
+  collation: 'COLLATION',
+  'text search configuration': 'TEXT SEARCH CONFIGURATION',
+  'text search dictionary': 'TEXT SEARCH DICTIONARY',
+  operator: 'OPERATOR',
+  'operator class': 'OPERATOR CLASS',
+  'operator family': 'OPERATOR FAMILY',
+  conversion: 'CONVERSION',
+  'statistics object': 'STATISTICS',
+  'event trigger': 'EVENT TRIGGER',
+  'foreign-data wrapper': 'FOREIGN DATA WRAPPER',
+  server: 'SERVER',
+  'foreign table': 'FOREIGN TABLE',
+  language: 'LANGUAGE',
 };
 
 const GRANT_KEYWORD: Record<string, string> = {
@@ -67,6 +93,10 @@ const GRANT_KEYWORD: Record<string, string> = {
   procedure: 'PROCEDURE',
   aggregate: 'FUNCTION',
   schema: 'SCHEMA',
+  'foreign-data wrapper': 'FOREIGN DATA WRAPPER',
+  server: 'FOREIGN SERVER',
+  'foreign table': 'TABLE',
+  language: 'LANGUAGE',
 };
 
 /** ALTER ... OWNER TO for each object (option `owners`). */

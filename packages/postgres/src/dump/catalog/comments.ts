@@ -75,7 +75,31 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
     case 'procedure':
     case 'aggregate':
     case 'collation':
+    case 'text search configuration':
+    case 'text search dictionary':
+    case 'text search parser':
+    case 'text search template':
+    case 'operator':
+    case 'operator class':
+    case 'operator family':
+    case 'conversion':
+    case 'access method':
+    case 'event trigger':
+    case 'server':
+    case 'foreign table':
       return `${type.toUpperCase()} ${objectIdentity}`;
+    case 'cast':
+      return `CAST ${objectIdentity}`;
+    case 'language':
+      return `LANGUAGE ${objectIdentity}`;
+    case 'transform': {
+      const parts = /^for (.+?) (?:on )?language (.+)$/.exec(objectIdentity);
+      return parts ? `TRANSFORM FOR ${parts[1]} LANGUAGE ${parts[2]}` : undefined;
+    }
+    case 'statistics object':
+      return `STATISTICS ${objectIdentity}`;
+    case 'foreign-data wrapper':
+      return `FOREIGN DATA WRAPPER ${objectIdentity}`;
     default:
       return undefined;
   }

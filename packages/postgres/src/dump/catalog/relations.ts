@@ -1,4 +1,5 @@
 import { type DumpObject, dumpObject, identity } from '../model.js';
+import { optionsClause } from './foreign-data.js';
 import { type CatalogReader, notFromExtension, statement, userSchema } from './query.js';
 import { SEQUENCE_COLUMNS, type SequenceParameters, sequenceOptions } from './sequence-options.js';
 
@@ -22,6 +23,8 @@ interface RelationRow {
   partition_parent: string | null;
   parents: string[];
   viewdef: string | null;
+  /** Foreign tables: a `SERVER name` line and its OPTIONS clause. */
+  foreign: string | null;
 }
 
 interface ColumnRow {
@@ -40,6 +43,7 @@ interface ColumnRow {
   storage: string | null;
   parent_notnull: boolean;
   notnull_name: string | null;
+  fdw_options: string;
 }
 
 interface IdentityRow extends SequenceParameters {
@@ -70,7 +74,10 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
       ARRAY(SELECT pg_catalog.format('%I.%I', pn.nspname, p.relname) FROM pg_catalog.pg_inherits i
          JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
          WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno) AS parents,
-      CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef
+      CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef,
+      (SELECT pg_catalog.format(E'\nSERVER %I', fs.srvname) || ${optionsClause('ft.ftoptions')}
+         FROM pg_catalog.pg_foreign_table ft JOIN pg_catalog.pg_foreign_server fs ON fs.oid = ft.ftserver
+         WHERE ft.ftrelid = c.oid) AS foreign
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
@@ -100,7 +107,8 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
     const key = identity('pg_class', relation.oid);
     switch (relation.relkind) {
       case 'r':
-      case 'p': {
+      case 'p':
+      case 'f': {
         const tableColumns = columns.get(relation.oid) ?? [];
         const sql = tableDefinition(
           relation,
@@ -112,6 +120,7 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
         objects.push(
           dumpObject({ ...base, key, kind: 'table', section: 'pre-data', sql, identities: [key] }),
         );
+        // A foreign table's rows live elsewhere; pg_dump leaves them out too.
         if (relation.relkind === 'r') {
           const copyColumns = tableColumns
             .filter((column) => column.attgenerated === '')
@@ -172,8 +181,6 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
         );
         break;
       }
-      default:
-        reader.warn(`foreign table ${relation.name} is not dumped`);
     }
   }
   return objects;
@@ -192,9 +199,11 @@ function tableDefinition(
   const own = columns.filter((column) => column.attislocal || relation.relispartition);
   const lines = own.map((column) => columnDefinition(relation, column, identities));
   lines.push(...checks.map((check) => check.definition));
-  let sql = `CREATE ${relation.relpersistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${relation.qname} (`;
+  const kind = relation.foreign !== null ? 'FOREIGN TABLE' : 'TABLE';
+  let sql = `CREATE ${relation.relpersistence === 'u' ? 'UNLOGGED ' : ''}${kind} ${relation.qname} (`;
   sql += lines.length > 0 ? `\n    ${lines.join(',\n    ')}\n)` : ')';
   if (relation.parents.length > 0) sql += `\nINHERITS (${relation.parents.join(', ')})`;
+  if (relation.foreign !== null) sql += relation.foreign;
   if (relation.partkey) sql += `\nPARTITION BY ${relation.partkey}`;
   if (relation.amname) sql += `\nUSING ${relation.amname}`;
   if (relation.options) sql += `\nWITH (${relation.options})`;
@@ -216,7 +225,8 @@ function tableDefinition(
   }
   if (relation.relreplident === 'f')
     statements.push(statement(`ALTER TABLE ONLY ${relation.qname} REPLICA IDENTITY FULL`));
-  if (relation.relreplident === 'n')
+  // Foreign tables always say 'nothing' and take no REPLICA IDENTITY.
+  if (relation.relreplident === 'n' && relation.foreign === null)
     statements.push(statement(`ALTER TABLE ONLY ${relation.qname} REPLICA IDENTITY NOTHING`));
   return statements.join('');
 }
@@ -226,7 +236,7 @@ function columnDefinition(
   column: ColumnRow,
   identities: Map<string, IdentityRow>,
 ): string {
-  let sql = `${column.quoted} ${column.type}`;
+  let sql = `${column.quoted} ${column.type}${column.fdw_options}`;
   if (column.collation) sql += ` COLLATE ${column.collation}`;
   if (column.attgenerated === 's') sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
   if (column.attgenerated === 'v') sql += ` GENERATED ALWAYS AS (${column.generated}) VIRTUAL`;
@@ -296,7 +306,8 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
       EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa
         ON pa.attrelid = i.inhparent AND pa.attname = a.attname
         WHERE i.inhrelid = a.attrelid AND pa.attnotnull) AS parent_notnull,
-      ${notNullName} AS notnull_name
+      ${notNullName} AS notnull_name,
+      ${optionsClause('a.attfdwoptions', true)} AS fdw_options
     FROM pg_catalog.pg_attribute a
     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -304,7 +315,7 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
     LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
     LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
-    WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${userSchema('n.nspname')}
+    WHERE c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped AND ${userSchema('n.nspname')}
     ORDER BY a.attrelid, a.attnum`);
 }
 

@@ -9,7 +9,7 @@ interface TypeRow {
   qname: string;
 }
 
-/** Enum, composite, domain and range types; base (C) types and shell types are reported, not dumped. */
+/** Enum, composite, domain, range and lone shell types; base types are base-types.ts's. */
 export async function readTypes(reader: CatalogReader): Promise<DumpObject[]> {
   const rows = await reader.rows<TypeRow>(`
     SELECT t.oid, t.typrelid, t.typtype, n.nspname || '.' || t.typname AS name,
@@ -66,6 +66,11 @@ async function typeDefinition(reader: CatalogReader, type: TypeRow): Promise<str
       return domainDefinition(reader, type);
     case 'r':
       return [await rangeDefinition(reader, type)];
+    case 'b':
+      return undefined;
+    // A shell type no base type has filled in yet (pg_dump's dumpUndefinedType).
+    case 'p':
+      return [statement(`CREATE TYPE ${type.qname}`)];
     default:
       reader.warn(
         `type ${type.name} (typtype ${type.typtype}) is not dumped: only enum, composite, domain and range types are`,
