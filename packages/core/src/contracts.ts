@@ -85,7 +85,12 @@ export interface RecoverySupport {
   /** Removes what was restored beside and never swapped in. */
   discard(ctx: RunContext, target: OptionValues, swap: { [key: string]: Json }): Promise<void>;
   /** Deletes what a finished recovery left beside the live target (`recover --forget-old`); returns what it named. */
-  forget(ctx: RunContext, target: OptionValues, swap: { [key: string]: Json }, dryRun: boolean): Promise<string[]>;
+  forget(
+    ctx: RunContext,
+    target: OptionValues,
+    swap: { [key: string]: Json },
+    dryRun: boolean,
+  ): Promise<string[]>;
   /** For `sql` health checks: runs one query against the live target; true when its first value is true. */
   query?(ctx: RunContext, target: OptionValues, sql: string): Promise<boolean>;
 }

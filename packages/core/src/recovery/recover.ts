@@ -569,11 +569,7 @@ export async function forgetOldState(environment: RecoveryEnvironment, dryRun: b
     const matched = matchItems(items, journal);
     for (const [index, item] of matched.entries()) {
       const swap = journal.items[index]?.swap ?? {};
-      if (dryRun)
-        removed.push(
-          ...(await item.support.forget({ ...environment.ctx }, item.target, { ...swap, dryRun: true })),
-        );
-      else removed.push(...(await item.support.forget(environment.ctx, item.target, swap)));
+      removed.push(...(await item.support.forget(environment.ctx, item.target, swap, dryRun)));
     }
     if (!dryRun) await store.remove(journal);
   }
