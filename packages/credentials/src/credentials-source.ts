@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Logger, Source } from '@nexus-backup/core';
 import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
+import { folderRecovery } from './recovery/index.js';
 import { restoreTar, restoreTarReport } from './restore-tar.js';
 import type { StagedItem } from './staged-tree.js';
 import { packTree } from './tar-pack.js';
@@ -58,6 +59,7 @@ export const credentials = defineSource({
     const dir = resolve(options.dir);
     const select = (log: Logger) => selectCredentials(dir, options.pattern, log);
     return {
+      recovery: folderRecovery('folder'),
       async describe(ctx) {
         const { entries, files, bytes } = await select(ctx.log);
         // Names and sizes only: the contents are the secret.

@@ -142,6 +142,7 @@ async function resolveItems(environment: RecoveryEnvironment): Promise<Item[]> {
         },
       );
     }
+    source.recovery.describeLive(target); // a missing target (no db, no toDir) fails now, before any work
     items.push({
       pipeline: entry.pipeline,
       provider: definition.name,
