@@ -10,6 +10,7 @@ import { registerHistory } from './commands/history.js';
 import { registerList } from './commands/list.js';
 import { registerMirror } from './commands/mirror.js';
 import { registerPrune } from './commands/prune.js';
+import { registerRecover } from './commands/recover.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
 import { registerSchedule } from './commands/schedule.js';
@@ -87,6 +88,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerCheck(program, runtime);
   registerHistory(program, runtime);
   registerSchedule(program, runtime);
+  registerRecover(program, runtime);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

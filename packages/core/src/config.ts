@@ -3,9 +3,12 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { interpolateConfig } from './config/interpolate.js';
 import { ConfigKeyError, locateKeyPath } from './config/key-path.js';
+import type { RecoveryConfig } from './config/recovery.js';
 import { validateConfig } from './config/validate.js';
 import { NexusError } from './errors.js';
 import type { RetentionPolicy } from './retention.js';
+
+export type { HealthCheckConfig, RecoveryConfig, RecoveryItemConfig } from './config/recovery.js';
 
 /** A validated `nexus-backup.yaml`. Paths are absolute; URLs are as written (after `${VAR}` interpolation). */
 export interface NexusConfig {
@@ -19,6 +22,8 @@ export interface NexusConfig {
   pipelines: Record<string, PipelineConfig>;
   notify: NotifyConfig[];
   history?: HistoryConfig;
+  /** `recovery:`: the plan `nexus-backup recover` runs. */
+  recovery?: RecoveryConfig;
 }
 
 export interface RepositoryConfig {

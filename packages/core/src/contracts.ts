@@ -59,7 +59,46 @@ export interface RestoreReport {
   details?: Json;
 }
 
+/**
+ * How `recover` puts a backup in place of a live target: restore beside it (through the source's own
+ * `restore` with `besideTarget`), then swap. Every step is idempotent, so a run interrupted at any
+ * point is finished or reverted by the next one from its journal. The swap state is plain JSON
+ * written to that journal: names and paths only, never a secret.
+ */
+export interface RecoverySupport {
+  /** The live target for messages, e.g. `database app on 127.0.0.1:5432` (no secret). */
+  describeLive(target: OptionValues): string;
+  /** Names for this recovery (`stamp` is unique): where the backup is restored beside, where the old state goes. */
+  plan(
+    target: OptionValues,
+    stamp: string,
+  ): Promise<{ besideTarget: OptionValues; swap: { [key: string]: Json } }>;
+  /** Where a run stopped: `staged` (restored beside, not swapped), `swapped`, or `partial` (some of it). */
+  state(
+    ctx: RunContext,
+    target: OptionValues,
+    swap: { [key: string]: Json },
+  ): Promise<'staged' | 'swapped' | 'partial'>;
+  /** Live state aside (renamed, never deleted), the restored state in its place. */
+  swapIn(ctx: RunContext, target: OptionValues, swap: { [key: string]: Json }): Promise<void>;
+  /** The reverse of swapIn: the restored state aside again, the old state back under the live name. */
+  swapBack(ctx: RunContext, target: OptionValues, swap: { [key: string]: Json }): Promise<void>;
+  /** Removes what was restored beside and never swapped in. */
+  discard(ctx: RunContext, target: OptionValues, swap: { [key: string]: Json }): Promise<void>;
+  /** Deletes what a finished recovery left beside the live target (`recover --forget-old`); returns what it named. */
+  forget(
+    ctx: RunContext,
+    target: OptionValues,
+    swap: { [key: string]: Json },
+    dryRun: boolean,
+  ): Promise<string[]>;
+  /** For `sql` health checks: runs one query against the live target; true when its first value is true. */
+  query?(ctx: RunContext, target: OptionValues, sql: string): Promise<boolean>;
+}
+
 export interface Source {
+  /** Present when the source can restore beside a live target and swap it in (`nexus-backup recover`). */
+  recovery?: RecoverySupport;
   /** Non-secret facts about what is backed up (server version, row counts, host, git commit). */
   describe(ctx: RunContext): Promise<{ [key: string]: Json }>;
   backup(ctx: RunContext): AsyncIterable<Artifact>;

@@ -5,6 +5,7 @@ import type { Logger, Source } from '@nexus-backup/core';
 import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
 import { drillTar } from './drill-tar.js';
+import { folderRecovery } from './recovery/index.js';
 import { restoreTar, restoreTarReport } from './restore-tar.js';
 import type { StagedItem } from './staged-tree.js';
 import { packTree } from './tar-pack.js';
@@ -59,6 +60,7 @@ export const credentials = defineSource({
     const dir = resolve(options.dir);
     const select = (log: Logger) => selectCredentials(dir, options.pattern, log);
     return {
+      recovery: folderRecovery('folder'),
       async describe(ctx) {
         const { entries, files, bytes } = await select(ctx.log);
         // Names and sizes only: the contents are the secret.

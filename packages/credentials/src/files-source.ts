@@ -6,6 +6,7 @@ import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
 import { drillTar } from './drill-tar.js';
 import { readGitState } from './git-state.js';
+import { folderRecovery } from './recovery/index.js';
 import { restoreTar, restoreTarReport } from './restore-tar.js';
 import { packTree } from './tar-pack.js';
 import type { TreeSummary } from './tree-entry.js';
@@ -65,6 +66,7 @@ export const files = defineSource({
       : () => false;
     const select = (log: Logger) => selectFiles(baseDir, options.paths, followSymlinks, isExcluded, log);
     return {
+      recovery: folderRecovery('entries'),
       async describe(ctx) {
         const [summary, git] = await Promise.all([select(ctx.log), readGitState(baseDir)]);
         const description: { [key: string]: Json } = {

@@ -1,4 +1,5 @@
 import { defineSource, NexusError, type OptionValues, type RestoreArtifact } from '@nexus-backup/core';
+import { databaseRecovery } from './recovery/index.js';
 import { parseSelection } from './subset/selection.js';
 
 const sourceOptions = {
@@ -160,6 +161,7 @@ export const postgres = defineSource({
       );
     }
     return {
+      recovery: databaseRecovery,
       async describe() {
         const { describeDatabase } = await import('./dump/describe.js');
         return describeDatabase(options);

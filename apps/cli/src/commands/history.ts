@@ -45,7 +45,7 @@ export function registerHistory(program: Command, runtime: Runtime): void {
             row.startedAt,
             row.pipeline,
             // Drills share the table with backups; the header stays as scripts know it.
-            row.kind === 'drill' ? `drill ${row.status}` : row.status,
+            row.kind === 'backup' ? row.status : `${row.kind} ${row.status}`,
             row.backupId ?? '-',
             row.bytes === null ? '-' : formatBytes(row.bytes),
             formatDuration(row.durationMs),

@@ -62,12 +62,13 @@ export async function recordRun(url: string, record: RunRecord): Promise<void> {
   await withClient(url, async (client) => {
     await ensureTable(client);
     // A backup row leaves `kind` to its default, so recording backups never needs the newer column.
-    const drill = record.kind === 'drill';
-    if (drill) await ensureKindColumn(client);
+    const kind = record.kind ?? 'backup';
+    const withKind = kind !== 'backup';
+    if (withKind) await ensureKindColumn(client);
     await client.query(
       `INSERT INTO backup_history
-         (pipeline, backup_id, status, started_at, finished_at, duration_ms, bytes, destinations, error, warnings, host, tool_version${drill ? ', kind' : ''})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12${drill ? ", 'drill'" : ''})`,
+         (pipeline, backup_id, status, started_at, finished_at, duration_ms, bytes, destinations, error, warnings, host, tool_version${withKind ? ', kind' : ''})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12${withKind ? ', $13' : ''})`,
       [
         record.pipeline,
         record.backupId ?? null,
@@ -81,6 +82,7 @@ export async function recordRun(url: string, record: RunRecord): Promise<void> {
         JSON.stringify(record.warnings),
         record.host,
         record.toolVersion,
+        ...(withKind ? [kind] : []),
       ],
     );
   });

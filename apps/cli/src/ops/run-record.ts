@@ -17,7 +17,7 @@ export interface RunDestination {
 }
 
 /** A backup run, or a restore drill of a backup (`nexus-backup drill`). */
-export type RunKind = 'backup' | 'drill';
+export type RunKind = 'backup' | 'drill' | 'recovery';
 
 /** One backup run as notifications, history and the scheduler see it (successful or not). */
 export interface RunRecord {

@@ -12,8 +12,9 @@ import { isPlainObject } from './interpolate.js';
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
 import { checkLocation, looksLikePath, resolveLocation } from './locations.js';
 import { validatePipeline } from './pipeline.js';
+import { validateRecovery } from './recovery.js';
 
-const TOP_LEVEL_KEYS = ['plugins', 'repositories', 'pipelines', 'notify', 'history'];
+const TOP_LEVEL_KEYS = ['plugins', 'repositories', 'pipelines', 'notify', 'history', 'recovery'];
 const REPOSITORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const PIPELINE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 // Kept here rather than imported from config.ts, whose runtime import of this file would be circular.
@@ -73,6 +74,13 @@ export function validateConfig(raw: unknown, context: ValidateContext): NexusCon
     ),
   };
   if (top.history !== undefined && top.history !== null) config.history = validateHistory(top.history);
+  if (top.recovery !== undefined && top.recovery !== null) {
+    config.recovery = validateRecovery(top.recovery, {
+      pipelines,
+      resolveLocation: resolveAt,
+      baseDir: context.baseDir,
+    });
+  }
   return config;
 }
 
