@@ -210,9 +210,9 @@ ${checks}
     expect(
       await psql(
         'history',
-        "SELECT pipeline || ' ' || status FROM backup_history WHERE pipeline = 'recover'",
+        "SELECT kind || ' ' || pipeline || ' ' || status FROM backup_history WHERE kind = 'recovery'",
       ),
-    ).toBe('recover success');
+    ).toBe('recovery database,credentials,config success');
     expect(webhook.requests.some((request) => request.body.includes('recovered'))).toBe(true);
   });
 
