@@ -1,5 +1,5 @@
 import { defineSource, NexusError, type OptionValues, type RestoreArtifact } from '@nexus-backup/core';
-import { parseSelection } from './subset/selection.js';
+import { planSelection } from './subset/plan.js';
 
 const sourceOptions = {
   db: {
@@ -40,13 +40,13 @@ const sourceOptions = {
   since: {
     type: 'string',
     description:
-      'only rows whose time column is in the window, closed under foreign keys: "1 day", "2 hours", "3 weeks", 2024-01-01, "2024-01-01 12:00" (UTC) or ISO 8601',
+      'only rows whose time column is in the window, closed under foreign keys (with --profile, what the profile means by it): "1 day", "2 hours", "3 weeks", 2024-01-01, "2024-01-01 12:00" (UTC) or ISO 8601',
     placeholder: 'DURATION|DATE',
   },
   sinceColumn: {
     type: 'string[]',
     description:
-      'the time column of a table for --since (default: created_at, timestamp, at, ... when present)',
+      "the time column of a table for --since (default: the profile's, else created_at, timestamp, at, ... when present)",
     placeholder: 'TABLE=COLUMN,...',
   },
   untimedTables: {
@@ -65,7 +65,7 @@ const sourceOptions = {
   param: {
     type: 'string[]',
     description:
-      'values bound to $1, $2, ... of --where, one --param each (bound, never spliced into the SQL)',
+      'values bound to $1, $2, ... of --where or of the --select selection, one --param each (bound, never spliced into the SQL)',
     placeholder: 'VALUE',
     commaSeparated: false,
   },
@@ -75,16 +75,28 @@ const sourceOptions = {
       'widen the selection to whole groups: every row of TABLE sharing COLUMN with a selected row (e.g. api_requests.conversation_id)',
     placeholder: 'TABLE.COLUMN,...',
   },
+  profile: {
+    type: 'string',
+    description:
+      'what the selection options know of your application: a built-in profile (claude-nexus) or your own YAML file; see "Profiles" in the README',
+    placeholder: 'NAME|FILE',
+  },
+  select: {
+    type: 'string',
+    description:
+      "one of the profile's named selections, its values given with --param (e.g. --select tenant --param acme)",
+    placeholder: 'NAME',
+  },
   conversationId: {
     type: 'string',
     description:
-      'one conversation of the service: short for --where "api_requests: conversation_id = $1" --param UUID (stream_chunks only with --include-chunks)',
+      'one conversation: short for --select conversation --param UUID (claude-nexus profile, recognised from the tables without --profile); chunks only with --include-chunks',
     placeholder: 'UUID',
   },
   includeChunks: {
     type: 'boolean',
     description:
-      "with --conversation-id, also the requests' stream_chunks (through their ON DELETE CASCADE key)",
+      "with --conversation-id (or --select), also the selection's chunks: rows that reference its requests through a foreign key",
   },
 } as const;
 
@@ -140,15 +152,15 @@ export const postgres = defineSource({
   description: 'PostgreSQL database (13-18) as plain SQL, through pg: no pg_dump needed',
   options: sourceOptions,
   restoreOptions,
-  create(options) {
+  async create(options) {
     if (options.schemaOnly && options.dataOnly) {
       throw new NexusError('USAGE', '--schema-only and --data-only exclude each other', {
         provider: 'postgres',
         hint: 'pass one of them (or neither, for schema and data)',
       });
     }
-    // Checked before anything connects: a bad --since or UUID is a usage error, not a failed run.
-    const selection = parseSelection(options);
+    // Checked before anything connects: a bad --since, UUID or profile is a usage error, not a failed run.
+    const selection = await planSelection(options);
     if (selection && options.schemaOnly) {
       throw new NexusError(
         'USAGE',
