@@ -90,19 +90,16 @@ describe('copy --to-db into an existing schema', () => {
       present: 0,
     });
     expect(report.lines[0]).toContain('in one transaction');
-    expect(report.lines.some((line) => line.includes('sequence public.streaming_chunks_id_seq moved to'))).toBe(
-      true,
-    );
+    expect(
+      report.lines.some((line) => line.includes('sequence public.streaming_chunks_id_seq moved to')),
+    ).toBe(true);
     // JSONB arrays inside the bodies arrived as JSONB, not as text.
     expect(
       await withClient(
         dest,
         async (client) =>
-          (
-            await client.query(
-              `SELECT jsonb_typeof(body->'metadata'->'ids') AS t FROM api_requests LIMIT 1`,
-            )
-          ).rows[0]?.t,
+          (await client.query(`SELECT jsonb_typeof(body->'metadata'->'ids') AS t FROM api_requests LIMIT 1`))
+            .rows[0]?.t,
       ),
     ).toBe('array');
     // The destination's next chunk id comes after the copied ones.
@@ -195,7 +192,10 @@ describe('copy --to-db into an existing schema', () => {
     ]);
     expect((await sortedRows(narrow, 'public.api_requests')).length).toBeGreaterThan(0);
 
-    const wide = await schemaOnlyCopy(service, 'ALTER TABLE conversation_analyses ADD COLUMN reviewer text NOT NULL');
+    const wide = await schemaOnlyCopy(
+      service,
+      'ALTER TABLE conversation_analyses ADD COLUMN reviewer text NOT NULL',
+    );
     const before = await tableChecksums(wide);
     await expect(
       copyRows(

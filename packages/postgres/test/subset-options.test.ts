@@ -81,7 +81,10 @@ describe('selection options are checked before anything connects', () => {
     await refused({ profile: 'claude-nexus' }, '--profile needs a selection');
     await refused({ profile: 'no-such-profile', since: '1 day' }, 'neither a built-in profile nor a file');
     await refused({ profile: './missing-profile.yaml', since: '1 day' }, 'cannot read');
-    await refused({ profile: 'claude-nexus', select: 'tenant', param: ['acme'] }, 'has no selection "tenant"');
+    await refused(
+      { profile: 'claude-nexus', select: 'tenant', param: ['acme'] },
+      'has no selection "tenant"',
+    );
     await refused({ profile: 'claude-nexus', select: 'conversation' }, 'takes 1 --param value(s), got 0');
     await refused(
       { profile: 'claude-nexus', select: 'conversation', param: ['acme'] },

@@ -127,7 +127,9 @@ describe('the service-shaped database', () => {
       await sortedRows(service, 'public.api_requests', byInsertion),
     );
     // Whole conversations: some requests are older than the window.
-    expect((await sortedRows(restored, 'public.api_requests', `timestamp < ${cutoff}`)).length).toBeGreaterThan(0);
+    expect(
+      (await sortedRows(restored, 'public.api_requests', `timestamp < ${cutoff}`)).length,
+    ).toBeGreaterThan(0);
     expect((await sortedRows(restored, 'public.analysis_audit_log')).length).toBeGreaterThan(0);
     expect((selection as { summary?: string }).summary).toContain('profile claude-nexus; selection recent');
     expect(JSON.stringify(meta)).toContain('selection recent');
