@@ -108,6 +108,7 @@ describe('selection options are checked before anything connects', () => {
       { since: '2024-01-01' },
       { conversationId: '123E4567-E89B-12D3-A456-426614174000', includeChunks: true },
       { profile: 'claude-nexus', since: '1 day' },
+      { profile: 'claude-nexus', where: 'api_requests: model = $1', param: ['claude-haiku'], since: '1 day' },
       { profile: 'claude-nexus', conversationId: '123e4567-e89b-12d3-a456-426614174000' },
       { profile: 'claude-nexus', select: 'conversation', param: ['123e4567-e89b-12d3-a456-426614174000'] },
       {

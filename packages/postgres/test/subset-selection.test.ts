@@ -169,6 +169,29 @@ describe('the service-shaped database', () => {
     expect((await sortedRows(withChunks.restored, 'public.streaming_chunks')).length).toBeGreaterThan(0);
   });
 
+  it('--where with --profile keeps the profile time column and links: the window follows api_requests.timestamp', async () => {
+    const { restored, selection } = await backupAndRestore({
+      db: service,
+      profile: 'claude-nexus',
+      where: 'api_requests: model = $1',
+      param: ['claude-haiku'],
+      since: '1 day',
+    });
+    const cutoff = `'${selection.since}'::timestamptz`;
+    const requests = requestsOf(
+      `SELECT request_id FROM api_requests WHERE model = 'claude-haiku' AND timestamp >= ${cutoff}`,
+      false,
+    );
+    const conversations = ofRequests(requests, 'conversation_id', 'conversation_id');
+    await expectRows(restored, service, {
+      'public.api_requests': requests,
+      'public.streaming_chunks': ofRequests(requests),
+      'public.conversation_analyses': conversations,
+      'public.analysis_audit_log': conversations,
+    });
+    expect((await sortedRows(restored, 'public.api_requests')).length).toBeGreaterThan(0);
+  });
+
   it('chunks are found through their foreign key to api_requests, whatever the table is called', async () => {
     const renamed = await server.admin.createDatabase('renamed_chunks');
     await loadService(renamed, 40);

@@ -47,7 +47,7 @@ export async function planSelection(options: SelectionOptions): Promise<Selectio
     const selection = parseGenericSelection(options);
     return selection && { profiles: [], explicit: false, build: () => selection };
   }
-  if (name === undefined && options.since === undefined) {
+  if (name === undefined && options.since === undefined && options.where === undefined) {
     throw usage(
       '--profile needs a selection to work on',
       'add --since, --select NAME --param VALUE or --conversation-id (without them every row is backed up)',
@@ -79,22 +79,14 @@ function buildSelection(
 ): RowSelection {
   const common = parseCommonSelection(options);
   const profileTimeColumns = profile.timeColumns;
-  const chosen = requested ?? profile.since;
+  // `--where` says which rows itself; the profile still brings its time columns and links.
+  const chosen = requested ?? (options.where === undefined ? profile.since : undefined);
   const lead = [`profile ${profile.name}`];
   if (chosen === undefined) {
-    if (options.includeChunks) {
-      throw usage(
-        '--include-chunks needs a selection with chunks',
-        'add --select NAME or --conversation-id UUID',
-      );
-    }
-    if ((options.param ?? []).length > 0) {
-      throw usage('--param values are bound to a selection; there is none', 'add --select NAME');
-    }
-    return finishSelection(
-      { ...common, profileTimeColumns, seeds: [], params: [], links: [], childrenOf: [], noChildrenOf: [] },
-      lead,
-    );
+    const generic = parseGenericSelection(options);
+    if (!generic) throw new Error('a profile without a named selection needs --since or --where');
+    const { summary: _summary, ...rest } = generic;
+    return finishSelection({ ...rest, profileTimeColumns, links: profile.links }, lead);
   }
   const selection = profile.selections.get(chosen);
   if (!selection) {

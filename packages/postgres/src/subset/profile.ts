@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NexusError } from '@nexus-backup/core';
 import { parse as parseYaml } from 'yaml';
 import {
+  checkName,
   type Link,
   parseTable,
   parseTableColumn,
@@ -151,9 +152,11 @@ export function validateProfile(document: unknown, file: string): Profile {
     map(root.timeColumns ?? {}, 'timeColumns', Object.keys(root.timeColumns ?? {})),
   ).map(([key, column]) => ({
     table: table(key, `timeColumns.${key}`),
-    column: named(`timeColumns.${key}`, () =>
-      parseTableColumn(`t.${string(column, `timeColumns.${key}`)}`, `timeColumns.${key}`, 'a column name'),
-    ).column,
+    column: named(`timeColumns.${key}`, () => {
+      const name = string(column, `timeColumns.${key}`).trim();
+      checkName(name, `timeColumns.${key}`, 'a column name');
+      return name;
+    }),
   }));
   const links = list(root.links, 'links').map((entry, i) => {
     const link = map(entry, `links[${i}]`, ['from', 'to'], ['from', 'to']);
