@@ -200,6 +200,14 @@ describe('nexus-backup with a row selection', () => {
     const base = ['copy', 'postgres', '--db', app, '--to-db', staging, '--conversation-id', conversation];
     const before = await tableChecksums(server.url('staging'));
 
+    const some = requests + analyses + audit;
+    const dryWithout = await runCli([...base, '--profile', 'claude-nexus', '--dry-run'], { env });
+    expect(dryWithout.code).toBe(0);
+    expect(dryWithout.stdout).toContain(
+      `dry run, nothing written to ${staging}: ${some} rows selected, ${some} would be copied, 0 already present`,
+    );
+    expect(dryWithout.stdout).toMatch(/public\.streaming_chunks\s+0\s+0\s+0/);
+
     const dry = await runCli([...base, '--profile', 'claude-nexus', '--include-chunks', '--dry-run'], {
       env,
     });
@@ -215,7 +223,6 @@ describe('nexus-backup with a row selection', () => {
     // Without --profile: the service is recognised from its tables.
     const withoutChunks = await runCli(base, { env });
     expect(withoutChunks.code).toBe(0);
-    const some = requests + analyses + audit;
     expect(withoutChunks.stdout).toContain(`${some} rows selected, ${some} copied, 0 already present`);
     await expectExactRows('staging', {
       api_requests: mine,
