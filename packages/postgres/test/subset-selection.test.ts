@@ -279,6 +279,17 @@ describe('the service-shaped database', () => {
 });
 
 describe('a generic schema: composite keys, a self-reference, a cycle, cascades, no primary key, partitions', () => {
+  it('--conversation-id on a database without the service tables is a usage error naming what the profile needs', async () => {
+    await expect(
+      backupAndRestore({ db: graph, conversationId: '123e4567-e89b-12d3-a456-426614174000' }),
+    ).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining(
+        'not one a built-in profile knows: claude-nexus needs tables api_requests, streaming_chunks',
+      ),
+    });
+  });
+
   // Orders of shop 1 up to no 20; customers they reference and the customers those were referred by
   // (self-reference); the customers' regions and managers; the employees' teams and those teams'
   // leads (a cycle), again and again; order lines and notes (cascade, notes have no key); the
