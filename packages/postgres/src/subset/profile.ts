@@ -112,12 +112,18 @@ export function validateProfile(document: unknown, file: string): Profile {
   ): never => {
     throw usage(`profile ${file}: ${path ? `${path}: ` : ''}${problem}`, hint);
   };
-  const map = (value: unknown, path: string, known: readonly string[], required: readonly string[] = []) => {
+  /** A mapping whose keys are all `known` (any key: 'any') and that has every `required` one. */
+  const map = (
+    value: unknown,
+    path: string,
+    known: readonly string[] | 'any',
+    required: readonly string[] = [],
+  ) => {
     if (value === null || typeof value !== 'object' || Array.isArray(value))
       return fail(path, 'must be a mapping (key: value)');
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record))
-      if (!known.includes(key))
+      if (known !== 'any' && !known.includes(key))
         fail(path ? `${path}.${key}` : key, `unknown key; known keys: ${known.join(', ')}`);
     for (const key of required)
       if (record[key] === undefined || record[key] === null)
@@ -128,18 +134,24 @@ export function validateProfile(document: unknown, file: string): Profile {
     typeof value === 'string' && value.trim() !== '' ? value : fail(path, 'must be a non-empty string');
   const list = (value: unknown, path: string): unknown[] =>
     value === undefined ? [] : Array.isArray(value) ? value : fail(path, 'must be a list');
-  // Table and column names reuse the flags' checks; their message is re-based on the key path.
+  // Table and column names reuse the flags' checks, their messages re-based on the key path.
   const named = <T>(path: string, parseName: () => T): T => {
     try {
       return parseName();
     } catch (error) {
-      return fail(path, (error as NexusError).message, (error as NexusError).hint);
+      const { message, hint } = error as NexusError;
+      const own = message.startsWith(`${path}: `) || message.startsWith(`${path} `);
+      return fail(path, own ? message.slice(path.length).replace(/^:? /, '') : message, hint);
     }
   };
-  const table = (value: unknown, path: string) =>
-    named(path, () => parseTable(string(value, path), path, 'TABLE or SCHEMA.TABLE'));
-  const tableColumn = (value: unknown, path: string) =>
-    named(path, () => parseTableColumn(string(value, path), path, 'TABLE.COLUMN'));
+  const table = (value: unknown, path: string) => {
+    const text = string(value, path);
+    return named(path, () => parseTable(text, path, 'TABLE or SCHEMA.TABLE'));
+  };
+  const tableColumn = (value: unknown, path: string) => {
+    const text = string(value, path);
+    return named(path, () => parseTableColumn(text, path, 'TABLE.COLUMN'));
+  };
 
   const root = map(
     document,
@@ -148,21 +160,24 @@ export function validateProfile(document: unknown, file: string): Profile {
     ['selections'],
   );
   const name = root.name === undefined ? basename(file).replace(/\.ya?ml$/i, '') : string(root.name, 'name');
-  const timeColumns = Object.entries(
-    map(root.timeColumns ?? {}, 'timeColumns', Object.keys(root.timeColumns ?? {})),
-  ).map(([key, column]) => ({
-    table: table(key, `timeColumns.${key}`),
-    column: named(`timeColumns.${key}`, () => {
-      const name = string(column, `timeColumns.${key}`).trim();
-      checkName(name, `timeColumns.${key}`, 'a column name');
-      return name;
-    }),
-  }));
+  const timeColumns = Object.entries(map(root.timeColumns ?? {}, 'timeColumns', 'any')).map(
+    ([key, column]) => {
+      const path = `timeColumns.${key}`;
+      const name = string(column, path).trim();
+      return {
+        table: table(key, path),
+        column: named(path, () => {
+          checkName(name, path, 'a column name');
+          return name;
+        }),
+      };
+    },
+  );
   const links = list(root.links, 'links').map((entry, i) => {
     const link = map(entry, `links[${i}]`, ['from', 'to'], ['from', 'to']);
     return { from: tableColumn(link.from, `links[${i}].from`), to: tableColumn(link.to, `links[${i}].to`) };
   });
-  const selectionsMap = map(root.selections, 'selections', Object.keys((root.selections as object) ?? {}));
+  const selectionsMap = map(root.selections, 'selections', 'any');
   const selections = new Map<string, ProfileSelection>();
   for (const [key, value] of Object.entries(selectionsMap)) {
     const path = `selections.${key}`;
@@ -180,7 +195,7 @@ export function validateProfile(document: unknown, file: string): Profile {
         ? (type as ParamType)
         : fail(`${path}.params[${i}]`, `must be one of ${PARAM_TYPES.join(', ')}`),
     );
-    const whereMap = map(entry.where ?? {}, `${path}.where`, Object.keys((entry.where as object) ?? {}));
+    const whereMap = map(entry.where ?? {}, `${path}.where`, 'any');
     const where = Object.entries(whereMap).map(([tableText, condition]) => ({
       table: table(tableText, `${path}.where.${tableText}`),
       condition: string(condition, `${path}.where.${tableText}`),
