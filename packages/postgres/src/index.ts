@@ -1,4 +1,10 @@
-import { defineSource, NexusError, type OptionValues, type RestoreArtifact } from '@nexus-backup/core';
+import {
+  defineSource,
+  NexusError,
+  type OptionValues,
+  type RestoreArtifact,
+  type Source,
+} from '@nexus-backup/core';
 import { planSelection } from './subset/plan.js';
 
 const sourceOptions = {
@@ -152,74 +158,75 @@ export const postgres = defineSource({
   description: 'PostgreSQL database (13-18) as plain SQL, through pg: no pg_dump needed',
   options: sourceOptions,
   restoreOptions,
-  async create(options) {
+  create(options) {
     if (options.schemaOnly && options.dataOnly) {
       throw new NexusError('USAGE', '--schema-only and --data-only exclude each other', {
         provider: 'postgres',
         hint: 'pass one of them (or neither, for schema and data)',
       });
     }
-    // Checked before anything connects: a bad --since, UUID or profile is a usage error, not a failed run.
-    const selection = await planSelection(options);
-    if (selection && options.schemaOnly) {
-      throw new NexusError(
-        'USAGE',
-        '--schema-only dumps no rows, so a row selection makes no sense with it',
-        {
-          provider: 'postgres',
-          hint: 'drop --schema-only, or the selection options',
-        },
-      );
-    }
-    return {
-      async describe() {
-        const { describeDatabase } = await import('./dump/describe.js');
-        return describeDatabase(options);
-      },
-      async *backup(ctx) {
-        const { startDump } = await import('./dump/dump.js');
-        const rows = selection
-          ? (await import('./subset/row-filter.js')).selectionRowFilter(selection)
-          : undefined;
-        const artifact = await startDump({ ...options, ...(rows ? { rows } : {}) }, ctx);
-        try {
-          yield artifact;
-        } finally {
-          // A caller that stops without reading the stream must not leave the snapshot open.
-          if (!artifact.stream.readableEnded) artifact.stream.destroy();
-        }
-      },
-      async restore(ctx, artifacts, target) {
-        const { restoreSql } = await import('./restore/index.js');
-        // The iterator stays open until the restore has read the stream: closing it early would let a
-        // live source (copy postgres) end its dump before the bytes arrive.
-        const iterator = artifacts[Symbol.asyncIterator]();
-        try {
-          const artifact = await nextDatabaseArtifact(iterator);
-          if (typeof target.toDb === 'string' || target.dryRun === true) {
-            // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
-            const { mergeInto } = await import('./subset/merge/merge-into.js');
-            return await mergeInto({ input: artifact.stream, target, ctx });
-          }
-          return await restoreSql({
-            input: artifact.stream,
-            target: {
-              ...(typeof target.db === 'string' ? { db: target.db } : {}),
-              ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
-              ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
-            },
-            singleTransaction: target.singleTransaction !== false,
-            // A data-only dump goes into a database that already has the schema.
-            allowNonEmpty: artifact.meta.dataOnly === true,
-            ctx,
-          });
-        } finally {
-          await iterator.return?.();
-        }
-      },
-    };
+    return createPostgresSource(options);
   },
 });
+
+/** The source itself, once the row options are checked (reading a profile file is asynchronous). */
+async function createPostgresSource(options: PostgresSourceOptions): Promise<Source> {
+  // Checked before anything connects: a bad --since, UUID or profile is a usage error, not a failed run.
+  const selection = await planSelection(options);
+  if (selection && options.schemaOnly) {
+    throw new NexusError('USAGE', '--schema-only dumps no rows, so a row selection makes no sense with it', {
+      provider: 'postgres',
+      hint: 'drop --schema-only, or the selection options',
+    });
+  }
+  return {
+    async describe() {
+      const { describeDatabase } = await import('./dump/describe.js');
+      return describeDatabase(options);
+    },
+    async *backup(ctx) {
+      const { startDump } = await import('./dump/dump.js');
+      const rows = selection
+        ? (await import('./subset/row-filter.js')).selectionRowFilter(selection)
+        : undefined;
+      const artifact = await startDump({ ...options, ...(rows ? { rows } : {}) }, ctx);
+      try {
+        yield artifact;
+      } finally {
+        // A caller that stops without reading the stream must not leave the snapshot open.
+        if (!artifact.stream.readableEnded) artifact.stream.destroy();
+      }
+    },
+    async restore(ctx, artifacts, target) {
+      const { restoreSql } = await import('./restore/index.js');
+      // The iterator stays open until the restore has read the stream: closing it early would let a
+      // live source (copy postgres) end its dump before the bytes arrive.
+      const iterator = artifacts[Symbol.asyncIterator]();
+      try {
+        const artifact = await nextDatabaseArtifact(iterator);
+        if (typeof target.toDb === 'string' || target.dryRun === true) {
+          // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
+          const { mergeInto } = await import('./subset/merge/merge-into.js');
+          return await mergeInto({ input: artifact.stream, target, ctx });
+        }
+        return await restoreSql({
+          input: artifact.stream,
+          target: {
+            ...(typeof target.db === 'string' ? { db: target.db } : {}),
+            ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
+            ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
+          },
+          singleTransaction: target.singleTransaction !== false,
+          // A data-only dump goes into a database that already has the schema.
+          allowNonEmpty: artifact.meta.dataOnly === true,
+          ctx,
+        });
+      } finally {
+        await iterator.return?.();
+      }
+    },
+  };
+}
 
 /** A postgres backup has one artifact, `database.sql`; anything else is skipped. */
 async function nextDatabaseArtifact(iterator: AsyncIterator<RestoreArtifact>): Promise<RestoreArtifact> {
