@@ -8,10 +8,16 @@ import { promisify } from 'node:util';
 import { startPostgres } from '@nexus-backup/testkit/postgres';
 
 const run = promisify(execFile);
-const TABLES = ['api_requests', 'stream_chunks', 'analyses', 'audit_log', 'daily_usage'];
+const TABLES = [
+  'api_requests',
+  'streaming_chunks',
+  'conversation_analyses',
+  'analysis_audit_log',
+  'daily_usage',
+];
 
-/** Dump text per request with its 8 chunks, analysis and audit rows, measured with pg_dump 15. */
-const DUMP_BYTES_PER_REQUEST = 1800;
+/** Dump text per request with its 8 chunks, analyses and audit rows, measured with pg_dump 15 (5000 requests). */
+const DUMP_BYTES_PER_REQUEST = 2100;
 const DATABASE = 'proxy';
 const CLOCK_TICKS = 100; // USER_HZ: /proc times are in 1/100 s on Linux
 

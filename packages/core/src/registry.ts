@@ -36,7 +36,10 @@ export const BUILTIN_TRANSFORM_FLAGS: Readonly<Record<string, string>> = {
   zstd: 'zstd',
 };
 
-/** Which destination provider a repository URL scheme maps to. */
+/**
+ * The built-in destination of each URL scheme, only to name the package to install when it is absent:
+ * lookup reads the `schemes` the loaded definitions declare (see `destinationForScheme`).
+ */
 export const SCHEME_PROVIDERS: Readonly<Record<string, string>> = {
   file: 'local',
   s3: 's3',
@@ -88,6 +91,31 @@ export class ProviderRegistry {
       throw new NexusError('INTERNAL', `package ${packageName} does not export the ${kind} "${name}"`);
     }
     return found as Extract<ProviderDefinition, { kind: K }>;
+  }
+
+  /**
+   * The destination for a repository URL scheme, from the `schemes` definitions declare: in-house
+   * destinations (`--plugin`) first, then the installed built-in ones. A built-in scheme whose
+   * package is absent fails with the install command; an unknown one lists the schemes there are.
+   */
+  async destinationForScheme(scheme: string): Promise<Extract<ProviderDefinition, { kind: 'destination' }>> {
+    const candidates = [...(await this.plugins('destination'))];
+    for (const name of Object.keys(BUILTIN_PROVIDERS.destination)) {
+      if (this.isInstalled('destination', name)) candidates.push(await this.load('destination', name));
+    }
+    const found = candidates.find((definition) => (definition.schemes ?? []).includes(scheme));
+    if (found) return found;
+    const builtin = SCHEME_PROVIDERS[scheme];
+    if (builtin) return this.load('destination', builtin);
+    const known = [
+      ...new Set([
+        ...candidates.flatMap((definition) => definition.schemes ?? []),
+        ...Object.keys(SCHEME_PROVIDERS),
+      ]),
+    ];
+    throw new NexusError('USAGE', `unsupported repository scheme "${scheme}:"`, {
+      hint: `use a path or one of ${known.map((s) => `${s}://`).join(', ')}; an in-house destination declaring it is loaded with --plugin`,
+    });
   }
 
   /** The version of the package a definition came from, recorded in manifests. */

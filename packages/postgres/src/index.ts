@@ -1,6 +1,12 @@
-import { defineSource, NexusError, type OptionValues, type RestoreArtifact } from '@nexus-backup/core';
+import {
+  defineSource,
+  NexusError,
+  type OptionValues,
+  type RestoreArtifact,
+  type Source,
+} from '@nexus-backup/core';
 import { databaseRecovery } from './recovery/index.js';
-import { parseSelection } from './subset/selection.js';
+import { planSelection } from './subset/plan.js';
 
 const sourceOptions = {
   db: {
@@ -41,13 +47,13 @@ const sourceOptions = {
   since: {
     type: 'string',
     description:
-      'only rows whose time column is in the window, closed under foreign keys: "1 day", "2 hours", "3 weeks", 2024-01-01, "2024-01-01 12:00" (UTC) or ISO 8601',
+      'only rows whose time column is in the window, closed under foreign keys (with --profile, what the profile means by it): "1 day", "2 hours", "3 weeks", 2024-01-01, "2024-01-01 12:00" (UTC) or ISO 8601',
     placeholder: 'DURATION|DATE',
   },
   sinceColumn: {
     type: 'string[]',
     description:
-      'the time column of a table for --since (default: created_at, timestamp, at, ... when present)',
+      "the time column of a table for --since (default: the profile's, else created_at, timestamp, at, ... when present)",
     placeholder: 'TABLE=COLUMN,...',
   },
   untimedTables: {
@@ -66,7 +72,7 @@ const sourceOptions = {
   param: {
     type: 'string[]',
     description:
-      'values bound to $1, $2, ... of --where, one --param each (bound, never spliced into the SQL)',
+      'values bound to $1, $2, ... of --where or of the --select selection, one --param each (bound, never spliced into the SQL)',
     placeholder: 'VALUE',
     commaSeparated: false,
   },
@@ -76,16 +82,28 @@ const sourceOptions = {
       'widen the selection to whole groups: every row of TABLE sharing COLUMN with a selected row (e.g. api_requests.conversation_id)',
     placeholder: 'TABLE.COLUMN,...',
   },
+  profile: {
+    type: 'string',
+    description:
+      'what the selection options know of your application: a built-in profile (claude-nexus) or your own YAML file; see "Profiles" in the README',
+    placeholder: 'NAME|FILE',
+  },
+  select: {
+    type: 'string',
+    description:
+      "one of the profile's named selections, its values given with --param (e.g. --select tenant --param acme)",
+    placeholder: 'NAME',
+  },
   conversationId: {
     type: 'string',
     description:
-      'one conversation of the service: short for --where "api_requests: conversation_id = $1" --param UUID (stream_chunks only with --include-chunks)',
+      'one conversation: short for --select conversation --param UUID (claude-nexus profile, recognised from the tables without --profile); chunks only with --include-chunks',
     placeholder: 'UUID',
   },
   includeChunks: {
     type: 'boolean',
     description:
-      "with --conversation-id, also the requests' stream_chunks (through their ON DELETE CASCADE key)",
+      "with --conversation-id (or --select), also the selection's chunks: rows that reference its requests through a foreign key",
   },
 } as const;
 
@@ -148,77 +166,78 @@ export const postgres = defineSource({
         hint: 'pass one of them (or neither, for schema and data)',
       });
     }
-    // Checked before anything connects: a bad --since or UUID is a usage error, not a failed run.
-    const selection = parseSelection(options);
-    if (selection && options.schemaOnly) {
-      throw new NexusError(
-        'USAGE',
-        '--schema-only dumps no rows, so a row selection makes no sense with it',
-        {
-          provider: 'postgres',
-          hint: 'drop --schema-only, or the selection options',
-        },
-      );
-    }
-    return {
-      recovery: databaseRecovery,
-      async describe() {
-        const { describeDatabase } = await import('./dump/describe.js');
-        return describeDatabase(options);
-      },
-      async *backup(ctx) {
-        const { startDump } = await import('./dump/dump.js');
-        const rows = selection
-          ? (await import('./subset/row-filter.js')).selectionRowFilter(selection)
-          : undefined;
-        const artifact = await startDump({ ...options, ...(rows ? { rows } : {}) }, ctx);
-        try {
-          yield artifact;
-        } finally {
-          // A caller that stops without reading the stream must not leave the snapshot open.
-          if (!artifact.stream.readableEnded) artifact.stream.destroy();
-        }
-      },
-      async restore(ctx, artifacts, target) {
-        const { restoreSql } = await import('./restore/index.js');
-        // The iterator stays open until the restore has read the stream: closing it early would let a
-        // live source (copy postgres) end its dump before the bytes arrive.
-        const iterator = artifacts[Symbol.asyncIterator]();
-        try {
-          const artifact = await nextDatabaseArtifact(iterator);
-          if (typeof target.toDb === 'string' || target.dryRun === true) {
-            // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
-            const { mergeInto } = await import('./subset/merge/merge-into.js');
-            return await mergeInto({ input: artifact.stream, target, ctx });
-          }
-          return await restoreSql({
-            input: artifact.stream,
-            target: {
-              ...(typeof target.db === 'string' ? { db: target.db } : {}),
-              ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
-              ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
-            },
-            singleTransaction: target.singleTransaction !== false,
-            // A data-only dump goes into a database that already has the schema.
-            allowNonEmpty: artifact.meta.dataOnly === true,
-            ctx,
-          });
-        } finally {
-          await iterator.return?.();
-        }
-      },
-      async drill(ctx, artifacts, drillOptions) {
-        const { drillDatabase } = await import('./drill/drill-database.js');
-        const iterator = artifacts[Symbol.asyncIterator]();
-        try {
-          return await drillDatabase(ctx, await nextDatabaseArtifact(iterator), drillOptions);
-        } finally {
-          await iterator.return?.();
-        }
-      },
-    };
+    return createPostgresSource(options);
   },
 });
+
+/** The source itself, once the row options are checked (reading a profile file is asynchronous). */
+async function createPostgresSource(options: PostgresSourceOptions): Promise<Source> {
+  // Checked before anything connects: a bad --since, UUID or profile is a usage error, not a failed run.
+  const selection = await planSelection(options);
+  if (selection && options.schemaOnly) {
+    throw new NexusError('USAGE', '--schema-only dumps no rows, so a row selection makes no sense with it', {
+      provider: 'postgres',
+      hint: 'drop --schema-only, or the selection options',
+    });
+  }
+  return {
+    recovery: databaseRecovery,
+    async describe() {
+      const { describeDatabase } = await import('./dump/describe.js');
+      return describeDatabase(options);
+    },
+    async *backup(ctx) {
+      const { startDump } = await import('./dump/dump.js');
+      const rows = selection
+        ? (await import('./subset/row-filter.js')).selectionRowFilter(selection)
+        : undefined;
+      const artifact = await startDump({ ...options, ...(rows ? { rows } : {}) }, ctx);
+      try {
+        yield artifact;
+      } finally {
+        // A caller that stops without reading the stream must not leave the snapshot open.
+        if (!artifact.stream.readableEnded) artifact.stream.destroy();
+      }
+    },
+    async restore(ctx, artifacts, target) {
+      const { restoreSql } = await import('./restore/index.js');
+      // The iterator stays open until the restore has read the stream: closing it early would let a
+      // live source (copy postgres) end its dump before the bytes arrive.
+      const iterator = artifacts[Symbol.asyncIterator]();
+      try {
+        const artifact = await nextDatabaseArtifact(iterator);
+        if (typeof target.toDb === 'string' || target.dryRun === true) {
+          // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
+          const { mergeInto } = await import('./subset/merge/merge-into.js');
+          return await mergeInto({ input: artifact.stream, target, ctx });
+        }
+        return await restoreSql({
+          input: artifact.stream,
+          target: {
+            ...(typeof target.db === 'string' ? { db: target.db } : {}),
+            ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
+            ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
+          },
+          singleTransaction: target.singleTransaction !== false,
+          // A data-only dump goes into a database that already has the schema.
+          allowNonEmpty: artifact.meta.dataOnly === true,
+          ctx,
+        });
+      } finally {
+        await iterator.return?.();
+      }
+    },
+    async drill(ctx, artifacts, drillOptions) {
+      const { drillDatabase } = await import('./drill/drill-database.js');
+      const iterator = artifacts[Symbol.asyncIterator]();
+      try {
+        return await drillDatabase(ctx, await nextDatabaseArtifact(iterator), drillOptions);
+      } finally {
+        await iterator.return?.();
+      }
+    },
+  };
+}
 
 /** A postgres backup has one artifact, `database.sql`; anything else is skipped. */
 async function nextDatabaseArtifact(iterator: AsyncIterator<RestoreArtifact>): Promise<RestoreArtifact> {

@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCopyHeader } from '../src/subset/merge/copy-header.js';
 import { backupToFile, loadZoo, psqlFile } from './dump-support.js';
 import { withClient } from './restore-support.js';
-import { copyRows, GRAPH_DATA, GRAPH_SCHEMA, loadService, sortedRows } from './subset-support.js';
+import {
+  copyRows,
+  GRAPH_DATA,
+  GRAPH_SCHEMA,
+  loadService,
+  ofRequests,
+  requestsOf,
+  sortedRows,
+} from './subset-support.js';
 
 let server: PostgresServer;
 let dir: string;
@@ -40,7 +48,7 @@ async function schemaOnlyCopy(source: string, alter = ''): Promise<string> {
 async function conversationWithParent(): Promise<string> {
   return withClient(service, async (client) => {
     const { rows } = await client.query<{ c: string }>(
-      'SELECT conversation_id AS c FROM api_requests WHERE parent_id IS NOT NULL ORDER BY created_at LIMIT 1',
+      'SELECT conversation_id AS c FROM api_requests WHERE parent_request_id IS NOT NULL ORDER BY timestamp LIMIT 1',
     );
     return rows[0]?.c as string;
   });
@@ -56,14 +64,16 @@ describe('copy --to-db into an existing schema', () => {
       { db: service, toDb: dest },
       createTestContext({ lines }),
     );
-    const requests = `id IN (WITH RECURSIVE r(id) AS (SELECT id FROM api_requests WHERE conversation_id = '${conversation}'
-        UNION SELECT a.parent_id FROM r JOIN api_requests a ON a.id = r.id WHERE a.parent_id IS NOT NULL) SELECT id FROM r)`;
-    const byRequest = `request_id IN (SELECT id FROM api_requests WHERE ${requests})`;
+    const requests = requestsOf(
+      `SELECT request_id FROM api_requests WHERE conversation_id = '${conversation}'`,
+      false,
+    );
+    const conversations = ofRequests(requests, 'conversation_id', 'conversation_id');
     for (const [table, where] of Object.entries({
       'public.api_requests': requests,
-      'public.stream_chunks': byRequest,
-      'public.analyses': byRequest,
-      'public.audit_log': 'false',
+      'public.streaming_chunks': ofRequests(requests),
+      'public.conversation_analyses': conversations,
+      'public.analysis_audit_log': conversations,
     })) {
       expect({ table, rows: await sortedRows(dest, table) }).toEqual({
         table,
@@ -80,25 +90,22 @@ describe('copy --to-db into an existing schema', () => {
       present: 0,
     });
     expect(report.lines[0]).toContain('in one transaction');
-    expect(report.lines.some((line) => line.includes('sequence public.stream_chunks_id_seq moved to'))).toBe(
-      true,
-    );
+    expect(
+      report.lines.some((line) => line.includes('sequence public.streaming_chunks_id_seq moved to')),
+    ).toBe(true);
     // JSONB arrays inside the bodies arrived as JSONB, not as text.
     expect(
       await withClient(
         dest,
         async (client) =>
-          (
-            await client.query(
-              `SELECT jsonb_typeof(request_body->'metadata'->'ids') AS t FROM api_requests LIMIT 1`,
-            )
-          ).rows[0]?.t,
+          (await client.query(`SELECT jsonb_typeof(body->'metadata'->'ids') AS t FROM api_requests LIMIT 1`))
+            .rows[0]?.t,
       ),
     ).toBe('array');
     // The destination's next chunk id comes after the copied ones.
     await withClient(dest, (client) =>
       client.query(
-        `INSERT INTO stream_chunks (request_id, seq, chunk) SELECT id, 999, '[1, [2]]' FROM api_requests LIMIT 1`,
+        `INSERT INTO streaming_chunks (request_id, chunk_index, timestamp, data) SELECT request_id, 999, now(), '[1, [2]]' FROM api_requests LIMIT 1`,
       ),
     );
 
@@ -120,7 +127,7 @@ describe('copy --to-db into an existing schema', () => {
     const before = await tableChecksums(dest);
     const sequences = await withClient(
       dest,
-      async (client) => (await client.query('SELECT last_value FROM stream_chunks_id_seq')).rows,
+      async (client) => (await client.query('SELECT last_value FROM streaming_chunks_id_seq')).rows,
     );
     const report = await copyRows(
       { db: service, conversationId: conversation, includeChunks: true },
@@ -131,7 +138,7 @@ describe('copy --to-db into an existing schema', () => {
     expect(
       await withClient(
         dest,
-        async (client) => (await client.query('SELECT last_value FROM stream_chunks_id_seq')).rows,
+        async (client) => (await client.query('SELECT last_value FROM streaming_chunks_id_seq')).rows,
       ),
     ).toEqual(sequences);
     expect(report.lines[0]).toMatch(/^dry run, nothing written to postgresql:\/\/postgres:\*\*\*@/);
@@ -142,13 +149,20 @@ describe('copy --to-db into an existing schema', () => {
     expect(requests?.selected).toBeGreaterThan(0);
     expect(requests?.copied).toBe(requests?.selected);
     expect(JSON.parse(requests?.sample ?? '{}').conversation_id).toBeDefined();
-    expect(report.lines.filter((line) => line.trim().startsWith('sample: ')).length).toBe(3);
+    // One sample per table with rows: requests, chunks, the conversation's analysis and its audit rows.
+    expect(report.lines.filter((line) => line.trim().startsWith('sample: ')).length).toBe(
+      Object.values(details.tables).filter((table) => table.selected > 0).length,
+    );
+    expect(Object.values(details.tables).filter((table) => table.selected > 0).length).toBe(4);
   });
 
   it('a destination missing a table fails naming it, and is left untouched', async () => {
-    const dest = await schemaOnlyCopy(service, 'DROP TABLE analyses');
+    const dest = await schemaOnlyCopy(service, 'DROP TABLE conversation_analyses');
     await withClient(dest, (client) =>
-      client.query(`INSERT INTO audit_log (actor, action) VALUES ('x', 'y')`),
+      client.query(
+        `INSERT INTO analysis_audit_log (event_type, outcome, conversation_id, branch_id, domain, request_id)
+         VALUES ('x', 'y', gen_random_uuid(), 'main', 'd', 'r')`,
+      ),
     );
     const before = await tableChecksums(dest);
     await expect(
@@ -159,7 +173,7 @@ describe('copy --to-db into an existing schema', () => {
       ),
     ).rejects.toMatchObject({
       code: 'TARGET',
-      message: expect.stringMatching(/no table public\.analyses.*nothing was copied/),
+      message: expect.stringMatching(/no table public\.conversation_analyses.*nothing was copied/),
     });
     expect(await tableChecksums(dest)).toEqual(before);
   });
@@ -178,7 +192,10 @@ describe('copy --to-db into an existing schema', () => {
     ]);
     expect((await sortedRows(narrow, 'public.api_requests')).length).toBeGreaterThan(0);
 
-    const wide = await schemaOnlyCopy(service, 'ALTER TABLE analyses ADD COLUMN reviewer text NOT NULL');
+    const wide = await schemaOnlyCopy(
+      service,
+      'ALTER TABLE conversation_analyses ADD COLUMN reviewer text NOT NULL',
+    );
     const before = await tableChecksums(wide);
     await expect(
       copyRows(
@@ -188,7 +205,7 @@ describe('copy --to-db into an existing schema', () => {
       ),
     ).rejects.toMatchObject({
       code: 'TARGET',
-      message: expect.stringContaining('public.analyses needs "reviewer"'),
+      message: expect.stringContaining('public.conversation_analyses needs "reviewer"'),
     });
     expect(await tableChecksums(wide)).toEqual(before);
   });

@@ -52,39 +52,73 @@ describe('--since', () => {
 describe('selection options are checked before anything connects', () => {
   const db = 'postgresql://nobody@127.0.0.1:1/none';
   const refused = (options: SelectionOptions, message: string) =>
-    expect(() => createSource({ db, ...options })).toThrow(
-      expect.objectContaining({ code: 'USAGE', message: expect.stringContaining(message) }),
-    );
+    expect(createSource({ db, ...options })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining(message),
+    });
 
-  it('refuses what cannot be meant', () => {
-    refused({ conversationId: '123e4567-e89b-12d3-a456' }, 'is not a UUID');
-    refused(
+  it('refuses what cannot be meant', async () => {
+    await refused({ conversationId: '123e4567-e89b-12d3-a456' }, 'is not a UUID');
+    await refused(
       { conversationId: '123e4567-e89b-12d3-a456-426614174000', where: 'x: true' },
       'cannot be combined',
     );
-    refused({ includeChunks: true }, '--include-chunks only applies to --conversation-id');
-    refused({ group: ['api_requests.conversation_id'] }, '--group need a selection');
-    refused({ where: 'api_requests conversation_id = $1' }, 'is not "TABLE: condition"');
-    refused({ where: 'drop table x; --: true' }, 'not a plain table or column name');
-    refused({ since: '1 day', group: ['conversation_id'] }, 'is not TABLE.COLUMN');
-    refused({ since: '1 day', sinceColumn: ['api_requests'] }, 'is not TABLE=COLUMN');
-    refused({ param: ['1'], since: '1 day' }, 'there is no --where');
-    refused({ since: '1 day', schemaOnly: true }, '--schema-only dumps no rows');
+    await refused(
+      { conversationId: '123e4567-e89b-12d3-a456-426614174000', select: 'conversation' },
+      'cannot be combined with --select',
+    );
+    await refused({ includeChunks: true }, '--include-chunks only applies to --conversation-id');
+    await refused({ group: ['api_requests.conversation_id'] }, '--group need a selection');
+    await refused({ where: 'api_requests conversation_id = $1' }, 'is not "TABLE: condition"');
+    await refused({ where: 'drop table x; --: true' }, 'not a plain table or column name');
+    await refused({ since: '1 day', group: ['conversation_id'] }, 'is not TABLE.COLUMN');
+    await refused({ since: '1 day', sinceColumn: ['api_requests'] }, 'is not TABLE=COLUMN');
+    await refused({ param: ['1'], since: '1 day' }, 'there is no --where');
+    await refused({ since: '1 day', schemaOnly: true }, '--schema-only dumps no rows');
   });
 
-  it('accepts the issue forms', () => {
+  it('refuses a profile selection given wrongly, naming the fix', async () => {
+    await refused({ profile: 'claude-nexus' }, '--profile needs a selection');
+    await refused({ profile: 'no-such-profile', since: '1 day' }, 'neither a built-in profile nor a file');
+    await refused({ profile: './missing-profile.yaml', since: '1 day' }, 'cannot read');
+    await refused(
+      { profile: 'claude-nexus', select: 'tenant', param: ['acme'] },
+      'has no selection "tenant"',
+    );
+    await refused({ profile: 'claude-nexus', select: 'conversation' }, 'takes 1 --param value(s), got 0');
+    await refused(
+      { profile: 'claude-nexus', select: 'conversation', param: ['acme'] },
+      '--param (selection conversation) "acme" is not a UUID',
+    );
+    await refused({ profile: 'claude-nexus', select: 'recent' }, 'it needs --since');
+    await refused(
+      { profile: 'claude-nexus', since: '1 day', includeChunks: true },
+      'selection recent of profile claude-nexus declares no chunks',
+    );
+    await refused({ select: 'tenant', param: ['acme'] }, 'no built-in profile has a selection "tenant"');
+    await refused(
+      { profile: 'claude-nexus', select: 'conversation', where: 'api_requests: true' },
+      'cannot be combined with --where',
+    );
+  });
+
+  it('accepts the issue forms', async () => {
     for (const options of [
       { since: '1 day', group: ['api_requests.conversation_id'] },
       { since: '2024-01-01' },
       { conversationId: '123E4567-E89B-12D3-A456-426614174000', includeChunks: true },
+      { profile: 'claude-nexus', since: '1 day' },
+      { profile: 'claude-nexus', where: 'api_requests: model = $1', param: ['claude-haiku'], since: '1 day' },
+      { profile: 'claude-nexus', conversationId: '123e4567-e89b-12d3-a456-426614174000' },
+      { profile: 'claude-nexus', select: 'conversation', param: ['123e4567-e89b-12d3-a456-426614174000'] },
       {
-        where: 'public.api_requests: status >= $1',
+        where: 'public.api_requests: response_status >= $1',
         param: ['500'],
-        sinceColumn: ['api_requests=created_at'],
+        sinceColumn: ['api_requests=timestamp'],
         since: '2 hours',
       },
     ]) {
-      expect(() => createSource({ db, ...options })).not.toThrow();
+      await expect(createSource({ db, ...options })).resolves.toBeDefined();
     }
   });
 
@@ -97,6 +131,8 @@ describe('selection options are checked before anything connects', () => {
         'where',
         'param',
         'group',
+        'profile',
+        'select',
         'conversationId',
         'includeChunks',
       ]),

@@ -12,6 +12,8 @@ import {
   GRAPH_DATA,
   GRAPH_SCHEMA,
   loadService,
+  ofRequests,
+  requestsOf,
   type SelectionOptions,
   sortedRows,
   validForeignKeys,
@@ -59,76 +61,100 @@ async function expectRows(restored: string, source: string, expected: Record<str
   }
 }
 
-// Requests reached from the seeds through whole conversations and parent links, computed with a
-// recursive query instead of the fixpoint the tool runs.
-const widenedRequests = (seed: string) => `id IN (
-  WITH RECURSIVE r(id) AS (
-    ${seed}
-    UNION
-    SELECT x.id FROM r JOIN api_requests a ON a.id = r.id
-      JOIN api_requests x ON x.conversation_id = a.conversation_id OR x.id = a.parent_id)
-  SELECT id FROM r)`;
+const conversationWithParent = () =>
+  withClient(service, async (client) => {
+    const { rows } = await client.query<{ c: string }>(
+      `SELECT conversation_id AS c FROM api_requests GROUP BY conversation_id
+        HAVING bool_or(parent_request_id IS NOT NULL) ORDER BY count(*) DESC, conversation_id LIMIT 1`,
+    );
+    return rows[0]?.c as string;
+  });
 
 describe('the service-shaped database', () => {
-  it('--since with --group selects whole conversations, their parents and cascade children; the copy restores with every key', async () => {
+  it('--since with --group and no profile windows each table by its own time column (created_at before timestamp)', async () => {
     const { restored, selection } = await backupAndRestore({
       db: service,
       since: '3 hours',
       group: ['api_requests.conversation_id'],
     });
     const cutoff = `'${selection.since}'::timestamptz`;
-    const requests = widenedRequests(`
-      SELECT id FROM api_requests WHERE created_at >= ${cutoff}
-      UNION SELECT request_id FROM stream_chunks WHERE created_at >= ${cutoff}
-      UNION SELECT request_id FROM analyses WHERE created_at >= ${cutoff}`);
-    const byRequest = `request_id IN (SELECT id FROM api_requests WHERE ${requests})`;
+    const requests = requestsOf(
+      `SELECT request_id FROM api_requests WHERE created_at >= ${cutoff}
+       UNION SELECT request_id FROM streaming_chunks WHERE created_at >= ${cutoff}`,
+      true,
+    );
     await expectRows(restored, service, {
       'public.api_requests': requests,
-      'public.stream_chunks': byRequest,
-      'public.analyses': byRequest,
-      'public.audit_log': `at >= ${cutoff}`,
+      'public.streaming_chunks': ofRequests(requests),
+      'public.conversation_analyses': `created_at >= ${cutoff}`,
+      'public.analysis_audit_log': `timestamp >= ${cutoff}`,
     });
-    const selected = Number(
-      await sortedRows(service, 'public.api_requests', requests).then((rows) => rows.length),
-    );
+    const selected = (await sortedRows(service, 'public.api_requests', requests)).length;
     expect(selected).toBeGreaterThan(0);
     expect(selected).toBeLessThan(120);
     expect(selection.tables['public.api_requests']).toBe(selected);
     // A parent link crosses conversations: the selection holds a request older than the window.
     expect(
-      (await sortedRows(restored, 'public.api_requests', `created_at < ${cutoff} - interval '1 hour'`))
-        .length,
+      (await sortedRows(restored, 'public.api_requests', `timestamp < ${cutoff} - interval '1 hour'`)).length,
     ).toBeGreaterThan(0);
     expect(await validForeignKeys(restored)).toBe(await validForeignKeys(service));
     // Sequences keep the source's values, past every copied id: a new row does not collide.
     await withClient(restored, (client) =>
       client.query(
-        `INSERT INTO stream_chunks (request_id, seq, chunk) SELECT id, 99, '[]' FROM api_requests LIMIT 1`,
+        `INSERT INTO streaming_chunks (request_id, chunk_index, timestamp, data) SELECT request_id, 99, now(), '' FROM api_requests LIMIT 1`,
       ),
     );
   });
 
-  it('--conversation-id selects one conversation and its parents; stream_chunks only with --include-chunks', async () => {
-    const conversation = await withClient(service, async (client) => {
-      const { rows } = await client.query<{ c: string }>(
-        'SELECT conversation_id AS c FROM api_requests WHERE parent_id IS NOT NULL ORDER BY created_at LIMIT 1',
-      );
-      return rows[0]?.c as string;
+  it('--profile claude-nexus --since selects whole conversations by api_requests.timestamp, their chunks, analyses and audit rows', async () => {
+    const { restored, selection, meta } = await backupAndRestore({
+      db: service,
+      profile: 'claude-nexus',
+      since: '1 day',
     });
-    const requests = `id IN (
-      WITH RECURSIVE r(id) AS (SELECT id FROM api_requests WHERE conversation_id = '${conversation}'
-        UNION SELECT a.parent_id FROM r JOIN api_requests a ON a.id = r.id WHERE a.parent_id IS NOT NULL)
-      SELECT id FROM r)`;
-    const byRequest = `request_id IN (SELECT id FROM api_requests WHERE ${requests})`;
+    const cutoff = `'${selection.since}'::timestamptz`;
+    const requests = requestsOf(`SELECT request_id FROM api_requests WHERE timestamp >= ${cutoff}`, true);
+    const conversations = ofRequests(requests, 'conversation_id', 'conversation_id');
+    await expectRows(restored, service, {
+      'public.api_requests': requests,
+      'public.streaming_chunks': ofRequests(requests),
+      'public.conversation_analyses': conversations,
+      'public.analysis_audit_log': conversations,
+    });
+    // The window follows the request time: rows written late (created_at) but requested earlier stay out.
+    const byInsertion = requestsOf(`SELECT request_id FROM api_requests WHERE created_at >= ${cutoff}`, true);
+    expect(await sortedRows(service, 'public.api_requests', requests)).not.toEqual(
+      await sortedRows(service, 'public.api_requests', byInsertion),
+    );
+    // Whole conversations: some requests are older than the window.
+    expect(
+      (await sortedRows(restored, 'public.api_requests', `timestamp < ${cutoff}`)).length,
+    ).toBeGreaterThan(0);
+    expect((await sortedRows(restored, 'public.analysis_audit_log')).length).toBeGreaterThan(0);
+    expect((selection as { summary?: string }).summary).toContain('profile claude-nexus; selection recent');
+    expect(JSON.stringify(meta)).toContain('selection recent');
+  });
+
+  it('--conversation-id without --profile recognises the service: requests, analyses and audit rows; chunks only with --include-chunks', async () => {
+    const conversation = await conversationWithParent();
+    const requests = requestsOf(
+      `SELECT request_id FROM api_requests WHERE conversation_id = '${conversation}'`,
+      false,
+    );
+    const conversations = ofRequests(requests, 'conversation_id', 'conversation_id');
 
     const without = await backupAndRestore({ db: service, conversationId: conversation });
     await expectRows(without.restored, service, {
       'public.api_requests': requests,
-      'public.analyses': byRequest,
-      'public.stream_chunks': 'false',
-      'public.audit_log': 'false',
+      'public.conversation_analyses': conversations,
+      'public.analysis_audit_log': conversations,
+      'public.streaming_chunks': 'false',
     });
-    expect((await sortedRows(without.restored, 'public.api_requests')).length).toBeGreaterThan(4);
+    // The parent request of another conversation comes along, so the copy restores with its keys.
+    expect((await sortedRows(without.restored, 'public.api_requests')).length).toBeGreaterThan(
+      (await sortedRows(service, 'public.api_requests', `conversation_id = '${conversation}'`)).length,
+    );
+    expect(without.selection.tables['public.streaming_chunks']).toBe(0);
 
     const withChunks = await backupAndRestore({
       db: service,
@@ -137,9 +163,59 @@ describe('the service-shaped database', () => {
     });
     await expectRows(withChunks.restored, service, {
       'public.api_requests': requests,
-      'public.stream_chunks': byRequest,
+      'public.streaming_chunks': ofRequests(requests),
+      'public.conversation_analyses': conversations,
     });
-    expect((await sortedRows(withChunks.restored, 'public.stream_chunks')).length).toBeGreaterThan(0);
+    expect((await sortedRows(withChunks.restored, 'public.streaming_chunks')).length).toBeGreaterThan(0);
+  });
+
+  it('--where with --profile keeps the profile time column and links: the window follows api_requests.timestamp', async () => {
+    const { restored, selection } = await backupAndRestore({
+      db: service,
+      profile: 'claude-nexus',
+      where: 'api_requests: model = $1',
+      param: ['claude-haiku'],
+      since: '1 day',
+    });
+    const cutoff = `'${selection.since}'::timestamptz`;
+    const requests = requestsOf(
+      `SELECT request_id FROM api_requests WHERE model = 'claude-haiku' AND timestamp >= ${cutoff}`,
+      false,
+    );
+    const conversations = ofRequests(requests, 'conversation_id', 'conversation_id');
+    await expectRows(restored, service, {
+      'public.api_requests': requests,
+      'public.streaming_chunks': ofRequests(requests),
+      'public.conversation_analyses': conversations,
+      'public.analysis_audit_log': conversations,
+    });
+    expect((await sortedRows(restored, 'public.api_requests')).length).toBeGreaterThan(0);
+  });
+
+  it('chunks are found through their foreign key to api_requests, whatever the table is called', async () => {
+    const renamed = await server.admin.createDatabase('renamed_chunks');
+    await loadService(renamed, 40);
+    await withClient(renamed, (client) => client.query('ALTER TABLE streaming_chunks RENAME TO sse_events'));
+    const conversation = await withClient(renamed, async (client) =>
+      String((await client.query('SELECT conversation_id AS c FROM api_requests LIMIT 1')).rows[0]?.c),
+    );
+    const requests = `conversation_id = '${conversation}'`;
+    const withChunks = await backupAndRestore({
+      db: renamed,
+      profile: 'claude-nexus',
+      select: 'conversation',
+      param: [conversation],
+      includeChunks: true,
+    });
+    await expectRows(withChunks.restored, renamed, { 'public.sse_events': ofRequests(requests) });
+    expect((await sortedRows(withChunks.restored, 'public.sse_events')).length).toBeGreaterThan(0);
+    const without = await backupAndRestore({
+      db: renamed,
+      profile: 'claude-nexus',
+      select: 'conversation',
+      param: [conversation],
+    });
+    expect(await sortedRows(without.restored, 'public.sse_events')).toEqual([]);
   });
 
   it('--where binds --param values and never splices them', async () => {
@@ -152,21 +228,21 @@ describe('the service-shaped database', () => {
     expect(await sortedRows(restored, 'public.api_requests')).toEqual([]);
     const { restored: haiku } = await backupAndRestore({
       db: service,
-      where: 'api_requests: model = $1 AND status = $2',
+      where: 'api_requests: model = $1 AND response_status = $2',
       param: ['claude-haiku', '500'],
     });
-    // The matching requests and, through parent_id, the requests they continue.
-    const requests = `id IN (WITH RECURSIVE r(id) AS (
-        SELECT id FROM api_requests WHERE model = 'claude-haiku' AND status = 500
-        UNION SELECT a.parent_id FROM r JOIN api_requests a ON a.id = r.id WHERE a.parent_id IS NOT NULL)
-      SELECT id FROM r)`;
+    // The matching requests and, through parent_request_id, the requests they continue.
+    const requests = requestsOf(
+      `SELECT request_id FROM api_requests WHERE model = 'claude-haiku' AND response_status = 500`,
+      false,
+    );
     await expectRows(haiku, service, { 'public.api_requests': requests });
   });
 
   it('--where is SQL on its table, run read only: a condition that writes fails and the source is unchanged', async () => {
     await withClient(service, (client) =>
       client.query(
-        `CREATE FUNCTION purge_audit() RETURNS boolean LANGUAGE sql AS 'DELETE FROM audit_log; SELECT true'`,
+        `CREATE FUNCTION purge_audit() RETURNS boolean LANGUAGE sql AS 'DELETE FROM analysis_audit_log; SELECT true'`,
       ),
     );
     const before = await tableChecksums(service);
@@ -179,7 +255,7 @@ describe('the service-shaped database', () => {
     await expect(
       backupAndRestore({
         db: service,
-        where: "api_requests: true; DROP TABLE audit_log; SELECT 1 WHERE 'a' = 'a'",
+        where: "api_requests: true; DROP TABLE analysis_audit_log; SELECT 1 WHERE 'a' = 'a'",
       }),
     ).rejects.toMatchObject({ code: 'USAGE' });
     expect(await tableChecksums(service)).toEqual(before);
@@ -203,6 +279,17 @@ describe('the service-shaped database', () => {
 });
 
 describe('a generic schema: composite keys, a self-reference, a cycle, cascades, no primary key, partitions', () => {
+  it('--conversation-id on a database without the service tables is a usage error naming what the profile needs', async () => {
+    await expect(
+      backupAndRestore({ db: graph, conversationId: '123e4567-e89b-12d3-a456-426614174000' }),
+    ).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining(
+        'not one a built-in profile knows: claude-nexus needs tables api_requests, streaming_chunks',
+      ),
+    });
+  });
+
   // Orders of shop 1 up to no 20; customers they reference and the customers those were referred by
   // (self-reference); the customers' regions and managers; the employees' teams and those teams'
   // leads (a cycle), again and again; order lines and notes (cascade, notes have no key); the

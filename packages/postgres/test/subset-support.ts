@@ -9,26 +9,45 @@ import { withClient } from './restore-support.js';
 const SAMPLE_SERVICE = join(import.meta.dirname, '../../../examples/sample-service');
 
 /**
- * The sample service's database, plus what the issue's service has and the example lacks: requests
- * that continue an older request of another conversation (`parent_id`, a self-reference). Analyses
- * get the time of their request, as the service writes them.
+ * The sample service's database, plus what the service has and the seed leaves out: requests that
+ * continue an older request of another conversation (`parent_request_id`, a self-reference). Half the
+ * audit rows are a month old.
  */
 export async function loadService(url: string, requests: number): Promise<void> {
   const schema = await readFile(join(SAMPLE_SERVICE, 'schema.sql'), 'utf8');
   const seed = await readFile(join(SAMPLE_SERVICE, 'seed.sql'), 'utf8');
   await withClient(url, async (client) => {
     await client.query(schema);
-    await client.query('ALTER TABLE api_requests ADD COLUMN parent_id uuid REFERENCES api_requests (id)');
     await client.query(seed);
     await client.query('SELECT seed_sample_service($1, 3)', [requests]);
     await client.query(`
-      UPDATE analyses a SET created_at = r.created_at + interval '1 minute' FROM api_requests r WHERE r.id = a.request_id;
-      UPDATE audit_log SET at = now() - interval '30 days' WHERE id % 2 = 0;
-      WITH numbered AS (SELECT id, row_number() OVER (ORDER BY created_at) AS n FROM api_requests)
-      UPDATE api_requests r SET parent_id = p.id FROM numbered c, numbered p
-       WHERE c.id = r.id AND c.n % 10 = 0 AND p.n = c.n - 37;`);
+      UPDATE analysis_audit_log SET timestamp = timestamp - interval '30 days' WHERE id % 2 = 0;
+      WITH numbered AS (SELECT request_id, row_number() OVER (ORDER BY timestamp) AS n FROM api_requests)
+      UPDATE api_requests r SET parent_request_id = p.request_id FROM numbered c, numbered p
+       WHERE c.request_id = r.request_id AND c.n % 10 = 0 AND p.n = c.n - 37;`);
   });
 }
+
+/**
+ * The requests a selection of the service holds, as independent SQL: `seed` (a query of request ids)
+ * widened by a recursive query (not the tool's fixpoint) through parent requests and, with `whole`,
+ * whole conversations.
+ */
+export function requestsOf(seed: string, whole: boolean): string {
+  const step = whole
+    ? 'JOIN api_requests x ON x.conversation_id = a.conversation_id OR x.request_id = a.parent_request_id'
+    : 'JOIN api_requests x ON x.request_id = a.parent_request_id';
+  return `request_id IN (
+    WITH RECURSIVE r(id) AS (
+      ${seed}
+      UNION
+      SELECT x.request_id FROM r JOIN api_requests a ON a.request_id = r.id ${step})
+    SELECT id FROM r)`;
+}
+
+/** Rows of a table whose `column` points at the selected requests (chunks by request, analyses by conversation). */
+export const ofRequests = (requests: string, column = 'request_id', key = 'request_id') =>
+  `${column} IN (SELECT ${key} FROM api_requests WHERE ${requests})`;
 
 /** A schema of no particular service: composite keys, a self-reference, a deferrable cycle, cascades, a key-less table, partitions. */
 export const GRAPH_SCHEMA = `

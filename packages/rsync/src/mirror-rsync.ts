@@ -12,7 +12,7 @@ import {
   type MirrorOptions,
   type MirrorReport,
   refuseDeleteFromEmptySource,
-} from './mirror.js';
+} from './mirror-report.js';
 import { readMirrorManifest, scanBackupFolders } from './mirror-scan.js';
 import { sftpEndpointOf } from './sftp-endpoints.js';
 import type { SftpOptions } from './sftp-options.js';

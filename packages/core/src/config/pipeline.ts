@@ -1,4 +1,3 @@
-import type { CheckConfig, PipelineConfig, ProviderUse, RepositoryConfig } from '../config.js';
 import { parseDurationMs } from '../duration.js';
 import {
   isRetentionRule,
@@ -12,6 +11,7 @@ import { atPath, describeType, expectInteger, expectList, expectMap, expectStrin
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
 import { checkLocation, isUrl, looksLikePath } from './locations.js';
 import { closestName } from './suggest.js';
+import type { CheckConfig, PipelineConfig, ProviderUse, RepositoryConfig } from './types.js';
 
 const PIPELINE_KEYS = ['source', 'transforms', 'to', 'retention', 'schedule', 'check', 'drill'];
 const RETENTION_KEYS = [...RETENTION_COUNT_RULES, ...RETENTION_WITHIN_RULES];

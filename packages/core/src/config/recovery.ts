@@ -1,4 +1,4 @@
-import type { PipelineConfig } from '../config.js';
+import type { PipelineConfig } from './types.js';
 import { parseDurationMs } from '../duration.js';
 import { atPath, expectBoolean, expectInteger, expectList, expectMap, expectString } from './expect.js';
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';

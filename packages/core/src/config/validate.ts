@@ -1,25 +1,24 @@
-import type {
-  HistoryConfig,
-  NexusConfig,
-  NotifyConfig,
-  NotifyEvent,
-  NotifyKind,
-  PipelineConfig,
-  RepositoryConfig,
-} from '../config.js';
 import { describeType, expectBoolean, expectList, expectMap, expectString } from './expect.js';
 import { isPlainObject } from './interpolate.js';
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
 import { checkLocation, looksLikePath, resolveLocation } from './locations.js';
 import { validatePipeline } from './pipeline.js';
 import { validateRecovery } from './recovery.js';
+import {
+  type HistoryConfig,
+  type NexusConfig,
+  NOTIFY_EVENTS,
+  NOTIFY_KINDS,
+  type NotifyConfig,
+  type NotifyEvent,
+  type NotifyKind,
+  type PipelineConfig,
+  type RepositoryConfig,
+} from './types.js';
 
 const TOP_LEVEL_KEYS = ['plugins', 'repositories', 'pipelines', 'notify', 'history', 'recovery'];
 const REPOSITORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const PIPELINE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
-// Kept here rather than imported from config.ts, whose runtime import of this file would be circular.
-const NOTIFY_EVENTS: readonly NotifyEvent[] = ['success', 'warning', 'failure'];
-const NOTIFY_KINDS: readonly NotifyKind[] = ['webhook', 'healthchecks'];
 
 export interface ValidateContext {
   file: string;

@@ -1,6 +1,6 @@
 import { NexusError } from '@nexus-backup/core';
 import type pg from 'pg';
-import type { TableColumn, TableName } from './selection.js';
+import type { RowSelection, TableName } from './selection.js';
 
 /**
  * A unit of selection: a table whose rows are picked as one set. A partitioned table is one unit with
@@ -199,30 +199,48 @@ const TIME_COLUMN_NAMES = [
   'time',
 ];
 
-/** The column `--since` compares for a unit: the one set with `--since-column`, else one named like a creation time. */
+/** The units named `table`, without complaint when there is none (a profile's optional tables). */
+export function unitsNamed(catalog: SubsetCatalog, table: TableName): SelectionUnit[] {
+  return catalog.units.filter(
+    (unit) => unit.name === table.name && (table.schema === undefined || unit.schema === table.schema),
+  );
+}
+
+/**
+ * The column `--since` compares for a unit: the one set with `--since-column`, else the profile's,
+ * else one named like a creation time.
+ */
 export function timeColumn(
   unit: SelectionUnit,
-  chosen: TableColumn[],
+  selection: Pick<RowSelection, 'sinceColumns' | 'profileTimeColumns'>,
   catalog: SubsetCatalog,
 ): string | undefined {
-  for (const entry of chosen) {
+  for (const entry of selection.sinceColumns) {
     if (findUnit(catalog, entry.table, '--since-column') !== unit) continue;
-    const column = findColumn(unit, entry.column, '--since-column');
-    if (!column.timeKind) {
-      throw new NexusError(
-        'USAGE',
-        `--since-column: ${unit.schema}.${unit.name}.${entry.column} is ${column.type}, not a date or timestamp`,
-        {
-          provider: 'postgres',
-          hint: 'name a column of type timestamptz, timestamp or date',
-        },
-      );
-    }
-    return entry.column;
+    return checkedTimeColumn(unit, entry.column, '--since-column');
+  }
+  for (const entry of selection.profileTimeColumns) {
+    if (!unitsNamed(catalog, entry.table).includes(unit)) continue;
+    return checkedTimeColumn(unit, entry.column, 'profile timeColumns');
   }
   for (const wanted of TIME_COLUMN_NAMES) {
     for (const [name, column] of unit.columns)
       if (name.toLowerCase() === wanted && column.timeKind) return name;
   }
   return undefined;
+}
+
+function checkedTimeColumn(unit: SelectionUnit, name: string, flag: string): string {
+  const column = findColumn(unit, name, flag);
+  if (!column.timeKind) {
+    throw new NexusError(
+      'USAGE',
+      `${flag}: ${unit.schema}.${unit.name}.${name} is ${column.type}, not a date or timestamp`,
+      {
+        provider: 'postgres',
+        hint: 'name a column of type timestamptz, timestamp or date',
+      },
+    );
+  }
+  return name;
 }

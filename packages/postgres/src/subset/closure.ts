@@ -1,7 +1,15 @@
 import { type Logger, NexusError } from '@nexus-backup/core';
 import type pg from 'pg';
-import { findColumn, findUnit, type SelectionUnit, type SubsetCatalog, timeColumn } from './catalog.js';
-import type { RowSelection } from './selection.js';
+import {
+  type ForeignKey,
+  findColumn,
+  findUnit,
+  type SelectionUnit,
+  type SubsetCatalog,
+  timeColumn,
+  unitsNamed,
+} from './catalog.js';
+import type { RowSelection, Seed } from './selection.js';
 
 /**
  * The selected rows of every unit, as keys in one temp table per unit on the snapshot connection.
@@ -69,7 +77,9 @@ export interface ClosureOutcome {
  * rows the previous round added:
  * - every row a selected row references through a foreign key (so the result restores with its keys);
  * - every row that references a selected row through an ON DELETE CASCADE key (a request's chunks);
- * - with `--group T.C`, every row of T sharing C with a selected row (a whole conversation).
+ * - every row that references a selected row of a table in `childrenOf` (a profile's chunks);
+ * - with `--group T.C`, every row of T sharing C with a selected row (a whole conversation);
+ * - a profile's links: every row of `from` sharing its column with a selected `to` row (an analysis of a conversation).
  */
 export async function computeClosure(
   client: pg.Client,
@@ -86,12 +96,14 @@ export async function computeClosure(
     // Extended protocol even without values: one statement only, so a condition cannot smuggle in another.
     client.query({ text, values, queryMode: 'extended' } as pg.QueryConfig);
 
-  if (selection.where) {
-    const unit = findUnit(catalog, selection.where.table, '--where');
-    const values: unknown[] = [...selection.params];
-    let window = '';
+  const insertSeed = async (seed: Seed): Promise<[SelectionUnit, number | null]> => {
+    const unit = findUnit(catalog, seed.table, seed.origin);
+    // Bound up to the highest $n the condition names: the server refuses parameters a statement does not use.
+    const used = Math.max(0, ...[...(seed.condition ?? '').matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+    const values: unknown[] = selection.params.slice(0, used);
+    const conditions = seed.condition === undefined ? [] : [`(${seed.condition})`];
     if (cutoff !== undefined) {
-      const column = timeColumn(unit, selection.sinceColumns, catalog);
+      const column = timeColumn(unit, selection, catalog);
       if (column === undefined) {
         throw new NexusError('USAGE', `--since: ${unit.schema}.${unit.name} has no time column`, {
           provider: 'postgres',
@@ -99,34 +111,37 @@ export async function computeClosure(
         });
       }
       values.push(cutoff);
-      window = ` AND ${inWindow(unit, column, values.length)}`;
+      conditions.push(inWindow(unit, column, values.length));
     }
     const identity = unit.identity.join(', ');
-    // The dump runs with an empty search_path; the condition is written as a user writes SQL.
-    await client.query(`SELECT pg_catalog.set_config('search_path', '"$user", public', true)`);
     try {
       const result = await query(
-        `INSERT INTO ${keys.table(unit)} (${keys.keyColumns(unit)}, round) SELECT ${identity}, 0 FROM ${unit.scan} WHERE (${selection.where.condition})${window} ON CONFLICT DO NOTHING`,
+        `INSERT INTO ${keys.table(unit)} (${keys.keyColumns(unit)}, round) SELECT ${identity}, 0 FROM ${unit.scan} WHERE ${conditions.join(' AND ') || 'true'} ON CONFLICT DO NOTHING`,
         values,
       );
-      note(unit, result.rowCount);
+      return [unit, result.rowCount];
     } catch (error) {
-      throw new NexusError(
-        'USAGE',
-        `--where "${selection.where.table.text}: ${selection.where.condition}" failed: ${(error as Error).message}`,
-        {
-          provider: 'postgres',
-          cause: error,
-          hint: 'the condition is SQL on that table; pass values with --param and refer to them as $1, $2, ...',
-        },
-      );
+      const text = seed.condition === undefined ? seed.table.text : `"${seed.table.text}: ${seed.condition}"`;
+      throw new NexusError('USAGE', `${seed.origin} ${text} failed: ${(error as Error).message}`, {
+        provider: 'postgres',
+        cause: error,
+        hint: 'the condition is SQL on that table; pass values with --param and refer to them as $1, $2, ...',
+      });
+    }
+  };
+
+  if (selection.seeds.length > 0) {
+    // The seeds are written as a user writes SQL, not for the dump's empty search_path.
+    await client.query(`SELECT pg_catalog.set_config('search_path', '"$user", public', true)`);
+    try {
+      for (const seed of selection.seeds) note(...(await insertSeed(seed)));
     } finally {
       // After a failed condition the transaction is aborted and the dump ends anyway.
       await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`).catch(() => undefined);
     }
   } else if (cutoff !== undefined) {
     for (const unit of catalog.units) {
-      const column = timeColumn(unit, selection.sinceColumns, catalog);
+      const column = timeColumn(unit, selection, catalog);
       if (column === undefined && selection.untimedTables === 'referenced') continue;
       const window = column === undefined ? '' : ` WHERE ${inWindow(unit, column, 1)}`;
       const result = await query(
@@ -143,15 +158,24 @@ export async function computeClosure(
   const groups = selection.groups.map((group) => {
     const unit = findUnit(catalog, group.table, '--group');
     findColumn(unit, group.column, '--group');
-    return { unit, column: `"${group.column.replaceAll('"', '""')}"` };
+    return { unit, column: quote(group.column) };
   });
-  const noCascade = new Set(
-    selection.noCascadeInto.flatMap((table) =>
-      catalog.units.filter(
-        (unit) => unit.name === table.name && (table.schema === undefined || unit.schema === table.schema),
-      ),
-    ),
-  );
+  // A profile's links, children and chunks name tables a dump may leave out (--exclude-tables): then they do not apply.
+  const links = selection.links.flatMap((link) => {
+    const [from] = unitsNamed(catalog, link.from.table);
+    const [to] = unitsNamed(catalog, link.to.table);
+    if (!from || !to) return [];
+    findColumn(from, link.from.column, 'profile link');
+    findColumn(to, link.to.column, 'profile link');
+    return [{ from, to, fromColumn: quote(link.from.column), toColumn: quote(link.to.column) }];
+  });
+  const childrenOf = new Set(selection.childrenOf.flatMap((table) => unitsNamed(catalog, table)));
+  const noChildrenOf = new Set(selection.noChildrenOf.flatMap((table) => unitsNamed(catalog, table)));
+  // A table's reference to itself (a request's parent) is a parent link, not a chunk.
+  const followChild = (key: ForeignKey) =>
+    key.child === key.parent
+      ? key.cascade
+      : !noChildrenOf.has(key.parent) && (key.cascade || childrenOf.has(key.parent));
 
   let rounds = 0;
   let previous = new Map(added);
@@ -170,12 +194,19 @@ export async function computeClosure(
           `${keys.insertInto(key.parent, 'p', rounds)} FROM ${key.parentScan} AS p WHERE (${cols('p', key.parentColumns)}) IN (SELECT ${cols('c', key.childColumns)} FROM ${key.childScan} AS c WHERE ${keys.contains(key.child, 'c', rounds - 1)})`,
         );
       }
-      if (key.cascade && !noCascade.has(key.child) && fresh(key.parent)) {
+      if (followChild(key) && fresh(key.parent)) {
         await run(
           key.child,
           `${keys.insertInto(key.child, 'c', rounds)} FROM ${key.childScan} AS c WHERE (${cols('c', key.childColumns)}) IN (SELECT ${cols('p', key.parentColumns)} FROM ${key.parentScan} AS p WHERE ${keys.contains(key.parent, 'p', rounds - 1)})`,
         );
       }
+    }
+    for (const link of links) {
+      if (!fresh(link.to)) continue;
+      await run(
+        link.from,
+        `${keys.insertInto(link.from, 'f', rounds)} FROM ${link.from.scan} AS f WHERE f.${link.fromColumn} IN (SELECT t.${link.toColumn} FROM ${link.to.scan} AS t WHERE ${keys.contains(link.to, 't', rounds - 1)})`,
+      );
     }
     for (const group of groups) {
       if (!fresh(group.unit)) continue;
@@ -190,6 +221,8 @@ export async function computeClosure(
   }
   return { ...(cutoff !== undefined ? { cutoff } : {}), rounds };
 }
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 function cols(alias: string, columns: string[]): string {
   return columns.map((column) => `${alias}.${column}`).join(', ');

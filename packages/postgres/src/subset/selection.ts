@@ -9,6 +9,8 @@ export interface SelectionOptions {
   where?: string;
   param?: string[];
   group?: string[];
+  profile?: string;
+  select?: string;
   conversationId?: string;
   includeChunks?: boolean;
 }
@@ -25,69 +27,89 @@ export interface TableColumn {
   column: string;
 }
 
+/** Rows that start a selection: those of `table` matching `condition` (every row when absent), in the `--since` window when there is one. */
+export interface Seed {
+  table: TableName;
+  condition?: string;
+  /** Where the seed was written, for errors: `--where` or `profile claude-nexus, selection conversation`. */
+  origin: string;
+}
+
+/** Rows related by a shared value instead of a declared foreign key: `from` rows come with selected `to` rows. */
+export interface Link {
+  from: TableColumn;
+  to: TableColumn;
+}
+
 /** A validated row selection: which rows seed it, and how it widens (the FK closure always applies). */
 export interface RowSelection {
   since?: SinceCutoff;
   sinceColumns: TableColumn[];
-  /** Tables without a time column under `since`: every row, or only the rows other rows need. */
+  /** A profile's time columns: after `sinceColumns`, and only for the tables the dump has. */
+  profileTimeColumns: TableColumn[];
+  /** Tables without a time column under `since` alone: every row, or only the rows other rows need. */
   untimedTables: 'whole' | 'referenced';
-  where?: { table: TableName; condition: string };
-  /** Bound as $1..$n to the `where` condition, never spliced into it. */
+  /** Empty: `--since` alone, every table by its own time column. */
+  seeds: Seed[];
+  /** Bound as $1..$n to the seed conditions, never spliced into them. */
   params: string[];
   groups: TableColumn[];
-  /** Tables whose rows are not pulled in through ON DELETE CASCADE (chunks unless asked for). */
-  noCascadeInto: TableName[];
+  links: Link[];
+  /** Rows that reference a selected row of these tables through any foreign key come along. */
+  childrenOf: TableName[];
+  /** Rows that reference these tables never come along, not even through ON DELETE CASCADE (chunks unless asked for). */
+  noChildrenOf: TableName[];
   /** One line for logs and the manifest, e.g. `since 1 day, groups api_requests.conversation_id`. */
   summary: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The sample service's conversation shorthand: its table, key column and the chunk table. */
-export const CONVERSATIONS = { table: 'api_requests', column: 'conversation_id', chunks: 'stream_chunks' };
-
-function usage(message: string, hint: string): NexusError {
+export function usage(message: string, hint: string): NexusError {
   return new NexusError('USAGE', message, { provider: 'postgres', hint });
 }
 
-/**
- * Checks the selection options before anything connects; undefined when none is given (a full dump).
- * Names of tables and columns are checked later, against the catalog inside the snapshot.
- */
-export function parseSelection(options: SelectionOptions): RowSelection | undefined {
-  const sinceColumns = (options.sinceColumn ?? []).map(parseSinceColumn);
-  const groups = (options.group ?? []).map(parseGroup);
-  const params = options.param ?? [];
-  let where = options.where === undefined ? undefined : parseWhere(options.where);
-  const noCascadeInto: TableName[] = [];
-  if (options.conversationId !== undefined) {
-    const id = options.conversationId.trim();
-    if (!UUID.test(id)) {
-      throw usage(
-        `--conversation-id "${options.conversationId}" is not a UUID`,
-        'give the conversation id as 8-4-4-4-12 hex digits, e.g. 123e4567-e89b-12d3-a456-426614174000',
-      );
-    }
-    if (where !== undefined || params.length > 0) {
-      throw usage(
-        '--conversation-id cannot be combined with --where or --param',
-        `it means --where "${CONVERSATIONS.table}: ${CONVERSATIONS.column} = $1" --param <uuid>; use one form`,
-      );
-    }
-    where = { table: tableName(CONVERSATIONS.table), condition: `${CONVERSATIONS.column} = $1::uuid` };
-    params.push(id.toLowerCase());
-    if (!options.includeChunks) noCascadeInto.push(tableName(CONVERSATIONS.chunks));
-  } else if (options.includeChunks) {
+/** The options every selection form shares, checked before anything connects. */
+export interface CommonSelection {
+  since?: SinceCutoff;
+  sinceColumns: TableColumn[];
+  untimedTables: 'whole' | 'referenced';
+  groups: TableColumn[];
+}
+
+export function parseCommonSelection(options: SelectionOptions): CommonSelection {
+  const untimedTables = options.untimedTables ?? 'whole';
+  if (untimedTables !== 'whole' && untimedTables !== 'referenced') {
     throw usage(
-      '--include-chunks only applies to --conversation-id',
-      'add --conversation-id UUID, or drop it',
+      `--untimed-tables must be whole or referenced, got "${untimedTables}"`,
+      'use whole or referenced',
     );
   }
-  const since = options.since === undefined ? undefined : parseSince(options.since);
-  if (since === undefined && where === undefined) {
+  return {
+    ...(options.since === undefined ? {} : { since: parseSince(options.since) }),
+    sinceColumns: (options.sinceColumn ?? []).map(parseSinceColumn),
+    untimedTables,
+    groups: (options.group ?? []).map(parseGroup),
+  };
+}
+
+/**
+ * The generic selection (`--since`, `--where`, `--group`, ...) with no profile; undefined when none
+ * is given (a full dump). Names of tables and columns are checked later, against the catalog inside
+ * the snapshot.
+ */
+export function parseGenericSelection(options: SelectionOptions): RowSelection | undefined {
+  const common = parseCommonSelection(options);
+  const params = options.param ?? [];
+  const where = options.where === undefined ? undefined : parseWhere(options.where);
+  if (options.includeChunks) {
+    throw usage(
+      '--include-chunks only applies to --conversation-id or a profile selection with chunks',
+      'add --conversation-id UUID (or --select NAME), or drop it',
+    );
+  }
+  if (common.since === undefined && where === undefined) {
     const given = [
-      ...(groups.length > 0 ? ['--group'] : []),
-      ...(sinceColumns.length > 0 ? ['--since-column'] : []),
+      ...(common.groups.length > 0 ? ['--group'] : []),
+      ...(common.sinceColumns.length > 0 ? ['--since-column'] : []),
       ...(params.length > 0 ? ['--param'] : []),
       ...(options.untimedTables !== undefined && options.untimedTables !== 'whole'
         ? ['--untimed-tables']
@@ -96,7 +118,7 @@ export function parseSelection(options: SelectionOptions): RowSelection | undefi
     if (given.length > 0) {
       throw usage(
         `${given.join(', ')} need a selection to work on`,
-        'add --since, --where or --conversation-id (without them every row is backed up)',
+        'add --since, --where, --select or --conversation-id (without them every row is backed up)',
       );
     }
     return undefined;
@@ -104,25 +126,32 @@ export function parseSelection(options: SelectionOptions): RowSelection | undefi
   if (params.length > 0 && where === undefined) {
     throw usage(
       '--param values are bound to --where; there is no --where',
-      'add --where "TABLE: condition with $1"',
+      'add --where "TABLE: condition with $1" (or --select NAME with a profile)',
     );
   }
-  const untimedTables = options.untimedTables ?? 'whole';
-  if (untimedTables !== 'whole' && untimedTables !== 'referenced') {
-    throw usage(
-      `--untimed-tables must be whole or referenced, got "${untimedTables}"`,
-      'use whole or referenced',
-    );
-  }
+  const seeds: Seed[] = where ? [{ table: where.table, condition: where.condition, origin: '--where' }] : [];
+  return finishSelection(
+    { ...common, profileTimeColumns: [], seeds, params, links: [], childrenOf: [], noChildrenOf: [] },
+    [],
+  );
+}
+
+/** Adds the one-line summary for logs and the manifest; `lead` names the profile and selection. */
+export function finishSelection(selection: Omit<RowSelection, 'summary'>, lead: string[]): RowSelection {
+  const { since, seeds, params, groups, untimedTables, noChildrenOf } = selection;
   const summary = [
-    ...(where ? [`where ${where.table.text}: ${where.condition}`] : []),
+    ...lead,
+    ...seeds.map(
+      (seed) =>
+        `${seed.condition === undefined ? 'rows of' : 'where'} ${seed.table.text}${seed.condition === undefined ? '' : `: ${seed.condition}`}`,
+    ),
     ...(params.length > 0 ? [`${params.length} parameter(s)`] : []),
     ...(since ? [`since ${since.text}`] : []),
-    ...(since && !where ? [`untimed tables ${untimedTables}`] : []),
+    ...(since && seeds.length === 0 ? [`untimed tables ${untimedTables}`] : []),
     ...(groups.length > 0 ? [`groups ${groups.map((g) => `${g.table.text}.${g.column}`).join(', ')}`] : []),
-    ...(noCascadeInto.length > 0 ? [`no rows of ${noCascadeInto.map((t) => t.text).join(', ')}`] : []),
+    ...(noChildrenOf.length > 0 ? [`no rows referencing ${noChildrenOf.map((t) => t.text).join(', ')}`] : []),
   ].join('; ');
-  return { since, sinceColumns, untimedTables, where, params, groups, noCascadeInto, summary };
+  return { ...selection, summary };
 }
 
 export function tableName(text: string): TableName {
@@ -135,10 +164,18 @@ export function tableName(text: string): TableName {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
-function checkName(part: string, flag: string, form: string): void {
+export function checkName(part: string, flag: string, form: string): void {
   if (!NAME.test(part)) {
     throw usage(`${flag}: "${part}" is not a plain table or column name`, `use ${form}`);
   }
+}
+
+/** `schema.table` or `table`, each part a plain name. */
+export function parseTable(text: string, flag: string, form: string): TableName {
+  const name = tableName(text);
+  if (text.trim().split('.').length > 2) throw usage(`${flag}: "${text}" is not a table name`, `use ${form}`);
+  for (const part of [name.schema, name.name]) if (part !== undefined) checkName(part, flag, form);
+  return name;
 }
 
 function parseSinceColumn(text: string): TableColumn {
@@ -153,14 +190,22 @@ function parseSinceColumn(text: string): TableColumn {
   return { table: name, column: column.trim() };
 }
 
-function parseGroup(text: string): TableColumn {
-  const form = '--group TABLE.COLUMN (or SCHEMA.TABLE.COLUMN), e.g. api_requests.conversation_id';
+/** `TABLE.COLUMN` or `SCHEMA.TABLE.COLUMN`. */
+export function parseTableColumn(text: string, flag: string, form: string): TableColumn {
   const parts = text.trim().split('.');
   if (parts.length < 2 || parts.length > 3)
-    throw usage(`--group "${text}" is not TABLE.COLUMN`, `use ${form}`);
-  for (const part of parts) checkName(part, '--group', form);
+    throw usage(`${flag} "${text}" is not TABLE.COLUMN`, `use ${form}`);
+  for (const part of parts) checkName(part, flag, form);
   const column = parts.pop() as string;
   return { table: tableName(parts.join('.')), column };
+}
+
+function parseGroup(text: string): TableColumn {
+  return parseTableColumn(
+    text,
+    '--group',
+    '--group TABLE.COLUMN (or SCHEMA.TABLE.COLUMN), e.g. api_requests.conversation_id',
+  );
 }
 
 function parseWhere(text: string): { table: TableName; condition: string } {
