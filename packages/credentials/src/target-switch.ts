@@ -85,7 +85,9 @@ export async function removeStaging(staging: string): Promise<void> {
     throw error;
   }
   for (const name of names) {
-    if (name !== JOURNAL_FILE) await rm(join(staging, name), { recursive: true, force: true });
+    // Retries: after a failed extraction node-tar may still finish a few file writes it had started.
+    if (name !== JOURNAL_FILE)
+      await rm(join(staging, name), { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
   await rm(join(staging, JOURNAL_FILE), { force: true });
   await rmdir(staging).catch((error: NodeJS.ErrnoException) => {
