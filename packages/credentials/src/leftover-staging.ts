@@ -1,8 +1,8 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '@nexus-backup/core';
-import { NexusError } from '@nexus-backup/core';
-import { isOwnerDead, readJournal } from './staging-journal.js';
+import { isRunOwnerDead, NexusError } from '@nexus-backup/core';
+import { readJournal } from './staging-journal.js';
 import { removeStaging, settleDeadStaging } from './target-switch.js';
 
 /** `.<target name>.nexus-restore-XXXXXX` next to the target; `.nexus-restore-XXXXXX` inside it as a fallback. */
@@ -40,7 +40,7 @@ export async function settleLeftovers(
       continue;
     }
     if (journal.target !== target) continue;
-    if (!isOwnerDead(journal, options.now)) {
+    if (!isRunOwnerDead(journal, options.now)) {
       report.live.push(staging);
       continue;
     }
