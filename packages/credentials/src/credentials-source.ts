@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Logger, Source } from '@nexus-backup/core';
 import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
-import { restoreTar, restoreTarReport } from './restore-tar.js';
+import { restoreTar, restoreTarReport, settleTargetLeftovers } from './restore-tar.js';
 import type { StagedItem } from './staged-tree.js';
 import { packTree } from './tar-pack.js';
 import type { TreeSummary } from './tree-entry.js';
@@ -88,6 +88,7 @@ export const credentials = defineSource({
           meta: { files: summary.files, bytes: summary.bytes },
         };
       },
+      settleTarget: (ctx, target) => settleTargetLeftovers(ctx, PROVIDER, String(target.toDir)),
       async restore(ctx, artifacts, target) {
         const result = await restoreTar(ctx, artifacts, {
           provider: PROVIDER,

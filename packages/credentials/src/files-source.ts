@@ -5,7 +5,7 @@ import type { Json, Logger, Source } from '@nexus-backup/core';
 import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
 import { readGitState } from './git-state.js';
-import { restoreTar, restoreTarReport } from './restore-tar.js';
+import { restoreTar, restoreTarReport, settleTargetLeftovers } from './restore-tar.js';
 import { packTree } from './tar-pack.js';
 import type { TreeSummary } from './tree-entry.js';
 import { estimateTarBytes, summarize } from './tree-entry.js';
@@ -92,6 +92,7 @@ export const files = defineSource({
           meta: { files: summary.files, bytes: summary.bytes },
         };
       },
+      settleTarget: (ctx, target) => settleTargetLeftovers(ctx, PROVIDER, String(target.toDir)),
       async restore(ctx, artifacts, target) {
         const result = await restoreTar(ctx, artifacts, {
           provider: PROVIDER,

@@ -52,7 +52,6 @@ export async function settleLeftovers(
         : `${outcome} the switch of a killed restore into ${target} (${who})`,
     );
   }
-  for (const line of report.lines) options.log.info(`[${options.provider}] ${line}`);
   return report;
 }
 
@@ -61,7 +60,8 @@ export async function settleLeftoversBeforeRestore(
   target: string,
   options: { provider: string; log: Logger },
 ): Promise<void> {
-  const { live } = await settleLeftovers(target, options);
+  const { lines, live } = await settleLeftovers(target, options);
+  for (const line of lines) options.log.info(`[${options.provider}] ${line}`);
   if (live.length > 0) {
     throw new NexusError('TARGET', `another restore into ${target} is running (staging folder ${live[0]})`, {
       provider: options.provider,

@@ -5,7 +5,7 @@ import type { RestoreArtifact, RestoreReport, RunContext } from '@nexus-backup/c
 import { NexusError } from '@nexus-backup/core';
 import { commitStaged, findConflicts } from './commit-staged.js';
 import { settleFolders } from './folder-modes.js';
-import { STAGING_MARK, settleLeftoversBeforeRestore } from './leftover-staging.js';
+import { STAGING_MARK, settleLeftovers, settleLeftoversBeforeRestore } from './leftover-staging.js';
 import { mergeExistingTarget } from './merge-existing.js';
 import type { StagedItem } from './staged-tree.js';
 import { listStaged } from './staged-tree.js';
@@ -121,6 +121,19 @@ async function switchTree(
   return [...existing.values()].filter((stats) => !stats.isDirectory()).length;
 }
 
+/** `nexus-backup cleanup --to-dir DIR`: settles what killed restores into `toDir` left, as a restore does first. */
+export async function settleTargetLeftovers(
+  ctx: RunContext,
+  provider: string,
+  toDir: string,
+): Promise<RestoreReport> {
+  const target = await resolveTarget({ provider, toDir });
+  const { lines, live } = await settleLeftovers(target, { provider, log: ctx.log });
+  const running = live.map((staging) => `left ${staging} alone: its restore is still running`);
+  const all = [...lines, ...running];
+  return { lines: all.length > 0 ? all : [`nothing left by killed restores into ${target}`] };
+}
+
 function asRestoreError(error: unknown, target: string, provider: string): unknown {
   if (error instanceof NexusError || !(error instanceof Error)) return error;
   const code = (error as NodeJS.ErrnoException).code;
@@ -131,7 +144,7 @@ function asRestoreError(error: unknown, target: string, provider: string): unkno
   });
 }
 
-async function resolveTarget(options: RestoreTarOptions): Promise<string> {
+async function resolveTarget(options: Pick<RestoreTarOptions, 'provider' | 'toDir'>): Promise<string> {
   const target = resolve(options.toDir);
   try {
     const stats = await stat(target);
