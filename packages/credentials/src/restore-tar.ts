@@ -138,6 +138,18 @@ function asRestoreError(error: unknown, target: string, provider: string): unkno
   if (error instanceof NexusError || !(error instanceof Error)) return error;
   const code = (error as NodeJS.ErrnoException).code;
   if (!code || !/^E[A-Z]+$/.test(code)) return error;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    const what = code === 'ENOSPC' ? 'no space left' : 'disk quota exceeded';
+    return new NexusError(
+      'IO',
+      `${what} on ${dirname(target)} while restoring into ${target}; nothing was restored`,
+      {
+        provider,
+        cause: error,
+        hint: 'free space there (the restore needs room for the restored files next to the target), or restore into another --to-dir',
+      },
+    );
+  }
   return new NexusError('IO', `could not restore into ${target}: ${error.message}`, {
     provider,
     cause: error,

@@ -79,6 +79,17 @@ function fileRestoreError(error: unknown, target: string, ctx: RunContext): Nexu
       cause: error,
     });
   }
+  if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+    return new NexusError(
+      'IO',
+      `no space left on ${dirname(target)} while writing ${target}; no file was left`,
+      {
+        provider: 'postgres',
+        cause: error,
+        hint: 'free space there, or write the file somewhere else',
+      },
+    );
+  }
   return new NexusError('IO', `writing ${target} failed: ${(error as Error).message}; no file was left`, {
     provider: 'postgres',
     cause: error,
