@@ -5,7 +5,7 @@ import { runCli, tempDir } from '../helpers/cli.js';
 import { FULL, randomMoment, runKilledAfter, treeDigest } from './kill-support.js';
 
 const FILES = FULL ? 20_000 : 2_000;
-const KILLS = FULL ? 20 : 4;
+const KILLS = FULL ? 10 : 4;
 
 let work: string;
 let repo: string;
