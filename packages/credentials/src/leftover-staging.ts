@@ -8,6 +8,11 @@ import { removeStaging, settleDeadStaging } from './target-switch.js';
 /** `.<target name>.nexus-restore-XXXXXX` next to the target; `.nexus-restore-XXXXXX` inside it as a fallback. */
 export const STAGING_MARK = '.nexus-restore-';
 
+/** `.nexus-restore-` followed by mkdtemp's six characters. */
+export function isStagingName(name: string, prefix = STAGING_MARK): boolean {
+  return name.startsWith(prefix) && /^[A-Za-z0-9]{6}$/.test(name.slice(prefix.length));
+}
+
 /**
  * A run writes its journal right after creating its staging folder; a folder still without one after
  * this long belongs to a run killed in that instant (or to a version before journals).
@@ -79,7 +84,7 @@ async function stagingFolders(target: string): Promise<string[]> {
   ] as const) {
     const names = await readdir(folder).catch(() => [] as string[]);
     for (const name of names) {
-      if (!name.startsWith(prefix) || !/^[A-Za-z0-9]{6}$/.test(name.slice(prefix.length))) continue;
+      if (!isStagingName(name, prefix)) continue;
       const path = join(folder, name);
       if ((await lstat(path)).isDirectory()) found.push(path);
     }

@@ -13,7 +13,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NexusError } from '@nexus-backup/core';
-import { STAGING_MARK } from './leftover-staging.js';
+import { isStagingName } from './leftover-staging.js';
 import type { StagedItem } from './staged-tree.js';
 
 export interface MergeOptions {
@@ -38,11 +38,12 @@ export async function mergeExistingTarget(options: MergeOptions): Promise<Map<st
   const visit = async (relative: string): Promise<void> => {
     const names = await readdir(join(options.target, relative));
     for (const name of names) {
-      if (relative === '' && name.startsWith(STAGING_MARK)) continue;
       const path = relative === '' ? name : `${relative}/${name}`;
       const from = join(options.target, path);
       const to = join(options.stagedDir, path);
       const stats = await lstat(from);
+      // A fallback staging folder inside the target (settled before) is not content to carry over.
+      if (relative === '' && isStagingName(name) && stats.isDirectory()) continue;
       const mine = staged.get(path);
       if (stats.isDirectory()) {
         if (mine && mine.kind !== 'directory') continue;
