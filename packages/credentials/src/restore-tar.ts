@@ -75,12 +75,14 @@ export async function restoreTar(
       // files move one by one (undone on failure, but not atomic under kill -9).
       const replacedDir = join(staging.path, 'replaced');
       await mkdir(replacedDir, { mode: 0o700 });
+      await writeJournal(staging.path, { ...journal, phase: 'switching', hadTarget: true, inPlace: true });
       ({ replaced } = await commitStaged({
         ...commit,
         replacedDir,
         privateFolders: options.privateFiles,
         log: ctx.log,
       }));
+      await writeJournal(staging.path, { ...journal, phase: 'switched', hadTarget: true, inPlace: true });
     }
     const files = items.filter((item) => item.kind !== 'directory');
     return { target, files: files.length, bytes: files.reduce((sum, item) => sum + item.size, 0), replaced };

@@ -14,6 +14,8 @@ export interface StagingJournal extends RunOwner {
   target: string;
   /** Whether the target existed when the switch began (it is then renamed aside to `old/`). */
   hadTarget: boolean;
+  /** Staged inside the target (a mount point): files move one by one, replaced ones parked in `replaced/`. */
+  inPlace?: boolean;
 }
 
 export const JOURNAL_FILE = 'journal.json';

@@ -48,7 +48,16 @@ export async function settleDeadStaging(
   const old = join(staging, OLD_DIR);
   const [hasTree, hasOld, hasTarget] = await Promise.all([exists(tree), exists(old), exists(target)]);
   let outcome: SettleOutcome = 'rolled back';
-  if (journal.phase !== 'staging') {
+  if (journal.inPlace && journal.phase === 'switching') {
+    const parked = await readdir(join(staging, 'replaced')).catch(() => [] as string[]);
+    if (parked.length > 0) {
+      throw new NexusError(
+        'TARGET',
+        `a restore into ${target} was killed while moving files one by one (the target is a mount point or its parent is read-only); ${parked.length} file(s) it replaced are in ${join(staging, 'replaced')}`,
+        { provider, hint: `put back what you need from there, then remove ${staging}` },
+      );
+    }
+  } else if (!journal.inPlace && journal.phase !== 'staging') {
     if (hasOld && hasTarget && hasTree) {
       throw new NexusError(
         'TARGET',

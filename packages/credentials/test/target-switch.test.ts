@@ -122,6 +122,35 @@ describe('the next restore settles a killed restore from its journal', () => {
   });
 });
 
+describe('a killed restore that moved files one by one (target is a mount point)', () => {
+  it('never deletes the originals it parked, and names where they are', async () => {
+    const [target] = await dirs('in-place');
+    const staging = join(target as string, '.nexus-restore-Pq7Rs6');
+    await mkdir(join(staging, 'replaced'), { recursive: true });
+    await writeFile(join(staging, 'replaced', '0'), 'an original');
+    await writeJournal(staging, {
+      ...newJournal(target as string),
+      pid: deadPid(),
+      phase: 'switching',
+      hadTarget: true,
+      inPlace: true,
+    });
+    const error = await settle(target as string).catch((e: unknown) => e as Error);
+    expect(error.message).toMatch(/killed while moving files one by one.*1 file\(s\) it replaced are in/);
+    expect(await readdir(join(staging, 'replaced'))).toEqual(['0']);
+
+    await writeJournal(staging, {
+      ...newJournal(target as string),
+      pid: deadPid(),
+      phase: 'switched',
+      hadTarget: true,
+      inPlace: true,
+    });
+    await settle(target as string);
+    expect(await readdir(target as string)).toEqual([]);
+  });
+});
+
 describe('leftover staging folders', () => {
   it("leaves a live run's staging folder alone, and a restore into the same target refuses to start", async () => {
     const s = await scene();
