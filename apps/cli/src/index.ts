@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { rejectPasswordsInArgv } from './argv-secrets.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
+import { registerCleanup } from './commands/cleanup.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDecrypt } from './commands/decrypt.js';
 import { registerDrill } from './commands/drill.js';
@@ -20,7 +21,7 @@ import { type GlobalFlags, type MainOptions, Runtime } from './runtime.js';
 export type { MainOptions } from './runtime.js';
 
 /** Commands whose flags come from provider declarations: only these load provider definitions. */
-const PROVIDER_COMMANDS = new Set(['backup', 'restore', 'copy']);
+const PROVIDER_COMMANDS = new Set(['backup', 'restore', 'copy', 'cleanup']);
 
 /** Runs the CLI and returns the exit code (0 ok, 1 warnings, 2 failed, 64 usage or config error). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
@@ -81,6 +82,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   await registerRestore(program, runtime, providerCommand === 'restore');
   registerVerify(program, runtime);
   registerDrill(program, runtime);
+  await registerCleanup(program, runtime, providerCommand === 'cleanup');
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
   registerDecrypt(program, runtime);

@@ -123,6 +123,12 @@ export interface Source {
     artifacts: AsyncIterable<RestoreArtifact>,
     options: DrillOptions,
   ): Promise<DrillReport>;
+  /**
+   * Optional housekeeping for `nexus-backup cleanup`: finishes or rolls back what killed restores left
+   * at the target these restore options name (staging folders, temporary databases, partial files),
+   * never touching what a live run owns. Restore does the same before it starts.
+   */
+  settleTarget?(ctx: RunContext, target: OptionValues): Promise<RestoreReport>;
 }
 
 export interface Transform {

@@ -20,5 +20,6 @@ export * from './registry.js';
 export * from './repository.js';
 export * from './restore.js';
 export * from './retention.js';
+export * from './run-owner.js';
 export * from './verify.js';
 export * from './version.js';

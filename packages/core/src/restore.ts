@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type {
   RestoreArtifact,
@@ -89,7 +89,8 @@ async function openDecoded(
   const decoders = [];
   for (let index = plan.stages.length - 1; index >= 0; index -= 1) {
     const stage = plan.stages[index] as DecodeStage;
-    decoders.push(await stage.transform.decode(ctx, backup.manifest.transforms[index]?.params ?? {}));
+    const decoder = await stage.transform.decode(ctx, backup.manifest.transforms[index]?.params ?? {});
+    decoders.push(namingArtifact(decoder, artifact.file));
   }
   const output = new PassThrough();
   const progress = ctx.progress;
@@ -109,4 +110,25 @@ async function openDecoded(
     (error: unknown) => output.destroy(error as Error),
   );
   return output;
+}
+
+/**
+ * A decoder's integrity error (`gzip data is damaged (...)`) does not know which artifact it read; the
+ * name is added where the decoder is destroyed, since pipeline hands that same error to every stage.
+ */
+function namingArtifact(decoder: Duplex, file: string): Duplex {
+  const destroy = decoder._destroy.bind(decoder);
+  decoder._destroy = (error, callback) =>
+    destroy(error, (final) => {
+      if (!(final instanceof NexusError) || final.code !== 'INTEGRITY' || final.message.includes(file))
+        return callback(final);
+      callback(
+        new NexusError('INTEGRITY', `artifact ${file}: ${final.message}`, {
+          provider: final.provider,
+          cause: final.cause ?? final,
+          hint: final.hint,
+        }),
+      );
+    });
+  return decoder;
 }

@@ -62,7 +62,9 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
 }
 
 /** Existing target paths by staged path; throws TARGET listing every conflict `force` cannot (or may not) fix. */
-async function findConflicts(options: CommitOptions): Promise<Map<string, Stats>> {
+export async function findConflicts(
+  options: Pick<CommitOptions, 'target' | 'items' | 'force' | 'provider'>,
+): Promise<Map<string, Stats>> {
   const existing = new Map<string, Stats>();
   const blocking: string[] = [];
   const overwritable: string[] = [];

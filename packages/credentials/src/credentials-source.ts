@@ -6,7 +6,7 @@ import { defineSource, NexusError } from '@nexus-backup/core';
 import picomatch from 'picomatch';
 import { drillTar } from './drill-tar.js';
 import { folderRecovery } from './recovery/index.js';
-import { restoreTar, restoreTarReport } from './restore-tar.js';
+import { restoreTar, restoreTarReport, settleTargetLeftovers } from './restore-tar.js';
 import type { StagedItem } from './staged-tree.js';
 import { packTree } from './tar-pack.js';
 import type { TreeSummary } from './tree-entry.js';
@@ -78,6 +78,7 @@ export const credentials = defineSource({
         const summary = await select(ctx.log);
         await checkJsonParses(dir, summary);
         if (summary.files === 0) ctx.log.warn(`[${PROVIDER}] no files in ${dir} match ${options.pattern}`);
+        if (summary.skipped.length > 0) ctx.log.warn(skippedWarning(dir, options.pattern, summary.skipped));
         yield {
           name: ARTIFACT,
           stream: packTree({
@@ -91,6 +92,7 @@ export const credentials = defineSource({
           meta: { files: summary.files, bytes: summary.bytes },
         };
       },
+      settleTarget: (ctx, target) => settleTargetLeftovers(ctx, PROVIDER, String(target.toDir)),
       async restore(ctx, artifacts, target) {
         const result = await restoreTar(ctx, artifacts, {
           provider: PROVIDER,
@@ -116,7 +118,12 @@ export const credentials = defineSource({
   },
 });
 
-async function selectCredentials(dir: string, pattern: string, log: Logger): Promise<TreeSummary> {
+/** What the pattern selects, and what it leaves out: files by path, folders not entered with a trailing `/`. */
+async function selectCredentials(
+  dir: string,
+  pattern: string,
+  log: Logger,
+): Promise<TreeSummary & { skipped: string[] }> {
   const stats = await stat(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
     throw new NexusError('NOT_FOUND', `credentials folder ${dir} does not exist`, {
@@ -133,16 +140,32 @@ async function selectCredentials(dir: string, pattern: string, log: Logger): Pro
   }
   const matches = picomatch(pattern, { dot: true });
   const recursive = pattern.includes('/');
+  const skipped = new Set<string>();
   const entries = await walkTree(dir, [''], {
     provider: PROVIDER,
     followSymlinks: true,
     keepDirectories: false,
     excluded: () => false,
-    included: (path) => matches(path),
-    descend: (path) => path === '' || recursive,
+    included: (path) => {
+      if (matches(path)) return true;
+      skipped.add(path);
+      return false;
+    },
+    descend: (path) => {
+      if (path === '' || recursive) return true;
+      skipped.add(`${path}/`);
+      return false;
+    },
     log,
   });
-  return summarize(entries);
+  return { ...summarize(entries), skipped: [...skipped].sort() };
+}
+
+/** Names only (a backup's manifest lists names too); never contents. */
+function skippedWarning(dir: string, pattern: string, skipped: string[]): string {
+  const shown =
+    skipped.slice(0, 10).join(', ') + (skipped.length > 10 ? `, and ${skipped.length - 10} more` : '');
+  return `[${PROVIDER}] skipped ${skipped.length} item(s) in ${dir} outside the pattern ${pattern}: ${shown}; pass --pattern to include them (e.g. --pattern '**/*' for everything)`;
 }
 
 function isJsonName(path: string): boolean {

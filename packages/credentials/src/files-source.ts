@@ -7,7 +7,7 @@ import picomatch from 'picomatch';
 import { drillTar } from './drill-tar.js';
 import { readGitState } from './git-state.js';
 import { folderRecovery } from './recovery/index.js';
-import { restoreTar, restoreTarReport } from './restore-tar.js';
+import { restoreTar, restoreTarReport, settleTargetLeftovers } from './restore-tar.js';
 import { packTree } from './tar-pack.js';
 import type { TreeSummary } from './tree-entry.js';
 import { estimateTarBytes, summarize } from './tree-entry.js';
@@ -95,6 +95,7 @@ export const files = defineSource({
           meta: { files: summary.files, bytes: summary.bytes },
         };
       },
+      settleTarget: (ctx, target) => settleTargetLeftovers(ctx, PROVIDER, String(target.toDir)),
       async restore(ctx, artifacts, target) {
         const result = await restoreTar(ctx, artifacts, {
           provider: PROVIDER,

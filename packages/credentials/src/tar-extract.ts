@@ -123,6 +123,9 @@ function unpackSink(unpack: Unpack): Writable {
 function describeExtractError(error: unknown, provider: string): NexusError | unknown {
   if (error instanceof NexusError) return error;
   const { code, tarCode } = error as { code?: string; tarCode?: string };
+  // A file system error (ENOSPC, EACCES) reaches us as a tar entry error; it says nothing about the
+  // archive, so it goes up as it is and the restore names the target.
+  if (code && /^E[A-Z]+$/.test(code)) return error;
   if (tarCode && tarCode !== 'TAR_ABORT') {
     return new NexusError(
       'INTEGRITY',
@@ -132,12 +135,6 @@ function describeExtractError(error: unknown, provider: string): NexusError | un
         cause: error,
       },
     );
-  }
-  if (code && /^E[A-Z]+$/.test(code) && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-    return new NexusError('IO', `could not write the restored files: ${(error as Error).message}`, {
-      provider,
-      cause: error,
-    });
   }
   return error;
 }

@@ -71,6 +71,23 @@ describe('credentials source', () => {
     expect(lines.join('\n')).not.toContain(SECRET);
   });
 
+  it('warns naming the files and folders it skips because they are outside the pattern', async () => {
+    const [dir] = await dirs('cred-skipped');
+    await credentialFolder(dir!);
+    const lines: string[] = [];
+    const source = await credentials.create({ dir: dir!, pattern: '*.json', allowPlaintext: false });
+    await runBackup(source, createTestContext({ lines }));
+    const warnings = lines.filter((line) => line.startsWith('warn '));
+    expect(warnings).toEqual([
+      expect.stringMatching(/skipped 2 item\(s\) in .* outside the pattern \*\.json: notes\.txt, old\/;/),
+    ]);
+
+    const everything = await credentials.create({ dir: dir!, pattern: '**/*', allowPlaintext: false });
+    const quiet: string[] = [];
+    await runBackup(everything, createTestContext({ lines: quiet }));
+    expect(quiet.filter((line) => line.startsWith('warn '))).toEqual([]);
+  });
+
   it('includes subfolders with a ** pattern', async () => {
     const [dir] = await dirs('cred-deep');
     await credentialFolder(dir!);

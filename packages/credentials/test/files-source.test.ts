@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { link, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { OptionValues } from '@nexus-backup/core';
@@ -263,6 +263,36 @@ describe('files source', () => {
     await source.restore(createTestContext(), restoreArtifacts(artifacts), restoreTo(out!, true));
     expect(await readFile(join(out!, '.env'), 'utf8')).toBe('DATABASE_URL=postgres://app@db/app\n');
     expect(await readFile(join(out!, 'docker/app/Dockerfile'), 'utf8')).toBe('FROM node:24\n');
+  });
+
+  it('with force, switches in the whole new tree at once: files only in the target stay (hard links, no copy), folder modes kept', async () => {
+    const [base, parent] = await dirs('files-switch', 'files-switch-out');
+    const out = join(parent!, 'service');
+    await sampleService(base!);
+    await writeTree(out, {
+      '.env': { file: 'LOCAL=1\n' },
+      'docker/other.txt': { file: 'mine', mode: 0o640 },
+      docker: { dir: true, mode: 0o750 },
+    });
+    const mine = await stat(join(out, 'docker/other.txt'));
+    const before = await stat(out);
+    const source = await files.create({ paths: selected, baseDir: base!, followSymlinks: false });
+    const { artifacts } = await runBackup(source, createTestContext());
+    const report = await source.restore(
+      createTestContext(),
+      restoreArtifacts(artifacts),
+      restoreTo(out, true),
+    );
+
+    expect(report.details).toMatchObject({ replaced: 1 });
+    expect(await readFile(join(out, '.env'), 'utf8')).toBe('DATABASE_URL=postgres://app@db/app\n');
+    const carried = await stat(join(out, 'docker/other.txt'));
+    expect(carried.ino).toBe(mine.ino);
+    expect(carried.mode & 0o777).toBe(0o640);
+    expect((await stat(join(out, 'docker'))).mode & 0o777).toBe(0o750);
+    // A new folder took the old one's place; nothing of the switch stays next to it.
+    expect((await stat(out)).ino).not.toBe(before.ino);
+    expect(await readdir(parent!)).toEqual(['service']);
   });
 
   it('refuses, even with force, to put a file where the target has a folder', async () => {

@@ -1,5 +1,6 @@
 import { addAbortSignal, type Duplex } from 'node:stream';
 import { defineTransform, NexusError } from '@nexus-backup/core';
+import { reportDamagedInput } from './damaged-input.js';
 
 const MAX_WORKERS = 64;
 
@@ -43,7 +44,7 @@ export const gzip = defineTransform({
       },
       async decode(ctx): Promise<Duplex> {
         ctx.signal.throwIfAborted();
-        return addAbortSignal(ctx.signal, zlib.createGunzip());
+        return addAbortSignal(ctx.signal, reportDamagedInput(zlib.createGunzip()));
       },
     };
   },

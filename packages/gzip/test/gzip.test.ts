@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
+import { NexusError } from '@nexus-backup/core';
 import { gzip } from '@nexus-backup/gzip';
 import { createTestContext, failingStream, MiB, randomStream, sha256 } from '@nexus-backup/testkit';
 import { describe, expect, it } from 'vitest';
@@ -112,6 +113,27 @@ describe('gzip', () => {
     expect(members.map((member) => gunzipSync(member).length)).toEqual([MiB, MiB, MiB, 5]);
     expect(sha256(Buffer.concat(members.map((member) => gunzipSync(member))))).toBe(sha256(input));
   });
+
+  it.each([
+    ['an invalid block', (bytes: Buffer) => bytes.fill(0xff, 10, 26), 'invalid block type'],
+    ['a cut-off end', (bytes: Buffer) => bytes.subarray(0, bytes.length - 100), 'unexpected end of file'],
+  ])(
+    'decoding %s fails with one INTEGRITY error in its own words, never raw zlib',
+    async (_, damage, detail) => {
+      const stored = damage(await encode(Buffer.alloc(200_000, 'nexus '), { level: 6, parallel: 0 }));
+      const decoder = await (await gzip.create({ level: 6, parallel: 0 })).decode(createTestContext(), {});
+      const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+      const error = await pipeline(Readable.from([stored]), decoder, sink).catch(
+        (e: unknown) => e as NexusError,
+      );
+      expect(error).toBeInstanceOf(NexusError);
+      expect(error).toMatchObject({
+        code: 'INTEGRITY',
+        provider: 'gzip',
+        message: `gzip data is damaged (${detail})`,
+      });
+    },
+  );
 
   it('refuses levels outside 1-9 and a negative or fractional thread count', async () => {
     for (const options of [

@@ -199,6 +199,14 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
         if (!artifact.stream.readableEnded) artifact.stream.destroy();
       }
     },
+    async settleTarget(ctx, target) {
+      const { settleTarget } = await import('./restore/settle-target.js');
+      return settleTarget(ctx, {
+        ...(typeof target.db === 'string' ? { db: target.db } : {}),
+        ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
+        ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
+      });
+    },
     async restore(ctx, artifacts, target) {
       const { restoreSql } = await import('./restore/index.js');
       // The iterator stays open until the restore has read the stream: closing it early would let a

@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isNexusError, type NexusError } from '@nexus-backup/core';
 import { createTestContext } from '@nexus-backup/testkit';
@@ -315,7 +316,7 @@ describe('restoreSql into a new database (createDb)', () => {
       }),
     );
     expect(error.code).toBe('INTEGRITY');
-    expect(error.message).toMatch(/cut short.*the new database "cut_copy" was dropped/);
+    expect(error.message).toMatch(/cut short.*no database "cut_copy" was created/);
     expect(await databaseExists(server, 'cut_copy')).toBe(false);
   });
 
@@ -333,6 +334,19 @@ describe('restoreSql into a new database (createDb)', () => {
 });
 
 describe('restoreSql to a file (toFile)', () => {
+  it("removes the partial files killed restores to the same file left (they hold the dump), never a live run's", async () => {
+    const path = join(work, 'after-kill.sql');
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const killed = join(work, `.after-kill.sql.${dead.stdout.toString()}-0123456789ab.partial`);
+    const live = join(work, `.after-kill.sql.${process.pid}-ba9876543210.partial`);
+    await writeFile(killed, 'decrypted rows');
+    await writeFile(live, 'being written');
+    await restoreSql({ input: chunked(dump, 65536), target: { toFile: path }, ctx: createTestContext() });
+    const left = (await readdir(work)).filter((name) => name.startsWith('.after-kill.sql.'));
+    expect(left).toEqual([basename(live)]);
+    await rm(live);
+  });
+
   it('writes the script byte for byte, mode 0600, and counts what it holds', async () => {
     const path = join(work, 'out.sql');
     const report = await restoreSql({

@@ -16,6 +16,9 @@ import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 import { installedRestoreOptions } from './restore-options.js';
 
+/** Flags of the command itself, never taken for a source's target option of the same name. */
+const COMMAND_FLAGS = new Set(['from', 'dryRun']);
+
 /** `restore [PIPELINE[@ID|@latest]] --from <repo> [target options] [--dry-run]` */
 export async function registerRestore(
   program: Command,
@@ -32,8 +35,7 @@ export async function registerRestore(
     .option('--dry-run', 'verify the stored backup and show what would be restored, without writing');
   // Target options depend on the backup's source; offer those of every installed source, check against the real one.
   // A source may declare a target option the command already has (postgres' dryRun for `copy`): keep the command's.
-  if (loadProviders)
-    addDeclaredOptions(command, await installedRestoreOptions(runtime), new Set(['from', 'dryRun']));
+  if (loadProviders) addDeclaredOptions(command, await installedRestoreOptions(runtime), COMMAND_FLAGS);
   command.action(async (selector: string | undefined) => {
     const parsed = command.optsWithGlobals();
     runtime.flags = parsed;
@@ -91,7 +93,10 @@ function rejectForeignTargetOptions(
   all: OptionsSpec,
   source: string,
 ): void {
-  const foreign = Object.keys(all).filter((name) => !(name in own) && parsed[name] !== undefined);
+  // The command's own flags (--dry-run) may share a name with a source's target option (postgres' dryRun for copy).
+  const foreign = Object.keys(all).filter(
+    (name) => !(name in own) && !COMMAND_FLAGS.has(name) && parsed[name] !== undefined,
+  );
   if (foreign.length > 0) {
     const flags = foreign
       .map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)

@@ -2,6 +2,7 @@ import { type Json, NexusError, type OptionValues } from '@nexus-backup/core';
 import type { Client } from 'pg';
 import { connectTo, urlForDatabase } from '../restore/connection.js';
 import { redactConnectionUrl } from '../restore/redact-url.js';
+import { dropDeadTemporaryDatabases } from '../restore/target-database.js';
 
 /** The three names of one database recovery: live, restored beside it, and the old state moved aside. */
 export interface DatabaseSwap {
@@ -175,6 +176,8 @@ async function dropIfExists(client: Client, names: string[], dryRun: boolean): P
 
 export async function discard(target: OptionValues, swap: DatabaseSwap): Promise<void> {
   await withServer(target, (client) => dropIfExists(client, [swap.staged], false));
+  // A restore killed before its rename leaves its temporary database, marked for the staged name.
+  await dropDeadTemporaryDatabases(liveUrl(target), swap.staged);
 }
 
 export async function forget(target: OptionValues, swap: DatabaseSwap, dryRun: boolean): Promise<string[]> {

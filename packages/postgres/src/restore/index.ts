@@ -1,12 +1,19 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { isNexusError, NexusError, type RestoreReport, type RunContext } from '@nexus-backup/core';
 import type { Client } from 'pg';
-import { connectTo } from './connection.js';
+import { connectTo, urlForDatabase } from './connection.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { restoreToFile } from './restore-to-file.js';
 import { emptyTally, runScript, type ScriptTally } from './run-script.js';
 import { readSqlScript } from './sql-script-reader.js';
-import { assertEmptyDatabase, createDatabase, dropDatabase } from './target-database.js';
+import {
+  assertEmptyDatabase,
+  createTemporaryDatabase,
+  dropDatabase,
+  dropDeadTemporaryDatabases,
+  renameIntoPlace,
+  validateDatabaseName,
+} from './target-database.js';
 
 export { redactConnectionUrl } from './redact-url.js';
 export {
@@ -64,21 +71,26 @@ export async function restoreSql(options: RestoreSqlOptions): Promise<RestoreRep
   const db = target.db as string;
   if (target.createDb !== undefined) {
     const name = target.createDb || defaultDatabaseName(db);
+    let temporary: string;
     let url: string;
     try {
-      url = await createDatabase(db, name);
+      validateDatabaseName(name);
+      for (const dropped of await dropDeadTemporaryDatabases(db, name))
+        ctx.log.info(`[postgres] dropped ${dropped}, left by a killed restore into "${name}"`);
+      ({ temporary, url } = await createTemporaryDatabase(db, name));
     } catch (error) {
       input.destroy();
       throw error;
     }
     try {
       const tally = await restoreIntoDatabase(url, options, { fresh: true });
+      await renameIntoPlace(db, temporary, name);
       return report(`created database "${name}" and restored into it`, tally, started, {
         createDb: name,
-        db: redactConnectionUrl(url),
+        db: redactConnectionUrl(urlForDatabase(db, name)),
       });
     } catch (error) {
-      throw await dropCreated(db, name, toNexus(error));
+      throw await dropCreated(db, temporary, name, toNexus(error));
     }
   }
   const tally = await restoreIntoDatabase(db, options, { fresh: false });
@@ -176,14 +188,19 @@ function explain(
   });
 }
 
-/** Drops the database we created for a restore that failed, and says so in the error. */
-async function dropCreated(serverUrl: string, name: string, failure: NexusError): Promise<NexusError> {
+/** Drops the temporary database of a restore that failed, and says so in the error. */
+async function dropCreated(
+  serverUrl: string,
+  temporary: string,
+  name: string,
+  failure: NexusError,
+): Promise<NexusError> {
   let outcome: string;
   try {
-    await dropDatabase(serverUrl, name);
-    outcome = `the new database "${name}" was dropped`;
+    await dropDatabase(serverUrl, temporary);
+    outcome = `no database "${name}" was created`;
   } catch (error) {
-    outcome = `the new database "${name}" could not be dropped (${(error as Error).message}): drop it by hand`;
+    outcome = `its temporary database "${temporary}" could not be dropped (${(error as Error).message}); the next restore into "${name}" drops it`;
   }
   return new NexusError(failure.code, `${failure.message}; ${outcome}`, {
     provider: 'postgres',
@@ -216,7 +233,7 @@ function report(
 
 /**
  * `--create-db` without a name: `<db>_backup_<YYYYMMDD_HHMMSS>` (UTC), the operators' "backup database"
- * naming; createDatabase still refuses to replace an existing one.
+ * naming; createTemporaryDatabase still refuses a name that exists.
  */
 export function defaultDatabaseName(serverUrl: string, now: Date = new Date()): string {
   const source = decodeURIComponent(new URL(serverUrl).pathname.replace(/^\//, '')) || 'postgres';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { link, lstat, open, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { isNexusError, NexusError, type RunContext } from '@nexus-backup/core';
+import { partialName, removeDeadPartials } from './partial-files.js';
 import { countCopy, emptyTally, type ScriptTally } from './run-script.js';
 import { readSqlScript } from './sql-script-reader.js';
 
@@ -15,13 +16,15 @@ export async function restoreToFile(
   ctx: RunContext,
 ): Promise<{ bytes: number; tally: ScriptTally; path: string }> {
   const target = resolve(path);
+  for (const removed of await removeDeadPartials(target))
+    ctx.log.info(`[postgres] removed ${removed}, left by a killed restore`);
   if (await exists(target)) {
     throw new NexusError('TARGET', `${target} already exists; a restore never replaces a file`, {
       provider: 'postgres',
       hint: 'choose another path for toFile, or remove the file first',
     });
   }
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+  const temp = partialName(target, randomBytes(6).toString('hex'));
   const handle = await open(temp, 'wx', 0o600).catch((error: unknown) => {
     throw new NexusError('TARGET', `cannot write next to ${target}: ${(error as Error).message}`, {
       provider: 'postgres',
@@ -75,6 +78,17 @@ function fileRestoreError(error: unknown, target: string, ctx: RunContext): Nexu
       provider: 'postgres',
       cause: error,
     });
+  }
+  if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+    return new NexusError(
+      'IO',
+      `no space left on ${dirname(target)} while writing ${target}; no file was left`,
+      {
+        provider: 'postgres',
+        cause: error,
+        hint: 'free space there, or write the file somewhere else',
+      },
+    );
   }
   return new NexusError('IO', `writing ${target} failed: ${(error as Error).message}; no file was left`, {
     provider: 'postgres',

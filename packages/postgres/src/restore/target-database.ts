@@ -1,4 +1,6 @@
-import { NexusError } from '@nexus-backup/core';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { currentRunOwner, isRunOwnerDead, NexusError, type RunOwner } from '@nexus-backup/core';
 import type { Client } from 'pg';
 import { connectTo, urlForDatabase } from './connection.js';
 import { redactConnectionUrl } from './redact-url.js';
@@ -16,38 +18,150 @@ export function validateDatabaseName(name: string): void {
 }
 
 /**
- * Creates an empty database (from template0, so nothing of template1 leaks in) on the server of
- * `serverUrl`, and returns its URL. Never replaces an existing database: CREATE DATABASE fails instead.
+ * A restore with createDb builds the database under a temporary name, so a kill never leaves an empty
+ * or half-filled database under the requested name, nor one that blocks the retry with "already exists".
+ * The temporary name says which host and pid made it (in case the run dies before the comment is
+ * written); the comment names the requested database and the run, so the next run to that name drops
+ * it once its owner is gone.
+ */
+const TEMP_PREFIX = 'nexus_restore_';
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 6);
+
+interface TemporaryMark extends RunOwner {
+  tool: 'nexus-backup';
+  restoreInto: string;
+}
+
+/**
+ * Creates an empty database (from template0, so nothing of template1 leaks in) under a temporary name
+ * on the server of `serverUrl`, marked as a restore into `name`; returns its name and URL. Refuses when
+ * `name` exists already, before any work.
+ */
+export async function createTemporaryDatabase(
+  serverUrl: string,
+  name: string,
+): Promise<{ temporary: string; url: string }> {
+  validateDatabaseName(name);
+  const temporary = `${TEMP_PREFIX}${HOST_TAG}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const mark: TemporaryMark = { tool: 'nexus-backup', restoreInto: name, ...currentRunOwner() };
+  const client = await connectTo(serverUrl);
+  try {
+    await assertNameFree(client, serverUrl, name);
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(temporary)} TEMPLATE template0`);
+    await client.query(
+      `COMMENT ON DATABASE ${client.escapeIdentifier(temporary)} IS ${client.escapeLiteral(JSON.stringify(mark))}`,
+    );
+  } catch (error) {
+    throw createError(error, serverUrl, name);
+  } finally {
+    await client.end().catch(() => {});
+  }
+  return { temporary, url: urlForDatabase(serverUrl, temporary) };
+}
+
+/**
+ * Creates an empty database under exactly `name` (a drill's scratch database, dropped by the drill
+ * itself); refuses an existing one. Restores use createTemporaryDatabase + renameIntoPlace instead.
  */
 export async function createDatabase(serverUrl: string, name: string): Promise<string> {
   validateDatabaseName(name);
-  const newUrl = urlForDatabase(serverUrl, name);
   const client = await connectTo(serverUrl);
   try {
     await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE template0`);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const where = redactConnectionUrl(serverUrl);
-    if (code === '42P04') {
-      throw new NexusError('TARGET', `database "${name}" already exists on ${where}; it was left untouched`, {
-        provider: 'postgres',
-        cause: error,
-        hint: 'choose another name for createDb',
-      });
-    }
-    throw new NexusError(
-      'TARGET',
-      `could not create database "${name}" on ${where}: ${(error as Error).message}`,
-      {
-        provider: 'postgres',
-        cause: error,
-        hint: code === '42501' ? 'the user needs the CREATEDB privilege' : undefined,
-      },
-    );
+    throw createError(error, serverUrl, name);
   } finally {
     await client.end().catch(() => {});
   }
-  return newUrl;
+  return urlForDatabase(serverUrl, name);
+}
+
+/**
+ * Gives the restored database its requested name: the mark goes first (a kill in between leaves an
+ * unmarked temporary database, which the next run still recognises by its name), then one rename.
+ */
+export async function renameIntoPlace(serverUrl: string, temporary: string, name: string): Promise<void> {
+  const client = await connectTo(serverUrl);
+  try {
+    await client.query(`COMMENT ON DATABASE ${client.escapeIdentifier(temporary)} IS NULL`);
+    await client.query(
+      `ALTER DATABASE ${client.escapeIdentifier(temporary)} RENAME TO ${client.escapeIdentifier(name)}`,
+    );
+  } catch (error) {
+    throw createError(error, serverUrl, name);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Drops the temporary databases of dead restores: those marked as a restore into `name`, and unmarked
+ * ones this host made whose pid is gone. Returns the names dropped.
+ */
+export async function dropDeadTemporaryDatabases(serverUrl: string, name: string): Promise<string[]> {
+  const client = await connectTo(serverUrl);
+  const dropped: string[] = [];
+  try {
+    const { rows } = await client.query<{ datname: string; mark: string | null }>(
+      `SELECT datname, shobj_description(oid, 'pg_database') AS mark FROM pg_database
+        WHERE starts_with(datname, $1) ORDER BY datname`,
+      [TEMP_PREFIX],
+    );
+    for (const row of rows) {
+      if (!isDeadLeftover(row.datname, row.mark, name)) continue;
+      await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(row.datname)} WITH (FORCE)`);
+      dropped.push(row.datname);
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+  return dropped;
+}
+
+function isDeadLeftover(datname: string, markText: string | null, name: string): boolean {
+  const mark = parseMark(markText);
+  if (mark) return mark.restoreInto === name && isRunOwnerDead(mark);
+  const [host, pid] = datname.slice(TEMP_PREFIX.length).split('_');
+  if (host !== HOST_TAG || !/^\d+$/.test(pid ?? '')) return false;
+  return isRunOwnerDead({ host: hostname(), pid: Number(pid), startedAt: new Date().toISOString() });
+}
+
+function parseMark(text: string | null): TemporaryMark | undefined {
+  if (!text) return undefined;
+  try {
+    const mark = JSON.parse(text) as TemporaryMark;
+    return mark.tool === 'nexus-backup' && typeof mark.restoreInto === 'string' ? mark : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function assertNameFree(client: Client, serverUrl: string, name: string): Promise<void> {
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (rowCount) throw alreadyExists(serverUrl, name);
+}
+
+function alreadyExists(serverUrl: string, name: string, cause?: unknown): NexusError {
+  return new NexusError(
+    'TARGET',
+    `database "${name}" already exists on ${redactConnectionUrl(serverUrl)}; it was left untouched`,
+    { provider: 'postgres', cause, hint: 'choose another name for createDb' },
+  );
+}
+
+function createError(error: unknown, serverUrl: string, name: string): NexusError {
+  if (error instanceof NexusError) return error;
+  const code = (error as { code?: string }).code;
+  if (code === '42P04') return alreadyExists(serverUrl, name, error);
+  return new NexusError(
+    'TARGET',
+    `could not create database "${name}" on ${redactConnectionUrl(serverUrl)}: ${(error as Error).message}`,
+    {
+      provider: 'postgres',
+      cause: error,
+      hint: code === '42501' ? 'the user needs the CREATEDB privilege' : undefined,
+    },
+  );
 }
 
 /** Removes a database we created, disconnecting whoever is still on it. */
