@@ -7,6 +7,8 @@ export * from './errors.js';
 export * from './fan-out.js';
 export * from './format-bytes.js';
 export * from './hashing.js';
+export * from './lease.js';
+export * from './lease-holder.js';
 export * from './manifest.js';
 export * from './options.js';
 export * from './progress-stream.js';
