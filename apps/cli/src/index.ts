@@ -12,6 +12,7 @@ import { registerPrune } from './commands/prune.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
 import { registerSchedule } from './commands/schedule.js';
+import { registerUnlock } from './commands/unlock.js';
 import { registerVerify } from './commands/verify.js';
 import { type GlobalFlags, type MainOptions, Runtime } from './runtime.js';
 
@@ -78,6 +79,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerList(program, runtime);
   await registerRestore(program, runtime, providerCommand === 'restore');
   registerVerify(program, runtime);
+  registerUnlock(program, runtime);
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
   registerDecrypt(program, runtime);

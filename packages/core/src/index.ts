@@ -12,6 +12,7 @@ export * from './lease-holder.js';
 export * from './manifest.js';
 export * from './options.js';
 export * from './progress-stream.js';
+export * from './prune.js';
 export * from './registry.js';
 export * from './repository.js';
 export * from './restore.js';

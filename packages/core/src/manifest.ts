@@ -106,6 +106,18 @@ export function parseManifest(text: string, where: string): Manifest {
   if (typeof manifest.source?.provider !== 'string') problems.push('source.provider');
   if (!Array.isArray(manifest.transforms)) problems.push('transforms');
   if (!Array.isArray(manifest.artifacts)) problems.push('artifacts');
+  manifest.transforms?.forEach((transform, index) => {
+    const params = transform?.params;
+    if (
+      typeof transform?.provider !== 'string' ||
+      typeof transform.extension !== 'string' ||
+      typeof params !== 'object' ||
+      params === null ||
+      Array.isArray(params)
+    ) {
+      problems.push(`transforms[${index}]`);
+    }
+  });
   manifest.artifacts?.forEach((artifact, index) => {
     if (!isArtifactFile(artifact?.file) || !isDigest(artifact.stored) || !isDigest(artifact.raw)) {
       problems.push(`artifacts[${index}]`);

@@ -143,6 +143,16 @@ export class Repository {
     return scan;
   }
 
+  /** The pipelines with any object (a backup, a leftover or a lease), from one listing. */
+  async pipelines(ctx: RunContext): Promise<string[]> {
+    const names = new Set<string>();
+    for await (const object of this.destination.list('', ctx)) {
+      const slash = object.key.indexOf('/');
+      if (slash > 0) names.add(object.key.slice(0, slash));
+    }
+    return [...names].sort();
+  }
+
   async readManifest(pipeline: string, id: string, ctx: RunContext): Promise<Manifest> {
     const key = this.key(pipeline, id, MANIFEST_FILE);
     const body = await this.destination.get(key, ctx);
