@@ -105,7 +105,7 @@ export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promis
   for (const target of plan.targets) {
     try {
       leases.push(
-        await acquireLease(target.repository, [plan.pipeline], 'backup', callerCtx, { backupId: id }),
+        await acquireLease(target.repository, [plan.pipeline], 'backup', callerCtx, { covers: id }),
       );
     } catch (error) {
       try {

@@ -28,8 +28,11 @@ export interface LeaseRecord extends HolderIdentity {
   operation: string;
   start: string;
   heartbeat: string;
-  /** The one backup folder the holder writes; absent: every folder of the pipeline (e.g. mirror). */
-  backupId?: string;
+  /**
+   * The backup folder the holder writes (backup), `*` for any folder of the pipeline (mirror), absent
+   * when it writes none (prune): only covered folders are kept from prune.
+   */
+  covers?: string;
 }
 
 export interface LeaseInfo {
@@ -44,7 +47,8 @@ export interface LeaseInfo {
 }
 
 export interface LeaseOptions {
-  backupId?: string;
+  /** See `LeaseRecord.covers`. */
+  covers?: string;
   heartbeatMs?: number;
 }
 
@@ -82,7 +86,7 @@ export async function acquireLease(
       ...holder,
       start,
       heartbeat: start,
-      ...(options.backupId ? { backupId: options.backupId } : {}),
+      ...(options.covers ? { covers: options.covers } : {}),
     }),
   );
   const keys = records.map((record) => leaseKey(record.pipeline, record));
@@ -227,7 +231,7 @@ export function judgeLease(
     : { key, record, state: 'live', reason: heartbeat, holder };
 }
 
-/** The live lease that covers a backup folder, if any. */
+/** The live lease that covers a backup folder, if any (an unreadable lease covers every folder). */
 export function leaseCovering(
   leases: readonly LeaseInfo[],
   pipeline: string,
@@ -237,7 +241,7 @@ export function leaseCovering(
     (lease) =>
       lease.state === 'live' &&
       lease.key.startsWith(`${pipeline}/`) &&
-      (lease.record?.backupId === undefined || lease.record.backupId === id),
+      (lease.record === undefined || lease.record.covers === '*' || lease.record.covers === id),
   );
 }
 

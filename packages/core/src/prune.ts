@@ -210,6 +210,15 @@ async function decideLeftover(
   const lease = leaseCovering(leases, leftover.pipeline, leftover.id);
   if (lease)
     return { action: 'keep', reason: `being written: live lease of ${lease.holder} (${lease.reason})` };
+  // Its own writer's lease says the writer is gone (on this host: at once): a crashed run, grace or not.
+  const dead = leases.find(
+    (candidate) =>
+      candidate.state === 'stale' &&
+      candidate.record?.pipeline === leftover.pipeline &&
+      candidate.record.covers === leftover.id,
+  );
+  if (dead)
+    return { action: 'remove', reason: `a crashed run: its writer's lease is stale (${dead.reason})` };
   if (now.getTime() - leftover.newest.getTime() < options.graceMs) {
     return { action: 'keep', reason: 'no manifest yet: may still be running (within --grace)' };
   }

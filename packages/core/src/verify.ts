@@ -91,6 +91,9 @@ async function verifyDecoded(
     await pipeline(decoded, discard, { signal: ctx.signal });
     return { file: artifact.file, ok: true };
   } catch (error) {
+    // A decoder trips over changed bytes before the stored hash is complete: name that root cause.
+    const stored = await verifyArtifact(repository, backup, artifact, ctx);
+    if (!stored.ok) return stored;
     return { file: artifact.file, ok: false, problem: toNexusError(error, 'IO').message };
   }
 }

@@ -55,7 +55,9 @@ export function registerMirror(program: Command, runtime: Runtime): void {
       const ctx = runtime.context();
       const pipelines = parsed.dryRun ? [] : await source.pipelines(ctx);
       const report =
-        pipelines.length > 0 ? await withLease(target, pipelines, 'mirror', ctx, copy) : await copy(ctx);
+        pipelines.length > 0
+          ? await withLease(target, pipelines, 'mirror', ctx, copy, { covers: '*' })
+          : await copy(ctx);
       if (parsed.json) printJson(report);
       else printLines(report.lines);
       for (const failure of report.failed) runtime.log.warn(`${failure.backup}: ${failure.error.message}`);
