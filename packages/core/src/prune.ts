@@ -3,13 +3,18 @@ import { type LeaseInfo, leaseCovering, readLeases, withLease } from './lease.js
 import { MANIFEST_FILE } from './manifest.js';
 import type { BackupEntry, Repository, RepositoryScan } from './repository.js';
 import { decideRetention, type RetentionPolicy } from './retention.js';
-import { verifyBackup } from './verify.js';
+import { type BackupCheck, verifyBackup } from './verify.js';
 
 export interface PruneOptions {
   pipeline?: string | undefined;
   /** Leftovers (no manifest) younger than this are kept even without a lease. */
   graceMs: number;
   dryRun: boolean;
+  /**
+   * How prune checks the newest backup it relies on; default: the stored bytes against the manifest.
+   * The CLI also checks the manifest is restorable and decodes backups that need no passphrase.
+   */
+  verify?: (backup: BackupEntry, ctx: RunContext) => Promise<BackupCheck>;
 }
 
 export interface PruneDecision {
@@ -139,12 +144,17 @@ async function prunePipeline(
   // backup cannot be what retention relies on while the older good ones are removed.
   if (decisions.some((decision) => decision.action === 'remove')) {
     for (const backup of [...intact].reverse()) {
-      const check = await verifyBackup(repository, backup, ctx);
+      const check = options.verify
+        ? await options.verify(backup, ctx)
+        : await verifyBackup(repository, backup, ctx);
       if (check.ok) {
         newestGood = backup;
         break;
       }
-      const problem = check.artifacts.find((artifact) => !artifact.ok)?.problem ?? 'failed verification';
+      const problem =
+        check.problems?.join('; ') ||
+        check.artifacts.find((artifact) => !artifact.ok)?.problem ||
+        'failed verification';
       unverified.set(backup.id, problem);
       outcome.damaged.push({ pipeline, id: backup.id, time: backup.time.toISOString(), problems: [problem] });
       outcome.warnings.push(

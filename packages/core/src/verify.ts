@@ -148,3 +148,23 @@ export async function checkRestorable(
   }
   return problems.length > 0 ? { problems } : { problems, ...(stages ? { stages } : {}) };
 }
+
+/**
+ * The thorough check `verify` and `prune` use: the manifest is restorable, the stored bytes match,
+ * and, when no passphrase is needed (or `decrypt` is set), the decoded bytes match too.
+ */
+export async function verifyRestorable(
+  repository: Repository,
+  backup: BackupEntry,
+  registry: ProviderRegistry,
+  ctx: RunContext,
+  options: { decrypt?: boolean } = {},
+): Promise<BackupCheck> {
+  const { problems, stages } = await checkRestorable(backup.manifest, registry);
+  if (problems.length > 0 || !stages) {
+    return { pipeline: backup.pipeline, id: backup.id, ok: false, artifacts: [], problems };
+  }
+  const encrypted = stages.some((stage) => stage.definition.encrypts);
+  const decode = !encrypted || options.decrypt === true;
+  return verifyBackup(repository, backup, ctx, decode ? stages : undefined);
+}

@@ -7,6 +7,7 @@ import {
   RETENTION_COUNT_RULES,
   RETENTION_WITHIN_RULES,
   type RetentionPolicy,
+  verifyRestorable,
 } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { printJson, printTable } from '../output.js';
@@ -42,10 +43,13 @@ export function registerPrune(program: Command, runtime: Runtime): void {
       runtime.flags = parsed;
       const policy = policyFromFlags(parsed);
       const repository = await openRepositoryByName(parsed.from as string, runtime);
+      const registry = await runtime.registry();
       const outcome = await pruneRepository(repository, policy, runtime.context(), {
         pipeline,
         graceMs: parseGrace(parsed.grace as string),
         dryRun: Boolean(parsed.dryRun),
+        // Decode what needs no passphrase: an edited raw hash or an unknown provider is not "newest good".
+        verify: (backup, ctx) => verifyRestorable(repository, backup, registry, ctx),
       });
       printPrune(outcome, runtime, Boolean(parsed.dryRun));
       process.exitCode = outcome.warnings.length > 0 ? EXIT.warnings : EXIT.ok;

@@ -1,4 +1,4 @@
-import { type BackupCheck, checkRestorable, EXIT, NexusError, verifyBackup } from '@nexus-backup/core';
+import { type BackupCheck, EXIT, NexusError, verifyRestorable } from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
@@ -37,14 +37,8 @@ export function registerVerify(program: Command, runtime: Runtime): void {
       }
       const checks: BackupCheck[] = [];
       for (const backup of backups) {
-        const { problems, stages } = await checkRestorable(backup.manifest, registry);
-        if (problems.length > 0 || !stages) {
-          checks.push({ pipeline: backup.pipeline, id: backup.id, ok: false, artifacts: [], problems });
-          continue;
-        }
-        const encrypted = stages.some((stage) => stage.definition.encrypts);
-        const decode = !encrypted || Boolean(runtime.flags.read);
-        checks.push(await verifyBackup(repository, backup, ctx, decode ? stages : undefined));
+        const decrypt = Boolean(runtime.flags.read);
+        checks.push(await verifyRestorable(repository, backup, registry, ctx, { decrypt }));
       }
       for (const backup of damaged) {
         checks.push({
