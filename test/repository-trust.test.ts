@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Manifest } from '@nexus-backup/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 
@@ -56,9 +57,9 @@ async function artifactOf(folder: string): Promise<string> {
   return join(folder, (await readdir(folder)).find((name) => name !== 'manifest.json') as string);
 }
 
-async function editManifest(folder: string, edit: (manifest: Record<string, any>) => void): Promise<void> {
+async function editManifest(folder: string, edit: (manifest: Manifest) => void): Promise<void> {
   const path = join(folder, 'manifest.json');
-  const manifest = JSON.parse(await readFile(path, 'utf8'));
+  const manifest = JSON.parse(await readFile(path, 'utf8')) as Manifest;
   edit(manifest);
   await writeFile(path, JSON.stringify(manifest, null, 2));
 }
@@ -175,7 +176,7 @@ describe('damaged newest backup: list, check, prune and restore look at the obje
     const fixture = await threeBackups();
     const [, middle, newest] = fixture.ids as [string, string, string];
     await editManifest(fixture.folder(newest), (manifest) => {
-      manifest.transforms[0].provider = 'zstd';
+      (manifest.transforms[0] as Manifest['transforms'][number]).provider = 'zstd';
     });
     const verify = await runCli(['verify', 'app', '--from', fixture.repo, '--json']);
     expect(verify.code).toBe(2);
@@ -195,8 +196,8 @@ describe('damaged newest backup: list, check, prune and restore look at the obje
     const fixture = await threeBackups();
     const [, middle, newest] = fixture.ids as [string, string, string];
     await editManifest(fixture.folder(newest), (manifest) => {
-      const sha = manifest.artifacts[0].raw.sha256 as string;
-      manifest.artifacts[0].raw.sha256 = `${sha[0] === 'a' ? 'b' : 'a'}${sha.slice(1)}`;
+      const { raw } = manifest.artifacts[0] as Manifest['artifacts'][number];
+      raw.sha256 = `${raw.sha256[0] === 'a' ? 'b' : 'a'}${raw.sha256.slice(1)}`;
     });
     const verify = await runCli(['verify', `app@${newest}`, '--from', fixture.repo]);
     expect(verify.code).toBe(2);
@@ -211,8 +212,8 @@ describe('damaged newest backup: list, check, prune and restore look at the obje
     const fixture = await threeBackups({ encrypt: true });
     const newest = fixture.ids[2] as string;
     await editManifest(fixture.folder(newest), (manifest) => {
-      const sha = manifest.artifacts[0].raw.sha256 as string;
-      manifest.artifacts[0].raw.sha256 = `${sha[0] === 'a' ? 'b' : 'a'}${sha.slice(1)}`;
+      const { raw } = manifest.artifacts[0] as Manifest['artifacts'][number];
+      raw.sha256 = `${raw.sha256[0] === 'a' ? 'b' : 'a'}${raw.sha256.slice(1)}`;
     });
     const plain = await runCli(['verify', `app@${newest}`, '--from', fixture.repo]);
     expect(plain.code).toBe(0);
@@ -233,10 +234,10 @@ describe('damaged newest backup: list, check, prune and restore look at the obje
     const fixture = await threeBackups();
     const [oldest, middle] = fixture.ids as [string, string, string];
     await editManifest(fixture.folder(oldest), (manifest) => {
-      manifest.artifacts[0].stored.bytes = -1;
+      (manifest.artifacts[0] as Manifest['artifacts'][number]).stored.bytes = -1;
     });
     await editManifest(fixture.folder(middle), (manifest) => {
-      manifest.artifacts[0].raw.sha256 = 'abc';
+      (manifest.artifacts[0] as Manifest['artifacts'][number]).raw.sha256 = 'abc';
     });
     const list = await runCli(['list', '--from', fixture.repo, '--json']);
     expect(list.code).toBe(1);
