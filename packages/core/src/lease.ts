@@ -90,21 +90,21 @@ export async function acquireLease(
     }),
   );
   const keys = records.map((record) => leaseKey(record.pipeline, record));
+  let written = 0;
   const writeAll = async (heartbeat: string, signal: AbortSignal) => {
     for (const [index, record] of records.entries()) {
       record.heartbeat = heartbeat;
       const body = Readable.from([Buffer.from(`${JSON.stringify(record, null, 2)}\n`)]);
       await repository.destination.put(keys[index] as string, body, { ...ctx, signal });
+      written = Math.max(written, index + 1);
     }
   };
   try {
     await writeAll(start, ctx.signal);
   } catch (error) {
-    await deleteQuietly(repository, keys, ctx);
-    throw new NexusError('IO', `could not write a lease in ${repository.label}`, {
-      cause: toNexusError(error, 'IO'),
-      hint: toNexusError(error, 'IO').message,
-    });
+    if (written > 0) await deleteQuietly(repository, keys.slice(0, written), ctx);
+    // The destination's own error (unreachable host, refused host key, missing bucket) says it best.
+    throw toNexusError(error, 'IO');
   }
 
   const lost = new AbortController();
