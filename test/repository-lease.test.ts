@@ -192,6 +192,17 @@ describe('prune and unlock honour leases', () => {
     expect(await readdir(repo)).toEqual([]);
   });
 
+  it("a mirror's lease covers every folder of its pipelines; a prune's own lease covers none", async () => {
+    const { repo, id } = await repoWithLeftover();
+    const mirror = await writeLease(repo, record({ operation: 'mirror', covers: '*' }));
+    const covered = await runCli(['prune', '--from', repo, '--keep-last', '1', '--grace', '0', '--json']);
+    expect(JSON.parse(covered.stdout).leftovers[0]).toMatchObject({ id, action: 'keep' });
+    await rm(join(repo, mirror));
+    await writeLease(repo, record({ operation: 'prune' }));
+    const uncovered = await runCli(['prune', '--from', repo, '--keep-last', '1', '--grace', '0', '--json']);
+    expect(JSON.parse(uncovered.stdout).leftovers[0]).toMatchObject({ id, action: 'remove' });
+  });
+
   it('a leftover without any lease is kept within --grace and removed after it', async () => {
     const { repo, id } = await repoWithLeftover();
     const within = await runCli(['prune', '--from', repo, '--keep-last', '1', '--json']);
