@@ -23,7 +23,9 @@ const DEFAULT_GRACE = '24h';
 export function registerPrune(program: Command, runtime: Runtime): void {
   const command = program
     .command('prune')
-    .description('remove backups a retention policy no longer keeps, and leftovers of crashed runs')
+    .description(
+      'remove backups a retention policy no longer keeps, and leftovers of crashed runs; never the newest backup that verifies',
+    )
     .argument('[pipeline]', 'only this pipeline (default: every pipeline, each with the same policy)')
     .requiredOption('--from <repository>', 'repository path, URL or config name');
   for (const rule of RETENTION_COUNT_RULES) {
@@ -34,7 +36,7 @@ export function registerPrune(program: Command, runtime: Runtime): void {
   command
     .option(
       '--grace <duration>',
-      'leftovers of crashed or running backups younger than this are kept',
+      'folders without a manifest are kept while younger than this; a live lease always keeps one, a dead writer lease frees it at once',
       DEFAULT_GRACE,
     )
     .option('--dry-run', 'print the decision table and remove nothing')
