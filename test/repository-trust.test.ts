@@ -230,6 +230,29 @@ describe('damaged newest backup: list, check, prune and restore look at the obje
     expect(intact.stderr).toContain('(stored and raw)');
   });
 
+  it('restore @latest names an unreadable newest manifest it passed over and exits 1; @ID of a damaged backup fails', async () => {
+    const fixture = await threeBackups();
+    const [oldest, middle, newest] = fixture.ids as [string, string, string];
+    await writeFile(join(fixture.folder(newest), 'manifest.json'), '{ not json');
+    const restore = await restoredGeneration(fixture, 'app@latest');
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toMatch(
+      new RegExp(
+        `skipped the newer backup app@${newest}: unreadable: manifest .* is not valid JSON; restoring app@${middle} instead`,
+      ),
+    );
+    expect(restore.generation).toBe('2');
+
+    await rm(await artifactOf(fixture.folder(middle)));
+    const explicit = await restoredGeneration(fixture, `app@${middle}`);
+    expect(explicit.code).toBe(2);
+    expect(explicit.stderr).toContain(`backup app@${middle} in ${fixture.repo} is damaged`);
+    const latest = await restoredGeneration(fixture, 'app@latest');
+    expect(latest.code).toBe(1);
+    expect(latest.generation).toBe('1');
+    expect(latest.stderr).toContain(`restoring app@${oldest} instead`);
+  });
+
   it('a manifest with a negative size or a malformed hash is unreadable, never listed as a backup', async () => {
     const fixture = await threeBackups();
     const [oldest, middle] = fixture.ids as [string, string, string];

@@ -50,6 +50,8 @@ export interface LeaseOptions {
   /** See `LeaseRecord.covers`. */
   covers?: string;
   heartbeatMs?: number;
+  /** The stale bound the holder protects itself against (default LEASE_STALE_MS). */
+  staleMs?: number;
 }
 
 /** A held lease: renewed until `release`; `signal` aborts when renewals failed long enough to look stale. */
@@ -124,7 +126,7 @@ export async function acquireLease(
           `could not renew the ${operation} lease in ${repository.label}: ${toNexusError(error).message}`,
         );
         // Past half the stale bound another host may soon take the lease as stale: stop before that.
-        if (silentMs > LEASE_STALE_MS / 2 && !lost.signal.aborted) {
+        if (silentMs > (options.staleMs ?? LEASE_STALE_MS) / 2 && !lost.signal.aborted) {
           lost.abort(
             new NexusError(
               'IO',
