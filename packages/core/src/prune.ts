@@ -1,7 +1,12 @@
 import type { RunContext } from './contracts.js';
-import { type LeaseInfo, leaseCovering, readLeases, withLease } from './lease.js';
+import { LEASE_STALE_MS, type LeaseInfo, leaseCovering, readLeases, withLease } from './lease.js';
 import { MANIFEST_FILE } from './manifest.js';
-import type { BackupEntry, Repository, RepositoryScan } from './repository.js';
+import {
+  type BackupEntry,
+  MANIFEST_TIME_TOLERANCE_MS,
+  type Repository,
+  type RepositoryScan,
+} from './repository.js';
 import { decideRetention, type RetentionPolicy } from './retention.js';
 import { type BackupCheck, verifyBackup } from './verify.js';
 
@@ -116,14 +121,35 @@ async function prune(
       ctx,
     );
   const cleanup = repository.destination.cleanup;
-  if (cleanup)
-    outcome.cleaned = await cleanup.call(
-      repository.destination,
-      new Date(now.getTime() - options.graceMs),
-      ctx,
-      options.dryRun,
-    );
+  if (cleanup) {
+    const olderThan = await cleanupBound(repository, now, options, ctx);
+    outcome.cleaned = await cleanup.call(repository.destination, olderThan, ctx, options.dryRun);
+  }
   return outcome;
+}
+
+/**
+ * Temp files and open multipart uploads carry no owner, only an age, and a writer's first one (its
+ * lease) exists before any lease can be read. So housekeeping spares everything younger than the
+ * stale bound, whatever --grace says, and everything since the oldest live lease of the repository
+ * began (less the clock skew allowed between hosts): a long upload of a running backup stays.
+ */
+async function cleanupBound(
+  repository: Repository,
+  now: Date,
+  options: PruneOptions,
+  ctx: RunContext,
+): Promise<Date> {
+  let bound = Math.min(now.getTime() - options.graceMs, now.getTime() - LEASE_STALE_MS);
+  const leases = await readLeases(repository, await repository.pipelines(ctx), ctx, now);
+  for (const lease of leases) {
+    if (lease.state !== 'live') continue;
+    const start = lease.record ? Date.parse(lease.record.start) : Number.NaN;
+    // An unreadable live lease says nothing about its start: spare everything of the stale window.
+    const since = Number.isNaN(start) ? now.getTime() - LEASE_STALE_MS : start;
+    bound = Math.min(bound, since - MANIFEST_TIME_TOLERANCE_MS);
+  }
+  return new Date(bound);
 }
 
 async function prunePipeline(
