@@ -13,7 +13,7 @@ import {
 // Issue 12 (1): prune with --grace 0 running in a loop next to running backups never removes a running
 // backup's objects; every backup that reports success is listed intact, verifies and restores.
 
-const BACKUPS_PER_PIPELINE = FULL ? 12 : 4;
+const BACKUPS_PER_PIPELINE = FULL ? 25 : 4;
 const BLOB_BYTES = FULL ? 4 * 1024 * 1024 : 2 * 1024 * 1024;
 
 let chaos: ChaosRepo | undefined;

@@ -15,7 +15,7 @@ import {
 // Issue 12 (1, 3): kill -9 of backup and of prune at random moments never leaves a listed backup
 // that does not verify, and never a pipeline without its newest good backup.
 
-const KILLS = FULL ? 12 : 4;
+const KILLS = FULL ? 25 : 4;
 const BLOB_BYTES = FULL ? 4 * 1024 * 1024 : 2 * 1024 * 1024;
 /** Random kill moments spread over a typical run of the CLI on this kind of machine (start-up included). */
 const MAX_DELAY_MS = FULL ? 2500 : 1500;
