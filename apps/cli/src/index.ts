@@ -15,6 +15,7 @@ import { registerRecover } from './commands/recover.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
 import { registerSchedule } from './commands/schedule.js';
+import { registerUnlock } from './commands/unlock.js';
 import { registerVerify } from './commands/verify.js';
 import { type GlobalFlags, type MainOptions, Runtime } from './runtime.js';
 
@@ -83,6 +84,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerVerify(program, runtime);
   registerDrill(program, runtime);
   await registerCleanup(program, runtime, providerCommand === 'cleanup');
+  registerUnlock(program, runtime);
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
   registerDecrypt(program, runtime);

@@ -40,6 +40,7 @@ function scanOf(entries: Manifest[], unreadable: { pipeline: string; id: string 
       manifest: m,
       storedBytes: 0,
     })),
+    damaged: [],
     leftovers: [],
     unreadable: unreadable.map((u) => ({
       ...u,

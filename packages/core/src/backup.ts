@@ -12,6 +12,7 @@ import type {
 import { NexusError, toNexusError } from './errors.js';
 import { FanOut } from './fan-out.js';
 import { HashingStream } from './hashing.js';
+import { acquireLease, type Lease } from './lease.js';
 import {
   assertPipelineName,
   createBackupId,
@@ -83,7 +84,7 @@ export function checkBackupPolicy(plan: BackupPlan): void {
  * Runs one backup: every artifact is encoded once and streamed to every target; each target gets its
  * manifest only after all its artifacts are stored, so a crash at any point leaves no visible backup.
  */
-export async function runBackup(plan: BackupPlan, ctx: RunContext): Promise<BackupResult> {
+export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promise<BackupResult> {
   checkBackupPolicy(plan);
   const startedAt = new Date();
   const id = createBackupId(startedAt);
@@ -99,6 +100,27 @@ export async function runBackup(plan: BackupPlan, ctx: RunContext): Promise<Back
     warnings.push(`optional repository ${target.repository.label} failed: ${failure.message}`);
   };
   const liveTargets = () => plan.targets.filter((target) => live.get(target) === undefined);
+  // Leases first: a prune that sees this backup's folder also sees who is writing it.
+  const leases: Lease[] = [];
+  for (const target of plan.targets) {
+    try {
+      leases.push(
+        await acquireLease(target.repository, [plan.pipeline], 'backup', callerCtx, { covers: id }),
+      );
+    } catch (error) {
+      try {
+        failTarget(target, error);
+      } catch (fatal) {
+        await Promise.all(leases.map((lease) => lease.release()));
+        throw fatal;
+      }
+    }
+  }
+  // A lease that could not be renewed for long may be taken as stale by a prune elsewhere: stop then.
+  const ctx = {
+    ...callerCtx,
+    signal: AbortSignal.any([callerCtx.signal, ...leases.map((lease) => lease.signal)]),
+  };
 
   try {
     const description = await plan.source.source.describe(ctx);
@@ -136,6 +158,7 @@ export async function runBackup(plan: BackupPlan, ctx: RunContext): Promise<Back
     };
     for (const target of liveTargets()) {
       try {
+        await assertArtifactsStored(target.repository, manifest, ctx);
         await target.repository.writeManifest(manifest, ctx);
       } catch (error) {
         failTarget(target, error);
@@ -154,6 +177,34 @@ export async function runBackup(plan: BackupPlan, ctx: RunContext): Promise<Back
   } catch (error) {
     await removePartialBackups(plan, id, ctx, () => true);
     throw toNexusError(error, 'IO', plan.source.definition.name);
+  } finally {
+    await Promise.all(leases.map((lease) => lease.release()));
+  }
+}
+
+/**
+ * The manifest is the commit marker: before writing it, look that every artifact is listed at the
+ * size written, so a backup whose objects vanished (a concurrent prune, an operator, a store losing a
+ * write) is never committed.
+ */
+async function assertArtifactsStored(
+  repository: Repository,
+  manifest: Manifest,
+  ctx: RunContext,
+): Promise<void> {
+  const listed = new Map<string, number>();
+  for await (const object of repository.destination.list(`${manifest.pipeline}/${manifest.id}/`, ctx)) {
+    listed.set(object.key, object.bytes);
+  }
+  for (const artifact of manifest.artifacts) {
+    const key = repository.key(manifest.pipeline, manifest.id, artifact.file);
+    const bytes = listed.get(key);
+    if (bytes === artifact.stored.bytes) continue;
+    const found =
+      bytes === undefined ? 'is missing' : `is ${bytes} bytes, ${artifact.stored.bytes} were written`;
+    throw new NexusError('INTEGRITY', `${repository.label}/${key} ${found}; no manifest written`, {
+      hint: 'something removed or changed it while the backup ran (a prune from an older nexus-backup, an operator, the store); run the backup again',
+    });
   }
 }
 

@@ -100,11 +100,26 @@ export function parseManifest(text: string, where: string): Manifest {
   for (const key of ['id', 'pipeline', 'startedAt', 'finishedAt'] as const) {
     if (typeof manifest[key] !== 'string') problems.push(key);
   }
+  for (const key of ['startedAt', 'finishedAt'] as const) {
+    if (typeof manifest[key] === 'string' && Number.isNaN(Date.parse(manifest[key]))) problems.push(key);
+  }
   if (typeof manifest.source?.provider !== 'string') problems.push('source.provider');
   if (!Array.isArray(manifest.transforms)) problems.push('transforms');
   if (!Array.isArray(manifest.artifacts)) problems.push('artifacts');
+  manifest.transforms?.forEach((transform, index) => {
+    const params = transform?.params;
+    if (
+      typeof transform?.provider !== 'string' ||
+      typeof transform.extension !== 'string' ||
+      typeof params !== 'object' ||
+      params === null ||
+      Array.isArray(params)
+    ) {
+      problems.push(`transforms[${index}]`);
+    }
+  });
   manifest.artifacts?.forEach((artifact, index) => {
-    if (typeof artifact?.file !== 'string' || !isDigest(artifact.stored) || !isDigest(artifact.raw)) {
+    if (!isArtifactFile(artifact?.file) || !isDigest(artifact.stored) || !isDigest(artifact.raw)) {
       problems.push(`artifacts[${index}]`);
     }
   });
@@ -114,11 +129,24 @@ export function parseManifest(text: string, where: string): Manifest {
   return manifest as Manifest;
 }
 
+/** A plain file name inside the backup folder: a manifest must never point a restore elsewhere. */
+function isArtifactFile(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    /^[^/\\]+$/.test(value) &&
+    value !== '.' &&
+    value !== '..' &&
+    value !== MANIFEST_FILE
+  );
+}
+
+/** A size is a whole number of bytes and a SHA-256 is 64 lowercase hex digits. */
 function isDigest(value: unknown): value is Digest {
   const digest = value as Digest | undefined;
   return (
-    typeof digest?.bytes === 'number' &&
-    typeof digest.sha256 === 'string' &&
+    Number.isSafeInteger(digest?.bytes) &&
+    (digest?.bytes as number) >= 0 &&
+    typeof digest?.sha256 === 'string' &&
     /^[0-9a-f]{64}$/.test(digest.sha256)
   );
 }

@@ -11,7 +11,9 @@ import type {
 import { NexusError } from './errors.js';
 import { VerifyingStream } from './hashing.js';
 import type { ManifestArtifact } from './manifest.js';
+import { defaultOptions } from './options.js';
 import { ProgressStream } from './progress-stream.js';
+import type { ProviderRegistry } from './registry.js';
 import type { BackupEntry, Repository } from './repository.js';
 import { verifyArtifact } from './verify.js';
 
@@ -81,16 +83,34 @@ async function openDecoded(
   artifact: ManifestArtifact,
   ctx: RunContext,
 ): Promise<Readable> {
-  const { repository, backup } = plan;
+  return openDecodedArtifact(plan.repository, plan.backup, plan.stages, artifact, ctx);
+}
+
+/**
+ * One artifact's raw bytes, decoded through `stages` (the manifest's order), erroring at its end when
+ * the stored or the raw SHA-256 or size does not match the manifest.
+ */
+export async function openDecodedArtifact(
+  repository: Repository,
+  backup: BackupEntry,
+  stages: readonly DecodeStage[],
+  artifact: ManifestArtifact,
+  ctx: RunContext,
+): Promise<Readable> {
   const stored = await repository.destination.get(
     repository.key(backup.pipeline, backup.id, artifact.file),
     ctx,
   );
   const decoders = [];
-  for (let index = plan.stages.length - 1; index >= 0; index -= 1) {
-    const stage = plan.stages[index] as DecodeStage;
-    const decoder = await stage.transform.decode(ctx, backup.manifest.transforms[index]?.params ?? {});
-    decoders.push(namingArtifact(decoder, artifact.file));
+  try {
+    for (let index = stages.length - 1; index >= 0; index -= 1) {
+      const stage = stages[index] as DecodeStage;
+      const decoder = await stage.transform.decode(ctx, backup.manifest.transforms[index]?.params ?? {});
+      decoders.push(namingArtifact(decoder, artifact.file));
+    }
+  } catch (error) {
+    stored.destroy(); // a wrong passphrase or bad parameters: release the object's handle
+    throw error;
   }
   const output = new PassThrough();
   const progress = ctx.progress;
@@ -131,4 +151,17 @@ function namingArtifact(decoder: Duplex, file: string): Duplex {
       );
     });
   return decoder;
+}
+
+/** The decoders a manifest names, created from their declared defaults (decode reads the manifest's params). */
+export async function loadDecodeStages(
+  registry: ProviderRegistry,
+  transforms: readonly { provider: string }[],
+): Promise<DecodeStage[]> {
+  const stages: DecodeStage[] = [];
+  for (const transform of transforms) {
+    const definition = await registry.load('transform', transform.provider);
+    stages.push({ definition, transform: await definition.create(defaultOptions(definition.options)) });
+  }
+  return stages;
 }

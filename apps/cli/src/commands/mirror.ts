@@ -1,4 +1,4 @@
-import { type Destination, EXIT, type NexusError, type RunContext } from '@nexus-backup/core';
+import { type Destination, EXIT, type NexusError, type RunContext, withLease } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { printJson, printLines } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
@@ -42,14 +42,22 @@ export function registerMirror(program: Command, runtime: Runtime): void {
       const mirror = (await registry.providerModule('destination', 'sftp')) as unknown as MirrorModule;
       const source = await openRepositoryByName(from, runtime);
       const target = await openRepositoryByName(to, runtime);
-      const report = await mirror.mirrorRepository({
-        source: source.destination,
-        target: target.destination,
-        delete: Boolean(parsed.delete),
-        dryRun: Boolean(parsed.dryRun),
-        via: parsed.via as 'sftp' | 'rsync',
-        ctx: runtime.context(),
-      });
+      const copy = (ctx: RunContext) =>
+        mirror.mirrorRepository({
+          source: source.destination,
+          target: target.destination,
+          delete: Boolean(parsed.delete),
+          dryRun: Boolean(parsed.dryRun),
+          via: parsed.via as 'sftp' | 'rsync',
+          ctx,
+        });
+      // Folders a mirror is copying have no manifest yet: its lease keeps a prune of <to> off them.
+      const ctx = runtime.context();
+      const pipelines = parsed.dryRun ? [] : await source.pipelines(ctx);
+      const report =
+        pipelines.length > 0
+          ? await withLease(target, pipelines, 'mirror', ctx, copy, { covers: '*' })
+          : await copy(ctx);
       if (parsed.json) printJson(report);
       else printLines(report.lines);
       for (const failure of report.failed) runtime.log.warn(`${failure.backup}: ${failure.error.message}`);

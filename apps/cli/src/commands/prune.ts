@@ -1,13 +1,13 @@
 import {
-  decideRetention,
   EXIT,
+  type PruneOutcome,
   parseDuration,
   parseDurationMs,
+  pruneRepository,
   RETENTION_COUNT_RULES,
   RETENTION_WITHIN_RULES,
-  type Repository,
   type RetentionPolicy,
-  type RunContext,
+  verifyRestorable,
 } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { printJson, printTable } from '../output.js';
@@ -16,11 +16,16 @@ import type { Runtime } from '../runtime.js';
 
 const DEFAULT_GRACE = '24h';
 
-/** `prune [PIPELINE] --from <repo> --keep-last N --keep-daily N ... [--dry-run]` */
+/**
+ * `prune [PIPELINE] --from <repo> --keep-last N --keep-daily N ... [--dry-run]`. Exit 1 when a damaged
+ * backup was found or a pipeline has no backup that verifies (then none of its backups is removed).
+ */
 export function registerPrune(program: Command, runtime: Runtime): void {
   const command = program
     .command('prune')
-    .description('remove backups a retention policy no longer keeps, and leftovers of crashed runs')
+    .description(
+      'remove backups a retention policy no longer keeps, and leftovers of crashed runs; never the newest backup that verifies',
+    )
     .argument('[pipeline]', 'only this pipeline (default: every pipeline, each with the same policy)')
     .requiredOption('--from <repository>', 'repository path, URL or config name');
   for (const rule of RETENTION_COUNT_RULES) {
@@ -31,7 +36,7 @@ export function registerPrune(program: Command, runtime: Runtime): void {
   command
     .option(
       '--grace <duration>',
-      'leftovers of crashed or running backups younger than this are kept',
+      'folders without a manifest are kept while younger than this; a live lease always keeps one, a dead writer lease frees it at once',
       DEFAULT_GRACE,
     )
     .option('--dry-run', 'print the decision table and remove nothing')
@@ -40,74 +45,20 @@ export function registerPrune(program: Command, runtime: Runtime): void {
       runtime.flags = parsed;
       const policy = policyFromFlags(parsed);
       const repository = await openRepositoryByName(parsed.from as string, runtime);
+      const registry = await runtime.registry();
       const outcome = await pruneRepository(repository, policy, runtime.context(), {
         pipeline,
         graceMs: parseGrace(parsed.grace as string),
         dryRun: Boolean(parsed.dryRun),
+        // Decode what needs no passphrase: an edited raw hash or an unknown provider is not "newest good".
+        verify: (backup, ctx) => verifyRestorable(repository, backup, registry, ctx),
       });
       printPrune(outcome, runtime, Boolean(parsed.dryRun));
-      process.exitCode = EXIT.ok;
+      process.exitCode = outcome.warnings.length > 0 ? EXIT.warnings : EXIT.ok;
     });
 }
 
-export interface PruneOutcome {
-  repository: string;
-  decisions: { pipeline: string; id: string; time: string; action: 'keep' | 'remove'; reasons: string[] }[];
-  leftovers: { pipeline: string; id: string; action: 'keep' | 'remove'; reason: string }[];
-  cleaned: string[];
-}
-
-/** Applies a policy per pipeline; the newest complete backup of each pipeline is always kept. */
-export async function pruneRepository(
-  repository: Repository,
-  policy: RetentionPolicy,
-  ctx: RunContext,
-  options: { pipeline?: string | undefined; graceMs: number; dryRun: boolean },
-): Promise<PruneOutcome> {
-  const now = new Date();
-  const scan = await repository.scan(ctx, options.pipeline);
-  const outcome: PruneOutcome = { repository: repository.label, decisions: [], leftovers: [], cleaned: [] };
-  const pipelines = [...new Set(scan.backups.map((backup) => backup.pipeline))];
-  for (const pipeline of pipelines) {
-    const backups = scan.backups.filter((backup) => backup.pipeline === pipeline);
-    const decisions = decideRetention(
-      backups.map((backup) => ({ id: backup.id, time: backup.time, complete: true })),
-      policy,
-      now,
-    );
-    for (const decision of decisions) {
-      outcome.decisions.push({
-        pipeline,
-        id: decision.id,
-        time: decision.time.toISOString(),
-        action: decision.action,
-        reasons: decision.reasons,
-      });
-      if (decision.action === 'remove' && !options.dryRun)
-        await repository.deleteBackup(pipeline, decision.id, ctx);
-    }
-  }
-  for (const leftover of scan.leftovers) {
-    const ageMs = now.getTime() - leftover.newest.getTime();
-    const old = ageMs >= options.graceMs;
-    outcome.leftovers.push({
-      pipeline: leftover.pipeline,
-      id: leftover.id,
-      action: old ? 'remove' : 'keep',
-      reason: old ? 'no manifest: a crashed run' : 'no manifest yet: may still be running (within --grace)',
-    });
-    if (old && !options.dryRun) await repository.deleteKeys(leftover.keys, ctx);
-  }
-  const cleanup = repository.destination.cleanup;
-  if (cleanup)
-    outcome.cleaned = await cleanup.call(
-      repository.destination,
-      new Date(now.getTime() - options.graceMs),
-      ctx,
-      options.dryRun,
-    );
-  return outcome;
-}
+export { type PruneOutcome, pruneRepository } from '@nexus-backup/core';
 
 export function printPrune(outcome: PruneOutcome, runtime: Runtime, dryRun: boolean): void {
   if (runtime.flags.json) {
@@ -118,10 +69,16 @@ export function printPrune(outcome: PruneOutcome, runtime: Runtime, dryRun: bool
     ['PIPELINE', 'ID', 'TIME', 'ACTION', 'REASONS'],
     [
       ...outcome.decisions.map((d) => [d.pipeline, d.id, d.time, d.action, d.reasons.join(', ')]),
+      ...outcome.damaged
+        .filter((d) => !outcome.decisions.some((decision) => decision.id === d.id))
+        .map((d) => [d.pipeline, d.id, d.time, 'keep damaged', d.problems.join('; ')]),
       ...outcome.leftovers.map((l) => [l.pipeline, l.id, '-', `${l.action} leftover`, l.reason]),
     ],
   );
   for (const line of outcome.cleaned) runtime.log.info(`${dryRun ? 'would clean' : 'cleaned'}: ${line}`);
+  for (const line of outcome.staleLeases)
+    runtime.log.info(`${dryRun ? 'would remove' : 'removed'} stale lease ${line}`);
+  for (const warning of outcome.warnings) runtime.log.warn(warning);
   const removed = outcome.decisions.filter((d) => d.action === 'remove').length;
   runtime.log.info(
     `${dryRun ? 'dry run: would remove' : 'removed'} ${removed} backup(s) from ${outcome.repository}`,

@@ -41,7 +41,13 @@ export async function registerRestore(
     runtime.flags = parsed;
     const ctx = runtime.context();
     const repository = await openRepositoryByName(parsed.from as string, runtime);
-    const backup = await repository.find(selector, ctx);
+    // `@latest` takes the newest intact backup; every newer one it passes over is named (exit 1).
+    const { backup, skipped } = await repository.select(selector, ctx);
+    for (const passed of skipped)
+      runtime.log.warn(
+        `skipped the newer backup ${passed.id}: ${passed.reason}; restoring ${backup.pipeline}@${backup.id} instead`,
+      );
+    const skippedExit = skipped.length > 0 ? EXIT.warnings : EXIT.ok;
     const registry = await runtime.registry();
     const definition = await registry.load('source', backup.manifest.source.provider);
     const target = resolveOptions(definition.restoreOptions, {
@@ -58,7 +64,7 @@ export async function registerRestore(
       definition.name,
     );
     if (parsed.dryRun) {
-      process.exitCode = await dryRun(backup, target, runtime, repository);
+      process.exitCode = Math.max(await dryRun(backup, target, runtime, repository), skippedExit);
       return;
     }
     const stages: DecodeStage[] = [];
@@ -82,7 +88,7 @@ export async function registerRestore(
       runtime.log.info(`restored ${backup.pipeline}@${backup.id} from ${repository.label}`);
       printLines(report.lines);
     }
-    process.exitCode = EXIT.ok;
+    process.exitCode = skippedExit;
   });
 }
 

@@ -7,7 +7,15 @@ export interface FreshnessPolicy {
   minSize?: number;
 }
 
-export type ProblemKind = 'missing' | 'stale' | 'too-small' | 'unverifiable' | 'no-drill' | 'drill-stale';
+export type ProblemKind =
+  | 'missing'
+  | 'stale'
+  | 'too-small'
+  | 'unverifiable'
+  | 'damaged'
+  | 'untrusted-time'
+  | 'no-drill'
+  | 'drill-stale';
 
 export interface FreshnessProblem {
   pipeline: string;
@@ -51,6 +59,10 @@ export function evaluateFreshness(
     for (const damaged of scan.unreadable.filter((backup) => backup.pipeline === name)) {
       problem('unverifiable', `unverifiable manifest in ${damaged.id}: ${damaged.error.message}`);
     }
+    for (const damaged of scan.damaged.filter((backup) => backup.pipeline === name)) {
+      problem('damaged', `damaged backup ${damaged.id}: ${damaged.problems.join('; ')}`);
+    }
+    // Only intact backups count: a newest backup whose objects are gone must not pass a check.
     const entry = scan.backups.filter((backup) => backup.pipeline === name).at(-1);
     if (!entry) {
       const leftovers = scan.leftovers.filter((leftover) => leftover.pipeline === name).length;
@@ -60,7 +72,9 @@ export function evaluateFreshness(
       return { pipeline: name, ok: false, problems };
     }
     const { manifest } = entry;
-    const started = new Date(manifest.startedAt).getTime();
+    // The start time bounded by the objects' own times: a manifest from the future is not "0s old".
+    const started = entry.time.getTime();
+    if (entry.timeWarning) problem('untrusted-time', `newest backup ${entry.id}: ${entry.timeWarning}`);
     const newest: NewestBackup = {
       id: entry.id,
       startedAt: manifest.startedAt,
@@ -87,6 +101,8 @@ export function evaluateFreshness(
 
 /** Every pipeline the repository knows of, complete or not, so a pipeline that only crashes is not forgotten. */
 export function pipelinesInScan(scan: RepositoryScan): string[] {
-  const names = [...scan.backups, ...scan.leftovers, ...scan.unreadable].map((backup) => backup.pipeline);
+  const names = [...scan.backups, ...scan.damaged, ...scan.leftovers, ...scan.unreadable].map(
+    (backup) => backup.pipeline,
+  );
   return [...new Set(names)].sort();
 }

@@ -1,6 +1,6 @@
-import type { DrillConfig } from './types.js';
 import { expectList, expectMap, expectString } from './expect.js';
 import type { KeyPath } from './key-path.js';
+import type { DrillConfig } from './types.js';
 
 /** `drill: { checks: ["select count(*) > 0 from api_requests"], schedule: "0 4 1 * *", db: URL }` */
 export function validateDrill(value: unknown, path: KeyPath): DrillConfig {

@@ -1,7 +1,7 @@
-import type { PipelineConfig } from './types.js';
 import { parseDurationMs } from '../duration.js';
 import { atPath, expectBoolean, expectInteger, expectList, expectMap, expectString } from './expect.js';
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
+import type { PipelineConfig } from './types.js';
 
 /** `recovery:` in the config: what `nexus-backup recover` restores, and how it stops, starts and checks the service. */
 export interface RecoveryConfig {

@@ -1,23 +1,9 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RunContext, Source } from '../contracts.js';
-import { defaultOptions } from '../options.js';
 import type { ProviderRegistry } from '../registry.js';
 import type { BackupEntry, Repository } from '../repository.js';
-import { type DecodeStage, runRestore } from '../restore.js';
-
-/** The decoders a backup's manifest names, created from their declared defaults (decode needs only params). */
-export async function decodeStagesFor(
-  backup: BackupEntry,
-  registry: ProviderRegistry,
-): Promise<DecodeStage[]> {
-  const stages: DecodeStage[] = [];
-  for (const transform of backup.manifest.transforms) {
-    const definition = await registry.load('transform', transform.provider);
-    stages.push({ definition, transform: await definition.create(defaultOptions(definition.options)) });
-  }
-  return stages;
-}
+import { loadDecodeStages, runRestore } from '../restore.js';
 
 /** A source that restores into nothing: reading through it checks every stored and decoded byte. */
 const discardingSource: Source = {
@@ -47,6 +33,6 @@ export async function readThrough(
   registry: ProviderRegistry,
   ctx: RunContext,
 ): Promise<void> {
-  const stages = await decodeStagesFor(backup, registry);
+  const stages = await loadDecodeStages(registry, backup.manifest.transforms);
   await runRestore({ repository, backup, source: discardingSource, stages, target: {} }, ctx);
 }

@@ -4,9 +4,9 @@ import { NexusError, toNexusError } from '../errors.js';
 import { defaultOptions, type OptionValues, resolveOptions } from '../options.js';
 import type { ProviderRegistry } from '../registry.js';
 import type { Repository } from '../repository.js';
-import { runRestore } from '../restore.js';
+import { loadDecodeStages, runRestore } from '../restore.js';
 import { chooseBackup, parseRecoveryPoint } from './choose-backups.js';
-import { decodeStagesFor, readThrough } from './decode-check.js';
+import { readThrough } from './decode-check.js';
 import {
   type JournalItem,
   JournalStore,
@@ -249,7 +249,7 @@ export async function runRecovery(
         await steps.run(
           `restore ${item.pipeline}@${choice.backup.id} beside ${planned[index]?.live}`,
           async () => {
-            const stages = await decodeStagesFor(choice.backup, environment.registry);
+            const stages = await loadDecodeStages(environment.registry, choice.backup.manifest.transforms);
             await runRestore(
               {
                 repository: choice.repository,
