@@ -1,6 +1,15 @@
-import { EXIT, isNexusError, NexusError, TOOL_VERSION, toNexusError } from '@nexus-backup/core';
+import {
+  EXIT,
+  exitCodeFor,
+  formatError,
+  isNexusError,
+  NexusError,
+  TOOL_VERSION,
+  toNexusError,
+} from '@nexus-backup/core';
 import { Command, CommanderError, Option } from 'commander';
 import { rejectPasswordsInArgv } from './argv-secrets.js';
+import { checkRequiredAfterUnknown, usageErrorsFromParsers } from './command-checks.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
 import { registerCopy } from './commands/copy.js';
@@ -39,7 +48,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     );
     process.exitCode = undefined;
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    const exitCode = typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    // A provider's warning (`no table matches --tables x`) means "finished with warnings": exit 1.
+    return exitCode === EXIT.ok && runtime.runWarnings > 0 ? EXIT.warnings : exitCode;
   } catch (error) {
     return reportError(error, runtime);
   } finally {
@@ -92,6 +103,8 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
 function applyExitOverride(command: Command): void {
   command.exitOverride();
   command.showHelpAfterError('(run with --help for usage)');
+  usageErrorsFromParsers(command);
+  checkRequiredAfterUnknown(command);
   for (const child of command.commands) applyExitOverride(child);
 }
 
@@ -107,10 +120,10 @@ function reportError(error: unknown, runtime: Runtime): number {
     return EXIT.usage;
   }
   const failure = toNexusError(error);
-  runtime.log.warn(failure.format().replace(/^\[nexus-backup\] /, ''));
+  runtime.log.error(formatError(failure).replace(/^\[nexus-backup\] /, ''));
   if (!isNexusError(error) || failure.code === 'INTERNAL')
     runtime.log.debug((error as Error)?.stack ?? String(error));
-  return failure.exitCode;
+  return exitCodeFor(failure);
 }
 
 /** `--config` and `--plugin` decide which providers exist, so they are read before the commands are built. */

@@ -9,7 +9,7 @@ import {
   ProviderRegistry,
   type RunContext,
 } from '@nexus-backup/core';
-import { createLogger } from './logger.js';
+import { type CliLogger, createLogger } from './logger.js';
 import { createProgress } from './progress.js';
 import { createSecrets, type PassphraseSources } from './secrets.js';
 
@@ -38,7 +38,9 @@ export class Runtime {
   readonly abort = new AbortController();
   /** Set from the parsed command line before an action runs; `config`/`plugin` are pre-scanned from argv. */
   flags: GlobalFlags;
-  private logger: Logger | undefined;
+  private logger: CliLogger | undefined;
+  /** Warnings providers and the engine logged through a run's context: any of them makes the exit code 1. */
+  runWarnings = 0;
   private configPromise: Promise<NexusConfig | undefined> | undefined;
   private registryPromise: Promise<ProviderRegistry> | undefined;
 
@@ -61,9 +63,22 @@ export class Runtime {
     await Promise.allSettled(destinations.map((destination) => destination.close?.()));
   }
 
-  get log(): Logger {
+  get log(): CliLogger {
     this.logger ??= createLogger({ quiet: this.flags.quiet, verbose: this.flags.verbose });
     return this.logger;
+  }
+
+  /** The logger handed to providers: their warnings (`no table matches --tables x`) are counted. */
+  private runLogger(): Logger {
+    const log = this.log;
+    return {
+      info: (message) => log.info(message),
+      debug: (message) => log.debug(message),
+      warn: (message) => {
+        this.runWarnings += 1;
+        log.warn(message);
+      },
+    };
   }
 
   get env(): NodeJS.ProcessEnv {
@@ -101,7 +116,7 @@ export class Runtime {
   context(): RunContext {
     return {
       signal: this.abort.signal,
-      log: this.log,
+      log: this.runLogger(),
       secrets: createSecrets(this.flags, this.log, this.env),
       progress: this.flags.quiet
         ? undefined
