@@ -1,4 +1,4 @@
-import type { Logger } from '@nexus-backup/core';
+import { type Logger, redactSecrets } from '@nexus-backup/core';
 
 export interface LoggerOptions {
   quiet?: boolean;
@@ -20,7 +20,9 @@ export function createLogger(
   stream: NodeJS.WritableStream = process.stderr,
 ): CliLogger {
   let warnings = 0;
-  const write = (level: string, message: string) => {
+  const write = (level: string, text: string) => {
+    // Every log line passes core's one redactor: a provider's message may quote a URL with its password.
+    const message = redactSecrets(text);
     if (options.json) stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, message })}\n`);
     else stream.write(level === 'info' ? `${message}\n` : `${level}: ${message}\n`);
   };

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NexusError, Repository, resolveOptions, SCHEME_PROVIDERS } from '@nexus-backup/core';
+import { NexusError, Repository, redactSecrets, resolveOptions, SCHEME_PROVIDERS } from '@nexus-backup/core';
 import type { Runtime } from './runtime.js';
 
 export interface RepositoryRef {
@@ -59,15 +59,9 @@ export async function openRepositoryByName(value: string, runtime: Runtime): Pro
   return openRepository(await resolveRepositoryRef(value, runtime), runtime);
 }
 
-/** `scheme://user:secret@host/...` -> `scheme://user@host/...`: labels end up in logs and messages. */
+/** `scheme://user:secret@host/...` -> `scheme://user:***@host/...`: labels end up in logs and messages. */
 export function redactUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    url.password = '';
-    return url.href;
-  } catch {
-    return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1@');
-  }
+  return redactSecrets(value);
 }
 
 /**

@@ -10,6 +10,7 @@ export * from './hashing.js';
 export * from './manifest.js';
 export * from './options.js';
 export * from './progress-stream.js';
+export * from './redact.js';
 export * from './registry.js';
 export * from './repository.js';
 export * from './restore.js';
