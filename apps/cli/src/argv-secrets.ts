@@ -3,12 +3,12 @@ import { NexusError, redactSecrets } from '@nexus-backup/core';
 /** Where a password found on the command line should go instead, by the kind of value it was in. */
 const HINTS = {
   postgres:
-    'put the password in PGPASSWORD or ~/.pgpass, or the whole URL in DATABASE_URL (or in the config file as ${VAR})',
+    'put the password in PGPASSWORD or ~/.pgpass, or the whole URL in DATABASE_URL (or in the config file as $VAR)',
   s3: 'S3 keys come from the AWS credential chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws/credentials, or an instance role; write s3://bucket/prefix without them',
-  sftp: 'use a key (?identity=FILE) or ssh-agent; for a config repository put the URL in an environment variable and write ${VAR}',
+  sftp: 'use a key (?identity=FILE) or ssh-agent; for a config repository put the URL in an environment variable and write $VAR',
   webhook:
-    'pass the webhook URL through an environment variable (--notify-env VAR) or in the config file as ${VAR}',
-  other: 'put the URL in an environment variable, or in the config file as ${VAR}',
+    'pass the webhook URL through an environment variable (--notify-env VAR) or in the config file as $VAR',
+  other: 'put the URL in an environment variable, or in the config file as $VAR',
 } as const;
 
 type SecretKind = keyof typeof HINTS;

@@ -14,7 +14,8 @@ import { printJson, printLines } from '../output.js';
 import { addDeclaredOptions, pickDeclaredValues } from '../provider-flags.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
-import { installedRestoreOptions } from './restore-options.js';
+import { assertSelector } from '../selector.js';
+import { installedRestoreOptions, loadManifestProvider } from './restore-options.js';
 
 /** `restore [PIPELINE[@ID|@latest]] --from <repo> [target options] [--dry-run]` */
 export async function registerRestore(
@@ -37,11 +38,13 @@ export async function registerRestore(
   command.action(async (selector: string | undefined) => {
     const parsed = command.optsWithGlobals();
     runtime.flags = parsed;
+    assertSelector(selector);
     const ctx = runtime.context();
     const repository = await openRepositoryByName(parsed.from as string, runtime);
     const backup = await repository.find(selector, ctx);
     const registry = await runtime.registry();
-    const definition = await registry.load('source', backup.manifest.source.provider);
+    const where = `${backup.pipeline}@${backup.id}`;
+    const definition = await loadManifestProvider(registry, 'source', backup.manifest.source.provider, where);
     const target = resolveOptions(definition.restoreOptions, {
       path: `restore ${definition.name}`,
       provider: definition.name,
@@ -61,7 +64,12 @@ export async function registerRestore(
     }
     const stages: DecodeStage[] = [];
     for (const transform of backup.manifest.transforms) {
-      const transformDefinition = await registry.load('transform', transform.provider);
+      const transformDefinition = await loadManifestProvider(
+        registry,
+        'transform',
+        transform.provider,
+        where,
+      );
       stages.push({
         definition: transformDefinition,
         transform: await transformDefinition.create(defaultOptions(transformDefinition.options)),

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { assertSelector } from '../selector.js';
 
 /** `verify [PIPELINE[@ID]] --from <repo> [--json]`: re-reads stored bytes against the manifests; needs no secret. */
 export function registerVerify(program: Command, runtime: Runtime): void {
@@ -13,6 +14,7 @@ export function registerVerify(program: Command, runtime: Runtime): void {
     .requiredOption('--from <repository>', 'repository path, URL or config name')
     .action(async (selector: string | undefined, _options: unknown, command: Command) => {
       runtime.flags = command.optsWithGlobals();
+      assertSelector(selector);
       const ctx = runtime.context();
       const repository = await openRepositoryByName(runtime.flags.from as string, runtime);
       const [pipeline, id] = (selector ?? '').split('@');
