@@ -12,6 +12,7 @@ import { rejectPasswordsInArgv } from './argv-secrets.js';
 import { checkRequiredAfterUnknown, usageErrorsFromParsers } from './command-checks.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
+import { registerConfig } from './commands/config.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDecrypt } from './commands/decrypt.js';
 import { registerHistory } from './commands/history.js';
@@ -96,6 +97,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerCheck(program, runtime);
   registerHistory(program, runtime);
   registerSchedule(program, runtime);
+  registerConfig(program, runtime);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

@@ -11,6 +11,7 @@ import {
 } from '@nexus-backup/core';
 import { type CliLogger, createLogger } from './logger.js';
 import { createProgress } from './progress.js';
+import { loadScheduleChecker } from './schedule-check.js';
 import { createSecrets, type PassphraseSources } from './secrets.js';
 
 /** Options every command understands (declared once on the program). */
@@ -85,13 +86,17 @@ export class Runtime {
     return this.options.env ?? process.env;
   }
 
+  /** The config file a command reads: `--config FILE`, else `./nexus-backup.yaml` when it exists. */
+  configPath(): string | undefined {
+    return this.flags.config ?? (existsSync('nexus-backup.yaml') ? 'nexus-backup.yaml' : undefined);
+  }
+
   /** `--config FILE`, else `./nexus-backup.yaml` when it exists, else none. */
   config(required = false): Promise<NexusConfig | undefined> {
     this.configPromise ??= (async () => {
-      const explicit = this.flags.config;
-      const path = explicit ?? (existsSync('nexus-backup.yaml') ? 'nexus-backup.yaml' : undefined);
+      const path = this.configPath();
       if (!path) return undefined;
-      return loadConfig(resolve(path), this.env);
+      return loadConfig(resolve(path), this.env, { checkSchedule: await loadScheduleChecker() });
     })();
     return this.configPromise.then((config) => {
       if (!config && required) throw configMissing();
@@ -126,7 +131,7 @@ export class Runtime {
 }
 
 /** `./x.js`, `dir/x.mjs` and existing files are module paths; anything else is a package name. */
-function pluginPath(plugin: string): string {
+export function pluginPath(plugin: string): string {
   const looksLikeFile = plugin.startsWith('.') || /\.[cm]?[jt]s$/.test(plugin) || existsSync(plugin);
   return looksLikeFile ? resolve(plugin) : plugin;
 }

@@ -50,7 +50,8 @@ export function registerCheck(program: Command, runtime: Runtime): void {
       const webhook = webhookUrl(flags, runtime.env);
       const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
       const ref = await resolveRepositoryRef(flags.from as string, runtime);
-      const config = flags.config ? await runtime.config(true) : undefined;
+      // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
+      const config = await runtime.config();
       const policyFor = (name: string): FreshnessPolicy => {
         const configured = config?.pipelines[name]?.check;
         const policy: FreshnessPolicy = {};
