@@ -1,16 +1,10 @@
-import {
-  type BackupResult,
-  EXIT,
-  NexusError,
-  type PipelineConfig,
-  runBackup,
-  toNexusError,
-} from '@nexus-backup/core';
+import { type BackupResult, EXIT, NexusError, type PipelineConfig, toNexusError } from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { observeBackup } from '../ops/observe-backup.js';
 import { buildBackupPlan } from '../plan.js';
 import { openRepository } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { runPlannedBackup } from '../verbose-backup.js';
 import { reportBackup } from './backup-report.js';
 import { printPrune, pruneRepository } from './prune.js';
 
@@ -81,7 +75,7 @@ export async function runPipeline(
         },
         runtime,
       );
-      return runBackup(plan, runtime.context());
+      return runPlannedBackup(plan, runtime);
     }));
   } catch (error) {
     const failure = toNexusError(error);
