@@ -96,6 +96,9 @@ export class Runtime {
     this.configPromise ??= (async () => {
       const path = this.configPath();
       if (!path) return undefined;
+      const config = await loadConfig(resolve(path), this.env);
+      // croner is loaded only for a config with schedules; read again so a bad one is named with its line.
+      if (!Object.values(config.pipelines).some((pipeline) => pipeline.schedule)) return config;
       return loadConfig(resolve(path), this.env, { checkSchedule: await loadScheduleChecker() });
     })();
     return this.configPromise.then((config) => {
