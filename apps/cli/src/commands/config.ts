@@ -43,7 +43,10 @@ export function registerConfig(program: Command, runtime: Runtime): void {
       else if (problems.length === 0) printLines([`ok: ${inspection.file} (${pipelines} pipeline(s))`]);
       else
         printLines([`${inspection.file}: ${problems.length} problem(s)`, ...problems.map((p) => `  ${p}`)]);
-      process.exitCode = problems.length === 0 ? EXIT.ok : EXIT.usage;
+      if (problems.length > 0) {
+        throw new NexusError('CONFIG', `${inspection.file} has ${problems.length} problem(s), listed above`);
+      }
+      process.exitCode = EXIT.ok;
     });
 }
 

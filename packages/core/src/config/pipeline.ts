@@ -38,7 +38,6 @@ export function validatePipeline(
 ): PipelineConfig | undefined {
   const path: KeyPath = ['pipelines', name];
   const { problems } = context;
-  const before = problems.list.length;
   const pipeline = problems.attempt(() => expectMap(value, path, PIPELINE_KEYS, ['source', 'to'], problems));
   if (!pipeline) return undefined;
   const source =
@@ -84,11 +83,9 @@ export function validatePipeline(
     const check = problems.attempt(() => validateCheck(pipeline.check, [...path, 'check']));
     if (check) config.check = check;
   }
-  // With problems elsewhere in it, a pipeline is still returned when its source and targets validated,
-  // so `config check` can check their providers too; loading a config with any problem fails anyway.
-  return source && (to.length > 0 || problems.list.length === before)
-    ? (config as PipelineConfig)
-    : undefined;
+  // With problems elsewhere in it, a pipeline is still returned when its source validated, so
+  // `config check` can check its providers too; loading a config with any problem fails anyway.
+  return source ? (config as PipelineConfig) : undefined;
 }
 
 function validateSchedule(value: unknown, path: KeyPath, context: PipelineContext): string {
