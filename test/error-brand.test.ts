@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { cp, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,12 +13,18 @@ describe('errors from a provider with its own copy of core', () => {
 
   beforeAll(async () => {
     work = await tempDir('brand');
-    // `?copy` makes Node load core's module a second time: a separate class, as a bundled copy would be.
-    const ownCore = `${pathToFileURL(join(REPO_ROOT, 'packages/core/dist/index.js')).href}?copy`;
+    // A second copy of core's built files (its dependencies resolve through a node_modules link): a
+    // separate NexusError class object, as a provider bundling core would have.
+    await cp(join(REPO_ROOT, 'packages/core/dist'), join(work, 'own-core'), { recursive: true });
+    await cp(join(REPO_ROOT, 'packages/core/package.json'), join(work, 'package.json'));
+    await symlink(join(REPO_ROOT, 'packages/core/node_modules'), join(work, 'node_modules'));
+    const ownCore = pathToFileURL(join(work, 'own-core/index.js')).href;
     await writeFile(
       join(work, 'inhouse.mjs'),
       [
         `const core = await import(${JSON.stringify(ownCore)});`,
+        `const shared = await import(${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'packages/core/dist/index.js')).href)});`,
+        'if (shared.NexusError === core.NexusError) throw new Error("not a separate copy of core");',
         'const fail = (code, message) => ({ async describe() { return {}; }, async *backup() { throw new core.NexusError(code, message, { provider: "inhouse" }); }, async restore() { return { lines: [] }; } });',
         'export const usage = core.defineSource({ name: "inhouse-usage", description: "fails with USAGE", options: {}, restoreOptions: {}, create: () => fail("USAGE", "the in-house option is wrong") });',
         'export const damaged = core.defineSource({ name: "inhouse-damaged", description: "fails with INTEGRITY", options: {}, restoreOptions: {}, create: () => fail("INTEGRITY", "the in-house data is damaged") });',
