@@ -13,6 +13,8 @@ import { CLI_BIN, type CliResult, runCli, tempDir } from './helpers/cli.js';
 let work: string;
 const repo = () => join(work, 'repo');
 const damaged = () => join(work, 'damaged');
+const unreadable = () => join(work, 'unreadable');
+let unreadableId = '';
 /** A server that is certainly not listening: checks that must fail before connecting are proven so. */
 const CLOSED_DB = 'postgresql://nobody@127.0.0.1:1/none';
 
@@ -20,7 +22,7 @@ beforeAll(async () => {
   work = await tempDir('malformed');
   await mkdir(join(work, 'src'));
   await writeFile(join(work, 'src', 'a.txt'), 'hello\n');
-  for (const target of [repo(), damaged()]) {
+  for (const target of [repo(), damaged(), unreadable()]) {
     const made = await runCli(['backup', 'files', 'src', '--to', target], { cwd: work });
     expect(made.code, made.stderr).toBe(0);
   }
@@ -31,6 +33,13 @@ beforeAll(async () => {
   await writeFile(
     manifest,
     (await readFile(manifest, 'utf8')).replace('"provider": "files"', '"provider": "nosuch"'),
+  );
+  // A manifest that is not JSON at all: restoring that backup by its id is damaged data too.
+  const other = await runCli(['list', '--from', unreadable(), '--json'], { cwd: work });
+  unreadableId = (JSON.parse(other.stdout).backups as { id: string }[])[0]?.id ?? '';
+  await writeFile(
+    join(unreadable(), 'files', unreadableId, 'manifest.json'),
+    '{ "format": "nexus-backup-manif',
   );
 
   await writeFile(
@@ -132,6 +141,21 @@ const rows: [string, Row][] = [
       args: () => ['restore', 'files@latest', '--from', damaged(), '--to-dir', join(work, 'out-damaged')],
       code: 2,
       says: /names the source "nosuch", which no installed provider has/,
+    },
+  ],
+  [
+    'restore a backup whose manifest is not JSON',
+    {
+      args: () => [
+        'restore',
+        `files@${unreadableId}`,
+        '--from',
+        unreadable(),
+        '--to-dir',
+        join(work, 'out-unreadable'),
+      ],
+      code: 2,
+      says: /manifest .*manifest\.json is not valid JSON/,
     },
   ],
   // Missing repositories are errors, not empty listings.
