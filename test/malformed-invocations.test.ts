@@ -63,6 +63,10 @@ beforeAll(async () => {
     join(work, 'good.yaml'),
     'pipelines:\n  config:\n    source: { use: files, paths: [ src ] }\n    to: [ ./repo ]\n    schedule: "0 2 * * *"\n',
   );
+  await writeFile(
+    join(work, 'failing.yaml'),
+    'pipelines:\n  config:\n    source: { use: files, paths: [ no-such-file ] }\n    to: [ ./repo ]\n',
+  );
   await mkdir(join(work, 'empty-dir'));
 });
 
@@ -405,6 +409,14 @@ const rows: [string, Row][] = [
       args: () => ['config', 'check', '--config', 'bad-cron.yaml'],
       code: 64,
       says: /is not a cron expression/,
+    },
+  ],
+  [
+    'run whose pipeline fails',
+    {
+      args: () => ['run', '--config', 'failing.yaml'],
+      code: 2,
+      says: /^error: pipeline config failed: \[files\] .*no-such-file/m,
     },
   ],
   [

@@ -1,4 +1,12 @@
-import { type BackupResult, EXIT, NexusError, type PipelineConfig, toNexusError } from '@nexus-backup/core';
+import {
+  type BackupResult,
+  EXIT,
+  exitCodeFor,
+  formatError,
+  NexusError,
+  type PipelineConfig,
+  toNexusError,
+} from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { observeBackup } from '../ops/observe-backup.js';
 import { buildBackupPlan } from '../plan.js';
@@ -78,9 +86,12 @@ export async function runPipeline(
       return runPlannedBackup(plan, runtime);
     }));
   } catch (error) {
+    // The pipeline failed (the others still run): an error line, and its code through the one mapping.
     const failure = toNexusError(error);
-    runtime.log.warn(`pipeline ${pipeline.name} failed: ${failure.format()}`);
-    return failure.exitCode;
+    runtime.log.error(
+      `pipeline ${pipeline.name} failed: ${formatError(failure).replace(/^\[nexus-backup\] /, '')}`,
+    );
+    return exitCodeFor(failure);
   }
   // The scheduler (report: false) logs one-line events of its own instead of the report and prune table.
   const backupExit =
