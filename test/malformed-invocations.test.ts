@@ -453,6 +453,14 @@ const rows: [string, Row][] = [
       says: /debug: pipeline files: source files [\s\S]*transform 1 gzip[\s\S]*destination .*repo[\s\S]*debug: artifact files\.tar\.gz: read [\s\S]*took \d+\.\d\d s/,
     },
   ],
+  [
+    '-v logs each stage of a restore',
+    {
+      args: () => ['-v', 'restore', 'files@latest', '--from', repo(), '--to-dir', join(work, 'out-verbose')],
+      code: 0,
+      says: /debug: restore files@\S+: read from .*repo, decode gzip, files into \{"toDir":[\s\S]*debug: restore files@\S+ took \d+\.\d\d s/,
+    },
+  ],
 ];
 
 describe('malformed invocations get one clear error and the documented exit code', () => {

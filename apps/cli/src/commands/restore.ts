@@ -76,7 +76,14 @@ export async function registerRestore(
       });
     }
     const source = await definition.create(defaultOptions(definition.options));
+    // -v: what each stage does (the logger redacts the target's URLs).
+    const decoders = stages.map((stage) => stage.definition.name).reverse();
+    runtime.log.debug(
+      `restore ${where}: read from ${repository.label}, decode ${decoders.join(', then ') || '(nothing)'}, ${definition.name} into ${JSON.stringify(target)}`,
+    );
+    const started = performance.now();
     const report = await runRestore({ repository, backup, source, stages, target }, ctx);
+    runtime.log.debug(`restore ${where} took ${((performance.now() - started) / 1000).toFixed(2)} s`);
     if (parsed.json)
       printJson({
         pipeline: backup.pipeline,
