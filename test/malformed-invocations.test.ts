@@ -83,6 +83,8 @@ interface Row {
   notSays?: RegExp;
   env?: NodeJS.ProcessEnv;
   cwd?: () => string;
+  /** The exit code reports a finding (a failed check), not an error: no `error:` line is expected. */
+  finding?: boolean;
 }
 
 const rows: [string, Row][] = [
@@ -104,11 +106,20 @@ const rows: [string, Row][] = [
     },
   ],
   [
-    'check --min-size 10MB',
+    'check --min-size 10MB is read as a size (the backup is smaller: a failed check)',
     {
       args: () => ['check', '--from', repo(), '--max-age', '1h', '--min-size', '10MB'],
+      code: 2,
+      finding: true,
+      says: /FAIL {2}files: too small: .* less than the minimum 10000000/,
+    },
+  ],
+  [
+    'check --min-size 10XB',
+    {
+      args: () => ['check', '--from', repo(), '--max-age', '1h', '--min-size', '10XB'],
       code: 64,
-      says: /'--min-size <bytes>' argument '10MB' is invalid/,
+      says: /'--min-size <size>' argument '10XB' is invalid\. invalid size "10XB"; use bytes/,
     },
   ],
   [
@@ -471,7 +482,7 @@ describe('malformed invocations get one clear error and the documented exit code
     expect(output).toMatch(row.says);
     if (row.notSays) expect(output).not.toMatch(row.notSays);
     expect(output).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/); // no stack trace
-    if (row.code === 2 || row.code === 64) {
+    if ((row.code === 2 || row.code === 64) && !row.finding) {
       expect(result.stderr).toMatch(/^error: /m);
       expect(result.stderr).not.toMatch(/^warning: /m);
     }

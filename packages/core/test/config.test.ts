@@ -547,3 +547,19 @@ describe('transforms default to what the CLI does', () => {
     expect(config.pipelines.files?.transforms).toEqual([]);
   });
 });
+
+describe('check.minSize takes units as --min-size does', () => {
+  it('minSize: 10MB is ten million bytes; a plain number stays bytes', async () => {
+    const config = await load(
+      'pipelines:\n  a: { source: files, to: [ ./b ], check: { minSize: 10MB } }\n  b: { source: files, to: [ ./b ], check: { minSize: 2048 } }\n',
+    );
+    expect(config.pipelines.a?.check?.minSize).toBe(10_000_000);
+    expect(config.pipelines.b?.check?.minSize).toBe(2048);
+  });
+
+  it('an unknown unit names the key and the accepted forms', async () => {
+    expect(
+      await configError('pipelines:\n  a: { source: files, to: [ ./b ], check: { minSize: 10XB } }\n'),
+    ).toMatch(/^pipelines\.a\.check\.minSize: invalid size "10XB"; use bytes/);
+  });
+});

@@ -1,4 +1,11 @@
-import { EXIT, formatBytes, NexusError, type PipelineConfig, parseDurationMs } from '@nexus-backup/core';
+import {
+  EXIT,
+  formatBytes,
+  NexusError,
+  type PipelineConfig,
+  parseByteSize,
+  parseDurationMs,
+} from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { type CheckReport, checkRepository, describeCheck } from '../ops/check-repository.js';
 import type { FreshnessPolicy } from '../ops/freshness.js';
@@ -10,7 +17,7 @@ import { printJson, printLines } from '../output.js';
 import { openRepository, resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 
-/** `check [PIPELINE...] --from <repo> --max-age 26h [--min-size BYTES] [--notify URL] [--json] [--prometheus FILE]` */
+/** `check [PIPELINE...] --from <repo> --max-age 26h [--min-size SIZE] [--notify URL] [--json] [--prometheus FILE]` */
 export function registerCheck(program: Command, runtime: Runtime): void {
   program
     .command('check')
@@ -27,9 +34,10 @@ export function registerCheck(program: Command, runtime: Runtime): void {
       "the newest backup must be younger than this, e.g. 26h (default: the pipeline's check.maxAge)",
     )
     .addOption(
-      new Option('--min-size <bytes>', 'the newest backup must store at least this many bytes').argParser(
-        parseBytes,
-      ),
+      new Option(
+        '--min-size <size>',
+        'the newest backup must store at least this much, e.g. 1048576, 10MB, 1.5GiB',
+      ).argParser(parseByteSize),
     )
     .option(
       '--notify <url>',
@@ -152,11 +160,4 @@ function webhookUrl(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): str
     });
   }
   return value;
-}
-
-function parseBytes(value: string): number {
-  const bytes = Number(value);
-  if (!Number.isSafeInteger(bytes) || bytes < 0)
-    throw new Error(`expected a whole number of bytes, got "${value}"`);
-  return bytes;
 }

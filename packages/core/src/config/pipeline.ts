@@ -1,3 +1,4 @@
+import { parseByteSize } from '../byte-size.js';
 import type { CheckConfig, PipelineConfig, ProviderUse, RepositoryConfig } from '../config.js';
 import { parseDurationMs } from '../duration.js';
 import {
@@ -170,7 +171,12 @@ function validateCheck(value: unknown, path: KeyPath): CheckConfig {
     check.maxAgeMs = atPath([...path, 'maxAge'], () => parseDurationMs(maxAge));
   }
   if (entries.minSize !== undefined && entries.minSize !== null) {
-    check.minSize = expectInteger(entries.minSize, [...path, 'minSize'], 0);
+    const minSize = entries.minSize;
+    // `minSize: 10MB` as on the command line; a plain number (or `${VAR}` digits) is bytes.
+    check.minSize =
+      typeof minSize === 'string' && /[a-z]/i.test(minSize)
+        ? atPath([...path, 'minSize'], () => parseByteSize(minSize))
+        : expectInteger(minSize, [...path, 'minSize'], 0);
   }
   return check;
 }
