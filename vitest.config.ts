@@ -11,6 +11,8 @@ export default defineConfig({
       'test/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],
+    // Every temp folder of the run lives in one private folder removed at the end (no litter in /tmp).
+    globalSetup: ['test/helpers/private-tmpdir.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 120_000,

@@ -81,6 +81,7 @@ repositories:
 pipelines:
   slow:
     source: { use: slow, chunks: 12, delayMs: 150 }
+    transforms: []
     to: [local]
     schedule: "* * * * * *"
     retention: { keepLast: 10 }
@@ -149,6 +150,7 @@ pipelines:
 pipelines:
   slow:
     source: { use: slow, chunks: 2, delayMs: 10 }
+    transforms: []
     to: [./repo]
     schedule: "${second} * * * * *"
     check: { maxAge: 1h, minSize: 1000000 }
@@ -189,7 +191,7 @@ pipelines:
     );
     const result = await runCli(['schedule', '--config', config]);
     expect(result.code).toBe(64);
-    expect(result.stderr).toContain('pipelines.slow.schedule "every night at two" is not a cron expression');
+    expect(result.stderr).toContain('pipelines.slow.schedule: "every night at two" is not a cron expression');
   });
 
   it('refuses a config in which no pipeline has a schedule', async () => {

@@ -1,9 +1,19 @@
-import { EXIT, isNexusError, NexusError, TOOL_VERSION, toNexusError } from '@nexus-backup/core';
+import {
+  EXIT,
+  exitCodeFor,
+  formatError,
+  isNexusError,
+  NexusError,
+  TOOL_VERSION,
+  toNexusError,
+} from '@nexus-backup/core';
 import { Command, CommanderError, Option } from 'commander';
 import { rejectPasswordsInArgv } from './argv-secrets.js';
+import { checkRequiredAfterUnknown, usageErrorsFromParsers } from './command-checks.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
 import { registerCleanup } from './commands/cleanup.js';
+import { registerConfig } from './commands/config.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDecrypt } from './commands/decrypt.js';
 import { registerDrill } from './commands/drill.js';
@@ -43,7 +53,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     );
     process.exitCode = undefined;
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    const exitCode = typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    // A provider's warning (`no table matches --tables x`) means "finished with warnings": exit 1.
+    return exitCode === EXIT.ok && runtime.runWarnings > 0 ? EXIT.warnings : exitCode;
   } catch (error) {
     return reportError(error, runtime);
   } finally {
@@ -93,6 +105,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerHistory(program, runtime);
   registerSchedule(program, runtime);
   registerRecover(program, runtime);
+  registerConfig(program, runtime);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }
@@ -100,6 +113,8 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
 function applyExitOverride(command: Command): void {
   command.exitOverride();
   command.showHelpAfterError('(run with --help for usage)');
+  usageErrorsFromParsers(command);
+  checkRequiredAfterUnknown(command);
   for (const child of command.commands) applyExitOverride(child);
 }
 
@@ -115,10 +130,10 @@ function reportError(error: unknown, runtime: Runtime): number {
     return EXIT.usage;
   }
   const failure = toNexusError(error);
-  runtime.log.warn(failure.format().replace(/^\[nexus-backup\] /, ''));
+  runtime.log.error(formatError(failure).replace(/^\[nexus-backup\] /, ''));
   if (!isNexusError(error) || failure.code === 'INTERNAL')
     runtime.log.debug((error as Error)?.stack ?? String(error));
-  return failure.exitCode;
+  return exitCodeFor(failure);
 }
 
 /** `--config` and `--plugin` decide which providers exist, so they are read before the commands are built. */

@@ -43,7 +43,10 @@ export async function buildBackupPlan(input: PlanInput, runtime: Runtime): Promi
   }
   const targets: BackupTarget[] = [];
   for (const ref of input.targets)
-    targets.push({ repository: await openRepository(ref, runtime), optional: ref.optional });
+    targets.push({
+      repository: await openRepository(ref, runtime, { create: true }),
+      optional: ref.optional,
+    });
   return {
     pipeline: input.pipeline,
     source: {

@@ -1,6 +1,7 @@
+import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { NexusError, Repository, resolveOptions } from '@nexus-backup/core';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { NexusError, Repository, redactSecrets, resolveOptions } from '@nexus-backup/core';
 import type { Runtime } from './runtime.js';
 
 export interface RepositoryRef {
@@ -27,7 +28,16 @@ export async function resolveRepositoryRef(value: string, runtime: Runtime): Pro
   return { url: pathToFileURL(resolve(value)).href, optional: false, label: resolve(value) };
 }
 
-export async function openRepository(ref: RepositoryRef, runtime: Runtime): Promise<Repository> {
+export interface OpenOptions {
+  /** A backup (or a mirror) creates its repository; every other command reads one that must exist. */
+  create?: boolean;
+}
+
+export async function openRepository(
+  ref: RepositoryRef,
+  runtime: Runtime,
+  openOptions: OpenOptions = {},
+): Promise<Repository> {
   let url: URL;
   try {
     url = new URL(ref.url.startsWith('/') ? pathToFileURL(ref.url).href : ref.url);
@@ -42,6 +52,7 @@ export async function openRepository(ref: RepositoryRef, runtime: Runtime): Prom
       throw new NexusError('USAGE', `${error.message} in ${ref.label}`, { hint: error.hint, cause: error });
     throw error;
   });
+  if (url.protocol === 'file:' && !openOptions.create) await assertLocalRepositoryExists(url, ref.label);
   const options = resolveOptions(definition.options, {
     path: ref.label,
     provider: definition.name,
@@ -53,19 +64,35 @@ export async function openRepository(ref: RepositoryRef, runtime: Runtime): Prom
   return new Repository(destination, ref.label);
 }
 
-export async function openRepositoryByName(value: string, runtime: Runtime): Promise<Repository> {
-  return openRepository(await resolveRepositoryRef(value, runtime), runtime);
+export async function openRepositoryByName(
+  value: string,
+  runtime: Runtime,
+  openOptions: OpenOptions = {},
+): Promise<Repository> {
+  return openRepository(await resolveRepositoryRef(value, runtime), runtime, openOptions);
 }
 
-/** `scheme://user:secret@host/...` -> `scheme://user@host/...`: labels end up in logs and messages. */
-export function redactUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    url.password = '';
-    return url.href;
-  } catch {
-    return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1@');
+/** Reading a folder that is not there would list nothing and exit 0, as if the repository were empty. */
+async function assertLocalRepositoryExists(url: URL, label: string): Promise<void> {
+  const path = fileURLToPath(url);
+  const found = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw new NexusError('IO', `cannot read the repository ${label}: ${error.message}`, { cause: error });
+  });
+  if (!found?.isDirectory()) {
+    throw new NexusError(
+      'NOT_FOUND',
+      `the repository ${label} ${found ? 'is not a folder' : 'does not exist'}`,
+      {
+        hint: 'check the path (a backup with --to creates it)',
+      },
+    );
   }
+}
+
+/** `scheme://user:secret@host/...` -> `scheme://user:***@host/...`: labels end up in logs and messages. */
+export function redactUrl(value: string): string {
+  return redactSecrets(value);
 }
 
 /**

@@ -9,8 +9,9 @@ import {
   ProviderRegistry,
   type RunContext,
 } from '@nexus-backup/core';
-import { createLogger } from './logger.js';
+import { type CliLogger, createLogger } from './logger.js';
 import { createProgress } from './progress.js';
+import { loadScheduleChecker } from './schedule-check.js';
 import { createSecrets, type PassphraseSources } from './secrets.js';
 
 /** Options every command understands (declared once on the program). */
@@ -38,7 +39,9 @@ export class Runtime {
   readonly abort = new AbortController();
   /** Set from the parsed command line before an action runs; `config`/`plugin` are pre-scanned from argv. */
   flags: GlobalFlags;
-  private logger: Logger | undefined;
+  private logger: CliLogger | undefined;
+  /** Warnings providers and the engine logged through a run's context: any of them makes the exit code 1. */
+  runWarnings = 0;
   private configPromise: Promise<NexusConfig | undefined> | undefined;
   private registryPromise: Promise<ProviderRegistry> | undefined;
 
@@ -61,22 +64,42 @@ export class Runtime {
     await Promise.allSettled(destinations.map((destination) => destination.close?.()));
   }
 
-  get log(): Logger {
+  get log(): CliLogger {
     this.logger ??= createLogger({ quiet: this.flags.quiet, verbose: this.flags.verbose });
     return this.logger;
+  }
+
+  /** The logger handed to providers: their warnings (`no table matches --tables x`) are counted. */
+  private runLogger(): Logger {
+    const log = this.log;
+    return {
+      info: (message) => log.info(message),
+      debug: (message) => log.debug(message),
+      warn: (message) => {
+        this.runWarnings += 1;
+        log.warn(message);
+      },
+    };
   }
 
   get env(): NodeJS.ProcessEnv {
     return this.options.env ?? process.env;
   }
 
+  /** The config file a command reads: `--config FILE`, else `./nexus-backup.yaml` when it exists. */
+  configPath(): string | undefined {
+    return this.flags.config ?? (existsSync('nexus-backup.yaml') ? 'nexus-backup.yaml' : undefined);
+  }
+
   /** `--config FILE`, else `./nexus-backup.yaml` when it exists, else none. */
   config(required = false): Promise<NexusConfig | undefined> {
     this.configPromise ??= (async () => {
-      const explicit = this.flags.config;
-      const path = explicit ?? (existsSync('nexus-backup.yaml') ? 'nexus-backup.yaml' : undefined);
+      const path = this.configPath();
       if (!path) return undefined;
-      return loadConfig(resolve(path), this.env);
+      const config = await loadConfig(resolve(path), this.env);
+      // croner is loaded only for a config with schedules; read again so a bad one is named with its line.
+      if (!Object.values(config.pipelines).some((pipeline) => pipeline.schedule)) return config;
+      return loadConfig(resolve(path), this.env, { checkSchedule: await loadScheduleChecker() });
     })();
     return this.configPromise.then((config) => {
       if (!config && required) throw configMissing();
@@ -101,7 +124,7 @@ export class Runtime {
   context(): RunContext {
     return {
       signal: this.abort.signal,
-      log: this.log,
+      log: this.runLogger(),
       secrets: createSecrets(this.flags, this.log, this.env),
       progress: this.flags.quiet
         ? undefined
@@ -111,7 +134,7 @@ export class Runtime {
 }
 
 /** `./x.js`, `dir/x.mjs` and existing files are module paths; anything else is a package name. */
-function pluginPath(plugin: string): string {
+export function pluginPath(plugin: string): string {
   const looksLikeFile = plugin.startsWith('.') || /\.[cm]?[jt]s$/.test(plugin) || existsSync(plugin);
   return looksLikeFile ? resolve(plugin) : plugin;
 }

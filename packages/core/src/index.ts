@@ -1,4 +1,5 @@
 export * from './backup.js';
+export * from './byte-size.js';
 export * from './config.js';
 export * from './contracts.js';
 export * from './copy.js';
@@ -19,6 +20,7 @@ export * from './recovery/choose-backups.js';
 export * from './recovery/journal.js';
 export * from './recovery/recover.js';
 export * from './recovery/steps.js';
+export * from './redact.js';
 export * from './registry.js';
 export * from './repository.js';
 export * from './restore.js';

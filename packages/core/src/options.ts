@@ -108,16 +108,32 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
     if (value === true && option.type === 'string' && option.valueOptional) value = '';
     if (value === undefined) value = option.default;
     if (value === undefined) {
-      if (option.required) {
-        const from = option.env ? ` (or set $${option.env})` : '';
-        throw new NexusError(code, `missing required option ${shown}${from} for ${provider}`, { provider });
-      }
+      if (option.required) throw missingRequired(name, option, { shown, path, provider, code, fromCli });
       continue;
     }
     checkType(option, value, shown, provider, code);
     result[name] = value;
   }
   return result as OptionValues<O>;
+}
+
+/** A positional option is given as the command's arguments on the command line, never as a flag. */
+function missingRequired(
+  name: string,
+  option: OptionSpec,
+  where: { shown: string; path: string; provider: string; code: 'USAGE' | 'CONFIG'; fromCli: boolean },
+): NexusError {
+  const { shown, path, provider, code, fromCli } = where;
+  const from = option.env ? ` (or set $${option.env})` : '';
+  if (option.positional && fromCli) {
+    const placeholder = option.placeholder ?? name.toUpperCase();
+    const many = option.type === 'string[]' ? ` [${placeholder}...]` : '';
+    return new NexusError(code, `missing ${name}${from} for ${provider}`, {
+      provider,
+      hint: `pass them as arguments: nexus-backup ${path} ${placeholder}${many} ...`,
+    });
+  }
+  return new NexusError(code, `missing required option ${shown}${from} for ${provider}`, { provider });
 }
 
 function coerce(

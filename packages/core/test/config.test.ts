@@ -2,7 +2,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type NexusConfig, NexusError, parseDuration } from '@nexus-backup/core';
+import { inspectConfig, loadConfig, type NexusConfig, NexusError, parseDuration } from '@nexus-backup/core';
+
+const PIPELINE_KEYS = 'source, transforms, to, retention, schedule, check';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;
@@ -473,5 +476,90 @@ describe('loadConfig errors say where and what to fix', () => {
     expect(await configError('history: { db: "${DATABASE_URL:-}" }\n')).toBe(
       'history.db: is empty; expected a string like postgres://user@host:5432/db (FILE:1:12)',
     );
+  });
+});
+
+describe('a config with several mistakes names every one of them at once', () => {
+  it('reports an unknown key, an unset variable, a bad retention and a bad target in one error', async () => {
+    const message = await configError(
+      [
+        'repositories:',
+        '  local: ./backups',
+        'pipelines:',
+        '  db:',
+        '    source: { use: postgres, db: "${MISSING_URL}" }',
+        '    transfroms: [ gzip ]',
+        '    to: [ locl ]',
+        '    retention: { keepDaily: -3 }',
+        '  files:',
+        '    source: files',
+        '    to: [ ./b ]',
+        '    check: { maxAge: 90m }',
+        '',
+      ].join('\n'),
+    );
+    expect(message).toMatch(/^FILE has 5 problems:\n/);
+    expect(message).toContain('pipelines.db.source.db: environment variable MISSING_URL is not set');
+    expect(message).toContain('pipelines.db.transfroms: unknown key; did you mean transforms? (FILE:6:5)');
+    expect(message).toContain('pipelines.db.to[0]: unknown repository "locl"; did you mean local?');
+    expect(message).toContain('pipelines.db.retention.keepDaily:');
+    expect(message).toContain('pipelines.files.check.maxAge:');
+  });
+
+  it('inspectConfig returns the problems and the parts that validated, without throwing', async () => {
+    const file = await writeConfig(
+      'pipelines:\n  good: { source: files, to: [ ./b ] }\n  bad: { to: [ ./b ], colour: red }\n',
+    );
+    const inspection = await inspectConfig(file, {});
+    expect(inspection.problems).toEqual([
+      `pipelines.bad.colour: unknown key; known keys: ${PIPELINE_KEYS} (${file}:3:23)`,
+      `pipelines.bad.source: is required (${file}:3:3)`,
+    ]);
+    expect(Object.keys(inspection.config?.pipelines ?? {})).toEqual(['good']);
+  });
+
+  it('checks schedules with the checker it is given and says where the bad one is', async () => {
+    const file = await writeConfig(
+      'pipelines:\n  db: { source: files, to: [ ./b ], schedule: "99 * * * *" }\n',
+    );
+    const error = await loadConfig(
+      file,
+      {},
+      {
+        checkSchedule: (expression) => {
+          throw new Error(`"${expression}" is not a cron expression`);
+        },
+      },
+    ).catch((caught: unknown) => caught as NexusError);
+    expect(error.code).toBe('CONFIG');
+    expect(error.message).toBe(`pipelines.db.schedule: "99 * * * *" is not a cron expression (${file}:2:37)`);
+  });
+});
+
+describe('transforms default to what the CLI does', () => {
+  it('a pipeline without transforms: is gzipped, as `backup` is by default', async () => {
+    const config = await load('pipelines:\n  files: { source: files, to: [ ./b ] }\n');
+    expect(config.pipelines.files?.transforms.map((use) => use.use)).toEqual(['gzip']);
+  });
+
+  it('transforms: [] written explicitly stores the bytes as they are', async () => {
+    const config = await load('pipelines:\n  files: { source: files, to: [ ./b ], transforms: [] }\n');
+    expect(config.pipelines.files?.transforms).toEqual([]);
+  });
+});
+
+describe('check.minSize takes units as --min-size does', () => {
+  it('minSize: 10MB is ten million bytes; a plain number stays bytes', async () => {
+    const config = await load(
+      'pipelines:\n  a: { source: files, to: [ ./b ], check: { minSize: 10MB } }\n  b: { source: files, to: [ ./b ], check: { minSize: 2048 } }\n',
+    );
+    expect(config.pipelines.a?.check?.minSize).toBe(10_000_000);
+    expect(config.pipelines.b?.check?.minSize).toBe(2048);
+  });
+
+  it('an unknown unit names the key and the accepted forms', async () => {
+    expect(
+      await configError('pipelines:\n  a: { source: files, to: [ ./b ], check: { minSize: 10XB } }\n'),
+    ).toMatch(/^pipelines\.a\.check\.minSize: invalid size "10XB"; use bytes/);
   });
 });

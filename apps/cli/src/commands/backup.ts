@@ -3,7 +3,6 @@ import {
   BUILTIN_TRANSFORM_FLAGS,
   kebabCase,
   NexusError,
-  runBackup,
   type TransformDefinition,
 } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
@@ -12,6 +11,7 @@ import { buildBackupPlan, type ProviderValues } from '../plan.js';
 import { addDeclaredOptions, pickDeclaredValues, toCommanderOption } from '../provider-flags.js';
 import { resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { runPlannedBackup } from '../verbose-backup.js';
 import { reportBackup } from './backup-report.js';
 import { loadSourceCommands } from './source-commands.js';
 
@@ -67,7 +67,7 @@ export async function registerBackup(
           { pipeline: run.pipeline, source, transforms: selectTransforms(transforms, parsed), targets },
           runtime,
         );
-        return runBackup(plan, runtime.context());
+        return runPlannedBackup(plan, runtime);
       });
       process.exitCode = Math.max(reportBackup(result, runtime), exitCode);
     });

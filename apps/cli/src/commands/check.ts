@@ -1,4 +1,11 @@
-import { EXIT, formatBytes, NexusError, type PipelineConfig, parseDurationMs } from '@nexus-backup/core';
+import {
+  EXIT,
+  formatBytes,
+  NexusError,
+  type PipelineConfig,
+  parseByteSize,
+  parseDurationMs,
+} from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
 import { type CheckReport, checkRepository, describeCheck } from '../ops/check-repository.js';
 import { checkDrillAge } from '../ops/drill-freshness.js';
@@ -11,7 +18,7 @@ import { printJson, printLines } from '../output.js';
 import { openRepository, resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 
-/** `check [PIPELINE...] --from <repo> --max-age 26h [--min-size BYTES] [--notify URL] [--json] [--prometheus FILE]` */
+/** `check [PIPELINE...] --from <repo> --max-age 26h [--min-size SIZE] [--notify URL] [--json] [--prometheus FILE]` */
 export function registerCheck(program: Command, runtime: Runtime): void {
   program
     .command('check')
@@ -28,9 +35,10 @@ export function registerCheck(program: Command, runtime: Runtime): void {
       "the newest backup must be younger than this, e.g. 26h (default: the pipeline's check.maxAge)",
     )
     .addOption(
-      new Option('--min-size <bytes>', 'the newest backup must store at least this many bytes').argParser(
-        parseBytes,
-      ),
+      new Option(
+        '--min-size <size>',
+        'the newest backup must store at least this much, e.g. 1048576, 10MB, 1.5GiB',
+      ).argParser(parseByteSize),
     )
     .option(
       '--notify <url>',
@@ -57,7 +65,8 @@ export function registerCheck(program: Command, runtime: Runtime): void {
       const maxDrillAgeMs =
         flags.maxDrillAge === undefined ? undefined : parseDurationMs(flags.maxDrillAge as string);
       const ref = await resolveRepositoryRef(flags.from as string, runtime);
-      const config = flags.config ? await runtime.config(true) : undefined;
+      // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
+      const config = await runtime.config();
       const policyFor = (name: string): FreshnessPolicy => {
         const configured = config?.pipelines[name]?.check;
         const policy: FreshnessPolicy = {};
@@ -162,11 +171,4 @@ function webhookUrl(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): str
     });
   }
   return value;
-}
-
-function parseBytes(value: string): number {
-  const bytes = Number(value);
-  if (!Number.isSafeInteger(bytes) || bytes < 0)
-    throw new Error(`expected a whole number of bytes, got "${value}"`);
-  return bytes;
 }

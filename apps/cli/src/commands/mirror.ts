@@ -41,7 +41,7 @@ export function registerMirror(program: Command, runtime: Runtime): void {
       const registry = await runtime.registry();
       const mirror = (await registry.providerModule('destination', 'sftp')) as unknown as MirrorModule;
       const source = await openRepositoryByName(from, runtime);
-      const target = await openRepositoryByName(to, runtime);
+      const target = await openRepositoryByName(to, runtime, { create: true });
       const copy = (ctx: RunContext) =>
         mirror.mirrorRepository({
           source: source.destination,

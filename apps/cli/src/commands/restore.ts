@@ -14,7 +14,8 @@ import { printJson, printLines } from '../output.js';
 import { addDeclaredOptions, pickDeclaredValues } from '../provider-flags.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
-import { installedRestoreOptions } from './restore-options.js';
+import { assertSelector } from '../selector.js';
+import { installedRestoreOptions, loadManifestProvider } from './restore-options.js';
 
 /** Flags of the command itself, never taken for a source's target option of the same name. */
 const COMMAND_FLAGS = new Set(['from', 'dryRun']);
@@ -39,6 +40,7 @@ export async function registerRestore(
   command.action(async (selector: string | undefined) => {
     const parsed = command.optsWithGlobals();
     runtime.flags = parsed;
+    assertSelector(selector);
     const ctx = runtime.context();
     const repository = await openRepositoryByName(parsed.from as string, runtime);
     // `@latest` takes the newest intact backup; every newer one it passes over is named (exit 1).
@@ -49,7 +51,8 @@ export async function registerRestore(
       );
     const skippedExit = skipped.length > 0 ? EXIT.warnings : EXIT.ok;
     const registry = await runtime.registry();
-    const definition = await registry.load('source', backup.manifest.source.provider);
+    const where = `${backup.pipeline}@${backup.id}`;
+    const definition = await loadManifestProvider(registry, 'source', backup.manifest.source.provider, where);
     const target = resolveOptions(definition.restoreOptions, {
       path: `restore ${definition.name}`,
       provider: definition.name,
@@ -69,14 +72,26 @@ export async function registerRestore(
     }
     const stages: DecodeStage[] = [];
     for (const transform of backup.manifest.transforms) {
-      const transformDefinition = await registry.load('transform', transform.provider);
+      const transformDefinition = await loadManifestProvider(
+        registry,
+        'transform',
+        transform.provider,
+        where,
+      );
       stages.push({
         definition: transformDefinition,
         transform: await transformDefinition.create(defaultOptions(transformDefinition.options)),
       });
     }
     const source = await definition.create(defaultOptions(definition.options));
+    // -v: what each stage does (the logger redacts the target's URLs).
+    const decoders = stages.map((stage) => stage.definition.name).reverse();
+    runtime.log.debug(
+      `restore ${where}: read from ${repository.label}, decode ${decoders.join(', then ') || '(nothing)'}, ${definition.name} into ${JSON.stringify(target)}`,
+    );
+    const started = performance.now();
     const report = await runRestore({ repository, backup, source, stages, target }, ctx);
+    runtime.log.debug(`restore ${where} took ${((performance.now() - started) / 1000).toFixed(2)} s`);
     if (parsed.json)
       printJson({
         pipeline: backup.pipeline,

@@ -1,9 +1,10 @@
 import {
   type BackupResult,
   EXIT,
+  exitCodeFor,
+  formatError,
   NexusError,
   type PipelineConfig,
-  runBackup,
   toNexusError,
 } from '@nexus-backup/core';
 import type { Command } from 'commander';
@@ -11,6 +12,7 @@ import { observeBackup } from '../ops/observe-backup.js';
 import { buildBackupPlan } from '../plan.js';
 import { openRepository } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { runPlannedBackup } from '../verbose-backup.js';
 import { reportBackup } from './backup-report.js';
 import { printPrune, pruneRepository } from './prune.js';
 
@@ -81,12 +83,15 @@ export async function runPipeline(
         },
         runtime,
       );
-      return runBackup(plan, runtime.context());
+      return runPlannedBackup(plan, runtime);
     }));
   } catch (error) {
+    // The pipeline failed (the others still run): an error line, and its code through the one mapping.
     const failure = toNexusError(error);
-    runtime.log.warn(`pipeline ${pipeline.name} failed: ${failure.format()}`);
-    return failure.exitCode;
+    runtime.log.error(
+      `pipeline ${pipeline.name} failed: ${formatError(failure).replace(/^\[nexus-backup\] /, '')}`,
+    );
+    return exitCodeFor(failure);
   }
   // The scheduler (report: false) logs one-line events of its own instead of the report and prune table.
   const backupExit =

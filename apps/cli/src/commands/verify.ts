@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { assertSelector } from '../selector.js';
 
 /**
  * `verify [PIPELINE[@ID]] --from <repo> [--read] [--json]`: checks that each manifest is one restore
@@ -21,6 +22,7 @@ export function registerVerify(program: Command, runtime: Runtime): void {
     .option('--read', 'also decrypt encrypted backups (asks for the passphrase) to check their raw hashes')
     .action(async (selector: string | undefined, _options: unknown, command: Command) => {
       runtime.flags = command.optsWithGlobals();
+      assertSelector(selector);
       const ctx = runtime.context();
       const registry = await runtime.registry();
       const repository = await openRepositoryByName(runtime.flags.from as string, runtime);

@@ -1,5 +1,6 @@
 import { isPlainObject } from './interpolate.js';
 import { ConfigKeyError, type KeyPath } from './key-path.js';
+import type { ConfigProblems } from './problems.js';
 import { closestName } from './suggest.js';
 
 /*
@@ -15,26 +16,34 @@ export function describeType(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/** A mapping whose keys are all in `known` and that has every key in `required`. */
+/**
+ * A mapping whose keys are all in `known` and that has every key in `required`. With `problems`, every
+ * unknown and missing key is recorded and the mapping returned, so its other keys are still checked.
+ */
 export function expectMap(
   value: unknown,
   path: KeyPath,
   known: readonly string[] | 'any',
   required: readonly string[] = [],
+  problems?: ConfigProblems,
 ): Record<string, unknown> {
   if (!isPlainObject(value))
     throw new ConfigKeyError(path, `must be a mapping (key: value), got ${describeType(value)}`);
+  const report = (problem: ConfigKeyError) => {
+    if (!problems) throw problem;
+    problems.add(problem);
+  };
   if (known !== 'any') {
     for (const key of Object.keys(value)) {
       if (known.includes(key)) continue;
       const guess = closestName(key, known);
       const fix = guess ? `did you mean ${guess}?` : `known keys: ${known.join(', ')}`;
-      throw new ConfigKeyError([...path, key], `unknown key; ${fix}`);
+      report(new ConfigKeyError([...path, key], `unknown key; ${fix}`));
     }
   }
   for (const key of required) {
     if (value[key] === undefined || value[key] === null)
-      throw new ConfigKeyError([...path, key], 'is required');
+      report(new ConfigKeyError([...path, key], 'is required'));
   }
   return value;
 }

@@ -1,4 +1,5 @@
 import { ConfigKeyError, type KeyPath } from './key-path.js';
+import type { ConfigProblems } from './problems.js';
 
 const REFERENCE = /(\$?)\$\{([^}]*)(\}?)/g;
 const VARIABLE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
@@ -11,12 +12,25 @@ const FORMS = 'use ${NAME}, ${NAME:-default}, or $${...} for a literal ${...}';
  * substitution happens after YAML parsing, so a value with quotes or newlines cannot change the
  * structure of the file. Errors name the variable and the key, never a value.
  */
-export function interpolateConfig(value: unknown, env: NodeJS.ProcessEnv, path: KeyPath = []): unknown {
-  if (typeof value === 'string') return interpolateString(value, env, path);
-  if (Array.isArray(value)) return value.map((item, index) => interpolateConfig(item, env, [...path, index]));
+export function interpolateConfig(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: KeyPath = [],
+  problems?: ConfigProblems,
+): unknown {
+  if (typeof value === 'string') {
+    if (!problems) return interpolateString(value, env, path);
+    // Collecting: an unset variable is reported once and the text kept as written for the later checks.
+    return problems.attempt(() => interpolateString(value, env, path)) ?? value;
+  }
+  if (Array.isArray(value))
+    return value.map((item, index) => interpolateConfig(item, env, [...path, index], problems));
   if (isPlainObject(value)) {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolateConfig(item, env, [...path, key])]),
+      Object.entries(value).map(([key, item]) => [
+        key,
+        interpolateConfig(item, env, [...path, key], problems),
+      ]),
     );
   }
   return value;

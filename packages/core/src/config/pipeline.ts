@@ -1,3 +1,4 @@
+import { parseByteSize } from '../byte-size.js';
 import { parseDurationMs } from '../duration.js';
 import {
   isRetentionRule,
@@ -10,6 +11,7 @@ import { validateDrill } from './drill.js';
 import { atPath, describeType, expectInteger, expectList, expectMap, expectString } from './expect.js';
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
 import { checkLocation, isUrl, looksLikePath } from './locations.js';
+import type { ConfigProblems } from './problems.js';
 import { closestName } from './suggest.js';
 import type { CheckConfig, PipelineConfig, ProviderUse, RepositoryConfig } from './types.js';
 
@@ -19,33 +21,83 @@ const RETENTION_KEYS = [...RETENTION_COUNT_RULES, ...RETENTION_WITHIN_RULES];
 export interface PipelineContext {
   repositories: Record<string, RepositoryConfig>;
   resolveLocation: (text: string) => string;
+  /** Every problem is recorded here. */
+  problems: ConfigProblems;
+  /** Throws with what is wrong when a `schedule:` is not a cron expression the scheduler accepts. */
+  checkSchedule?: ((expression: string) => void) | undefined;
 }
 
-export function validatePipeline(name: string, value: unknown, context: PipelineContext): PipelineConfig {
+/**
+ * Without `transforms:` a pipeline is compressed as the CLI's `backup` is by default (gzip);
+ * `transforms: []` stores the source's bytes as they are.
+ */
+export const DEFAULT_TRANSFORMS: readonly string[] = ['gzip'];
+
+export function validatePipeline(
+  name: string,
+  value: unknown,
+  context: PipelineContext,
+): PipelineConfig | undefined {
   const path: KeyPath = ['pipelines', name];
-  const pipeline = expectMap(value, path, PIPELINE_KEYS, ['source', 'to']);
-  const config: PipelineConfig = {
+  const { problems } = context;
+  const pipeline = problems.attempt(() => expectMap(value, path, PIPELINE_KEYS, ['source', 'to'], problems));
+  if (!pipeline) return undefined;
+  const source =
+    pipeline.source === undefined || pipeline.source === null
+      ? undefined
+      : problems.attempt(() => validateProviderUse(pipeline.source, [...path, 'source']));
+  const transformsPath: KeyPath = [...path, 'transforms'];
+  const transforms =
+    pipeline.transforms === undefined
+      ? DEFAULT_TRANSFORMS.map((use) => ({
+          use,
+          options: {},
+          path: `${formatKeyPath(transformsPath)} (default)`,
+        }))
+      : (problems.attempt(() => expectList(pipeline.transforms, transformsPath)) ?? []).flatMap(
+          (entry, index) => {
+            const use = problems.attempt(() => validateProviderUse(entry, [...transformsPath, index]));
+            return use ? [use] : [];
+          },
+        );
+  const to =
+    pipeline.to === undefined || pipeline.to === null
+      ? []
+      : (problems.attempt(() => validateTargets(pipeline.to, [...path, 'to'], context)) ?? []);
+  const config: Partial<PipelineConfig> & { name: string } = {
     name,
-    source: validateProviderUse(pipeline.source, [...path, 'source']),
-    transforms: expectList(pipeline.transforms, [...path, 'transforms']).map((entry, index) =>
-      validateProviderUse(entry, [...path, 'transforms', index]),
-    ),
-    to: validateTargets(pipeline.to, [...path, 'to'], context),
+    transforms,
+    to,
     path: formatKeyPath(path),
   };
+  if (source) config.source = source;
   if (pipeline.retention !== undefined && pipeline.retention !== null) {
-    config.retention = validateRetention(pipeline.retention, [...path, 'retention']);
+    const retention = problems.attempt(() => validateRetention(pipeline.retention, [...path, 'retention']));
+    if (retention) config.retention = retention;
   }
   if (pipeline.schedule !== undefined && pipeline.schedule !== null) {
-    config.schedule = expectString(pipeline.schedule, [...path, 'schedule'], '"0 2 * * *"');
+    const schedule = problems.attempt(() =>
+      validateSchedule(pipeline.schedule, [...path, 'schedule'], context),
+    );
+    if (schedule) config.schedule = schedule;
   }
   if (pipeline.check !== undefined && pipeline.check !== null) {
-    config.check = validateCheck(pipeline.check, [...path, 'check']);
+    const check = problems.attempt(() => validateCheck(pipeline.check, [...path, 'check']));
+    if (check) config.check = check;
   }
   if (pipeline.drill !== undefined && pipeline.drill !== null) {
-    config.drill = validateDrill(pipeline.drill, [...path, 'drill']);
+    const drill = context.problems.attempt(() => validateDrill(pipeline.drill, [...path, 'drill']));
+    if (drill) config.drill = drill;
   }
-  return config;
+  // With problems elsewhere in it, a pipeline is still returned when its source validated, so
+  // `config check` can check its providers too; loading a config with any problem fails anyway.
+  return source ? (config as PipelineConfig) : undefined;
+}
+
+function validateSchedule(value: unknown, path: KeyPath, context: PipelineContext): string {
+  const schedule = expectString(value, path, '"0 2 * * *"');
+  if (context.checkSchedule) atPath(path, () => context.checkSchedule?.(schedule));
+  return schedule;
 }
 
 /** `{ use: gzip, level: 6 }` or just `gzip`: the provider name plus its (not yet checked) options. */
@@ -62,26 +114,35 @@ function validateTargets(value: unknown, path: KeyPath, context: PipelineContext
   const targets = expectList(value, path, { single: true });
   if (targets.length === 0) throw new ConfigKeyError(path, 'is empty; name at least one repository');
   const known = Object.keys(context.repositories);
-  return targets.map((target, index) => {
-    const at: KeyPath = [...path, index];
-    const text = expectString(target, at, 'a repository name, a URL or a path');
-    const named = Object.hasOwn(context.repositories, text) ? context.repositories[text] : undefined;
-    if (named) return named;
-    if (isUrl(text) || looksLikePath(text)) {
-      return {
-        url: checkLocation(text, context.resolveLocation, at),
-        optional: false,
-        path: formatKeyPath(at),
-      };
-    }
-    const guess = closestName(text, known);
-    const fix = guess ? `did you mean ${guess}? ` : '';
-    const list = known.length > 0 ? `known repositories: ${known.join(', ')}` : 'no repositories are defined';
-    throw new ConfigKeyError(
-      at,
-      `unknown repository "${text}"; ${fix}(${list}; a directory is written ./${text})`,
-    );
+  return targets.flatMap((target, index) => {
+    const checked = context.problems.attempt(() => validateTarget(target, [...path, index], context, known));
+    return checked ? [checked] : [];
   });
+}
+
+function validateTarget(
+  target: unknown,
+  at: KeyPath,
+  context: PipelineContext,
+  known: string[],
+): RepositoryConfig {
+  const text = expectString(target, at, 'a repository name, a URL or a path');
+  const named = Object.hasOwn(context.repositories, text) ? context.repositories[text] : undefined;
+  if (named) return named;
+  if (isUrl(text) || looksLikePath(text)) {
+    return {
+      url: checkLocation(text, context.resolveLocation, at),
+      optional: false,
+      path: formatKeyPath(at),
+    };
+  }
+  const guess = closestName(text, known);
+  const fix = guess ? `did you mean ${guess}? ` : '';
+  const list = known.length > 0 ? `known repositories: ${known.join(', ')}` : 'no repositories are defined';
+  throw new ConfigKeyError(
+    at,
+    `unknown repository "${text}"; ${fix}(${list}; a directory is written ./${text})`,
+  );
 }
 
 function validateRetention(value: unknown, path: KeyPath): RetentionPolicy {
@@ -115,7 +176,12 @@ function validateCheck(value: unknown, path: KeyPath): CheckConfig {
     check.maxAgeMs = atPath([...path, 'maxAge'], () => parseDurationMs(maxAge));
   }
   if (entries.minSize !== undefined && entries.minSize !== null) {
-    check.minSize = expectInteger(entries.minSize, [...path, 'minSize'], 0);
+    const minSize = entries.minSize;
+    // `minSize: 10MB` as on the command line; a plain number (or `${VAR}` digits) is bytes.
+    check.minSize =
+      typeof minSize === 'string' && /[a-z]/i.test(minSize)
+        ? atPath([...path, 'minSize'], () => parseByteSize(minSize))
+        : expectInteger(minSize, [...path, 'minSize'], 0);
   }
   return check;
 }

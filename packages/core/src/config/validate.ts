@@ -3,6 +3,7 @@ import { isPlainObject } from './interpolate.js';
 import { ConfigKeyError, formatKeyPath, type KeyPath } from './key-path.js';
 import { checkLocation, looksLikePath, resolveLocation } from './locations.js';
 import { validatePipeline } from './pipeline.js';
+import type { ConfigProblems } from './problems.js';
 import { validateRecovery } from './recovery.js';
 import {
   type HistoryConfig,
@@ -24,10 +25,14 @@ export interface ValidateContext {
   file: string;
   baseDir: string;
   home?: string | undefined;
+  /** Every problem is recorded here; parts with problems are left out of the returned config. */
+  problems: ConfigProblems;
+  checkSchedule?: ((expression: string) => void) | undefined;
 }
 
 /** Checks the whole shape of an interpolated config and turns it into typed objects. */
 export function validateConfig(raw: unknown, context: ValidateContext): NexusConfig {
+  const { problems } = context;
   if (raw === null || raw === undefined) {
     throw new ConfigKeyError([], `the config file is empty; expected some of: ${TOP_LEVEL_KEYS.join(', ')}`);
   }
@@ -38,47 +43,57 @@ export function validateConfig(raw: unknown, context: ValidateContext): NexusCon
       `the config file must be a mapping with some of: ${keys}; got ${describeType(raw)}`,
     );
   }
-  const top = expectMap(raw, [], TOP_LEVEL_KEYS);
+  const top = expectMap(raw, [], TOP_LEVEL_KEYS, [], problems);
   const resolveAt = (text: string) => resolveLocation(text, context.baseDir, context.home);
-  const repositories = validateRepositories(top.repositories, resolveAt);
+  const repositories = validateRepositories(top.repositories, resolveAt, problems);
 
   const pipelines: Record<string, PipelineConfig> = {};
-  const pipelineMap = top.pipelines ?? {};
-  for (const [name, value] of Object.entries(expectMap(pipelineMap, ['pipelines'], 'any'))) {
+  const pipelineMap = problems.attempt(() => expectMap(top.pipelines ?? {}, ['pipelines'], 'any')) ?? {};
+  for (const [name, value] of Object.entries(pipelineMap)) {
     if (!PIPELINE_NAME.test(name)) {
-      throw new ConfigKeyError(
-        ['pipelines', name],
-        'a pipeline name must be lowercase letters, digits, ".", "_" or "-", starting with a letter or digit ' +
-          '(it becomes a folder name in every repository)',
+      problems.add(
+        new ConfigKeyError(
+          ['pipelines', name],
+          'a pipeline name must be lowercase letters, digits, ".", "_" or "-", starting with a letter or digit ' +
+            '(it becomes a folder name in every repository)',
+        ),
       );
+      continue;
     }
-    pipelines[name] = validatePipeline(name, value, { repositories, resolveLocation: resolveAt });
+    const pipeline = validatePipeline(name, value, {
+      repositories,
+      resolveLocation: resolveAt,
+      problems,
+      checkSchedule: context.checkSchedule,
+    });
+    if (pipeline) pipelines[name] = pipeline;
   }
 
+  const each = <T>(value: unknown, key: string, validate: (item: unknown, path: KeyPath) => T): T[] =>
+    (problems.attempt(() => expectList(value, [key])) ?? []).flatMap((item, index) => {
+      const checked = problems.attempt(() => validate(item, [key, index]));
+      return checked === undefined ? [] : [checked];
+    });
   const config: NexusConfig = {
     file: context.file,
     baseDir: context.baseDir,
-    plugins: expectList(top.plugins, ['plugins']).map((value, index) => {
-      const plugin = expectString(
-        value,
-        ['plugins', index],
-        '@acme/nexus-backup-nfs or ./providers/my-source.js',
-      );
+    plugins: each(top.plugins, 'plugins', (value, path) => {
+      const plugin = expectString(value, path, '@acme/nexus-backup-nfs or ./providers/my-source.js');
       return looksLikePath(plugin) && !plugin.startsWith('@') ? resolveAt(plugin) : plugin;
     }),
     repositories,
     pipelines,
-    notify: expectList(top.notify, ['notify']).map((value, index) =>
-      validateNotify(value, ['notify', index]),
-    ),
+    notify: each(top.notify, 'notify', validateNotify),
   };
-  if (top.history !== undefined && top.history !== null) config.history = validateHistory(top.history);
+  if (top.history !== undefined && top.history !== null) {
+    const history = problems.attempt(() => validateHistory(top.history));
+    if (history) config.history = history;
+  }
   if (top.recovery !== undefined && top.recovery !== null) {
-    config.recovery = validateRecovery(top.recovery, {
-      pipelines,
-      resolveLocation: resolveAt,
-      baseDir: context.baseDir,
-    });
+    const recovery = problems.attempt(() =>
+      validateRecovery(top.recovery, { pipelines, resolveLocation: resolveAt, baseDir: context.baseDir }),
+    );
+    if (recovery) config.recovery = recovery;
   }
   return config;
 }
@@ -86,32 +101,43 @@ export function validateConfig(raw: unknown, context: ValidateContext): NexusCon
 function validateRepositories(
   value: unknown,
   resolveAt: (text: string) => string,
+  problems: ConfigProblems,
 ): Record<string, RepositoryConfig> {
   const repositories: Record<string, RepositoryConfig> = {};
   if (value === undefined || value === null) return repositories;
-  for (const [name, entry] of Object.entries(expectMap(value, ['repositories'], 'any'))) {
-    const path: KeyPath = ['repositories', name];
-    if (!REPOSITORY_NAME.test(name)) {
-      throw new ConfigKeyError(path, 'a repository name must be letters, digits, ".", "_" or "-" (no "/")');
-    }
-    const example = '/var/backups/nexus or s3://bucket/prefix?region=eu-west-1';
-    let location: string;
-    let optional = false;
-    if (typeof entry === 'string') {
-      location = expectString(entry, path, example);
-    } else {
-      const object = expectMap(entry, path, ['url', 'optional'], ['url']);
-      location = expectString(object.url, [...path, 'url'], example);
-      if (object.optional !== undefined) optional = expectBoolean(object.optional, [...path, 'optional']);
-    }
-    repositories[name] = {
-      name,
-      url: checkLocation(location, resolveAt, path),
-      optional,
-      path: formatKeyPath(path),
-    };
+  const entries = problems.attempt(() => expectMap(value, ['repositories'], 'any')) ?? {};
+  for (const [name, entry] of Object.entries(entries)) {
+    const repository = problems.attempt(() => validateRepository(name, entry, resolveAt));
+    if (repository) repositories[name] = repository;
   }
   return repositories;
+}
+
+function validateRepository(
+  name: string,
+  entry: unknown,
+  resolveAt: (text: string) => string,
+): RepositoryConfig {
+  const path: KeyPath = ['repositories', name];
+  if (!REPOSITORY_NAME.test(name)) {
+    throw new ConfigKeyError(path, 'a repository name must be letters, digits, ".", "_" or "-" (no "/")');
+  }
+  const example = '/var/backups/nexus or s3://bucket/prefix?region=eu-west-1';
+  let location: string;
+  let optional = false;
+  if (typeof entry === 'string') {
+    location = expectString(entry, path, example);
+  } else {
+    const object = expectMap(entry, path, ['url', 'optional'], ['url']);
+    location = expectString(object.url, [...path, 'url'], example);
+    if (object.optional !== undefined) optional = expectBoolean(object.optional, [...path, 'optional']);
+  }
+  return {
+    name,
+    url: checkLocation(location, resolveAt, path),
+    optional,
+    path: formatKeyPath(path),
+  };
 }
 
 function validateNotify(value: unknown, path: KeyPath): NotifyConfig {

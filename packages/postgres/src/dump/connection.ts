@@ -1,17 +1,14 @@
-import { NexusError } from '@nexus-backup/core';
+import { NexusError, redactSecrets } from '@nexus-backup/core';
 import type pg from 'pg';
 
 export const PROVIDER = 'postgres';
 
-/** The URL with its password replaced, safe for messages, logs and manifests. */
+/**
+ * The URL with its password replaced (user info, `?password=`, `?sslpassword=`), safe for messages,
+ * logs and manifests: core's one redactor. Text that is not a URL is not echoed at all.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable database URL)';
-  }
+  return URL.canParse(url) ? redactSecrets(url) : '(unparsable database URL)';
 }
 
 /** Host, port, database and user of a URL: the non-secret facts a manifest may record. */

@@ -1,21 +1,13 @@
+import { redactSecrets } from '@nexus-backup/core';
+
 /**
- * A connection string safe for messages and logs: the password (in the URL's user info or a
- * `password=` parameter) is replaced by `***`. Anything that does not parse is reduced to its scheme.
+ * A connection string safe for messages and logs, through core's one redactor: the password (in the
+ * URL's user info, a `password=`/`sslpassword=` parameter, or a libpq `key=value` string) is `***`.
+ * A URL that does not parse is not echoed at all: where its password ends cannot be known.
  */
 export function redactConnectionUrl(connection: string): string {
-  let url: URL;
-  try {
-    url = new URL(connection);
-  } catch {
-    // libpq key=value form, e.g. `host=db password=secret`
-    if (/=/.test(connection) && !/^\w+:\/\//.test(connection)) {
-      return connection.replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
-    }
+  if (/^\s*[a-z][a-z0-9+.-]*:\/\//i.test(connection) && !URL.canParse(connection.trim())) {
     return '<unparsable connection URL>';
   }
-  if (url.password !== '') url.password = '***';
-  for (const key of [...url.searchParams.keys()]) {
-    if (/^(password|sslpassword)$/i.test(key)) url.searchParams.set(key, '***');
-  }
-  return url.toString();
+  return redactSecrets(connection);
 }

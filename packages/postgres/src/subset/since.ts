@@ -51,13 +51,41 @@ const DATE_TIME =
 export function parseSince(input: string): SinceCutoff {
   const text = input.trim();
   const interval = spelledInterval(text) ?? compactInterval(text);
-  if (interval !== undefined) return { kind: 'ago', interval, text };
+  if (interval !== undefined) {
+    // now() minus a longer span leaves PostgreSQL's timestamp range: a failed dump instead of a usage error.
+    if (approximateYears(interval) > MAX_SINCE_YEARS) {
+      throw new NexusError('USAGE', `--since "${text}" reaches back more than ${MAX_SINCE_YEARS} years`, {
+        provider: 'postgres',
+        hint: 'leave --since out to back up every row, or give a date (2024-01-01)',
+      });
+    }
+    return { kind: 'ago', interval, text };
+  }
   const at = instant(text);
   if (at !== undefined) return { kind: 'instant', at, text };
   throw new NexusError('USAGE', `--since "${input}" is neither a duration nor a date`, {
     provider: 'postgres',
     hint: `use ${SINCE_FORMS}`,
   });
+}
+
+const MAX_SINCE_YEARS = 1000;
+const YEARS_PER_UNIT: Record<string, number> = {
+  seconds: 1 / 31_557_600,
+  minutes: 1 / 525_960,
+  hours: 1 / 8766,
+  days: 1 / 365.25,
+  weeks: 7 / 365.25,
+  months: 1 / 12,
+  years: 1,
+};
+
+/** The span of an interval we wrote (`3 years 2 months ...`), roughly, in years. */
+function approximateYears(interval: string): number {
+  let years = 0;
+  for (const [, amount, unit] of interval.matchAll(/(\d+) ([a-z]+)/g))
+    years += Number(amount) * (YEARS_PER_UNIT[unit as string] ?? 0);
+  return years;
 }
 
 /** `1 day`, `2 hours`, `1 day 12 hours`: each group a whole number and a unit we know. */
