@@ -1,8 +1,8 @@
 // The demo behind scripts/demo-recover.sh: the sample service's recovery plan
-// (examples/sample-service/nexus-backup.yaml) run for real against an embedded PostgreSQL, with a
+// (examples/sample-service/nexus-backup.example.yaml, copied to nexus-backup.yaml) run for real against an embedded PostgreSQL, with a
 // stand-in process for the docker compose proxy. Backup, disaster, recover, check, undo, forget.
 import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ const cli = join(root, 'apps/cli/bin/nexus-backup.js');
 const work = await mkdtemp(join(tmpdir(), 'nexus-demo-recover-'));
 const service = join(work, 'service');
 await cp(join(root, 'examples/sample-service'), service, { recursive: true, preserveTimestamps: true });
+await rename(join(service, 'nexus-backup.example.yaml'), join(service, 'nexus-backup.yaml'));
 const port = await freePort();
 const standIn = join(root, 'scripts/demo-service.mjs');
 let failures = 0;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspectConfig, loadConfig, type NexusConfig, NexusError, parseDuration } from '@nexus-backup/core';
 
-const PIPELINE_KEYS = 'source, transforms, to, retention, schedule, check';
+const PIPELINE_KEYS = 'source, transforms, to, retention, schedule, check, drill';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -263,12 +263,12 @@ describe('loadConfig errors say where and what to fix', () => {
     [
       'an empty file',
       '',
-      'the config file is empty; expected some of: plugins, repositories, pipelines, notify, history (FILE)',
+      'the config file is empty; expected some of: plugins, repositories, pipelines, notify, history, recovery (FILE)',
     ],
     [
       'a list at the top',
       '- a\n',
-      'the config file must be a mapping with some of: plugins, repositories, pipelines, notify, history; got a list (FILE:1:1)',
+      'the config file must be a mapping with some of: plugins, repositories, pipelines, notify, history, recovery; got a list (FILE:1:1)',
     ],
     [
       'a misspelled top-level key',
@@ -278,7 +278,7 @@ describe('loadConfig errors say where and what to fix', () => {
     [
       'an unrelated top-level key',
       'repositories: {}\ndatabases: {}\n',
-      'databases: unknown key; known keys: plugins, repositories, pipelines, notify, history (FILE:2:1)',
+      'databases: unknown key; known keys: plugins, repositories, pipelines, notify, history, recovery (FILE:2:1)',
     ],
     [
       'a misspelled retention rule',
