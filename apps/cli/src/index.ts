@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { rejectPasswordsInArgv } from './argv-secrets.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
+import { registerContributedCommands } from './commands/contributed.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDecrypt } from './commands/decrypt.js';
 import { registerHistory } from './commands/history.js';
@@ -33,10 +34,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   try {
     rejectPasswordsInArgv(argv);
     const command = findCommandName(argv);
-    const program = await buildProgram(
-      runtime,
-      command && PROVIDER_COMMANDS.has(command) ? command : undefined,
-    );
+    const program = await buildProgram(runtime, command);
     process.exitCode = undefined;
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -49,7 +47,8 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   }
 }
 
-async function buildProgram(runtime: Runtime, providerCommand: string | undefined): Promise<Command> {
+async function buildProgram(runtime: Runtime, command: string | undefined): Promise<Command> {
+  const providerCommand = command && PROVIDER_COMMANDS.has(command) ? command : undefined;
   const program = new Command('nexus-backup')
     .description('Back up, restore, verify and prune PostgreSQL databases, credentials and config files')
     .version(TOOL_VERSION)
@@ -85,6 +84,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerCheck(program, runtime);
   registerHistory(program, runtime);
   registerSchedule(program, runtime);
+  await registerContributedCommands(program, runtime, command);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

@@ -1,4 +1,5 @@
 export * from './backup.js';
+export * from './commands.js';
 export * from './config.js';
 export * from './contracts.js';
 export * from './copy.js';

@@ -13,6 +13,7 @@ export const BUILTIN_PROVIDERS: Readonly<Record<ProviderKind, Readonly<Record<st
     postgres: '@nexus-backup/postgres',
     credentials: '@nexus-backup/credentials',
     files: '@nexus-backup/credentials',
+    pgbase: '@nexus-backup/pgwal',
   },
   transform: {
     gzip: '@nexus-backup/gzip',
@@ -30,6 +31,14 @@ export const BUILTIN_PROVIDERS: Readonly<Record<ProviderKind, Readonly<Record<st
  * when @nexus-backup/aes is absent. Installed definitions declare the same in `cli`.
  */
 export const BUILTIN_TRANSFORM_FLAGS: Readonly<Record<string, string>> = { gzip: 'gzip', aes: 'encrypt' };
+
+/**
+ * Top-level commands that built-in providers contribute (`wal push`, `wal fetch`), so `--help` can list
+ * them and the CLI loads the one provider only when its command runs.
+ */
+export const BUILTIN_COMMANDS: Readonly<Record<string, { kind: ProviderKind; name: string }>> = {
+  wal: { kind: 'source', name: 'pgbase' },
+};
 
 /** Which destination provider a repository URL scheme maps to. */
 export const SCHEME_PROVIDERS: Readonly<Record<string, string>> = {

@@ -13,6 +13,7 @@ import { type Command, Option } from 'commander';
 import { printJson, printTable } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { pruneSourceData } from './contributed.js';
 
 const DEFAULT_GRACE = '24h';
 
@@ -45,6 +46,7 @@ export function registerPrune(program: Command, runtime: Runtime): void {
         graceMs: parseGrace(parsed.grace as string),
         dryRun: Boolean(parsed.dryRun),
       });
+      outcome.cleaned.push(...(await pruneSourceData(repository, runtime, Boolean(parsed.dryRun))));
       printPrune(outcome, runtime, Boolean(parsed.dryRun));
       process.exitCode = EXIT.ok;
     });

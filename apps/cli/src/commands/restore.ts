@@ -84,6 +84,8 @@ export async function registerRestore(
   });
 }
 
+const COMMAND_FLAGS = new Set(['from', 'dryRun']);
+
 /** `--create-db` on a files backup is a mistake worth saying, not something to ignore. */
 function rejectForeignTargetOptions(
   parsed: Record<string, unknown>,
@@ -91,7 +93,10 @@ function rejectForeignTargetOptions(
   all: OptionsSpec,
   source: string,
 ): void {
-  const foreign = Object.keys(all).filter((name) => !(name in own) && parsed[name] !== undefined);
+  // `from` and `dryRun` are the command's own flags, which a source may also read as target options.
+  const foreign = Object.keys(all).filter(
+    (name) => !(name in own) && !COMMAND_FLAGS.has(name) && parsed[name] !== undefined,
+  );
   if (foreign.length > 0) {
     const flags = foreign
       .map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
