@@ -1,0 +1,111 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type PostgresMajor, type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
+import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { type PitrWorkspace, pitrWorkspace, switchAndWaitArchived } from './helpers/pitr.js';
+
+// NEXUS_TEST_PG_MAJORS=15 narrows the matrix for a quick local run; the issue asks for 13, 15 and 18.
+const majors = (process.env.NEXUS_TEST_PG_MAJORS?.split(',').map(Number) ?? [13, 15, 18]) as PostgresMajor[];
+
+describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
+  let workspace: PitrWorkspace;
+  let server: PostgresServer;
+  let repo: string;
+  const env = () => ({ PGPASSWORD: server.password });
+  const dbUrl = () => `postgresql://${server.user}@${server.host}:${server.port}/postgres`;
+
+  beforeAll(async () => {
+    workspace = await pitrWorkspace();
+    repo = workspace.repo;
+    server = await startPostgres({
+      major,
+      settings: {
+        archive_mode: 'on',
+        wal_level: 'replica',
+        archive_command: `${workspace.cli} wal push %p --to ${repo} --pipeline wal`,
+      },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await workspace?.remove();
+  });
+
+  it('restores to a time between two changes: exactly the earlier rows, and the table dropped later is back', async () => {
+    await server.admin.exec(
+      'postgres',
+      'CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 1000) g',
+    );
+    const backup = await runCli(
+      ['backup', 'pgbase', '--db', dbUrl(), '--pgdata', server.dataDir, '--to', repo, '--pipeline', 'base'],
+      { env: env() },
+    );
+    expect(backup.stderr).toContain('backup base@');
+    expect(backup.code).toBe(0);
+
+    // T1: more rows, and a segment switch so the restore must cross archived segments.
+    await server.admin.exec(
+      'postgres',
+      'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1001, 2000) g',
+    );
+    await switchAndWaitArchived(server);
+    // T2: the state the restore must reproduce.
+    await server.admin.exec('postgres', "UPDATE orders SET note = 'changed at T2' WHERE id % 7 = 0");
+    const expected = await tableChecksums(server.url());
+    const target = (
+      await server.admin.query<{ now: string }>(
+        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS now",
+      )
+    ).rows[0]?.now as string;
+    // T3: the mistake to roll back.
+    await server.admin.exec('postgres', 'DROP TABLE orders');
+    await switchAndWaitArchived(server);
+
+    const restored = join(workspace.dir, 'restored');
+    const restore = await runCli(
+      [
+        'restore',
+        'base@latest',
+        '--from',
+        repo,
+        '--to-pgdata',
+        restored,
+        '--target-time',
+        target,
+        '--wal-command',
+        workspace.cli,
+      ],
+      { env: env() },
+    );
+    expect(restore.stderr).toContain('restored base@');
+    expect(restore.code).toBe(0);
+    expect(restore.stdout).toContain(
+      `restore_command = '${workspace.cli} wal fetch %f %p --from ${repo} --pipeline wal'`,
+    );
+    expect(restore.stdout).toContain(`recovery_target_time = '${target}'`);
+
+    const copy = await startPostgres({ major, dataDir: restored, password: server.password });
+    try {
+      expect(await tableChecksums(copy.url())).toEqual(expected);
+      const timeline = await copy.admin.query<{ tli: number }>(
+        'SELECT timeline_id AS tli FROM pg_control_checkpoint()',
+      );
+      expect(timeline.rows[0]?.tli).toBeGreaterThanOrEqual(1);
+    } finally {
+      await copy.stop();
+    }
+  });
+
+  it('refuses to restore into a data directory that is not empty, writing nothing', async () => {
+    const occupied = join(workspace.dir, 'occupied');
+    await mkdir(join(occupied, 'old'), { recursive: true });
+    const restore = await runCli(
+      ['restore', 'base@latest', '--from', repo, '--to-pgdata', occupied, '--wal-command', workspace.cli],
+      { env: env() },
+    );
+    expect(restore.code).toBe(2);
+    expect(restore.stderr).toContain(`${occupied} is not empty`);
+  });
+});
