@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type PostgresMajor, type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
@@ -96,6 +96,69 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     } finally {
       await copy.stop();
     }
+  });
+
+  it('prune of base backups removes only WAL older than the oldest kept base backup, and continuity still holds', async () => {
+    await switchAndWaitArchived(server);
+    const second = await runCli(
+      [
+        'backup',
+        'pgbase',
+        '--db',
+        dbUrl(),
+        '--pgdata',
+        server.dataDir,
+        '--to',
+        repo,
+        '--pipeline',
+        'base',
+        '--json',
+      ],
+      { env: env() },
+    );
+    expect(second.code).toBe(0);
+    const listed = JSON.parse((await runCli(['list', 'base', '--from', repo, '--json'])).stdout);
+    const manifest = JSON.parse(
+      await readFile(join(repo, 'base', listed.backups.at(-1).id, 'manifest.json'), 'utf8'),
+    );
+    const label = manifest.artifacts.find((artifact: { name: string }) => artifact.name === 'backup_label');
+    const keptStart = label.meta.startWal as string;
+    const before = await readdir(join(repo, 'wal', 'wal'));
+    expect(before.some((file) => file.endsWith('.json') && file.slice(0, 24) < keptStart)).toBe(true);
+
+    const prune = await runCli(['prune', 'base', '--from', repo, '--keep-last', '1']);
+    expect(prune.code).toBe(0);
+    expect(prune.stderr).toContain('the start of the oldest kept base backup');
+    const after = await readdir(join(repo, 'wal', 'wal'));
+    const segments = (files: string[]) => files.filter((file) => /^[0-9A-F]{24}\.json$/.test(file)).sort();
+    expect(segments(after).every((file) => file.slice(0, 24) >= keptStart)).toBe(true);
+    expect(segments(after)).toEqual(segments(before).filter((file) => file.slice(0, 24) >= keptStart));
+    expect(after.filter((file) => file.endsWith('.history.json'))).toEqual(
+      before.filter((file) => file.endsWith('.history.json')),
+    );
+
+    const verify = await runCli(['wal', 'verify', '--from', repo]);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toContain(`timeline 1: ${keptStart}..`);
+    expect(verify.stdout).toContain('complete');
+  });
+
+  it('wal check passes while archiving is fresh and fails with exit 2 for a pipeline with nothing archived', async () => {
+    const fresh = await runCli(['wal', 'check', '--from', repo, '--max-age', '15min']);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toContain('ok: newest WAL archived at');
+    const stalled = await runCli([
+      'wal',
+      'check',
+      '--from',
+      repo,
+      '--pipeline',
+      'other',
+      '--max-age',
+      '15min',
+    ]);
+    expect(stalled.code).toBe(2);
+    expect(stalled.stdout).toContain('STALE: no WAL archived');
   });
 
   it('refuses to restore into a data directory that is not empty, writing nothing', async () => {

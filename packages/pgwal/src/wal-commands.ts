@@ -132,7 +132,7 @@ export const walVerify = defineCommand({
   },
 });
 
-/** `wal check --max-age 15m`: is archiving alive? */
+/** `wal check --max-age 15min`: is archiving alive? */
 export const walCheck = defineCommand({
   path: ['wal', 'check'],
   description:
@@ -142,7 +142,7 @@ export const walCheck = defineCommand({
     pipeline: pipelineOption,
     maxAge: {
       type: 'string',
-      description: 'the newest archived WAL file must be younger than this, e.g. 15m',
+      description: 'the newest archived WAL file must be younger than this, e.g. 15min',
       required: true,
     },
   },
