@@ -14,19 +14,20 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
   let server: PostgresServer;
   let repo: string;
   const env = () => ({ PGPASSWORD: server.password });
+  let firstBase: string;
+  let restoredDir: string;
+  let stateAtTarget: Record<string, string>;
+  const archiving = () => ({
+    archive_mode: 'on',
+    wal_level: 'replica',
+    archive_command: `${workspace.cli} wal push %p --to ${repo} --pipeline wal`,
+  });
   const dbUrl = () => `postgresql://${server.user}@${server.host}:${server.port}/postgres`;
 
   beforeAll(async () => {
     workspace = await pitrWorkspace();
     repo = workspace.repo;
-    server = await startPostgres({
-      major,
-      settings: {
-        archive_mode: 'on',
-        wal_level: 'replica',
-        archive_command: `${workspace.cli} wal push %p --to ${repo} --pipeline wal`,
-      },
-    });
+    server = await startPostgres({ major, settings: archiving() });
   });
   afterAll(async () => {
     await server?.stop();
@@ -86,15 +87,67 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     );
     expect(restore.stdout).toContain(`recovery_target_time = '${target}'`);
 
-    const copy = await startPostgres({ major, dataDir: restored, password: server.password });
+    // The copy archives into the same WAL pipeline, as a promoted production copy would.
+    const copy = await startPostgres({
+      major,
+      dataDir: restored,
+      password: server.password,
+      settings: archiving(),
+    });
     try {
       expect(await tableChecksums(copy.url())).toEqual(expected);
-      const timeline = await copy.admin.query<{ tli: number }>(
-        'SELECT timeline_id AS tli FROM pg_control_checkpoint()',
-      );
-      expect(timeline.rows[0]?.tli).toBeGreaterThanOrEqual(1);
+      // Promotion at the target starts timeline 2.
+      expect(await currentTimeline(copy)).toBe('00000002');
     } finally {
       await copy.stop();
+    }
+    firstBase = /backup base@(\d{8}T\d{6}Z-[0-9a-f]{6})/.exec(backup.stderr)?.[1] as string;
+    restoredDir = restored;
+    stateAtTarget = expected;
+  });
+
+  it('a promoted copy archives timeline 2, and a later restore follows its .history file to the newest state', async () => {
+    const copy = await startPostgres({
+      major,
+      dataDir: restoredDir,
+      password: server.password,
+      settings: archiving(),
+    });
+    let expected: Record<string, string>;
+    try {
+      await copy.admin.exec('postgres', "CREATE TABLE after_promotion AS SELECT 'timeline 2' AS note");
+      expected = await tableChecksums(copy.url());
+      await switchAndWaitArchived(copy);
+    } finally {
+      await copy.stop();
+    }
+    expect(await readdir(join(repo, 'wal', 'wal'))).toContain('00000002.history.json');
+
+    const again = join(workspace.dir, 'restored-latest');
+    const restore = await runCli(
+      [
+        'restore',
+        `base@${firstBase}`,
+        '--from',
+        repo,
+        '--to-pgdata',
+        again,
+        '--target-timeline',
+        'latest',
+        '--wal-command',
+        workspace.cli,
+      ],
+      { env: env() },
+    );
+    expect({ code: restore.code, stderr: restore.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const latest = await startPostgres({ major, dataDir: again, password: server.password });
+    try {
+      expect(await tableChecksums(latest.url())).toEqual(expected);
+      expect(Object.keys(expected)).toEqual(expect.arrayContaining(Object.keys(stateAtTarget)));
+      // It replayed timeline 2 to the archive's end, then became timeline 3 (the history's next one).
+      expect(await currentTimeline(latest)).toBe('00000003');
+    } finally {
+      await latest.stop();
     }
   });
 
@@ -124,15 +177,17 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     const label = manifest.artifacts.find((artifact: { name: string }) => artifact.name === 'backup_label');
     const keptStart = label.meta.startWal as string;
     const before = await readdir(join(repo, 'wal', 'wal'));
-    expect(before.some((file) => file.endsWith('.json') && file.slice(0, 24) < keptStart)).toBe(true);
+    // Segment order along the WAL ignores the timeline (the first 8 hex digits).
+    const needed = (file: string) => file.slice(8, 24) >= keptStart.slice(8);
+    expect(before.some((file) => /^[0-9A-F]{24}\.json$/.test(file) && !needed(file))).toBe(true);
 
     const prune = await runCli(['prune', 'base', '--from', repo, '--keep-last', '1']);
     expect(prune.code).toBe(0);
     expect(prune.stderr).toContain('the start of the oldest kept base backup');
     const after = await readdir(join(repo, 'wal', 'wal'));
     const segments = (files: string[]) => files.filter((file) => /^[0-9A-F]{24}\.json$/.test(file)).sort();
-    expect(segments(after).every((file) => file.slice(0, 24) >= keptStart)).toBe(true);
-    expect(segments(after)).toEqual(segments(before).filter((file) => file.slice(0, 24) >= keptStart));
+    expect(segments(after).every(needed)).toBe(true);
+    expect(segments(after)).toEqual(segments(before).filter(needed));
     expect(after.filter((file) => file.endsWith('.history.json'))).toEqual(
       before.filter((file) => file.endsWith('.history.json')),
     );
@@ -172,3 +227,10 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     expect(restore.stderr).toContain(`${occupied} is not empty`);
   });
 });
+
+async function currentTimeline(server: PostgresServer): Promise<string> {
+  const { rows } = await server.admin.query<{ tli: string }>(
+    'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tli',
+  );
+  return rows[0]?.tli as string;
+}
