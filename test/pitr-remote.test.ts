@@ -101,5 +101,5 @@ describe('point-in-time recovery with WAL on S3 and SFTP, gzip + aes', () => {
         await copy.stop();
       }
     }
-  });
+  }, 300_000); // two restores, each replaying through scrypt-keyed aes per WAL file
 });
