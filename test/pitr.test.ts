@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type PostgresMajor, type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
@@ -17,6 +17,8 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
   let firstBase: string;
   let restoredDir: string;
   let stateAtTarget: Record<string, string>;
+  let targetTime: string;
+  let segmentAfterBase: string;
   const archiving = () => ({
     archive_mode: 'on',
     wal_level: 'replica',
@@ -51,7 +53,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       'postgres',
       'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1001, 2000) g',
     );
-    await switchAndWaitArchived(server);
+    segmentAfterBase = await switchAndWaitArchived(server);
     // T2: the state the restore must reproduce.
     await server.admin.exec('postgres', "UPDATE orders SET note = 'changed at T2' WHERE id % 7 = 0");
     const expected = await tableChecksums(server.url());
@@ -104,6 +106,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     firstBase = /backup base@(\d{8}T\d{6}Z-[0-9a-f]{6})/.exec(backup.stderr)?.[1] as string;
     restoredDir = restored;
     stateAtTarget = expected;
+    targetTime = target;
   });
 
   it('a promoted copy archives timeline 2, and a later restore follows its .history file to the newest state', async () => {
@@ -148,6 +151,30 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       expect(await currentTimeline(latest)).toBe('00000003');
     } finally {
       await latest.stop();
+    }
+  });
+
+  it('a damaged archived segment stops recovery before the target instead of replaying it', async () => {
+    const stored = join(repo, 'wal', 'wal', `${segmentAfterBase}.gz`);
+    const original = await readFile(stored);
+    const damaged = Buffer.from(original);
+    damaged[damaged.length >> 1] = (damaged[damaged.length >> 1] as number) ^ 0xff;
+    await writeFile(stored, damaged);
+    try {
+      const again = join(workspace.dir, 'restored-damaged');
+      const restore = await runCli(
+        [
+          ...['restore', `base@${firstBase}`, '--from', repo, '--to-pgdata', again],
+          ...['--target-time', targetTime, '--wal-command', workspace.cli],
+        ],
+        { env: env() },
+      );
+      expect(restore.code).toBe(0);
+      await expect(startPostgres({ major, dataDir: again, password: server.password })).rejects.toThrow(
+        /recovery ended before configured recovery target was reached/,
+      );
+    } finally {
+      await writeFile(stored, original);
     }
   });
 
