@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type PostgresMajor, type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
@@ -225,7 +225,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     expect(verify.stdout).toContain('complete');
   });
 
-  it('wal check passes while archiving is fresh and fails with exit 2 for a pipeline with nothing archived', async () => {
+  it('wal check passes while archiving is fresh, and fails with exit 2 for a pipeline with nothing archived or a failing archive_command', async () => {
     const fresh = await runCli(['wal', 'check', '--from', repo, '--max-age', '15min']);
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toContain('ok: newest WAL archived at');
@@ -241,6 +241,25 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     ]);
     expect(stalled.code).toBe(2);
     expect(stalled.stdout).toContain('STALE: no WAL archived');
+
+    // With --db it also reads pg_stat_archiver: a failing archive_command is named with its segment.
+    const walFolder = join(repo, 'wal', 'wal');
+    await chmod(walFolder, 0o500); // the archiving user can no longer write there
+    try {
+      await server.admin.exec('postgres', 'CREATE TABLE archive_probe AS SELECT 1 AS x'); // a segment to archive
+      const { rows } = await server.admin.query<{ name: string }>(
+        'SELECT pg_walfile_name(pg_switch_wal()) AS name',
+      );
+      await waitForArchiveFailure(server);
+      const failing = await runCli(['wal', 'check', '--from', repo, '--max-age', '15min', '--db', dbUrl()], {
+        env: env(),
+      });
+      expect(failing.code).toBe(2);
+      expect(failing.stdout).toContain('archive_command is failing');
+      expect(failing.stdout).toContain(rows[0]?.name as string);
+    } finally {
+      await chmod(walFolder, 0o700);
+    }
   });
 
   it('refuses to restore into a data directory that is not empty, writing nothing', async () => {
@@ -260,4 +279,14 @@ async function currentTimeline(server: PostgresServer): Promise<string> {
     'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tli',
   );
   return rows[0]?.tli as string;
+}
+
+async function waitForArchiveFailure(server: PostgresServer): Promise<void> {
+  for (;;) {
+    const { rows } = await server.admin.query<{ count: string }>(
+      'SELECT failed_count::text AS count FROM pg_stat_archiver',
+    );
+    if (Number(rows[0]?.count) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

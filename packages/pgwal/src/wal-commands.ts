@@ -6,6 +6,7 @@ import {
   type PlannedTransform,
   parseDurationMs,
 } from '@nexus-backup/core';
+import { connect } from './base-backup.js';
 import { checkContinuity } from './continuity.js';
 import { listWalArchive } from './wal-archive.js';
 import { fetchWalFile } from './wal-fetch.js';
@@ -132,11 +133,11 @@ export const walVerify = defineCommand({
   },
 });
 
-/** `wal check --max-age 15min`: is archiving alive? */
+/** `wal check --max-age 15min [--db URL]`: is archiving alive? */
 export const walCheck = defineCommand({
   path: ['wal', 'check'],
   description:
-    'fail (exit 2) when the newest archived WAL file is older than --max-age: archiving has stalled',
+    'fail (exit 2) when archiving stalled: the newest archived WAL file is older than --max-age, or (with --db) archive_command is failing',
   options: {
     from: { type: 'string', description: 'repository path, URL or config name', required: true },
     pipeline: pipelineOption,
@@ -144,6 +145,12 @@ export const walCheck = defineCommand({
       type: 'string',
       description: 'the newest archived WAL file must be younger than this, e.g. 15min',
       required: true,
+    },
+    db: {
+      type: 'string',
+      description:
+        'also read pg_stat_archiver on this server: failing when its last failure is newer than its last success',
+      placeholder: 'URL',
     },
   },
   async run(_args, options, services) {
@@ -154,23 +161,53 @@ export const walCheck = defineCommand({
       (latest, file) => (!latest || file.modified > latest ? file.modified : latest),
       undefined,
     );
+    const problems: string[] = [];
     const ageMs = newest ? Date.now() - newest.getTime() : Number.POSITIVE_INFINITY;
-    const ok = ageMs <= maxAgeMs;
+    if (ageMs > maxAgeMs) {
+      problems.push(
+        `${newest ? `newest WAL archived at ${newest.toISOString()}` : 'no WAL archived'}, older than ${options.maxAge}`,
+      );
+    }
+    if (options.db) {
+      const failing = await archiverFailure(options.db);
+      if (failing) problems.push(failing);
+    }
     const result = {
       pipeline: options.pipeline,
       repository: repository.label,
       newest: newest?.toISOString() ?? null,
-      ok,
+      ok: problems.length === 0,
+      problems,
     };
     if (services.json) services.print(result);
     else
-      services.print([
-        ok
-          ? `ok: newest WAL archived at ${result.newest} in ${repository.label} (${options.pipeline})`
-          : `STALE: ${newest ? `newest WAL archived at ${result.newest}` : 'no WAL archived'}, older than ${options.maxAge}; check archive_command and pg_stat_archiver`,
-      ]);
-    return ok ? EXIT.ok : EXIT.failed;
+      services.print(
+        result.ok
+          ? [`ok: newest WAL archived at ${result.newest} in ${repository.label} (${options.pipeline})`]
+          : problems.map((problem) => `STALE: ${problem}; check archive_command and the server log`),
+      );
+    return result.ok ? EXIT.ok : EXIT.failed;
   },
 });
+
+/** pg_stat_archiver: archive_command is failing when its last failure is newer than its last success. */
+async function archiverFailure(url: string): Promise<string | undefined> {
+  const client = await connect(url);
+  try {
+    const { rows } = await client.query<{
+      failed: string | null;
+      failedAt: Date | null;
+      okAt: Date | null;
+      count: string;
+    }>(
+      'SELECT last_failed_wal AS failed, last_failed_time AS "failedAt", last_archived_time AS "okAt", failed_count::text AS count FROM pg_stat_archiver',
+    );
+    const row = rows[0];
+    if (!row?.failedAt || (row.okAt && row.okAt >= row.failedAt)) return undefined;
+    return `archive_command is failing: ${row.count} failure(s), the last on ${row.failed} at ${row.failedAt.toISOString()}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
 
 export const walCommands = [walPush, walFetch, walVerify, walCheck];
