@@ -129,6 +129,39 @@ describe('wal push and wal fetch', () => {
     expect((await fetch(SEGMENT, join(dir, 'out', 'RECOVERYXLOG'))).code).toBe(0);
   });
 
+  it("with --config, wal push takes the pipeline's repositories and transforms, so archive_command stays short", async () => {
+    const config = join(dir, 'nexus-backup.yaml');
+    await writeFile(
+      config,
+      [
+        'repositories:',
+        `  local: ${repo}`,
+        'pipelines:',
+        '  pg:',
+        '    source: { use: pgbase, pgdata: /var/lib/postgresql/data, db: "postgresql://postgres@127.0.0.1/postgres", walPipeline: pg }',
+        '    transforms: [ { use: gzip, level: 1 }, aes ]',
+        '    to: [ local ]',
+        '',
+      ].join('\n'),
+    );
+    const passphrase = join(dir, 'passphrase');
+    await writeFile(passphrase, 'config test\n', { mode: 0o600 });
+    const content = await walFile(SEGMENT);
+    const pushed = await runCli([
+      ...['--config', config, '--passphrase-file', passphrase],
+      ...['wal', 'push', join(pgWal, SEGMENT), '--pipeline', 'pg'],
+    ]);
+    expect({ code: pushed.code, stderr: pushed.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(await readdir(join(repo, 'pg', 'wal'))).toEqual([`${SEGMENT}.gz.aes`, `${SEGMENT}.json`]);
+    const target = join(dir, 'fetched');
+    const fetched = await runCli([
+      ...['--passphrase-file', passphrase],
+      ...['wal', 'fetch', SEGMENT, target, '--from', repo, '--pipeline', 'pg'],
+    ]);
+    expect(fetched.code).toBe(0);
+    expect((await readFile(target)).equals(content)).toBe(true);
+  });
+
   it('wal verify names a deleted segment as a gap and exits 2', async () => {
     for (let seg = 1; seg <= 5; seg += 1) {
       const name = `0000000100000000000000${seg.toString(16).toUpperCase().padStart(2, '0')}`;
