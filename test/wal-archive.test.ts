@@ -162,6 +162,37 @@ describe('wal push and wal fetch', () => {
     expect((await readFile(target)).equals(content)).toBe(true);
   });
 
+  it('async mode: wal push --spool only spools (fsynced), and wal daemon --once archives and empties the spool', async () => {
+    const spool = join(dir, 'spool');
+    const names = ['000000010000000000000001', '000000010000000000000002', '00000002.history'];
+    const contents = new Map<string, Buffer>();
+    for (const name of names) {
+      contents.set(name, await walFile(name, 4096));
+      const spooled = await runCli(['wal', 'push', join(pgWal, name), '--spool', spool]);
+      expect(spooled.code).toBe(0);
+    }
+    // Pushing again is fine (PostgreSQL retries); different content under a spooled name is not.
+    expect((await runCli(['wal', 'push', join(pgWal, names[0] as string), '--spool', spool])).code).toBe(0);
+    await writeFile(join(pgWal, names[0] as string), randomBytes(4096));
+    const different = await runCli(['wal', 'push', join(pgWal, names[0] as string), '--spool', spool]);
+    expect(different.code).toBe(2);
+    expect(different.stderr).toContain('already spooled');
+    expect((await readdir(spool)).sort()).toEqual([...names].sort());
+    expect((await fetch(names[0] as string, join(dir, 'early'))).code).toBe(1);
+
+    const drained = await runCli(['wal', 'daemon', '--spool', spool, '--to', repo, '--once']);
+    expect({ code: drained.code, stderr: drained.stderr }).toEqual({
+      code: 0,
+      stderr: expect.stringContaining('archived 3 spooled WAL file(s)'),
+    });
+    expect(await readdir(spool)).toEqual([]);
+    for (const name of names) {
+      const target = join(dir, `fetched-${name}`);
+      expect((await fetch(name, target)).code).toBe(0);
+      expect((await readFile(target)).equals(contents.get(name) as Buffer)).toBe(true);
+    }
+  });
+
   it('wal verify names a deleted segment as a gap and exits 2', async () => {
     for (let seg = 1; seg <= 5; seg += 1) {
       const name = `0000000100000000000000${seg.toString(16).toUpperCase().padStart(2, '0')}`;

@@ -11,6 +11,7 @@ import { checkContinuity } from './continuity.js';
 import { listWalArchive } from './wal-archive.js';
 import { fetchWalFile } from './wal-fetch.js';
 import { pushWalFile } from './wal-push.js';
+import { drainSpool, spoolWalFile } from './wal-spool.js';
 
 const pipelineOption = {
   type: 'string',
@@ -36,8 +37,19 @@ export const walPush = defineCommand({
       type: 'string[]',
       description: "transforms in order, e.g. gzip,aes, or none (default: the config pipeline's, else gzip)",
     },
+    spool: {
+      type: 'string',
+      description:
+        'async mode: only copy the file into this local folder (fsynced); `wal daemon --spool` archives it',
+      placeholder: 'DIR',
+    },
   },
   async run([path], options, services) {
+    if (options.spool) {
+      const outcome = await spoolWalFile(path as string, options.spool);
+      services.ctx.log.debug(`${path}: ${outcome} in ${options.spool}`);
+      return EXIT.ok;
+    }
     const configured = await services.configPipeline(options.pipeline);
     const targets = options.to ?? configured?.to.map((target) => target.name ?? target.url) ?? [];
     if (targets.length === 0) {
@@ -70,6 +82,57 @@ async function pushTransforms(
   const chosen = (names ?? ['gzip']).filter((name) => name !== 'none');
   return Promise.all(chosen.map((name) => services.createTransform(name, {}, `--transforms ${name}`)));
 }
+
+/** `wal daemon --spool DIR`: archives what async `wal push --spool` left, in one long-running process. */
+export const walDaemon = defineCommand({
+  path: ['wal', 'daemon'],
+  description:
+    'archive WAL files spooled by `wal push --spool` (runs until SIGTERM; --once drains and exits)',
+  options: {
+    spool: {
+      type: 'string',
+      description: 'the spool folder `wal push --spool` writes',
+      required: true,
+      placeholder: 'DIR',
+    },
+    to: {
+      type: 'string[]',
+      description: "repository path, URL or config name; repeat for several (default: the config pipeline's)",
+      commaSeparated: false,
+    },
+    pipeline: pipelineOption,
+    transforms: {
+      type: 'string[]',
+      description: "transforms in order, e.g. gzip,aes, or none (default: the config pipeline's, else gzip)",
+    },
+    once: {
+      type: 'boolean',
+      description: 'archive what is spooled now, then exit (non-zero if any push failed)',
+    },
+    interval: { type: 'number', description: 'seconds between looks at an empty spool', default: 1 },
+  },
+  async run(_args, options, services) {
+    const configured = await services.configPipeline(options.pipeline);
+    const targets = options.to ?? configured?.to.map((target) => target.name ?? target.url) ?? [];
+    if (targets.length === 0) {
+      throw new NexusError('USAGE', 'wal daemon needs a repository', {
+        hint: `add --to <repository>, or --config with a pipeline "${options.pipeline}"`,
+      });
+    }
+    const repositories = await Promise.all(targets.map((target) => services.openRepository(target)));
+    const transforms = await pushTransforms(options.transforms, configured, services);
+    const pushed = await drainSpool(
+      options.spool,
+      async (path) => {
+        await pushWalFile({ path, pipeline: options.pipeline, repositories, transforms }, services.ctx);
+      },
+      services.ctx,
+      { once: Boolean(options.once), intervalMs: options.interval * 1000 },
+    );
+    services.ctx.log.info(`archived ${pushed} spooled WAL file(s) from ${options.spool}`);
+    return EXIT.ok;
+  },
+});
 
 /** `wal fetch %f %p` as restore_command. */
 export const walFetch = defineCommand({
@@ -210,4 +273,4 @@ async function archiverFailure(url: string): Promise<string | undefined> {
   }
 }
 
-export const walCommands = [walPush, walFetch, walVerify, walCheck];
+export const walCommands = [walPush, walDaemon, walFetch, walVerify, walCheck];
