@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
 import { type Artifact, type Json, NexusError, type RunContext } from '@nexus-backup/core';
-import pg from 'pg';
+import type pg from 'pg';
 import { DATA_ARTIFACT, LABEL_ARTIFACT, TABLESPACE_MAP_ARTIFACT, toWalMeta } from './base-info.js';
-import { packDataDirectory } from './pgdata-tar.js';
 
 export interface BaseBackupOptions {
   db: string;
@@ -19,7 +18,9 @@ interface ServerFacts {
 }
 
 export async function connect(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: 'nexus-backup pgbase' });
+  // Loaded here, not at the top: every `wal push` loads this package, and only base backups need pg.
+  const { default: postgres } = await import('pg');
+  const client = new postgres.Client({ connectionString: url, application_name: 'nexus-backup pgbase' });
   try {
     await client.connect();
   } catch (error) {
@@ -96,7 +97,7 @@ export async function* baseBackup(options: BaseBackupOptions, ctx: RunContext): 
     ctx.log.info(`base backup started at ${startRow.lsn} (${startRow.wal})`);
     yield {
       name: DATA_ARTIFACT,
-      stream: packDataDirectory(options.pgdata, ctx.signal),
+      stream: (await import('./pgdata-tar.js')).packDataDirectory(options.pgdata, ctx.signal),
       meta: { startLsn: startRow.lsn },
     };
     const stop = await client.query<{

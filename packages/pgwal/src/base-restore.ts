@@ -4,7 +4,6 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { NexusError, type RestoreArtifact, type RestoreReport, type RunContext } from '@nexus-backup/core';
-import { Unpack } from 'tar';
 import { DATA_ARTIFACT, LABEL_ARTIFACT, readWalMeta, TABLESPACE_MAP_ARTIFACT } from './base-info.js';
 
 export interface BaseRestoreTarget {
@@ -47,6 +46,7 @@ export async function restoreBase(
     let stopTime: string | undefined;
     for await (const artifact of artifacts) {
       if (artifact.name === DATA_ARTIFACT) {
+        const { Unpack } = await import('tar');
         await pipeline(artifact.stream, new Unpack({ cwd: staging, strict: true }), { signal: ctx.signal });
       } else if (artifact.name === LABEL_ARTIFACT || artifact.name === TABLESPACE_MAP_ARTIFACT) {
         await writeFile(join(staging, artifact.name), await text(artifact.stream), { mode: 0o600 });
