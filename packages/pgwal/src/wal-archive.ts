@@ -33,7 +33,7 @@ export async function listWalArchive(
   const incomplete: string[] = [];
   for (const key of dataKeys) {
     const file = key.slice(walPrefix(pipeline).length);
-    const name = [...markers.keys()].length > 0 ? matchName(file, markers) : undefined;
+    const name = matchName(file, markers);
     if (name === undefined) incomplete.push(key);
     else dataByName.set(name, [...(dataByName.get(name) ?? []), key]);
   }

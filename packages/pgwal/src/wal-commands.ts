@@ -2,6 +2,7 @@ import {
   type CommandServices,
   defineCommand,
   EXIT,
+  type Json,
   NexusError,
   type PlannedTransform,
   parseDurationMs,
@@ -180,7 +181,7 @@ export const walVerify = defineCommand({
   async run(_args, options, services) {
     const repository = await services.openRepository(options.from);
     const report = await checkContinuity(repository, options.pipeline, services.ctx);
-    if (services.json) services.print(report as never);
+    if (services.json) services.print(report as unknown as Json);
     else {
       const lines = report.timelines.map((timeline) =>
         timeline.gaps.length === 0

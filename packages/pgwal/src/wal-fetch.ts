@@ -73,7 +73,7 @@ export async function fetchWalFile(input: WalFetchInput, ctx: RunContext): Promi
       {
         provider: 'pgwal',
         cause: error,
-        hint: 'the archived file is damaged or the passphrase is wrong; recovery stops before it',
+        hint: 'the archived file is damaged or unreadable, or the passphrase is wrong; nothing was written, so recovery stops before it',
       },
     );
   }

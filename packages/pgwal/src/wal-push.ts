@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
+import type { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Digest,
@@ -95,7 +96,11 @@ async function storeOnce(
   const encoders = await Promise.all(input.transforms.map((stage) => stage.transform.encode(ctx)));
   const fanOut = new FanOut(repositories.length);
   const puts = repositories.map((repository, index) =>
-    repository.destination.put(walObjectKey(input.pipeline, file), fanOut.branches[index] as never, ctx),
+    repository.destination.put(
+      walObjectKey(input.pipeline, file),
+      fanOut.branches[index] as PassThrough,
+      ctx,
+    ),
   );
   const flow = pipeline([createReadStream(input.path), raw, ...encoders, stored, fanOut], {
     signal: ctx.signal,
