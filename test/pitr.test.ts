@@ -262,6 +262,22 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     }
   });
 
+  it('refuses a base backup that ended after --target-time, naming how to pick an older one', async () => {
+    const restored = join(workspace.dir, 'too-new');
+    const restore = await runCli(
+      [
+        ...['restore', 'base@latest', '--from', repo, '--to-pgdata', restored],
+        ...['--target-time', targetTime, '--wal-command', workspace.cli],
+      ],
+      { env: env() },
+    );
+    expect(restore.code).toBe(2);
+    expect(restore.stderr).toContain(`after --target-time ${targetTime}`);
+    expect(restore.stderr).toContain('restore an older base backup');
+    // Nothing left behind: neither the target nor the staging folder next to it.
+    expect((await readdir(workspace.dir)).filter((entry) => entry.includes('too-new'))).toEqual([]);
+  });
+
   it('refuses to restore into a data directory that is not empty, writing nothing', async () => {
     const occupied = join(workspace.dir, 'occupied');
     await mkdir(join(occupied, 'old'), { recursive: true });
