@@ -3,7 +3,7 @@
 //   BENCH_DB_MB=500      dump text of the sample database for the backup/restore comparison
 //   BENCH_SMALL_MB=100   the smaller size at which our peak RSS is measured too (memory must stay flat)
 //   BENCH_QUICK=1        smoke run: 50 MB database, 10 MB small size, smaller transform/transfer data
-//   BENCH_ONLY=database,transforms,sftp,s3   run only these sections
+//   BENCH_ONLY=database,transforms,sftp,s3,wal   run only these sections
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -36,7 +36,7 @@ const config = {
   rounds: Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 2)),
   transformRounds: Number(process.env.BENCH_TRANSFORM_ROUNDS ?? (quick ? 1 : 2)),
 };
-const sections = new Set((process.env.BENCH_ONLY ?? 'database,transforms,sftp,s3').split(','));
+const sections = new Set((process.env.BENCH_ONLY ?? 'database,transforms,sftp,s3,wal').split(','));
 const started = Date.now();
 
 console.log(
@@ -52,6 +52,14 @@ try {
   if (sections.has('database')) dumpGz = await benchDatabase();
   if (sections.has('transforms')) await benchTransforms();
   if (sections.has('sftp') || sections.has('s3')) await benchTransfer();
+  if (sections.has('wal'))
+    await (await import('./wal.mjs')).walBench({
+      root,
+      work,
+      segments: quick ? 5 : 20,
+      baseMB: quick ? 50 : 300,
+      passphrase: 'bench',
+    });
 } finally {
   await rm(work, { recursive: true, force: true });
 }

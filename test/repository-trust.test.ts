@@ -176,19 +176,19 @@ describe('damaged newest backup: list, check, prune and restore look at the obje
     const fixture = await threeBackups();
     const [, middle, newest] = fixture.ids as [string, string, string];
     await editManifest(fixture.folder(newest), (manifest) => {
-      (manifest.transforms[0] as Manifest['transforms'][number]).provider = 'zstd';
+      (manifest.transforms[0] as Manifest['transforms'][number]).provider = 'lz4';
     });
     const verify = await runCli(['verify', 'app', '--from', fixture.repo, '--json']);
     expect(verify.code).toBe(2);
     const failed = JSON.parse(verify.stdout).backups.filter((check: { ok: boolean }) => !check.ok);
     expect(failed).toHaveLength(1);
     expect(failed[0].id).toBe(newest);
-    expect(failed[0].problems.join(' ')).toContain('unknown transform "zstd"');
+    expect(failed[0].problems.join(' ')).toContain('unknown transform "lz4"');
     expect((await restoredGeneration(fixture, 'app@latest')).code).not.toBe(0);
 
     const prune = await runCli(['prune', 'app', '--from', fixture.repo, '--keep-last', '1']);
     expect(prune.code).toBe(1);
-    expect(prune.stderr).toContain('zstd');
+    expect(prune.stderr).toContain('lz4');
     expect(await remainingIds(fixture)).toEqual([middle, newest].sort());
   });
 

@@ -14,6 +14,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerCheck } from './commands/check.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerConfig } from './commands/config.js';
+import { registerContributedCommands } from './commands/contributed.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDecrypt } from './commands/decrypt.js';
 import { registerDrill } from './commands/drill.js';
@@ -47,10 +48,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   try {
     rejectPasswordsInArgv(argv);
     const command = findCommandName(argv);
-    const program = await buildProgram(
-      runtime,
-      command && PROVIDER_COMMANDS.has(command) ? command : undefined,
-    );
+    const program = await buildProgram(runtime, command);
     process.exitCode = undefined;
     await program.parseAsync(argv, { from: 'user' });
     const exitCode = typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -65,7 +63,8 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   }
 }
 
-async function buildProgram(runtime: Runtime, providerCommand: string | undefined): Promise<Command> {
+async function buildProgram(runtime: Runtime, command: string | undefined): Promise<Command> {
+  const providerCommand = command && PROVIDER_COMMANDS.has(command) ? command : undefined;
   const program = new Command('nexus-backup')
     .description('Back up, restore, verify and prune PostgreSQL databases, credentials and config files')
     .version(TOOL_VERSION)
@@ -106,6 +105,7 @@ async function buildProgram(runtime: Runtime, providerCommand: string | undefine
   registerSchedule(program, runtime);
   registerRecover(program, runtime);
   registerConfig(program, runtime);
+  await registerContributedCommands(program, runtime, command);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

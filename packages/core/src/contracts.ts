@@ -1,6 +1,8 @@
 import type { Duplex, Readable } from 'node:stream';
+import type { CommandDefinition } from './commands.js';
 import type { DrillOptions, DrillReport } from './drill-contract.js';
 import type { OptionsSpec, OptionValues } from './options.js';
+import type { Repository } from './repository.js';
 
 /** Plain JSON, the only thing that goes into a manifest. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -169,6 +171,9 @@ interface DefinitionBase<O extends OptionsSpec> {
   description: string;
   /** One declaration from which config validation, CLI flags and help are derived. */
   options: O;
+  /** CLI commands the provider brings (e.g. `wal push`); the CLI registers them generically. */
+  // biome-ignore lint/suspicious/noExplicitAny: each command declares its own options
+  commands?: CommandDefinition<any>[];
 }
 
 export interface SourceDefinition<O extends OptionsSpec = OptionsSpec, R extends OptionsSpec = OptionsSpec>
@@ -179,6 +184,11 @@ export interface SourceDefinition<O extends OptionsSpec = OptionsSpec, R extends
   /** Default artifact-level policy checks, e.g. credentials refuse an unencrypted pipeline. */
   requiresEncryption?(options: OptionValues<O>): boolean;
   create(options: OptionValues<O>): Source | Promise<Source>;
+  /**
+   * Housekeeping after `prune` removed backups, for data the source's backups depend on outside their
+   * folders (archived WAL). Returns one line per action taken, or that would be taken on a dry run.
+   */
+  afterPrune?(repository: Repository, ctx: RunContext, options: { dryRun: boolean }): Promise<string[]>;
 }
 
 export interface TransformDefinition<O extends OptionsSpec = OptionsSpec> extends DefinitionBase<O> {

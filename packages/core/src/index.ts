@@ -1,5 +1,6 @@
 export * from './backup.js';
 export * from './byte-size.js';
+export * from './commands.js';
 export * from './config.js';
 export * from './contracts.js';
 export * from './copy.js';

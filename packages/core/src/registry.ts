@@ -13,6 +13,7 @@ export const BUILTIN_PROVIDERS: Readonly<Record<ProviderKind, Readonly<Record<st
     postgres: '@nexus-backup/postgres',
     credentials: '@nexus-backup/credentials',
     files: '@nexus-backup/credentials',
+    pgbase: '@nexus-backup/pgwal',
   },
   transform: {
     gzip: '@nexus-backup/gzip',
@@ -34,6 +35,14 @@ export const BUILTIN_TRANSFORM_FLAGS: Readonly<Record<string, string>> = {
   gzip: 'gzip',
   aes: 'encrypt',
   zstd: 'zstd',
+};
+
+/**
+ * Top-level commands that built-in providers contribute (`wal push`, `wal fetch`), so `--help` can list
+ * them and the CLI loads the one provider only when its command runs.
+ */
+export const BUILTIN_COMMANDS: Readonly<Record<string, { kind: ProviderKind; name: string }>> = {
+  wal: { kind: 'source', name: 'pgbase' },
 };
 
 /**

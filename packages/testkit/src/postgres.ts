@@ -22,6 +22,13 @@ export interface StartPostgresOptions {
   major?: PostgresMajor;
   /** Extra `-c name=value` server settings. */
   settings?: Record<string, string>;
+  /**
+   * Start on this existing data directory (e.g. a restored base backup) instead of a new one: no
+   * initdb, and stop() leaves the folder to the caller. As root it is handed to the server's user.
+   */
+  dataDir?: string;
+  /** The superuser password of an existing data directory (`dataDir`). */
+  password?: string;
 }
 
 export interface PostgresAdmin {
@@ -46,6 +53,10 @@ export interface PostgresServer {
   port: number;
   user: string;
   password: string;
+  /** The data directory the server runs on. */
+  dataDir: string;
+  /** The uid/gid the server runs as when the tests run as root (files it must read need to allow it). */
+  identity: { uid: number; gid: number } | undefined;
   /** `postgresql://postgres:<password>@127.0.0.1:<port>/<database>` */
   url(database?: string): string;
   admin: PostgresAdmin;
@@ -195,31 +206,36 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const identity = runAs();
   const { initdb, postgres } = await reachableBinaries(await loadBinaries(major), major, identity);
   const base = await mkdtemp(join(tmpdir(), `nexus-pg${major}-`));
-  const dataDir = join(base, 'data');
+  const dataDir = options.dataDir ?? join(base, 'data');
   const passwordFile = join(base, 'pwfile');
   const user = 'postgres';
-  const password = randomBytes(12).toString('hex');
+  const password = options.password ?? randomBytes(12).toString('hex');
   await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   if (identity) {
     await chown(base, identity.uid, identity.gid);
     await chown(passwordFile, identity.uid, identity.gid);
   }
   await chmod(base, 0o700);
+  if (options.dataDir) {
+    if (identity) execFileSync('chown', ['-R', `${identity.uid}:${identity.gid}`, dataDir]);
+    await chmod(dataDir, 0o700);
+  }
 
   try {
-    await run(
-      initdb,
-      [
-        `--pgdata=${dataDir}`,
-        `--username=${user}`,
-        `--pwfile=${passwordFile}`,
-        '--auth=scram-sha-256',
-        '--encoding=UTF8',
-        '--locale=C',
-        '--no-sync',
-      ],
-      identity,
-    );
+    if (!options.dataDir)
+      await run(
+        initdb,
+        [
+          `--pgdata=${dataDir}`,
+          `--username=${user}`,
+          `--pwfile=${passwordFile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          '--locale=C',
+          '--no-sync',
+        ],
+        identity,
+      );
   } catch (error) {
     await rm(base, { recursive: true, force: true });
     throw error;
@@ -317,5 +333,5 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     return stopped;
   };
 
-  return { major, versionNum, host, port, user, password, url, admin, stop };
+  return { major, versionNum, host, port, user, password, dataDir, identity, url, admin, stop };
 }

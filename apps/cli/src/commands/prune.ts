@@ -13,6 +13,7 @@ import { type Command, Option } from 'commander';
 import { printJson, printTable } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { pruneSourceData } from './contributed.js';
 
 const DEFAULT_GRACE = '24h';
 
@@ -53,6 +54,7 @@ export function registerPrune(program: Command, runtime: Runtime): void {
         // Decode what needs no passphrase: an edited raw hash or an unknown provider is not "newest good".
         verify: (backup, ctx) => verifyRestorable(repository, backup, registry, ctx),
       });
+      outcome.cleaned.push(...(await pruneSourceData(repository, runtime, Boolean(parsed.dryRun))));
       printPrune(outcome, runtime, Boolean(parsed.dryRun));
       process.exitCode = outcome.warnings.length > 0 ? EXIT.warnings : EXIT.ok;
     });

@@ -114,7 +114,8 @@ function rejectForeignTargetOptions(
   all: OptionsSpec,
   source: string,
 ): void {
-  // The command's own flags (--dry-run) may share a name with a source's target option (postgres' dryRun for copy).
+  // The command's own flags (--from, --dry-run) may share a name with a source's target option
+  // (postgres' dryRun for copy, pgbase's from for its restore_command).
   const foreign = Object.keys(all).filter(
     (name) => !(name in own) && !COMMAND_FLAGS.has(name) && parsed[name] !== undefined,
   );

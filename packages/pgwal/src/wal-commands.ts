@@ -1,0 +1,277 @@
+import {
+  type CommandServices,
+  defineCommand,
+  EXIT,
+  type Json,
+  NexusError,
+  type PlannedTransform,
+  parseDurationMs,
+} from '@nexus-backup/core';
+import { connect } from './base-backup.js';
+import { checkContinuity } from './continuity.js';
+import { listWalArchive } from './wal-archive.js';
+import { fetchWalFile } from './wal-fetch.js';
+import { pushWalFile } from './wal-push.js';
+import { drainSpool, spoolWalFile } from './wal-spool.js';
+
+const pipelineOption = {
+  type: 'string',
+  description:
+    'the WAL pipeline: its folder in the repository (config: a pipeline whose transforms and `to` are used)',
+  default: 'wal',
+} as const;
+
+/** `wal push %p` as archive_command. */
+export const walPush = defineCommand({
+  path: ['wal', 'push'],
+  description:
+    "archive one WAL file (archive_command = 'nexus-backup wal push %p --to /backups'); durable before exit 0",
+  arguments: [{ name: 'path', description: '%p: the WAL file to archive', required: true }],
+  options: {
+    to: {
+      type: 'string[]',
+      description: "repository path, URL or config name; repeat for several (default: the config pipeline's)",
+      commaSeparated: false,
+    },
+    pipeline: pipelineOption,
+    transforms: {
+      type: 'string[]',
+      description: "transforms in order, e.g. gzip,aes, or none (default: the config pipeline's, else gzip)",
+    },
+    spool: {
+      type: 'string',
+      description:
+        'async mode: only copy the file into this local folder (fsynced); `wal daemon --spool` archives it',
+      placeholder: 'DIR',
+    },
+  },
+  async run([path], options, services) {
+    if (options.spool) {
+      const outcome = await spoolWalFile(path as string, options.spool);
+      services.ctx.log.debug(`${path}: ${outcome} in ${options.spool}`);
+      return EXIT.ok;
+    }
+    const configured = await services.configPipeline(options.pipeline);
+    const targets = options.to ?? configured?.to.map((target) => target.name ?? target.url) ?? [];
+    if (targets.length === 0) {
+      throw new NexusError('USAGE', 'wal push needs a repository', {
+        hint: `add --to <repository>, or --config with a pipeline "${options.pipeline}"`,
+      });
+    }
+    const repositories = await Promise.all(targets.map((target) => services.openRepository(target)));
+    const transforms = await pushTransforms(options.transforms, configured, services);
+    const outcomes = await pushWalFile(
+      { path: path as string, pipeline: options.pipeline, repositories, transforms },
+      services.ctx,
+    );
+    for (const outcome of outcomes)
+      services.ctx.log.debug(`${path}: ${outcome.action} in ${outcome.repository}`);
+    return EXIT.ok;
+  },
+});
+
+async function pushTransforms(
+  names: string[] | undefined,
+  configured: Awaited<ReturnType<CommandServices['configPipeline']>>,
+  services: CommandServices,
+): Promise<PlannedTransform[]> {
+  if (names === undefined && configured) {
+    return Promise.all(
+      configured.transforms.map((use) => services.createTransform(use.use, use.options, use.path)),
+    );
+  }
+  const chosen = (names ?? ['gzip']).filter((name) => name !== 'none');
+  return Promise.all(chosen.map((name) => services.createTransform(name, {}, `--transforms ${name}`)));
+}
+
+/** `wal daemon --spool DIR`: archives what async `wal push --spool` left, in one long-running process. */
+export const walDaemon = defineCommand({
+  path: ['wal', 'daemon'],
+  description:
+    'archive WAL files spooled by `wal push --spool` (runs until SIGTERM; --once drains and exits)',
+  options: {
+    spool: {
+      type: 'string',
+      description: 'the spool folder `wal push --spool` writes',
+      required: true,
+      placeholder: 'DIR',
+    },
+    to: {
+      type: 'string[]',
+      description: "repository path, URL or config name; repeat for several (default: the config pipeline's)",
+      commaSeparated: false,
+    },
+    pipeline: pipelineOption,
+    transforms: {
+      type: 'string[]',
+      description: "transforms in order, e.g. gzip,aes, or none (default: the config pipeline's, else gzip)",
+    },
+    once: {
+      type: 'boolean',
+      description: 'archive what is spooled now, then exit (non-zero if any push failed)',
+    },
+    interval: { type: 'number', description: 'seconds between looks at an empty spool', default: 1 },
+  },
+  async run(_args, options, services) {
+    const configured = await services.configPipeline(options.pipeline);
+    const targets = options.to ?? configured?.to.map((target) => target.name ?? target.url) ?? [];
+    if (targets.length === 0) {
+      throw new NexusError('USAGE', 'wal daemon needs a repository', {
+        hint: `add --to <repository>, or --config with a pipeline "${options.pipeline}"`,
+      });
+    }
+    const repositories = await Promise.all(targets.map((target) => services.openRepository(target)));
+    const transforms = await pushTransforms(options.transforms, configured, services);
+    const pushed = await drainSpool(
+      options.spool,
+      async (path) => {
+        await pushWalFile({ path, pipeline: options.pipeline, repositories, transforms }, services.ctx);
+      },
+      services.ctx,
+      { once: Boolean(options.once), intervalMs: options.interval * 1000 },
+    );
+    services.ctx.log.info(`archived ${pushed} spooled WAL file(s) from ${options.spool}`);
+    return EXIT.ok;
+  },
+});
+
+/** `wal fetch %f %p` as restore_command. */
+export const walFetch = defineCommand({
+  path: ['wal', 'fetch'],
+  description:
+    'restore one archived WAL file to a path (restore_command); exit 0 done, 1 not in the archive, 2 damaged (nothing written)',
+  arguments: [
+    { name: 'name', description: '%f: the WAL file name', required: true },
+    { name: 'target', description: '%p: where to write it', required: true },
+  ],
+  options: {
+    from: { type: 'string', description: 'repository path, URL or config name', required: true },
+    pipeline: pipelineOption,
+  },
+  async run([name, target], options, services) {
+    const repository = await services.openRepository(options.from);
+    const marker = await fetchWalFile(
+      {
+        name: name as string,
+        target: target as string,
+        pipeline: options.pipeline,
+        repository,
+        loadTransform: services.loadTransform,
+      },
+      services.ctx,
+    );
+    if (!marker) {
+      // PostgreSQL asks for files past the archive's end on purpose: this is how recovery ends.
+      services.ctx.log.info(`${name} is not in ${repository.label} (${options.pipeline})`);
+      return EXIT.warnings;
+    }
+    return EXIT.ok;
+  },
+});
+
+/** `wal verify`: archive continuity per timeline, naming the gaps. */
+export const walVerify = defineCommand({
+  path: ['wal', 'verify'],
+  description:
+    "check WAL archive continuity from each base backup's start to the newest segment; exit 2 naming the gaps",
+  options: {
+    from: { type: 'string', description: 'repository path, URL or config name', required: true },
+    pipeline: pipelineOption,
+  },
+  async run(_args, options, services) {
+    const repository = await services.openRepository(options.from);
+    const report = await checkContinuity(repository, options.pipeline, services.ctx);
+    if (services.json) services.print(report as unknown as Json);
+    else {
+      const lines = report.timelines.map((timeline) =>
+        timeline.gaps.length === 0
+          ? `timeline ${timeline.timeline}: ${timeline.first}..${timeline.last} complete`
+          : `timeline ${timeline.timeline}: ${timeline.first}..${timeline.last} MISSING ${timeline.gaps.join(', ')}`,
+      );
+      if (report.timelines.length === 0)
+        lines.push(`no WAL archived in ${repository.label} (${options.pipeline})`);
+      for (const key of report.incomplete) lines.push(`incomplete push (ignored): ${key}`);
+      services.print(lines);
+    }
+    return report.ok ? EXIT.ok : EXIT.failed;
+  },
+});
+
+/** `wal check --max-age 15min [--db URL]`: is archiving alive? */
+export const walCheck = defineCommand({
+  path: ['wal', 'check'],
+  description:
+    'fail (exit 2) when archiving stalled: the newest archived WAL file is older than --max-age, or (with --db) archive_command is failing',
+  options: {
+    from: { type: 'string', description: 'repository path, URL or config name', required: true },
+    pipeline: pipelineOption,
+    maxAge: {
+      type: 'string',
+      description: 'the newest archived WAL file must be younger than this, e.g. 15min',
+      required: true,
+    },
+    db: {
+      type: 'string',
+      description:
+        'also read pg_stat_archiver on this server: failing when its last failure is newer than its last success',
+      placeholder: 'URL',
+    },
+  },
+  async run(_args, options, services) {
+    const maxAgeMs = parseDurationMs(options.maxAge);
+    const repository = await services.openRepository(options.from);
+    const listing = await listWalArchive(repository, options.pipeline, services.ctx);
+    const newest = listing.files.reduce<Date | undefined>(
+      (latest, file) => (!latest || file.modified > latest ? file.modified : latest),
+      undefined,
+    );
+    const problems: string[] = [];
+    const ageMs = newest ? Date.now() - newest.getTime() : Number.POSITIVE_INFINITY;
+    if (ageMs > maxAgeMs) {
+      problems.push(
+        `${newest ? `newest WAL archived at ${newest.toISOString()}` : 'no WAL archived'}, older than ${options.maxAge}`,
+      );
+    }
+    if (options.db) {
+      const failing = await archiverFailure(options.db);
+      if (failing) problems.push(failing);
+    }
+    const result = {
+      pipeline: options.pipeline,
+      repository: repository.label,
+      newest: newest?.toISOString() ?? null,
+      ok: problems.length === 0,
+      problems,
+    };
+    if (services.json) services.print(result);
+    else
+      services.print(
+        result.ok
+          ? [`ok: newest WAL archived at ${result.newest} in ${repository.label} (${options.pipeline})`]
+          : problems.map((problem) => `STALE: ${problem}; check archive_command and the server log`),
+      );
+    return result.ok ? EXIT.ok : EXIT.failed;
+  },
+});
+
+/** pg_stat_archiver: archive_command is failing when its last failure is newer than its last success. */
+async function archiverFailure(url: string): Promise<string | undefined> {
+  const client = await connect(url);
+  try {
+    const { rows } = await client.query<{
+      failed: string | null;
+      failedAt: Date | null;
+      okAt: Date | null;
+      count: string;
+    }>(
+      'SELECT last_failed_wal AS failed, last_failed_time AS "failedAt", last_archived_time AS "okAt", failed_count::text AS count FROM pg_stat_archiver',
+    );
+    const row = rows[0];
+    if (!row?.failedAt || (row.okAt && row.okAt >= row.failedAt)) return undefined;
+    return `archive_command is failing: ${row.count} failure(s), the last on ${row.failed} at ${row.failedAt.toISOString()}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export const walCommands = [walPush, walDaemon, walFetch, walVerify, walCheck];
