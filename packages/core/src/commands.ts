@@ -31,8 +31,11 @@ export interface CommandServices {
   env: NodeJS.ProcessEnv;
   /** `--json` was given: print one JSON document on stdout. */
   json: boolean;
-  /** A `--to`/`--from` value: a repository name from the config, a URL or a path. */
-  openRepository(value: string): Promise<Repository>;
+  /**
+   * A `--to`/`--from` value: a repository name from the config, a URL or a path. Reading a local
+   * repository that does not exist is an error; a command that writes passes `{ create: true }`.
+   */
+  openRepository(value: string, options?: { create?: boolean }): Promise<Repository>;
   /** A pipeline of the config file (`--config`), or undefined when there is no config or no such pipeline. */
   configPipeline(name: string): Promise<PipelineConfig | undefined>;
   /** A transform ready to encode, its options validated against its declaration (`path` names them in errors). */

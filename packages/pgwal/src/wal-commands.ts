@@ -58,7 +58,9 @@ export const walPush = defineCommand({
         hint: `add --to <repository>, or --config with a pipeline "${options.pipeline}"`,
       });
     }
-    const repositories = await Promise.all(targets.map((target) => services.openRepository(target)));
+    const repositories = await Promise.all(
+      targets.map((target) => services.openRepository(target, { create: true })),
+    );
     const transforms = await pushTransforms(options.transforms, configured, services);
     const outcomes = await pushWalFile(
       { path: path as string, pipeline: options.pipeline, repositories, transforms },
@@ -120,7 +122,9 @@ export const walDaemon = defineCommand({
         hint: `add --to <repository>, or --config with a pipeline "${options.pipeline}"`,
       });
     }
-    const repositories = await Promise.all(targets.map((target) => services.openRepository(target)));
+    const repositories = await Promise.all(
+      targets.map((target) => services.openRepository(target, { create: true })),
+    );
     const transforms = await pushTransforms(options.transforms, configured, services);
     const pushed = await drainSpool(
       options.spool,

@@ -86,7 +86,7 @@ function services(runtime: Runtime): CommandServices {
     ctx: runtime.context(),
     env: runtime.env,
     json: Boolean(runtime.flags.json),
-    openRepository: (value) => openRepositoryByName(value, runtime),
+    openRepository: (value, options) => openRepositoryByName(value, runtime, options),
     configPipeline: async (name) => (await runtime.config())?.pipelines[name],
     async createTransform(name, values, path) {
       const registry = await runtime.registry();

@@ -18,7 +18,7 @@ import { assertSelector } from '../selector.js';
 import { installedRestoreOptions, loadManifestProvider } from './restore-options.js';
 
 /** Flags of the command itself, never taken for a source's target option of the same name. */
-const COMMAND_FLAGS = new Set(['from', 'dryRun']);
+const COMMAND_FLAGS: ReadonlySet<string> = new Set(['from', 'dryRun']);
 
 /** `restore [PIPELINE[@ID|@latest]] --from <repo> [target options] [--dry-run]` */
 export async function registerRestore(
@@ -36,7 +36,8 @@ export async function registerRestore(
     .option('--dry-run', 'verify the stored backup and show what would be restored, without writing');
   // Target options depend on the backup's source; offer those of every installed source, check against the real one.
   // A source may declare a target option the command already has (postgres' dryRun for `copy`): keep the command's.
-  if (loadProviders) addDeclaredOptions(command, await installedRestoreOptions(runtime), COMMAND_FLAGS);
+  if (loadProviders)
+    addDeclaredOptions(command, await installedRestoreOptions(runtime), new Set(COMMAND_FLAGS)); // a copy: addDeclaredOptions adds what it declares
   command.action(async (selector: string | undefined) => {
     const parsed = command.optsWithGlobals();
     runtime.flags = parsed;
