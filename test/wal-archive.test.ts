@@ -178,7 +178,10 @@ describe('wal push and wal fetch', () => {
     expect(different.code).toBe(2);
     expect(different.stderr).toContain('already spooled');
     expect((await readdir(spool)).sort()).toEqual([...names].sort());
-    expect((await fetch(names[0] as string, join(dir, 'early'))).code).toBe(1);
+    // Nothing reached the repository yet (it does not even exist): recovery sees a non-zero exit.
+    const early = await fetch(names[0] as string, join(dir, 'early'));
+    expect(early.code).toBe(2);
+    expect(early.stderr).toContain('does not exist');
 
     const drained = await runCli(['wal', 'daemon', '--spool', spool, '--to', repo, '--once']);
     expect({ code: drained.code, stderr: drained.stderr }).toEqual({
