@@ -1,4 +1,10 @@
-import { defineSource, NexusError, type OptionValues, type RestoreArtifact } from '@nexus-backup/core';
+import {
+  defineSource,
+  incompleteWarnings,
+  NexusError,
+  type OptionValues,
+  type RestoreArtifact,
+} from '@nexus-backup/core';
 import { parseSelection } from './subset/selection.js';
 
 const sourceOptions = {
@@ -35,6 +41,12 @@ const sourceOptions = {
   privileges: {
     type: 'boolean',
     description: 'reproduce grants (GRANT/REVOKE); off like pg_dump --no-privileges',
+    default: false,
+  },
+  allowIncomplete: {
+    type: 'boolean',
+    description:
+      'back up what can be dumped when some objects cannot be (exit 1, the manifest lists them); without it such a backup fails (exit 2) naming them',
     default: false,
   },
   since: {
@@ -189,7 +201,7 @@ export const postgres = defineSource({
             const { mergeInto } = await import('./subset/merge/merge-into.js');
             return await mergeInto({ input: artifact.stream, target, ctx });
           }
-          return await restoreSql({
+          const report = await restoreSql({
             input: artifact.stream,
             target: {
               ...(typeof target.db === 'string' ? { db: target.db } : {}),
@@ -201,6 +213,9 @@ export const postgres = defineSource({
             allowNonEmpty: artifact.meta.dataOnly === true,
             ctx,
           });
+          // A dump made with --allow-incomplete (a backup, or the live one of `copy`) names what it lacks.
+          const warnings = incompleteWarnings(artifact.name, artifact.meta);
+          return warnings.length > 0 ? { ...report, warnings } : report;
         } finally {
           await iterator.return?.();
         }

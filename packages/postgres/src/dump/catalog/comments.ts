@@ -31,7 +31,7 @@ export async function readComments(reader: CatalogReader): Promise<AttachedState
   for (const row of rows) {
     const target = commentTarget(row.type, row.identity);
     if (target === undefined) {
-      reader.warn(`comment on ${row.type} ${row.identity} is not dumped`);
+      reader.gap('comment', `on ${row.type} ${row.identity}`);
       continue;
     }
     statements.push({
