@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { catalogReader, type Gap } from './catalog/query.js';
 import { connect, PROVIDER, redactUrl } from './connection.js';
 import { copyTableOut } from './copy-out.js';
+import { largeObjectOut } from './large-object-out.js';
 import type { DumpObject } from './model.js';
 import { type PlanOptions, planDump } from './plan.js';
 import { relationMatcher } from './select.js';
@@ -61,7 +62,10 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     const dataTables = objects.flatMap((object) =>
       object.kind === 'table-data' && object.relation ? [object.relation] : [],
     );
-    const dataObjects = objects.filter((object) => object.kind === 'table-data' && object.copy);
+    // Extension configuration rows are not the user's tables: a row selection does not apply to them.
+    const dataObjects = objects.filter(
+      (object) => object.kind === 'table-data' && object.copy && object.copy.where === undefined,
+    );
     await options.rows?.prepare(client, dataObjects);
     if (options.rows) await client.query('SET TRANSACTION READ ONLY');
     const selected = await options.rows?.select(client, ctx);
@@ -89,8 +93,9 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
             (count) => {
               rows[object.name] = count;
             },
-            selected?.copyStatement(object),
+            object.copy?.where === undefined ? selected?.copyStatement(object) : undefined,
           ),
+        largeObjectOut: (object) => largeObjectOut(client, object.largeObject as number),
         signal: ctx.signal,
         dataOnly: Boolean(options.dataOnly),
       });

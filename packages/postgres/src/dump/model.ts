@@ -24,7 +24,12 @@ export type ObjectKind =
   | 'trigger'
   | 'rule'
   | 'row-security'
-  | 'policy';
+  | 'policy'
+  | 'large-object'
+  | 'publication'
+  | 'publication-member'
+  | 'subscription'
+  | 'default-acl';
 
 /** Emission order among objects that are ready at the same time (pg_dump's order, roughly). */
 export const KIND_RANK: Record<ObjectKind, number> = {
@@ -48,6 +53,12 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   'foreign-key': 17,
   'row-security': 18,
   policy: 19,
+  // Ranks only order kinds of one section: large objects after the table data, the rest at the very end.
+  'large-object': 20,
+  publication: 21,
+  'publication-member': 22,
+  subscription: 23,
+  'default-acl': 24,
 };
 
 export const SECTION_RANK: Record<Section, number> = { 'pre-data': 0, data: 1, 'post-data': 2 };
@@ -57,6 +68,11 @@ export interface TableCopy {
   table: string;
   /** Quoted column names, generated columns left out (COPY cannot load them). */
   columns: string[];
+  /**
+   * Set for extension configuration tables only: the filter their extension registered (`WHERE ...`,
+   * or empty for every row). A row selection (subset) leaves these tables alone.
+   */
+  where?: string;
 }
 
 export interface DumpObject {
@@ -84,6 +100,8 @@ export interface DumpObject {
   deferrable?: boolean;
   /** Partitions: the oid of the partitioned table they belong to. */
   partitionOf?: number;
+  /** Large objects: the oid whose content the writer streams after `sql`. */
+  largeObject?: number;
   /** Matviews that were populated at dump time get a REFRESH at the very end. */
   refresh?: string;
 }

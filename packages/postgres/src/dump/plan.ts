@@ -1,7 +1,10 @@
 import { readOwned, readOwners, readPrivileges } from './catalog/access.js';
 import { type AttachedStatement, readComments } from './catalog/comments.js';
+import { readDefaultPrivileges } from './catalog/default-privileges.js';
+import { readExtensionData } from './catalog/extension-data.js';
 import { readExtensions } from './catalog/extensions.js';
 import { readFunctions } from './catalog/functions.js';
+import { readLargeObjects } from './catalog/large-objects.js';
 import {
   readConstraints,
   readDefaults,
@@ -10,10 +13,12 @@ import {
   readRules,
   readTriggers,
 } from './catalog/post-data.js';
+import { readPublications } from './catalog/publications.js';
 import type { CatalogReader } from './catalog/query.js';
 import { readRelations } from './catalog/relations.js';
 import { readSchemas } from './catalog/schemas.js';
 import { readSequenceValues } from './catalog/sequence-values.js';
+import { readSubscriptions } from './catalog/subscriptions.js';
 import { readTypes } from './catalog/types.js';
 import { warnUnsupported } from './catalog/unsupported.js';
 import { indexObjects, readDependencies } from './dependencies.js';
@@ -47,10 +52,16 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
     readTriggers,
     readRules,
     readRowSecurity,
+    readLargeObjects,
+    readExtensionData,
+    readPublications,
+    readSubscriptions,
     warnUnsupported,
   ]) {
     objects.push(...(await read(reader)));
   }
+  // Like pg_dump: default privileges go with the other privileges (off: --no-privileges).
+  if (options.privileges) objects.push(...(await readDefaultPrivileges(reader)));
   const index = await indexObjects(reader, objects);
   const edges = await readDependencies(reader, objects, index);
   if (options.dataOnly) addForeignKeyDataOrder(objects, edges, index.byKey);

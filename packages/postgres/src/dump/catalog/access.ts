@@ -2,7 +2,7 @@ import { identity } from '../model.js';
 import type { AttachedStatement } from './comments.js';
 import { type CatalogReader, statement } from './query.js';
 
-/** Every owned user object with its owner and ACL: relations, types, routines and schemas. */
+/** Every owned user object with its owner and ACL: relations, types, routines, schemas, large objects. */
 const OWNED_OBJECTS = `
   SELECT 'pg_class' AS catalog, c.oid, c.relowner AS owner, c.relacl AS acl, 0 AS subid
     FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
@@ -12,7 +12,11 @@ const OWNED_OBJECTS = `
     FROM pg_catalog.pg_type t WHERE t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c'
       AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c')
   UNION ALL SELECT 'pg_proc', p.oid, p.proowner, p.proacl, 0 FROM pg_catalog.pg_proc p
-  UNION ALL SELECT 'pg_namespace', n.oid, n.nspowner, n.nspacl, 0 FROM pg_catalog.pg_namespace n`;
+  UNION ALL SELECT 'pg_namespace', n.oid, n.nspowner, n.nspacl, 0 FROM pg_catalog.pg_namespace n
+  UNION ALL SELECT 'pg_largeobject', l.oid, l.lomowner, l.lomacl, 0 FROM pg_catalog.pg_largeobject_metadata l
+  UNION ALL SELECT 'pg_publication', p.oid, p.pubowner, NULL, 0 FROM pg_catalog.pg_publication p
+  UNION ALL SELECT 'pg_subscription', s.oid, s.subowner, NULL, 0 FROM pg_catalog.pg_subscription s
+    WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`;
 
 interface OwnedRow {
   catalog: string;
@@ -54,6 +58,9 @@ const OWNER_KEYWORD: Record<string, string> = {
   procedure: 'PROCEDURE',
   aggregate: 'AGGREGATE',
   schema: 'SCHEMA',
+  'large object': 'LARGE OBJECT',
+  publication: 'PUBLICATION',
+  subscription: 'SUBSCRIPTION',
 };
 
 const GRANT_KEYWORD: Record<string, string> = {
@@ -67,6 +74,7 @@ const GRANT_KEYWORD: Record<string, string> = {
   procedure: 'PROCEDURE',
   aggregate: 'FUNCTION',
   schema: 'SCHEMA',
+  'large object': 'LARGE OBJECT',
 };
 
 /** ALTER ... OWNER TO for each object (option `owners`). */

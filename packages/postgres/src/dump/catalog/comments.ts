@@ -75,6 +75,8 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
     case 'procedure':
     case 'aggregate':
     case 'collation':
+    case 'large object':
+    case 'publication':
       return `${type.toUpperCase()} ${objectIdentity}`;
     default:
       return undefined;
