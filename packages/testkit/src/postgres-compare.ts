@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { dataKindQueries } from './postgres-describe-data-kinds.js';
 
 /**
  * Oracles for PostgreSQL round trips: a normalized description of a database's catalog (no OIDs, one
@@ -99,6 +100,7 @@ function catalogQueries(version: number): string[] {
        WHERE ${USER_SCHEMA}`,
     `SELECT 'comment ' || pg_describe_object(classoid, objoid, objsubid) || ' = ' || description AS line
        FROM pg_description WHERE objoid >= 16384`,
+    ...dataKindQueries(version),
   ];
 }
 

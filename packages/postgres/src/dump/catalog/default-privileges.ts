@@ -24,10 +24,12 @@ export async function readDefaultPrivileges(reader: CatalogReader): Promise<Dump
     grants: { grantee: string; privilege: string; grantable: boolean }[] | null;
   }>(`
     WITH acl AS (
-      SELECT d.oid, d.defaclrole, d.defaclnamespace, d.defaclobjtype, d.defaclacl,
+      -- aclexplode refuses an empty array (no dimensions): an empty ACL is NULL here, which it reads as none.
+      SELECT d.oid, d.defaclrole, d.defaclnamespace, d.defaclobjtype,
+        CASE WHEN pg_catalog.cardinality(d.defaclacl) > 0 THEN d.defaclacl END AS defaclacl,
         CASE WHEN d.defaclnamespace = 0
           THEN pg_catalog.acldefault(CASE WHEN d.defaclobjtype = 'S' THEN 's'::"char" ELSE d.defaclobjtype END, d.defaclrole)
-          ELSE '{}'::pg_catalog.aclitem[] END AS builtin
+          END AS builtin
       FROM pg_catalog.pg_default_acl d)
     SELECT a.oid, pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.defaclrole)) AS role,
       CASE WHEN a.defaclnamespace = 0 THEN NULL ELSE pg_catalog.quote_ident(n.nspname) END AS schema,
