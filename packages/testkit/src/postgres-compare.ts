@@ -120,7 +120,11 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
 /** The catalog of a database as sorted text lines, with no OIDs: equal databases give equal text. */
 export async function describeDatabase(url: string): Promise<string> {
   return withClient(url, async (client) => {
-    const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v);
+    // SHOW names its one column after the setting.
+    const version = Number(
+      (await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]
+        ?.server_version_num,
+    );
     const lines: string[] = [];
     for (const sql of catalogQueries(version)) {
       // With an empty search_path every name comes back schema-qualified (pg_catalog is still searched).
