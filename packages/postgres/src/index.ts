@@ -43,6 +43,12 @@ const sourceOptions = {
     description: 'reproduce grants (GRANT/REVOKE); off like pg_dump --no-privileges',
     default: false,
   },
+  databaseSettings: {
+    type: 'boolean',
+    description:
+      "the database's own settings (ALTER DATABASE/ROLE ... IN DATABASE ... SET) and comment, applied on restore to the restored database whatever its name (like pg_dump --create); the restoring user must own it",
+    default: false,
+  },
   allowIncomplete: {
     type: 'boolean',
     description:

@@ -55,7 +55,7 @@ describe.each(majors)(
       await loadDataKinds(server, sourceUrl);
       dumpFile = join(dir, 'database.sql');
       await backupToFile(
-        { db: sourceUrl, owners: true, privileges: true },
+        { db: sourceUrl, owners: true, privileges: true, databaseSettings: true },
         dumpFile,
         createTestContext({ lines }),
       );
@@ -121,6 +121,15 @@ describe.each(majors)(
       );
       expect(restored.length).toBeGreaterThanOrEqual(2);
       expect(restored.filter((row) => row.subenabled)).toEqual([]);
+    });
+
+    it("applies the database's settings and comment to the restored database under its own name", async () => {
+      const described = await describeDatabase(server.url('by_nexus'));
+      expect(described).toContain("database setting - nexus.note=it's 100% %I here\n");
+      expect(described).toContain('database setting - search_path="$user", public, kinds\n');
+      expect(described).toContain('database setting nexus_kinds_reader statement_timeout=5s\n');
+      expect(described).toContain('database comment the kinds database\n');
+      expect(await readFile(dumpFile, 'utf8')).not.toMatch(/DATABASE "?kinds"? /);
     });
 
     it('creates the extension at its dumped version and loads only the rows its filter selects', async () => {

@@ -1,7 +1,7 @@
 /**
  * The oracle's lines for the data and privilege kinds (large objects with a checksum of their content,
  * publications and their members, subscriptions, default privileges, extension versions and their
- * configuration tables). Called from describeDatabase; each query returns one column `line`.
+ * configuration tables, the current database's settings and comment). Called from describeDatabase; each query returns one column `line`.
  */
 export function dataKindQueries(version: number): string[] {
   const viaRoot = version >= 130000 ? 'p.pubviaroot::text' : "'-'";
@@ -34,6 +34,11 @@ export function dataKindQueries(version: number): string[] {
     `SELECT 'extension sequence ' || s.schemaname || '.' || s.sequencename || ' value=' || coalesce(s.last_value::text, '-') AS line
        FROM pg_sequences s WHERE EXISTS (SELECT 1 FROM pg_extension x
          WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = ANY (x.extconfig))`,
+    `SELECT 'database setting ' || coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '-') || ' ' || c AS line
+       FROM pg_db_role_setting s, unnest(s.setconfig) c
+       WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    `SELECT 'database comment ' || shobj_description(d.oid, 'pg_database') AS line
+       FROM pg_database d WHERE d.datname = current_database()`,
   ];
   if (version >= 150000) {
     queries.push(`SELECT 'publication schema ' || p.pubname || ' ' || n.nspname AS line

@@ -29,7 +29,8 @@ export type ObjectKind =
   | 'publication'
   | 'publication-member'
   | 'subscription'
-  | 'default-acl';
+  | 'default-acl'
+  | 'database-settings';
 
 /** Emission order among objects that are ready at the same time (pg_dump's order, roughly). */
 export const KIND_RANK: Record<ObjectKind, number> = {
@@ -59,6 +60,7 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   'publication-member': 22,
   subscription: 23,
   'default-acl': 24,
+  'database-settings': 25,
 };
 
 export const SECTION_RANK: Record<Section, number> = { 'pre-data': 0, data: 1, 'post-data': 2 };

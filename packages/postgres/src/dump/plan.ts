@@ -1,5 +1,6 @@
 import { readOwned, readOwners, readPrivileges } from './catalog/access.js';
 import { type AttachedStatement, readComments } from './catalog/comments.js';
+import { readDatabaseSettings } from './catalog/database-settings.js';
 import { readDefaultPrivileges } from './catalog/default-privileges.js';
 import { readExtensionData } from './catalog/extension-data.js';
 import { readExtensions } from './catalog/extensions.js';
@@ -31,6 +32,8 @@ export interface PlanOptions extends Selection {
   owners?: boolean;
   /** GRANT/REVOKE reproducing every ACL (off by default, like pg_dump --no-privileges). */
   privileges?: boolean;
+  /** The database's own settings and comment, applied to the restored database (like pg_dump --create). */
+  databaseSettings?: boolean;
 }
 
 /**
@@ -62,6 +65,7 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
   }
   // Like pg_dump: default privileges go with the other privileges (off: --no-privileges).
   if (options.privileges) objects.push(...(await readDefaultPrivileges(reader)));
+  if (options.databaseSettings) objects.push(...(await readDatabaseSettings(reader)));
   const index = await indexObjects(reader, objects);
   const edges = await readDependencies(reader, objects, index);
   if (options.dataOnly) addForeignKeyDataOrder(objects, edges, index.byKey);

@@ -40,6 +40,7 @@ const LABEL: Record<string, string> = {
   'large-object': 'LARGE OBJECT',
   'publication-member': 'PUBLICATION TABLES',
   'default-acl': 'DEFAULT PRIVILEGES',
+  'database-settings': 'DATABASE SETTINGS',
 };
 
 function label(object: DumpObject): string {

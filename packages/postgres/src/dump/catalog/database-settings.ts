@@ -1,0 +1,78 @@
+import { type DumpObject, dumpObject, identity } from '../model.js';
+import type { CatalogReader } from './query.js';
+
+/** Stands for the database's name in a statement until format() puts it in; no setting can hold NUL. */
+const HERE = '\u0000';
+
+/** Settings whose stored value is already an SQL list (`"$user", public`), written unquoted. */
+const LIST_SETTINGS = new Set([
+  'search_path',
+  'temp_tablespaces',
+  'session_preload_libraries',
+  'local_preload_libraries',
+  'shared_preload_libraries',
+]);
+
+/**
+ * `ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ... SET` and `COMMENT ON DATABASE` (option
+ * `databaseSettings`, like what pg_dump --create writes). They name the database the script runs in,
+ * not the dumped one, so they land on the restored copy whatever it is called: each is run by a DO
+ * block through format('%I', current_database()). Written last, so a setting such as
+ * default_transaction_read_only cannot get in the way of the restore itself.
+ */
+export async function readDatabaseSettings(reader: CatalogReader): Promise<DumpObject[]> {
+  const [database] = await reader.rows<{ oid: number; comment: string | null }>(`
+    SELECT d.oid, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment
+    FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()`);
+  if (!database) return [];
+  const settings = await reader.rows<{ role: string | null; setting: string }>(
+    `SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(s.setrole)) END AS role,
+       c.setting
+     FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) WITH ORDINALITY c(setting, n)
+     WHERE s.setdatabase = $1
+     ORDER BY s.setrole, c.n`,
+    [database.oid],
+  );
+  const templates: string[] = [];
+  for (const { role, setting } of settings) {
+    const at = setting.indexOf('=');
+    const name = setting.slice(0, at);
+    const value = setting.slice(at + 1);
+    const assigned = LIST_SETTINGS.has(name) ? value : literal(value);
+    const target = role === null ? `DATABASE ${HERE}` : `ROLE ${role} IN DATABASE ${HERE}`;
+    templates.push(`ALTER ${target} SET ${quoteName(name)} TO ${assigned}`);
+  }
+  if (database.comment !== null)
+    templates.push(`COMMENT ON DATABASE ${HERE} IS ${literal(database.comment)}`);
+  if (templates.length === 0) return [];
+  const body = templates
+    .map(
+      (template) =>
+        `  EXECUTE pg_catalog.format(${literal(template.replaceAll('%', '%%').replaceAll(HERE, '%I'))}, pg_catalog.current_database());\n`,
+    )
+    .join('');
+  let tag = '$nexus_database$';
+  for (let n = 1; body.includes(tag); n++) tag = `$nexus_database_${n}$`;
+  return [
+    dumpObject({
+      key: identity('pg_database', database.oid),
+      kind: 'database-settings',
+      section: 'post-data',
+      name: 'current database',
+      sql: `DO ${tag}\nBEGIN\n${body}END\n${tag};\n`,
+      identities: [identity('pg_database', database.oid)],
+    }),
+  ];
+}
+
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** A setting name: plain or dotted (a custom `app.name`), each part quoted when it needs to be. */
+function quoteName(name: string): string {
+  return name
+    .split('.')
+    .map((part) => (/^[a-z_][a-z0-9_]*$/.test(part) ? part : `"${part.replaceAll('"', '""')}"`))
+    .join('.');
+}
