@@ -4,6 +4,8 @@ import {
   NexusError,
   type OptionValues,
   type RestoreArtifact,
+  type RestoreReport,
+  type RunContext,
 } from '@nexus-backup/core';
 import { parseSelection } from './subset/selection.js';
 
@@ -47,6 +49,18 @@ const sourceOptions = {
     type: 'boolean',
     description:
       "the database's own settings (ALTER DATABASE/ROLE ... IN DATABASE ... SET) and comment, applied on restore to the restored database whatever its name (like pg_dump --create); the restoring user must own it",
+    default: false,
+  },
+  globals: {
+    type: 'boolean',
+    description:
+      'also store the cluster-wide roles and tablespaces as a second artifact, globals.sql (like pg_dumpall --globals-only, without passwords); restore it with restore --globals-only',
+    default: false,
+  },
+  globalsPasswords: {
+    type: 'boolean',
+    description:
+      "with --globals, include each role's password hash (needs a superuser; the backup must then be encrypted)",
     default: false,
   },
   allowIncomplete: {
@@ -131,6 +145,12 @@ const restoreOptions = {
     description: 'restore in one transaction, so a failure leaves the target as it was',
     default: true,
   },
+  globalsOnly: {
+    type: 'boolean',
+    description:
+      "restore the backup's globals.sql (roles and tablespaces, made with --globals) instead of the database, like pg_dumpall --globals-only: onto the server of --db, or into --to-file",
+    default: false,
+  },
   toDb: {
     type: 'string',
     description:
@@ -146,6 +166,8 @@ const restoreOptions = {
 
 /** The one artifact of a postgres backup (kept here so loading the definition loads no dump code). */
 const ARTIFACT = 'database.sql';
+/** The cluster-wide roles and tablespaces, with --globals. */
+const GLOBALS = 'globals.sql';
 
 export type PostgresSourceOptions = OptionValues<typeof sourceOptions>;
 
@@ -158,7 +180,15 @@ export const postgres = defineSource({
   description: 'PostgreSQL database (13-18) as plain SQL, through pg: no pg_dump needed',
   options: sourceOptions,
   restoreOptions,
+  // Role password hashes are secrets: a backup holding them must be encrypted, like credentials.
+  requiresEncryption: (options) => options.globalsPasswords === true,
   create(options) {
+    if (options.globalsPasswords && !options.globals) {
+      throw new NexusError('USAGE', '--globals-passwords needs --globals', {
+        provider: 'postgres',
+        hint: 'add --globals, or drop --globals-passwords',
+      });
+    }
     if (options.schemaOnly && options.dataOnly) {
       throw new NexusError('USAGE', '--schema-only and --data-only exclude each other', {
         provider: 'postgres',
@@ -187,6 +217,11 @@ export const postgres = defineSource({
         const rows = selection
           ? (await import('./subset/row-filter.js')).selectionRowFilter(selection)
           : undefined;
+        if (options.globals) {
+          // Cluster-wide, so outside the database's snapshot; first, like pg_dumpall writes them.
+          const { dumpGlobals } = await import('./dump/globals.js');
+          yield await dumpGlobals({ db: options.db, passwords: options.globalsPasswords });
+        }
         const artifact = await startDump({ ...options, ...(rows ? { rows } : {}) }, ctx);
         try {
           yield artifact;
@@ -201,7 +236,8 @@ export const postgres = defineSource({
         // live source (copy postgres) end its dump before the bytes arrive.
         const iterator = artifacts[Symbol.asyncIterator]();
         try {
-          const artifact = await nextDatabaseArtifact(iterator);
+          if (target.globalsOnly === true) return await restoreGlobals(ctx, iterator, target);
+          const artifact = await nextArtifact(iterator, ARTIFACT);
           if (typeof target.toDb === 'string' || target.dryRun === true) {
             // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
             const { mergeInto } = await import('./subset/merge/merge-into.js');
@@ -230,14 +266,53 @@ export const postgres = defineSource({
   },
 });
 
-/** A postgres backup has one artifact, `database.sql`; anything else is skipped. */
-async function nextDatabaseArtifact(iterator: AsyncIterator<RestoreArtifact>): Promise<RestoreArtifact> {
+/** A postgres backup has `database.sql` and, with --globals, `globals.sql`; the other one is skipped. */
+async function nextArtifact(
+  iterator: AsyncIterator<RestoreArtifact>,
+  name: string,
+): Promise<RestoreArtifact> {
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-    if (next.value.name === ARTIFACT) return next.value;
+    if (next.value.name === name) return next.value;
     next.value.stream.destroy();
   }
-  throw new NexusError('NOT_FOUND', `the backup has no ${ARTIFACT} artifact`, {
+  throw new NexusError('NOT_FOUND', `the backup has no ${name} artifact`, {
     provider: 'postgres',
-    hint: 'restore a backup made by the postgres source',
+    hint:
+      name === GLOBALS
+        ? 'back up with --globals to keep the roles and tablespaces'
+        : 'restore a backup made by the postgres source',
+  });
+}
+
+/**
+ * `--globals-only`: the roles and tablespaces onto the server of --db (any database there), or into a
+ * file. Not in one transaction: CREATE TABLESPACE cannot run in one.
+ */
+async function restoreGlobals(
+  ctx: RunContext,
+  iterator: AsyncIterator<RestoreArtifact>,
+  target: OptionValues,
+): Promise<RestoreReport> {
+  if (typeof target.createDb === 'string' || typeof target.toDb === 'string') {
+    throw new NexusError(
+      'USAGE',
+      '--globals restores roles and tablespaces onto a server, not into a database',
+      {
+        provider: 'postgres',
+        hint: 'give --db URL of any database on the server (or --to-file), without --create-db or --to-db',
+      },
+    );
+  }
+  const { restoreSql } = await import('./restore/index.js');
+  const artifact = await nextArtifact(iterator, GLOBALS);
+  return restoreSql({
+    input: artifact.stream,
+    target: {
+      ...(typeof target.db === 'string' ? { db: target.db } : {}),
+      ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
+    },
+    singleTransaction: false,
+    allowNonEmpty: true,
+    ctx,
   });
 }

@@ -184,22 +184,24 @@ describe('describe', () => {
   });
 });
 
-describe('objects the dump does not support', () => {
-  it('are named in warnings instead of silently missing', async () => {
+describe('objects the dump cannot write', () => {
+  it('fail the dump, each named by kind and name; allowIncomplete records them in meta.leftOut instead', async () => {
     const url = await server.admin.createDatabase('unsupported');
     await server.admin.exec(
       'unsupported',
       `CREATE TABLE t (a integer, b integer);
-       CREATE STATISTICS t_stats ON a, b FROM t;
-       CREATE TEXT SEARCH CONFIGURATION public.plain (COPY = pg_catalog.simple);`,
+       CREATE LANGUAGE nexus_lang_a HANDLER plpgsql_call_handler;
+       CREATE LANGUAGE "Nexus Lang B" HANDLER plpgsql_call_handler;`,
     );
-    const { warnings } = await dump({ db: url });
-    expect(warnings).toContain(
-      'warn 1 statistics object not dumped: the postgres source does not support them yet',
+    await expect(dump({ db: url })).rejects.toThrow(
+      /cannot write 2 objects of this database: procedural language "Nexus Lang B"; procedural language nexus_lang_a/,
     );
-    expect(warnings).toContain(
-      'warn 1 text search configuration not dumped: the postgres source does not support them yet',
-    );
+    const { meta, text } = await dump({ db: url, allowIncomplete: true });
+    expect(meta.leftOut).toEqual([
+      { kind: 'procedural language', name: '"Nexus Lang B"' },
+      { kind: 'procedural language', name: 'nexus_lang_a' },
+    ]);
+    expect(text).toContain('CREATE TABLE public.t');
   });
 });
 

@@ -35,12 +35,8 @@ export async function readDatabaseSettings(reader: CatalogReader): Promise<DumpO
   );
   const templates: string[] = [];
   for (const { role, setting } of settings) {
-    const at = setting.indexOf('=');
-    const name = setting.slice(0, at);
-    const value = setting.slice(at + 1);
-    const assigned = LIST_SETTINGS.has(name) ? value : literal(value);
     const target = role === null ? `DATABASE ${HERE}` : `ROLE ${role} IN DATABASE ${HERE}`;
-    templates.push(`ALTER ${target} SET ${quoteName(name)} TO ${assigned}`);
+    templates.push(`ALTER ${target} SET ${settingAssignment(setting)}`);
   }
   if (database.comment !== null)
     templates.push(`COMMENT ON DATABASE ${HERE} IS ${literal(database.comment)}`);
@@ -63,6 +59,14 @@ export async function readDatabaseSettings(reader: CatalogReader): Promise<DumpO
       identities: [identity('pg_database', database.oid)],
     }),
   ];
+}
+
+/** `name=value` as stored in pg_db_role_setting, as the `name TO value` of an `ALTER ... SET`. */
+export function settingAssignment(setting: string): string {
+  const at = setting.indexOf('=');
+  const name = setting.slice(0, at);
+  const value = setting.slice(at + 1);
+  return `${quoteName(name)} TO ${LIST_SETTINGS.has(name) ? value : literal(value)}`;
 }
 
 function literal(text: string): string {
