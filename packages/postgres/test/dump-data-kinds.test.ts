@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RestoreArtifact } from '@nexus-backup/core';
@@ -94,6 +95,42 @@ describe.each(majors)(
     });
 
     if (pgDumpMajor === major) {
+      it("our restore loads pg_dump's own plain output, its BEGIN/lo_open/lowrite/COMMIT large objects in one transaction", async () => {
+        const file = join(dir, 'pg_dump.sql');
+        execFileSync('pg_dump', ['--format=plain', '--file', file, sourceUrl]);
+        expect(await readFile(file, 'utf8')).toContain('SELECT pg_catalog.lowrite(0, ');
+        const source = await createSource({ db: sourceUrl });
+        const { size } = await stat(file);
+        async function* artifacts(): AsyncIterable<RestoreArtifact> {
+          yield { name: 'database.sql', stream: createReadStream(file), rawBytes: size, meta: {} };
+        }
+        await source.restore(createTestContext(), artifacts(), {
+          db: sourceUrl,
+          createDb: 'from_pg_dump',
+          singleTransaction: true,
+        });
+        const restored = await describeDatabase(server.url('from_pg_dump'));
+        const largeObjects = (text: string) =>
+          text.split('\n').filter((line) => line.startsWith('large object '));
+        expect(largeObjects(restored)).toEqual(largeObjects(await describeDatabase(sourceUrl)));
+        expect(await tableChecksums(server.url('from_pg_dump'))).toEqual(await tableChecksums(sourceUrl));
+
+        // The script's own COMMIT after its large objects must not end our transaction half way:
+        // a failure at the very end leaves the target empty, large objects included.
+        const failing = join(dir, 'pg_dump-failing.sql');
+        await writeFile(failing, `${await readFile(file, 'utf8')}\nSELECT 1 / 0;\n`);
+        const emptyUrl = await server.admin.createDatabase('pg_dump_rolled_back');
+        async function* failingArtifacts(): AsyncIterable<RestoreArtifact> {
+          const { size: failingSize } = await stat(failing);
+          yield { name: 'database.sql', stream: createReadStream(failing), rawBytes: failingSize, meta: {} };
+        }
+        await expect(
+          source.restore(createTestContext(), failingArtifacts(), { db: emptyUrl, singleTransaction: true }),
+        ).rejects.toThrow(/division by zero/);
+        expect(largeObjects(await describeDatabase(emptyUrl))).toEqual([]);
+        expect(await tableChecksums(emptyUrl)).toEqual({});
+      });
+
       it("pg_dump --schema-only of the restored database equals the original's", async () => {
         const restoredUrl = await server.admin.createDatabase('by_psql_for_pg_dump');
         await psqlFile(restoredUrl, dumpFile);
