@@ -173,7 +173,7 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
         break;
       }
       default:
-        reader.warn(`foreign table ${relation.name} is not dumped`);
+        reader.gap('foreign table', relation.name);
     }
   }
   return objects;

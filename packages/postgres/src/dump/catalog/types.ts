@@ -67,9 +67,7 @@ async function typeDefinition(reader: CatalogReader, type: TypeRow): Promise<str
     case 'r':
       return [await rangeDefinition(reader, type)];
     default:
-      reader.warn(
-        `type ${type.name} (typtype ${type.typtype}) is not dumped: only enum, composite, domain and range types are`,
-      );
+      reader.gap('type', `${type.name} (typtype ${type.typtype})`);
       return undefined;
   }
 }
