@@ -77,6 +77,7 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
     case 'collation':
     case 'large object':
     case 'publication':
+    case 'subscription':
       return `${type.toUpperCase()} ${objectIdentity}`;
     default:
       return undefined;
