@@ -39,6 +39,9 @@ export function dataKindQueries(version: number): string[] {
        WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     `SELECT 'database comment ' || shobj_description(d.oid, 'pg_database') AS line
        FROM pg_database d WHERE d.datname = current_database()`,
+    // Not the owner: tests restore into databases other roles own; the grants carry the grantor anyway.
+    `SELECT 'database acl=' || coalesce(d.datacl::text, '-') AS line
+       FROM pg_database d WHERE d.datname = current_database()`,
   ];
   if (version >= 150000) {
     queries.push(`SELECT 'publication schema ' || p.pubname || ' ' || n.nspname AS line

@@ -65,7 +65,10 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
   }
   // Like pg_dump: default privileges go with the other privileges (off: --no-privileges).
   if (options.privileges) objects.push(...(await readDefaultPrivileges(reader)));
-  if (options.databaseSettings) objects.push(...(await readDatabaseSettings(reader)));
+  if (options.databaseSettings) {
+    const { owners, privileges } = options;
+    objects.push(...(await readDatabaseSettings(reader, { owners, privileges })));
+  }
   const index = await indexObjects(reader, objects);
   const edges = await readDependencies(reader, objects, index);
   if (options.dataOnly) addForeignKeyDataOrder(objects, edges, index.byKey);
