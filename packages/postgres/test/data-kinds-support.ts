@@ -1,4 +1,4 @@
-import { copyFile, readdir } from 'node:fs/promises';
+import { copyFile, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PostgresServer } from '@nexus-backup/testkit/postgres';
@@ -7,23 +7,33 @@ import { psqlFile } from './dump-support.js';
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
 /**
- * Copies the test extension (fixtures/nexus_kinds_ext) into the server's extension directory. The
- * files are the same on every run, so copying over an earlier copy (or a parallel test's) is harmless.
+ * Copies the test extension (fixtures/nexus_kinds_ext) into the server's extension directory (that of
+ * the major's binaries, shared by every server of that major) and returns what removes it again.
  */
-export async function installKindsExtension(server: PostgresServer): Promise<void> {
+export async function installKindsExtension(server: PostgresServer): Promise<() => Promise<void>> {
   const { rows } = await server.admin.query<{ setting: string }>(
     "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'",
   );
   const shareDir = rows[0]?.setting;
   if (!shareDir) throw new Error('the server did not say where its share directory is');
   const source = join(fixtures, 'nexus_kinds_ext');
-  for (const file of await readdir(source))
-    await copyFile(join(source, file), join(shareDir, 'extension', file));
+  const installed: string[] = [];
+  for (const file of await readdir(source)) {
+    const target = join(shareDir, 'extension', file);
+    await copyFile(join(source, file), target);
+    installed.push(target);
+  }
+  return async () => {
+    for (const target of installed) await rm(target, { force: true });
+  };
 }
 
-/** data-kinds.sql, then each data-kinds-<major>.sql for the majors up to the server's. */
-export async function loadDataKinds(server: PostgresServer, url: string): Promise<void> {
-  await installKindsExtension(server);
+/**
+ * data-kinds.sql, then each data-kinds-<major>.sql for the majors up to the server's; returns what
+ * removes the test extension's files once the test is done with the server.
+ */
+export async function loadDataKinds(server: PostgresServer, url: string): Promise<() => Promise<void>> {
+  const uninstall = await installKindsExtension(server);
   await psqlFile(url, join(fixtures, 'data-kinds.sql'));
   const extras = (await readdir(fixtures))
     .flatMap((name) => {
@@ -32,4 +42,5 @@ export async function loadDataKinds(server: PostgresServer, url: string): Promis
     })
     .sort((a, b) => a.major - b.major);
   for (const extra of extras) await psqlFile(url, join(fixtures, extra.file));
+  return uninstall;
 }

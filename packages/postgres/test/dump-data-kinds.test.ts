@@ -47,13 +47,14 @@ describe.each(majors)(
     let dir: string;
     let sourceUrl: string;
     let dumpFile: string;
+    let uninstallExtension: (() => Promise<void>) | undefined;
     const lines: string[] = [];
 
     beforeAll(async () => {
       server = await startPostgres({ major });
       dir = await mkdtemp(join(tmpdir(), 'nexus-data-kinds-'));
       sourceUrl = await server.admin.createDatabase('kinds');
-      await loadDataKinds(server, sourceUrl);
+      uninstallExtension = await loadDataKinds(server, sourceUrl);
       dumpFile = join(dir, 'database.sql');
       await backupToFile(
         { db: sourceUrl, owners: true, privileges: true, databaseSettings: true },
@@ -63,6 +64,7 @@ describe.each(majors)(
     });
 
     afterAll(async () => {
+      await uninstallExtension?.();
       await server?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
     });
