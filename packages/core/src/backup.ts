@@ -12,6 +12,7 @@ import type {
 import { NexusError, toNexusError } from './errors.js';
 import { FanOut } from './fan-out.js';
 import { HashingStream } from './hashing.js';
+import { incompleteWarnings } from './left-out.js';
 import {
   assertPipelineName,
   createBackupId,
@@ -115,6 +116,7 @@ export async function runBackup(plan: BackupPlan, ctx: RunContext): Promise<Back
         raw: digests.raw,
         meta: artifact.meta ?? {},
       });
+      warnings.push(...incompleteWarnings(artifact.name, artifact.meta));
     }
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,

@@ -9,6 +9,7 @@ export * from './errors.js';
 export * from './fan-out.js';
 export * from './format-bytes.js';
 export * from './hashing.js';
+export * from './left-out.js';
 export * from './manifest.js';
 export * from './options.js';
 export * from './progress-stream.js';

@@ -3,6 +3,7 @@ import {
   type DecodeStage,
   defaultOptions,
   EXIT,
+  incompleteWarnings,
   NexusError,
   type OptionsSpec,
   resolveOptions,
@@ -71,18 +72,27 @@ export async function registerRestore(
     }
     const source = await definition.create(defaultOptions(definition.options));
     const report = await runRestore({ repository, backup, source, stages, target }, ctx);
+    // A backup made with --allow-incomplete restores what it holds; the rest is named, and exit is 1.
+    const warnings = [
+      ...new Set([
+        ...(report.warnings ?? []),
+        ...backup.manifest.artifacts.flatMap((artifact) => incompleteWarnings(artifact.name, artifact.meta)),
+      ]),
+    ];
+    for (const warning of warnings) runtime.log.warn(warning);
     if (parsed.json)
       printJson({
         pipeline: backup.pipeline,
         id: backup.id,
         lines: report.lines,
         details: report.details ?? null,
+        warnings,
       });
     else {
       runtime.log.info(`restored ${backup.pipeline}@${backup.id} from ${repository.label}`);
       printLines(report.lines);
     }
-    process.exitCode = EXIT.ok;
+    process.exitCode = warnings.length > 0 ? EXIT.warnings : EXIT.ok;
   });
 }
 

@@ -1,4 +1,4 @@
-import { type BackupCheck, EXIT, NexusError, verifyBackup } from '@nexus-backup/core';
+import { type BackupCheck, EXIT, manifestLeftOut, NexusError, verifyBackup } from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
@@ -24,8 +24,12 @@ export function registerVerify(program: Command, runtime: Runtime): void {
           `no complete backup${pipeline ? ` of ${pipeline}` : ''} in ${repository.label}`,
         );
       }
-      const checks: BackupCheck[] = [];
-      for (const backup of backups) checks.push(await verifyBackup(repository, backup, ctx));
+      const checks: (BackupCheck & { leftOut: ReturnType<typeof manifestLeftOut> })[] = [];
+      for (const backup of backups)
+        checks.push({
+          ...(await verifyBackup(repository, backup, ctx)),
+          leftOut: manifestLeftOut(backup.manifest),
+        });
       const unreadable = id ? [] : scan.unreadable;
       const failed = checks.filter((check) => !check.ok).length + unreadable.length;
       if (runtime.flags.json) {
@@ -50,6 +54,11 @@ export function registerVerify(program: Command, runtime: Runtime): void {
             if (artifact.ok) runtime.log.info(`ok      ${line}`);
             else runtime.log.warn(`FAILED  ${line}: ${artifact.problem}`);
           }
+          // Intact bytes of an incomplete backup: say what it never held.
+          if (check.leftOut.length > 0)
+            runtime.log.warn(
+              `${check.pipeline}@${check.id} is incomplete, not backed up: ${check.leftOut.map((gap) => `${gap.kind} ${gap.name}`).join('; ')}`,
+            );
         }
         for (const u of unreadable) runtime.log.warn(`FAILED  ${u.pipeline}@${u.id}: ${u.error.message}`);
         runtime.log.info(`${checks.length + unreadable.length} backup(s) checked, ${failed} failed`);
