@@ -192,11 +192,11 @@ describe('objects the dump cannot write', () => {
       `CREATE TABLE t (a integer, b integer);
        CREATE SUBSCRIPTION sub_b CONNECTION 'host=127.0.0.1 port=1 dbname=nowhere' PUBLICATION p WITH (connect = false);
        CREATE SUBSCRIPTION sub_a CONNECTION 'host=127.0.0.1 port=1 dbname=nowhere' PUBLICATION p WITH (connect = false);
-       CREATE ROLE nexus_reader LOGIN PASSWORD '${server.password}';
-       GRANT SELECT ON t TO nexus_reader;`,
+       CREATE ROLE nexus_gap_dumper LOGIN PASSWORD '${server.password}';
+       GRANT SELECT ON t TO nexus_gap_dumper;`,
     );
     // Only a superuser may read a subscription's connection string: for anyone else it is a gap.
-    const readerUrl = `postgresql://nexus_reader:${server.password}@${server.host}:${server.port}/unsupported`;
+    const readerUrl = `postgresql://nexus_gap_dumper:${server.password}@${server.host}:${server.port}/unsupported`;
     const gap = '(only a superuser may read its connection string)';
     await expect(dump({ db: readerUrl })).rejects.toThrow(
       `cannot write 2 objects of this database: subscription sub_a ${gap}; subscription sub_b ${gap}`,

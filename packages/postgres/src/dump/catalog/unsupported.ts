@@ -22,7 +22,10 @@ export async function warnUnsupported(reader: CatalogReader): Promise<DumpObject
       `SELECT ${literal(kind)} AS kind, 'pg_catalog.${catalog}'::pg_catalog.regclass AS classid, o.oid AS objid, 0 AS objsubid
        FROM (${oids}) o`,
   );
-  found.push(`SELECT 'security label', s.classoid, s.objoid, s.objsubid FROM pg_catalog.pg_seclabel s`);
+  // Named columns: with no unsupported kind left, this is the union's first (and only) branch.
+  found.push(
+    `SELECT 'security label' AS kind, s.classoid AS classid, s.objoid AS objid, s.objsubid FROM pg_catalog.pg_seclabel s`,
+  );
   const rows = await reader.rows<{ kind: string; name: string }>(`
     SELECT f.kind, CASE WHEN f.kind = 'security label' THEN 'on ' || i.type || ' ' || i.identity ELSE i.identity END AS name
     FROM (${found.join('\n    UNION ALL ')}) f,
