@@ -16,7 +16,7 @@ pipelines:
   db:
     source: { use: postgres, db: "\${SOURCE_DB}" }
     to: [local]
-    drill: { checks: ["select count(*) > 0 from api_requests", "select count(*) = 0 from audit_log where action = 'never'"] }
+    drill: { checks: ["select count(*) > 0 from api_requests", "select count(*) = 0 from analysis_audit_log where outcome = 'never'"] }
   owned:
     source: { use: postgres, db: "\${OWNED_DB}", owners: true }
     to: [local]
