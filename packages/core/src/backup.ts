@@ -13,6 +13,7 @@ import { NexusError, toNexusError } from './errors.js';
 import { FanOut } from './fan-out.js';
 import { HashingStream } from './hashing.js';
 import { acquireLease, type Lease } from './lease.js';
+import { incompleteWarnings } from './left-out.js';
 import {
   assertPipelineName,
   createBackupId,
@@ -137,6 +138,7 @@ export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promis
         raw: digests.raw,
         meta: artifact.meta ?? {},
       });
+      warnings.push(...incompleteWarnings(artifact.name, artifact.meta));
     }
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,

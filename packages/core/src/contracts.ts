@@ -59,6 +59,8 @@ export interface RestoreReport {
   /** One line per fact worth printing, e.g. `restored 12 files into /tmp/out`. */
   lines: string[];
   details?: Json;
+  /** What the caller should warn about (exit 1), e.g. a copied backup that left objects out. */
+  warnings?: string[];
 }
 
 /**

@@ -13,6 +13,7 @@ export * from './format-bytes.js';
 export * from './hashing.js';
 export * from './lease.js';
 export * from './lease-holder.js';
+export * from './left-out.js';
 export * from './manifest.js';
 export * from './options.js';
 export * from './progress-stream.js';

@@ -1,8 +1,11 @@
 import {
   defineSource,
+  incompleteWarnings,
   NexusError,
   type OptionValues,
   type RestoreArtifact,
+  type RestoreReport,
+  type RunContext,
   type Source,
 } from '@nexus-backup/core';
 import { databaseRecovery } from './recovery/index.js';
@@ -42,6 +45,30 @@ const sourceOptions = {
   privileges: {
     type: 'boolean',
     description: 'reproduce grants (GRANT/REVOKE); off like pg_dump --no-privileges',
+    default: false,
+  },
+  databaseSettings: {
+    type: 'boolean',
+    description:
+      "the database's own settings (ALTER DATABASE/ROLE ... IN DATABASE ... SET) and comment, applied on restore to the restored database whatever its name (like pg_dump --create); the restoring user must own it",
+    default: false,
+  },
+  globals: {
+    type: 'boolean',
+    description:
+      'also store the cluster-wide roles and tablespaces as a second artifact, globals.sql (like pg_dumpall --globals-only, without passwords); restore it with restore --globals-only',
+    default: false,
+  },
+  globalsPasswords: {
+    type: 'boolean',
+    description:
+      "with --globals, include each role's password hash (needs a superuser; the backup must then be encrypted)",
+    default: false,
+  },
+  allowIncomplete: {
+    type: 'boolean',
+    description:
+      'back up what can be dumped when some objects cannot be (exit 1, the manifest lists them); without it such a backup fails (exit 2) naming them',
     default: false,
   },
   since: {
@@ -132,6 +159,12 @@ const restoreOptions = {
     description: 'restore in one transaction, so a failure leaves the target as it was',
     default: true,
   },
+  globalsOnly: {
+    type: 'boolean',
+    description:
+      "restore the backup's globals.sql (roles and tablespaces, made with --globals) instead of the database, like pg_dumpall --globals-only: onto the server of --db, or into --to-file",
+    default: false,
+  },
   toDb: {
     type: 'string',
     description:
@@ -147,6 +180,8 @@ const restoreOptions = {
 
 /** The one artifact of a postgres backup (kept here so loading the definition loads no dump code). */
 const ARTIFACT = 'database.sql';
+/** The cluster-wide roles and tablespaces, with --globals. */
+const GLOBALS = 'globals.sql';
 
 export type PostgresSourceOptions = OptionValues<typeof sourceOptions>;
 
@@ -159,7 +194,15 @@ export const postgres = defineSource({
   description: 'PostgreSQL database (13-18) as plain SQL, through pg: no pg_dump needed',
   options: sourceOptions,
   restoreOptions,
+  // Role password hashes are secrets: a backup holding them must be encrypted, like credentials.
+  requiresEncryption: (options) => options.globalsPasswords === true,
   create(options) {
+    if (options.globalsPasswords && !options.globals) {
+      throw new NexusError('USAGE', '--globals-passwords needs --globals', {
+        provider: 'postgres',
+        hint: 'add --globals, or drop --globals-passwords',
+      });
+    }
     if (options.schemaOnly && options.dataOnly) {
       throw new NexusError('USAGE', '--schema-only and --data-only exclude each other', {
         provider: 'postgres',
@@ -191,6 +234,11 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       const rows = selection
         ? (await import('./subset/row-filter.js')).selectionRowFilter(selection)
         : undefined;
+      if (options.globals) {
+        // Cluster-wide, so outside the database's snapshot; first, like pg_dumpall writes them.
+        const { dumpGlobals } = await import('./dump/globals.js');
+        yield await dumpGlobals({ db: options.db, passwords: options.globalsPasswords });
+      }
       const artifact = await startDump({ ...options, ...(rows ? { rows } : {}) }, ctx);
       try {
         yield artifact;
@@ -213,13 +261,14 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       // live source (copy postgres) end its dump before the bytes arrive.
       const iterator = artifacts[Symbol.asyncIterator]();
       try {
-        const artifact = await nextDatabaseArtifact(iterator);
+        if (target.globalsOnly === true) return await restoreGlobals(ctx, iterator, target);
+        const artifact = await nextArtifact(iterator, ARTIFACT);
         if (typeof target.toDb === 'string' || target.dryRun === true) {
           // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
           const { mergeInto } = await import('./subset/merge/merge-into.js');
           return await mergeInto({ input: artifact.stream, target, ctx });
         }
-        return await restoreSql({
+        const report = await restoreSql({
           input: artifact.stream,
           target: {
             ...(typeof target.db === 'string' ? { db: target.db } : {}),
@@ -231,6 +280,9 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
           allowNonEmpty: artifact.meta.dataOnly === true,
           ctx,
         });
+        // A dump made with --allow-incomplete (a backup, or the live one of `copy`) names what it lacks.
+        const warnings = incompleteWarnings(artifact.name, artifact.meta);
+        return warnings.length > 0 ? { ...report, warnings } : report;
       } finally {
         await iterator.return?.();
       }
@@ -239,7 +291,7 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       const { drillDatabase } = await import('./drill/drill-database.js');
       const iterator = artifacts[Symbol.asyncIterator]();
       try {
-        return await drillDatabase(ctx, await nextDatabaseArtifact(iterator), drillOptions);
+        return await drillDatabase(ctx, await nextArtifact(iterator, ARTIFACT), drillOptions);
       } finally {
         await iterator.return?.();
       }
@@ -247,14 +299,53 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
   };
 }
 
-/** A postgres backup has one artifact, `database.sql`; anything else is skipped. */
-async function nextDatabaseArtifact(iterator: AsyncIterator<RestoreArtifact>): Promise<RestoreArtifact> {
+/** A postgres backup has `database.sql` and, with --globals, `globals.sql`; the other one is skipped. */
+async function nextArtifact(
+  iterator: AsyncIterator<RestoreArtifact>,
+  name: string,
+): Promise<RestoreArtifact> {
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-    if (next.value.name === ARTIFACT) return next.value;
+    if (next.value.name === name) return next.value;
     next.value.stream.destroy();
   }
-  throw new NexusError('NOT_FOUND', `the backup has no ${ARTIFACT} artifact`, {
+  throw new NexusError('NOT_FOUND', `the backup has no ${name} artifact`, {
     provider: 'postgres',
-    hint: 'restore a backup made by the postgres source',
+    hint:
+      name === GLOBALS
+        ? 'back up with --globals to keep the roles and tablespaces'
+        : 'restore a backup made by the postgres source',
+  });
+}
+
+/**
+ * `--globals-only`: the roles and tablespaces onto the server of --db (any database there), or into a
+ * file. Not in one transaction: CREATE TABLESPACE cannot run in one.
+ */
+async function restoreGlobals(
+  ctx: RunContext,
+  iterator: AsyncIterator<RestoreArtifact>,
+  target: OptionValues,
+): Promise<RestoreReport> {
+  if (typeof target.createDb === 'string' || typeof target.toDb === 'string') {
+    throw new NexusError(
+      'USAGE',
+      '--globals restores roles and tablespaces onto a server, not into a database',
+      {
+        provider: 'postgres',
+        hint: 'give --db URL of any database on the server (or --to-file), without --create-db or --to-db',
+      },
+    );
+  }
+  const { restoreSql } = await import('./restore/index.js');
+  const artifact = await nextArtifact(iterator, GLOBALS);
+  return restoreSql({
+    input: artifact.stream,
+    target: {
+      ...(typeof target.db === 'string' ? { db: target.db } : {}),
+      ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
+    },
+    singleTransaction: false,
+    allowNonEmpty: true,
+    ctx,
   });
 }

@@ -184,22 +184,29 @@ describe('describe', () => {
   });
 });
 
-describe('objects the dump does not support', () => {
-  it('are named in warnings instead of silently missing', async () => {
-    const url = await server.admin.createDatabase('unsupported');
+describe('objects the dump cannot write', () => {
+  it('fail the dump, each named by kind and name; allowIncomplete records them in meta.leftOut instead', async () => {
+    await server.admin.createDatabase('unsupported');
     await server.admin.exec(
       'unsupported',
       `CREATE TABLE t (a integer, b integer);
-       CREATE PUBLICATION p FOR TABLE t;
-       SELECT pg_catalog.lo_create(0);`,
+       CREATE SUBSCRIPTION sub_b CONNECTION 'host=127.0.0.1 port=1 dbname=nowhere' PUBLICATION p WITH (connect = false);
+       CREATE SUBSCRIPTION sub_a CONNECTION 'host=127.0.0.1 port=1 dbname=nowhere' PUBLICATION p WITH (connect = false);
+       CREATE ROLE nexus_gap_dumper LOGIN PASSWORD '${server.password}';
+       GRANT SELECT ON t TO nexus_gap_dumper;`,
     );
-    const { warnings } = await dump({ db: url });
-    expect(warnings).toContain(
-      'warn 1 publication not dumped: the postgres source does not support them yet',
+    // Only a superuser may read a subscription's connection string: for anyone else it is a gap.
+    const readerUrl = `postgresql://nexus_gap_dumper:${server.password}@${server.host}:${server.port}/unsupported`;
+    const gap = '(only a superuser may read its connection string)';
+    await expect(dump({ db: readerUrl })).rejects.toThrow(
+      `cannot write 2 objects of this database: subscription sub_a ${gap}; subscription sub_b ${gap}`,
     );
-    expect(warnings).toContain(
-      'warn 1 large object not dumped: the postgres source does not support them yet',
-    );
+    const { meta, text } = await dump({ db: readerUrl, allowIncomplete: true });
+    expect(meta.leftOut).toEqual([
+      { kind: 'subscription', name: `sub_a ${gap}` },
+      { kind: 'subscription', name: `sub_b ${gap}` },
+    ]);
+    expect(text).toContain('CREATE TABLE public.t');
   });
 });
 

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { dataKindQueries } from './postgres-describe-data-kinds.js';
 import { schemaKindQueries } from './postgres-describe-schema-kinds.js';
 
 /**
@@ -100,6 +101,7 @@ function catalogQueries(version: number): string[] {
        WHERE ${USER_SCHEMA}`,
     `SELECT 'comment ' || pg_describe_object(classoid, objoid, objsubid) || ' = ' || description AS line
        FROM pg_description WHERE objoid >= 16384`,
+    ...dataKindQueries(version),
   ];
 }
 
@@ -119,7 +121,11 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
 /** The catalog of a database as sorted text lines, with no OIDs: equal databases give equal text. */
 export async function describeDatabase(url: string): Promise<string> {
   return withClient(url, async (client) => {
-    const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v);
+    // SHOW names its one column after the setting.
+    const version = Number(
+      (await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]
+        ?.server_version_num,
+    );
     const lines: string[] = [];
     for (const sql of [...catalogQueries(version), ...schemaKindQueries(version)]) {
       // With an empty search_path every name comes back schema-qualified (pg_catalog is still searched).

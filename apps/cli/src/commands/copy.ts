@@ -46,9 +46,12 @@ export async function registerCopy(
       }) as Record<string, unknown>;
       const source = await definition.create(sourceOptions);
       const report = await runCopy(source, target, runtime.context());
-      if (parsed.json) printJson({ lines: report.lines, details: report.details ?? null });
+      // e.g. a database copied with --allow-incomplete: what was left out is named, and exit is 1.
+      const warnings = report.warnings ?? [];
+      for (const warning of warnings) runtime.log.warn(warning);
+      if (parsed.json) printJson({ lines: report.lines, details: report.details ?? null, warnings });
       else printLines(report.lines);
-      process.exitCode = EXIT.ok;
+      process.exitCode = warnings.length > 0 ? EXIT.warnings : EXIT.ok;
     });
   });
 }

@@ -1,4 +1,11 @@
-import { type BackupEntry, type DamagedBackup, EXIT, formatBytes, manifestBytes } from '@nexus-backup/core';
+import {
+  type BackupEntry,
+  type DamagedBackup,
+  EXIT,
+  formatBytes,
+  manifestBytes,
+  manifestLeftOut,
+} from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { printJson, printTable } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
@@ -52,6 +59,13 @@ export function registerList(program: Command, runtime: Runtime): void {
             backup.manifest.artifacts.map((artifact) => artifact.file).join(' '),
           ]),
         );
+        for (const backup of scan.backups) {
+          const left = manifestLeftOut(backup.manifest);
+          if (left.length > 0)
+            runtime.log.warn(
+              `${backup.pipeline}@${backup.id} is incomplete, not backed up: ${left.map((gap) => `${gap.kind} ${gap.name}`).join('; ')}`,
+            );
+        }
         for (const leftover of scan.leftovers) {
           runtime.log.warn(
             `${leftover.pipeline}/${leftover.id} has no manifest (crashed or running); not a backup, prune removes it`,
@@ -89,5 +103,7 @@ function describe(backup: BackupEntry) {
     transforms: backup.manifest.transforms.map((transform) => transform.provider),
     bytes: manifestBytes(backup.manifest),
     artifacts: backup.manifest.artifacts.map(({ file, stored, raw }) => ({ file, stored, raw })),
+    // What the source could not back up (--allow-incomplete); empty for a complete backup.
+    leftOut: manifestLeftOut(backup.manifest),
   };
 }

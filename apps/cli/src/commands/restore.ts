@@ -3,6 +3,7 @@ import {
   type DecodeStage,
   defaultOptions,
   EXIT,
+  incompleteWarnings,
   NexusError,
   type OptionsSpec,
   resolveOptions,
@@ -93,18 +94,27 @@ export async function registerRestore(
     const started = performance.now();
     const report = await runRestore({ repository, backup, source, stages, target }, ctx);
     runtime.log.debug(`restore ${where} took ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    // A backup made with --allow-incomplete restores what it holds; the rest is named, and exit is 1.
+    const warnings = [
+      ...new Set([
+        ...(report.warnings ?? []),
+        ...backup.manifest.artifacts.flatMap((artifact) => incompleteWarnings(artifact.name, artifact.meta)),
+      ]),
+    ];
+    for (const warning of warnings) runtime.log.warn(warning);
     if (parsed.json)
       printJson({
         pipeline: backup.pipeline,
         id: backup.id,
         lines: report.lines,
         details: report.details ?? null,
+        warnings,
       });
     else {
       runtime.log.info(`restored ${backup.pipeline}@${backup.id} from ${repository.label}`);
       printLines(report.lines);
     }
-    process.exitCode = skippedExit;
+    process.exitCode = Math.max(skippedExit, warnings.length > 0 ? EXIT.warnings : EXIT.ok);
   });
 }
 

@@ -1,4 +1,4 @@
-import { type BackupCheck, EXIT, NexusError, verifyRestorable } from '@nexus-backup/core';
+import { type BackupCheck, EXIT, manifestLeftOut, NexusError, verifyRestorable } from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
@@ -37,10 +37,14 @@ export function registerVerify(program: Command, runtime: Runtime): void {
           `no complete backup${pipeline ? ` of ${pipeline}` : ''} in ${repository.label}`,
         );
       }
-      const checks: BackupCheck[] = [];
+      type Checked = BackupCheck & { leftOut: ReturnType<typeof manifestLeftOut> };
+      const checks: Checked[] = [];
       for (const backup of backups) {
         const decrypt = Boolean(runtime.flags.read);
-        checks.push(await verifyRestorable(repository, backup, registry, ctx, { decrypt }));
+        checks.push({
+          ...(await verifyRestorable(repository, backup, registry, ctx, { decrypt })),
+          leftOut: manifestLeftOut(backup.manifest),
+        });
       }
       for (const backup of damaged) {
         checks.push({
@@ -49,6 +53,7 @@ export function registerVerify(program: Command, runtime: Runtime): void {
           ok: false,
           artifacts: [],
           problems: backup.problems,
+          leftOut: [],
         });
       }
       for (const backup of unreadable) {
@@ -58,6 +63,7 @@ export function registerVerify(program: Command, runtime: Runtime): void {
           ok: false,
           artifacts: [],
           problems: [backup.error.message],
+          leftOut: [],
         });
       }
       const failed = checks.filter((check) => !check.ok).length;
@@ -74,6 +80,11 @@ export function registerVerify(program: Command, runtime: Runtime): void {
           }
           if (check.ok && !check.raw)
             runtime.log.info(`        ${name}: encrypted; raw hashes not checked (add --read to decrypt)`);
+          // Intact bytes of an incomplete backup: say what it never held.
+          if (check.leftOut.length > 0)
+            runtime.log.warn(
+              `${check.pipeline}@${check.id} is incomplete, not backed up: ${check.leftOut.map((gap) => `${gap.kind} ${gap.name}`).join('; ')}`,
+            );
         }
         runtime.log.info(`${checks.length} backup(s) checked, ${failed} failed`);
       }

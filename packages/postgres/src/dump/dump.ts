@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
 import { type Artifact, type Json, NexusError, type RunContext } from '@nexus-backup/core';
 import type pg from 'pg';
-import { catalogReader } from './catalog/query.js';
+import { catalogReader, type Gap } from './catalog/query.js';
 import { connect, PROVIDER, redactUrl } from './connection.js';
 import { copyTableOut } from './copy-out.js';
+import { largeObjectOut } from './large-object-out.js';
 import type { DumpObject } from './model.js';
 import { recordObjectCounts } from './object-counts-meta.js';
 import { type PlanOptions, planDump } from './plan.js';
@@ -18,6 +19,8 @@ export interface DumpOptions extends PlanOptions {
   db: string;
   /** Picks the rows each table's COPY reads (see ../subset); absent: every row. */
   rows?: RowFilter;
+  /** Dump what can be dumped and record the rest in `meta.leftOut`, instead of failing. */
+  allowIncomplete?: boolean;
 }
 
 /**
@@ -53,11 +56,19 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     const exclude = options.excludeTables?.length ? relationMatcher(options.excludeTables) : () => false;
     await lockTables(client, (relation) => include(relation) && !exclude(relation));
     const warn = (message: string) => ctx.log.warn(message);
-    const objects = await planDump(catalogReader(client, snapshot.versionNum, warn), options);
+    const gaps: Gap[] = [];
+    const reader = catalogReader(client, snapshot.versionNum, warn, (kind, name) =>
+      gaps.push({ kind, name }),
+    );
+    const objects = await planDump(reader, options);
+    const incomplete = checkGaps(gaps, Boolean(options.allowIncomplete));
     const dataTables = objects.flatMap((object) =>
       object.kind === 'table-data' && object.relation ? [object.relation] : [],
     );
-    const dataObjects = objects.filter((object) => object.kind === 'table-data' && object.copy);
+    // Extension configuration rows are not the user's tables: a row selection does not apply to them.
+    const dataObjects = objects.filter(
+      (object) => object.kind === 'table-data' && object.copy && object.copy.where === undefined,
+    );
     await options.rows?.prepare(client, dataObjects);
     if (options.rows) await client.query('SET TRANSACTION READ ONLY');
     const selected = await options.rows?.select(client, ctx);
@@ -74,6 +85,7 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
       dataOnly: Boolean(options.dataOnly),
       rows,
       ...objectCounts,
+      ...(incomplete.length > 0 ? { leftOut: incomplete.map((gap) => ({ ...gap })) } : {}),
       ...(selected ? { selection: selected.meta } : {}),
     };
     async function* bytes(): AsyncGenerator<Buffer> {
@@ -85,8 +97,9 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
             (count) => {
               rows[object.name] = count;
             },
-            selected?.copyStatement(object),
+            object.copy?.where === undefined ? selected?.copyStatement(object) : undefined,
           ),
+        largeObjectOut: (object) => largeObjectOut(client, object.largeObject as number),
         signal: ctx.signal,
         dataOnly: Boolean(options.dataOnly),
       });
@@ -116,6 +129,27 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
         : {}),
     });
   }
+}
+
+/**
+ * A dump that leaves something out fails, naming every object, unless the user allowed it: then the
+ * list goes into the artifact's meta (`leftOut`, `{ kind, name }` each), which makes the backup a
+ * warning (exit 1) and shows in list, verify and restore (see core's left-out.ts).
+ */
+function checkGaps(gaps: Gap[], allowIncomplete: boolean): Gap[] {
+  const lines = gaps.map((gap) => `${gap.kind} ${gap.name}`);
+  if (lines.length === 0) return [];
+  if (!allowIncomplete) {
+    throw new NexusError(
+      'IO',
+      `the dump cannot write ${lines.length} object${lines.length === 1 ? '' : 's'} of this database: ${lines.join('; ')}`,
+      {
+        provider: PROVIDER,
+        hint: 'drop or change them, or pass --allow-incomplete to back up the rest (exit 1; the manifest lists what is missing)',
+      },
+    );
+  }
+  return gaps;
 }
 
 /** On-disk size of the dumped tables: the text dump is usually of the same order; for progress only. */

@@ -44,7 +44,14 @@ export type ObjectKind =
   | 'foreign-server'
   | 'user-mapping'
   | 'statistics'
-  | 'event-trigger';
+  | 'event-trigger'
+  // Data and privilege kinds.
+  | 'large-object'
+  | 'publication'
+  | 'publication-member'
+  | 'subscription'
+  | 'default-acl'
+  | 'database-settings';
 
 /** Emission order among objects that are ready at the same time (pg_dump's order, roughly). */
 export const KIND_RANK: Record<ObjectKind, number> = {
@@ -86,8 +93,16 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   'foreign-server': 5.2,
   'user-mapping': 5.3,
   statistics: 13.5,
-  // Last, so no event trigger fires on the restore's own DDL (the REFRESHes after it still may).
-  'event-trigger': 20,
+  // Ranks only order kinds of one section: large objects after the table data, the rest at the very end.
+  'large-object': 20,
+  publication: 21,
+  'publication-member': 22,
+  subscription: 23,
+  'default-acl': 24,
+  'database-settings': 25,
+  // Last (after publications, subscriptions and default privileges too), so no event trigger fires on
+  // the restore's own DDL (the REFRESHes after it still may).
+  'event-trigger': 26,
 };
 
 export const SECTION_RANK: Record<Section, number> = { 'pre-data': 0, data: 1, 'post-data': 2 };
@@ -97,6 +112,11 @@ export interface TableCopy {
   table: string;
   /** Quoted column names, generated columns left out (COPY cannot load them). */
   columns: string[];
+  /**
+   * Set for extension configuration tables only: the filter their extension registered (`WHERE ...`,
+   * or empty for every row). A row selection (subset) leaves these tables alone.
+   */
+  where?: string;
 }
 
 export interface DumpObject {
@@ -124,6 +144,8 @@ export interface DumpObject {
   deferrable?: boolean;
   /** Partitions: the oid of the partitioned table they belong to. */
   partitionOf?: number;
+  /** Large objects: the oid whose content the writer streams after `sql`. */
+  largeObject?: number;
   /** Matviews that were populated at dump time get a REFRESH at the very end. */
   refresh?: string;
   /**

@@ -117,6 +117,14 @@ export async function countObjectsByKind(client: pg.Client): Promise<Record<stri
 /** Temp schemas (and their TOAST twins) come and go with sessions; TOAST belongs to its table. */
 const TRANSIENT_SCHEMA = `'^pg_(toast|temp_|toast_temp_)'`;
 
+/**
+ * Catalogs that only a superuser may read, counted through the view that shows their rows to everyone,
+ * so a backup made by an ordinary role records the same counts (user mappings: pg_user_mappings).
+ */
+const READABLE_SOURCE: Record<string, string> = {
+  pg_user_mapping: '(SELECT m.umid AS oid FROM pg_catalog.pg_user_mappings m)',
+};
+
 function countQuery(catalog: CatalogRow): string {
   const table = `pg_catalog.${catalog.relname}`;
   const kindColumn = KIND_COLUMN[catalog.relname];
@@ -134,5 +142,5 @@ function countQuery(catalog: CatalogRow): string {
       WHERE n.oid = o.${catalog.namespace_column} AND n.nspname ~ ${TRANSIENT_SCHEMA})`);
   }
   return `SELECT '${catalog.relname}' AS catalog, ${subkind} AS subkind, count(*) AS count
-    FROM ${table} o WHERE ${conditions.join(' AND ')} GROUP BY 2`;
+    FROM ${READABLE_SOURCE[catalog.relname] ?? table} o WHERE ${conditions.join(' AND ')} GROUP BY 2`;
 }

@@ -4,11 +4,15 @@ import { readBaseTypes } from './catalog/base-types.js';
 import { readCasts, readConversions } from './catalog/casts.js';
 import { readCollations } from './catalog/collations.js';
 import { type AttachedStatement, readComments } from './catalog/comments.js';
+import { readDatabaseSettings } from './catalog/database-settings.js';
+import { readDefaultPrivileges } from './catalog/default-privileges.js';
 import { readEventTriggers } from './catalog/event-triggers.js';
+import { readExtensionData } from './catalog/extension-data.js';
 import { readExtensions } from './catalog/extensions.js';
 import { readForeignData } from './catalog/foreign-data.js';
 import { readFunctions } from './catalog/functions.js';
 import { readLanguages, readTransforms } from './catalog/languages.js';
+import { readLargeObjects } from './catalog/large-objects.js';
 import { readOperatorClasses, readOperators } from './catalog/operators.js';
 import {
   readConstraints,
@@ -18,11 +22,13 @@ import {
   readRules,
   readTriggers,
 } from './catalog/post-data.js';
+import { readPublications } from './catalog/publications.js';
 import type { CatalogReader } from './catalog/query.js';
 import { readRelations } from './catalog/relations.js';
 import { readSchemas } from './catalog/schemas.js';
 import { readSequenceValues } from './catalog/sequence-values.js';
 import { readStatistics } from './catalog/statistics.js';
+import { readSubscriptions } from './catalog/subscriptions.js';
 import { readTextSearch } from './catalog/text-search.js';
 import { readTypes } from './catalog/types.js';
 import { warnUnsupported } from './catalog/unsupported.js';
@@ -53,6 +59,8 @@ export interface PlanOptions extends Selection {
   owners?: boolean;
   /** GRANT/REVOKE reproducing every ACL (off by default, like pg_dump --no-privileges). */
   privileges?: boolean;
+  /** The database's own settings and comment, applied to the restored database (like pg_dump --create). */
+  databaseSettings?: boolean;
 }
 
 /**
@@ -75,9 +83,19 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
     readRules,
     readRowSecurity,
     ...SCHEMA_KIND_READERS,
+    readLargeObjects,
+    readExtensionData,
+    readPublications,
+    readSubscriptions,
     warnUnsupported,
   ]) {
     objects.push(...(await read(reader)));
+  }
+  // Like pg_dump: default privileges go with the other privileges (off: --no-privileges).
+  if (options.privileges) objects.push(...(await readDefaultPrivileges(reader)));
+  if (options.databaseSettings) {
+    const { owners, privileges } = options;
+    objects.push(...(await readDatabaseSettings(reader, { owners, privileges })));
   }
   const index = await indexObjects(reader, objects);
   const edges = await readDependencies(reader, objects, index);

@@ -37,6 +37,10 @@ const LABEL: Record<string, string> = {
   'foreign-key': 'FK CONSTRAINT',
   'index-attach': 'INDEX ATTACH',
   'row-security': 'ROW SECURITY',
+  'large-object': 'LARGE OBJECT',
+  'publication-member': 'PUBLICATION TABLES',
+  'default-acl': 'DEFAULT PRIVILEGES',
+  'database-settings': 'DATABASE SETTINGS',
 };
 
 function label(object: DumpObject): string {
@@ -48,12 +52,15 @@ export interface WriteCallbacks {
   dataOnly: boolean;
   /** Streams one table's COPY output; resolves when the table is done. */
   copyOut(object: DumpObject): AsyncIterable<Buffer>;
+  /** Streams one large object's content as `lo_put` statements. */
+  largeObjectOut(object: DumpObject): AsyncIterable<Buffer>;
   signal: AbortSignal;
 }
 
 /**
  * The dump as a stream of bytes: header, the ordered objects (table data as `COPY ... FROM stdin;`
- * blocks carrying the server's COPY text as raw bytes, ended by `\.`), then REFRESH for each populated
+ * blocks carrying the server's COPY text as raw bytes, ended by `\.`; large objects as `lo_create`
+ * and their content in `lo_put` chunks), then REFRESH for each populated
  * materialized view, in creation order, so each refresh sees the ones it reads.
  */
 export async function* writeDump(
@@ -69,6 +76,10 @@ export async function* writeDump(
       yield Buffer.from(`${label(object)}COPY ${object.copy.table}${columns} FROM stdin;\n`);
       yield* callbacks.copyOut(object);
       yield Buffer.from('\\.\n\n');
+    } else if (object.kind === 'large-object') {
+      yield Buffer.from(`${label(object)}${object.sql}`);
+      yield* callbacks.largeObjectOut(object);
+      yield Buffer.from('\n');
     } else if (object.sql !== '') {
       yield Buffer.from(`${label(object)}${object.sql}\n`);
     }
@@ -82,5 +93,9 @@ export async function* writeDump(
 export function copyOutStatement(object: DumpObject): string {
   if (!object.copy) throw new Error(`${object.name} has no data`);
   const columns = object.copy.columns.length > 0 ? ` (${object.copy.columns.join(', ')})` : '';
+  if (object.copy.where) {
+    const list = object.copy.columns.length > 0 ? object.copy.columns.join(', ') : '*';
+    return `COPY (SELECT ${list} FROM ONLY ${object.copy.table} ${object.copy.where}) TO STDOUT`;
+  }
   return `COPY ${object.copy.table}${columns} TO STDOUT`;
 }

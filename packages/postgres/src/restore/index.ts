@@ -141,7 +141,7 @@ async function restoreIntoDatabase(
       await client.query('BEGIN');
       inTransaction = true;
     }
-    await runScript(client, readSqlScript(input), ctx, tally);
+    await runScript(client, readSqlScript(input), ctx, tally, { inTransaction: singleTransaction });
     if (singleTransaction) {
       await client.query('COMMIT');
       inTransaction = false;

@@ -36,11 +36,16 @@ export async function runScript(
   events: AsyncIterable<SqlScriptEvent>,
   ctx: RunContext,
   tally: ScriptTally,
+  { inTransaction = false }: { inTransaction?: boolean } = {},
 ): Promise<void> {
   const { from: copyFrom } = await import('pg-copy-streams');
   for await (const event of events) {
     ctx.signal.throwIfAborted();
     if (event.kind === 'meta') throw unsupportedMetaCommand(event);
+    // pg_dump wraps its large objects in BEGIN; ... COMMIT; (lo_open descriptors live in one
+    // transaction). Inside our own single transaction that COMMIT would end it half way, so the
+    // script's bare BEGIN and COMMIT are left to the transaction already open.
+    if (inTransaction && event.kind === 'statement' && TRANSACTION_CONTROL.test(event.sql)) continue;
     if (event.kind === 'statement') {
       if (/^CREATE\s+DATABASE\b/i.test(event.sql)) throw createsDatabase(event);
       try {
@@ -59,6 +64,8 @@ export async function runScript(
     tally.statements++;
   }
 }
+
+const TRANSACTION_CONTROL = /^\s*(?:BEGIN|COMMIT)\s*;?\s*$/i;
 
 function unsupportedMetaCommand(event: SqlMetaCommandEvent): NexusError {
   const connect = event.name === 'connect' || event.name === 'c';

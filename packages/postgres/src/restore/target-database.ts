@@ -79,11 +79,19 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
 /**
  * Gives the restored database its requested name: the mark goes first (a kill in between leaves an
  * unmarked temporary database, which the next run still recognises by its name), then one rename.
+ * A comment the restore itself wrote (the database comment of --database-settings) replaced the mark
+ * and stays.
  */
 export async function renameIntoPlace(serverUrl: string, temporary: string, name: string): Promise<void> {
   const client = await connectTo(serverUrl);
   try {
-    await client.query(`COMMENT ON DATABASE ${client.escapeIdentifier(temporary)} IS NULL`);
+    const { rows } = await client.query<{ comment: string | null }>(
+      `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+      [temporary],
+    );
+    if (parseMark(rows[0]?.comment ?? null)) {
+      await client.query(`COMMENT ON DATABASE ${client.escapeIdentifier(temporary)} IS NULL`);
+    }
     await client.query(
       `ALTER DATABASE ${client.escapeIdentifier(temporary)} RENAME TO ${client.escapeIdentifier(name)}`,
     );

@@ -2,7 +2,7 @@ import { identity } from '../model.js';
 import type { AttachedStatement } from './comments.js';
 import { type CatalogReader, statement } from './query.js';
 
-/** Every owned user object with its owner and ACL: relations, types, routines and schemas. */
+/** Every owned user object with its owner and ACL: relations, types, routines, schemas, large objects. */
 const OWNED_OBJECTS = `
   SELECT 'pg_class' AS catalog, c.oid, c.relowner AS owner, c.relacl AS acl, 0 AS subid
     FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
@@ -25,7 +25,11 @@ const OWNED_OBJECTS = `
   UNION ALL SELECT 'pg_event_trigger', oid, evtowner, NULL, 0 FROM pg_catalog.pg_event_trigger
   UNION ALL SELECT 'pg_foreign_data_wrapper', oid, fdwowner, fdwacl, 0 FROM pg_catalog.pg_foreign_data_wrapper
   UNION ALL SELECT 'pg_foreign_server', oid, srvowner, srvacl, 0 FROM pg_catalog.pg_foreign_server
-  UNION ALL SELECT 'pg_language', oid, lanowner, lanacl, 0 FROM pg_catalog.pg_language WHERE lanispl`;
+  UNION ALL SELECT 'pg_language', oid, lanowner, lanacl, 0 FROM pg_catalog.pg_language WHERE lanispl
+  UNION ALL SELECT 'pg_largeobject', l.oid, l.lomowner, l.lomacl, 0 FROM pg_catalog.pg_largeobject_metadata l
+  UNION ALL SELECT 'pg_publication', p.oid, p.pubowner, NULL, 0 FROM pg_catalog.pg_publication p
+  UNION ALL SELECT 'pg_subscription', s.oid, s.subowner, NULL, 0 FROM pg_catalog.pg_subscription s
+    WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`;
 
 interface OwnedRow {
   catalog: string;
@@ -80,6 +84,9 @@ const OWNER_KEYWORD: Record<string, string> = {
   server: 'SERVER',
   'foreign table': 'FOREIGN TABLE',
   language: 'LANGUAGE',
+  'large object': 'LARGE OBJECT',
+  publication: 'PUBLICATION',
+  subscription: 'SUBSCRIPTION',
 };
 
 const GRANT_KEYWORD: Record<string, string> = {
@@ -97,6 +104,7 @@ const GRANT_KEYWORD: Record<string, string> = {
   server: 'FOREIGN SERVER',
   'foreign table': 'TABLE',
   language: 'LANGUAGE',
+  'large object': 'LARGE OBJECT',
 };
 
 /** ALTER ... OWNER TO for each object (option `owners`). */

@@ -31,7 +31,7 @@ export async function readComments(reader: CatalogReader): Promise<AttachedState
   for (const row of rows) {
     const target = commentTarget(row.type, row.identity);
     if (target === undefined) {
-      reader.warn(`comment on ${row.type} ${row.identity} is not dumped`);
+      reader.gap('comment', `on ${row.type} ${row.identity}`);
       continue;
     }
     statements.push({
@@ -87,6 +87,9 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
     case 'event trigger':
     case 'server':
     case 'foreign table':
+    case 'large object':
+    case 'publication':
+    case 'subscription':
       return `${type.toUpperCase()} ${objectIdentity}`;
     case 'cast':
       return `CAST ${objectIdentity}`;

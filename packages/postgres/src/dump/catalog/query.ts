@@ -1,17 +1,26 @@
 import type pg from 'pg';
 
+/** One object the dump cannot write: its kind and qualified name, as the user would look it up. */
+export interface Gap {
+  kind: string;
+  name: string;
+}
+
 /** What every catalog reader gets: one connection inside the dump's snapshot, and the server version. */
 export interface CatalogReader {
   /** `server_version_num`, e.g. 160004; catalogs differ across majors 13-18. */
   version: number;
   rows<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
   warn(message: string): void;
+  /** Records an object the dump leaves out; the dump then fails unless the user allowed an incomplete one. */
+  gap(kind: string, name: string): void;
 }
 
 export function catalogReader(
   client: pg.Client,
   version: number,
   warn: (message: string) => void,
+  gap: (kind: string, name: string) => void = (kind, name) => warn(`${kind} ${name} is not dumped`),
 ): CatalogReader {
   return {
     version,
@@ -19,6 +28,7 @@ export function catalogReader(
       return (await client.query<R>(sql, params)).rows;
     },
     warn,
+    gap,
   };
 }
 

@@ -72,9 +72,7 @@ async function typeDefinition(reader: CatalogReader, type: TypeRow): Promise<str
     case 'p':
       return [statement(`CREATE TYPE ${type.qname}`)];
     default:
-      reader.warn(
-        `type ${type.name} (typtype ${type.typtype}) is not dumped: only enum, composite, domain and range types are`,
-      );
+      reader.gap('type', `${type.name} (typtype ${type.typtype})`);
       return undefined;
   }
 }
