@@ -154,6 +154,23 @@ async function resolveItems(environment: RecoveryEnvironment): Promise<Item[]> {
   return items;
 }
 
+type Finish = (outcome: RecoveryReport['outcome'], failure?: StepFailed) => RecoveryReport;
+
+/** Completes a report with its outcome, the failed step if any, and every step's time. */
+function finisher(report: RecoveryReport, steps: Steps): Finish {
+  return (outcome, failure) => {
+    report.outcome = outcome;
+    report.ok = outcome === 'recovered' || outcome === 'planned' || outcome === 'undone';
+    if (failure) {
+      report.failedStep = failure.step;
+      report.error = toNexusError(failure.original).message;
+    }
+    report.steps = steps.list;
+    report.totalMs = steps.totalMs;
+    return report;
+  };
+}
+
 function newReport(stamp: string): RecoveryReport {
   return { stamp, outcome: 'failed', ok: false, items: [], steps: [], warnings: [], totalMs: 0 };
 }
@@ -181,17 +198,7 @@ export async function runRecovery(
   const steps = new Steps(ctx);
   const rollback = options.rollbackOnFailure ?? recovery.rollbackOnFailure;
   const at = parseRecoveryPoint(options.at);
-  const finish = (outcome: RecoveryReport['outcome'], failure?: StepFailed): RecoveryReport => {
-    report.outcome = outcome;
-    report.ok = outcome === 'recovered' || outcome === 'planned' || outcome === 'undone';
-    if (failure) {
-      report.failedStep = failure.step;
-      report.error = toNexusError(failure.original).message;
-    }
-    report.steps = steps.list;
-    report.totalMs = steps.totalMs;
-    return report;
-  };
+  const finish = finisher(report, steps);
 
   let journal: RecoveryJournal | undefined;
   try {
@@ -380,7 +387,7 @@ async function startAndCheck(
   journal: RecoveryJournal,
   steps: Steps,
   rollback: boolean,
-  finish: (outcome: RecoveryReport['outcome'], failure?: StepFailed) => RecoveryReport,
+  finish: Finish,
 ): Promise<RecoveryReport> {
   const recovery = requireRecovery(environment.config);
   try {
@@ -439,17 +446,7 @@ async function resume(
   }));
   const matched = matchItems(items, journal);
   report.warnings.push(`finishing the recovery ${journal.stamp} that stopped while ${journal.phase}`);
-  const finish = (outcome: RecoveryReport['outcome'], failure?: StepFailed): RecoveryReport => {
-    report.outcome = outcome;
-    report.ok = outcome === 'recovered' || outcome === 'undone';
-    if (failure) {
-      report.failedStep = failure.step;
-      report.error = toNexusError(failure.original).message;
-    }
-    report.steps = steps.list;
-    report.totalMs = steps.totalMs;
-    return report;
-  };
+  const finish = finisher(report, steps);
   try {
     switch (journal.phase) {
       case 'staging':
