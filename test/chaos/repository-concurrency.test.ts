@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import {
@@ -28,6 +29,8 @@ describe('concurrent backup and prune --grace 0', () => {
   }, async () => {
     chaos = await chaosRepo(BLOB_BYTES);
     const repo = chaos;
+    // The repository exists before the loops start (prune of a missing repository is an error).
+    await mkdir(repo.repo, { recursive: true });
     const succeeded = new Set<string>();
     let backupsRunning = true;
     const backupLoop = async (pipeline: string) => {

@@ -261,7 +261,8 @@ function newerBroken(scan: RepositoryScan, chosen: BackupEntry | undefined): Ski
       });
   }
   for (const backup of scan.unreadable) {
-    const time = backupIdTime(backup.id)?.getTime() ?? Number.POSITIVE_INFINITY;
+    // An id has one-second resolution: one from the chosen backup's own second may be the newer one.
+    const time = (backupIdTime(backup.id)?.getTime() ?? Number.POSITIVE_INFINITY) + 999;
     if (samePipeline(backup.pipeline) && time > after)
       skipped.push({
         id: `${backup.pipeline}@${backup.id}`,

@@ -42,8 +42,11 @@ export async function createTemporaryDatabase(
   name: string,
 ): Promise<{ temporary: string; url: string }> {
   validateDatabaseName(name);
-  const temporary = `${TEMP_PREFIX}${HOST_TAG}_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const mark: TemporaryMark = { tool: 'nexus-backup', restoreInto: name, ...currentRunOwner() };
+  const owner = currentRunOwner();
+  // The process start time in the name too: a run killed before its mark was written is still told
+  // apart from a later process that got the same pid (pids are reused quickly on a busy host).
+  const temporary = `${TEMP_PREFIX}${HOST_TAG}_${process.pid}_${owner.processStart ?? '0'}_${randomBytes(4).toString('hex')}`;
+  const mark: TemporaryMark = { tool: 'nexus-backup', restoreInto: name, ...owner };
   const client = await connectTo(serverUrl);
   try {
     await assertNameFree(client, serverUrl, name);
@@ -129,9 +132,16 @@ export async function dropDeadTemporaryDatabases(serverUrl: string, name: string
 function isDeadLeftover(datname: string, markText: string | null, name: string): boolean {
   const mark = parseMark(markText);
   if (mark) return mark.restoreInto === name && isRunOwnerDead(mark);
-  const [host, pid] = datname.slice(TEMP_PREFIX.length).split('_');
+  const [host, pid, ...rest] = datname.slice(TEMP_PREFIX.length).split('_');
   if (host !== HOST_TAG || !/^\d+$/.test(pid ?? '')) return false;
-  return isRunOwnerDead({ host: hostname(), pid: Number(pid), startedAt: new Date().toISOString() });
+  // <pid>_<start>_<random> (older names: <pid>_<random>); start 0 means it could not be read.
+  const processStart = rest.length === 2 && rest[0] !== '0' ? rest[0] : undefined;
+  return isRunOwnerDead({
+    host: hostname(),
+    pid: Number(pid),
+    ...(processStart ? { processStart } : {}),
+    startedAt: new Date().toISOString(),
+  });
 }
 
 function parseMark(text: string | null): TemporaryMark | undefined {
