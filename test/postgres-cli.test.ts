@@ -35,7 +35,7 @@ describe('postgres through the nexus-backup binary', () => {
   it('backs up with gzip and aes, restores into an empty database, a new database and a file', async () => {
     const repo = await tempDir('pg');
     const backup = await runCli(
-      ['backup', 'postgres', '--db', urlOf('app'), '--encrypt', '--to', repo, '--pipeline', 'db'],
+      ['backup', 'postgres', '--db', urlOf('app'), '--gzip', '--encrypt', '--to', repo, '--pipeline', 'db'],
       { env },
     );
     expect(backup.stderr).toContain('backup db@');
