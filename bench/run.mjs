@@ -236,6 +236,11 @@ async function benchAnchors(bench, today) {
     what: 'ours --create-db (zstd backup)',
     run: await bench.oursRestore(zstd.repo, 'restored_zstd'),
   });
+  progress(`restore: nexus-backup restore --create-db --jobs ${JOBS} (zstd backup)`);
+  restores.push({
+    what: `ours --create-db --jobs ${JOBS} (zstd backup)`,
+    run: await bench.oursRestore(zstd.repo, 'restored_zstd_jobs', ['--jobs', String(JOBS)]),
+  });
   return { backups, restores };
 }
 

@@ -132,6 +132,13 @@ const restoreOptions = {
     description: 'restore in one transaction, so a failure leaves the target as it was',
     default: true,
   },
+  jobs: {
+    type: 'number',
+    description:
+      'with --create-db: connections building indexes, keys and foreign keys side by side (like pg_restore -j); the new database is dropped if any fails',
+    default: 1,
+    placeholder: 'N',
+  },
   toDb: {
     type: 'string',
     description:
@@ -229,6 +236,7 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
             ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
           },
           singleTransaction: target.singleTransaction !== false,
+          ...(typeof target.jobs === 'number' ? { jobs: target.jobs } : {}),
           // A data-only dump goes into a database that already has the schema.
           allowNonEmpty: artifact.meta.dataOnly === true,
           ctx,
