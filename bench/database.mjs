@@ -103,6 +103,14 @@ export function databaseBench({ root, work, db }) {
       return { gz, rawBytes };
     },
 
+    /** `pg_dump > /dev/null`: what the server's COPY and pg_dump cost, the floor of every backup row. */
+    async dumpOnly() {
+      return {
+        ...(await measureWithServer([['pg_dump', '-d', db.database]], { env })),
+        storedBytes: undefined,
+      };
+    },
+
     /** `pg_dump -Fd -j <jobs> -f <dir>`: the directory format, one connection per table (no encryption). */
     async dirBackup(label, jobs) {
       const dir = join(work, `pg_dump-${label}.dir`);

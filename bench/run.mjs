@@ -186,6 +186,8 @@ async function benchAnchors(bench, today) {
   const backups = [
     { what: 'pg_dump | gzip -6 | openssl enc (the guide)', run: today.shellBackup, guide: true },
   ];
+  progress('backup: pg_dump > /dev/null');
+  backups.push({ what: 'pg_dump > /dev/null (the floor)', run: await bench.dumpOnly() });
   if (await hasProgram('pigz')) {
     progress('backup: pg_dump | pigz -6 | openssl enc');
     backups.push({
@@ -214,6 +216,11 @@ async function benchAnchors(bench, today) {
   backups.push({
     what: 'ours --zstd --zstd-workers 2 --encrypt',
     run: await bench.oursBackup('zstd-workers', [], ['--zstd', '--zstd-workers', '2']),
+  });
+  progress('backup: nexus-backup backup postgres --no-zstd --no-gzip --encrypt');
+  backups.push({
+    what: 'ours --no-zstd --no-gzip --encrypt (our floor)',
+    run: await bench.oursBackup('uncompressed', [], ['--no-zstd', '--no-gzip']),
   });
   progress('backup: nexus-backup backup postgres --encrypt (the default compression)');
   const byDefault = await bench.oursBackup('default', [], []);
@@ -258,7 +265,7 @@ function printAnchors({ backups, restores }) {
       seconds(run.cpu),
       seconds(run.serverCpu),
       mib(run.rssMiB),
-      megabytes(run.storedBytes),
+      run.storedBytes === undefined ? 'n/a' : megabytes(run.storedBytes),
       ratio(run.wall, guide?.wall),
       ratio(run.wall, pigz?.wall),
       ratio(run.storedBytes, gzip6?.storedBytes),
