@@ -133,7 +133,7 @@ describe.each(majors)('PostgreSQL %i: restore --create-db --jobs', (major) => {
       }),
     ).rejects.toMatchObject({
       code: 'USAGE',
-      message: expect.stringContaining('jobs above 1 needs createDb'),
+      message: expect.stringContaining('--jobs above 1 needs --create-db'),
     });
   });
 });

@@ -134,10 +134,10 @@ function checkJobs(jobs: number, target: RestoreSqlTarget): void {
   if (jobs > 1 && target.toFile === undefined && target.createDb === undefined) {
     throw new NexusError(
       'USAGE',
-      'jobs above 1 needs createDb: parallel index builds run outside the one transaction that keeps a restore into an existing database all or nothing',
+      '--jobs above 1 needs --create-db (createDb): parallel index builds run outside the one transaction that keeps a restore into an existing database all or nothing',
       {
         provider: 'postgres',
-        hint: 'restore into a new database with createDb (it is dropped if anything fails), or leave jobs at 1',
+        hint: 'restore into a new database with --create-db NAME (it is dropped if anything fails), or leave --jobs at 1',
       },
     );
   }
