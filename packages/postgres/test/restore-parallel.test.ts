@@ -123,6 +123,49 @@ describe.each(majors)('PostgreSQL %i: restore --create-db --jobs', (major) => {
     });
   });
 
+  it('an abort during the parallel builds rejects as aborted and leaves no database and no running build', async () => {
+    const script = [
+      'CREATE FUNCTION public.slowly(v integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_catalog.pg_sleep(0.05); RETURN v; END $$;',
+      'CREATE TABLE public.slow (v integer);',
+      'COPY public.slow (v) FROM stdin;',
+      ...Array.from({ length: 2000 }, (_, i) => String(i)),
+      '\\.',
+      'CREATE INDEX slow_a ON public.slow USING btree (public.slowly(v));',
+      'CREATE INDEX slow_b ON public.slow USING btree (public.slowly(v + 1));',
+      '',
+    ].join('\n');
+    const controller = new AbortController();
+    const restoring = restoreSql({
+      input: chunked(script, 4096),
+      target: { db: server.url('postgres'), createDb: 'aborted' },
+      jobs: 2,
+      ctx: createTestContext({ signal: controller.signal }),
+    });
+    // Abort once both builds run on their connections.
+    await withClient(server.url('postgres'), async (client) => {
+      for (;;) {
+        const { rows } = await client.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX slow_%'",
+        );
+        if (rows[0]?.n === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    });
+    controller.abort();
+    await expect(restoring).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(await databaseExists(server, 'aborted')).toBe(false);
+    await withClient(server.url('postgres'), async (client) => {
+      const left = await client.query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'nexus\\_restore\\_%'",
+      );
+      expect(left.rows).toEqual([]);
+      const running = await client.query(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX slow_%'",
+      );
+      expect(running.rows).toEqual([]);
+    });
+  });
+
   it('--jobs above 1 into an existing database is refused before anything connects', async () => {
     await expect(
       restoreSql({
