@@ -106,8 +106,10 @@ export class ParallelPostData {
       const index = this.queue.findIndex((job) => !this.conflicts(job));
       if (index < 0) return;
       const [job] = this.queue.splice(index, 1) as [Job];
-      const done = this.run(worker, job);
-      worker.busy = { job, done };
+      // Marked busy before run() starts: a run that fails at once clears it in its finally.
+      const busy = { job, done: Promise.resolve() };
+      worker.busy = busy;
+      busy.done = this.run(worker, job);
     }
   }
 
