@@ -23,8 +23,11 @@ export function databaseBench({ root, work, db }) {
   };
 
   return {
-    /** Our backup (postgres -> gzip -6 -> aes -> local); returns the measurement and the manifest. */
-    async oursBackup(label, extraArgs = []) {
+    /**
+     * Our backup (postgres -> compression -> aes -> local); returns the measurement and the manifest.
+     * `compression` is the compressor's flags (`--gzip=6` by default, `[]` for the CLI's own default).
+     */
+    async oursBackup(label, extraArgs = [], compression = ['--gzip=6']) {
       const repo = join(work, `repo-${label}`);
       await rm(repo, { recursive: true, force: true });
       const result = await measureWithServer(
@@ -32,7 +35,7 @@ export function databaseBench({ root, work, db }) {
           nexus(
             'backup',
             'postgres',
-            '--gzip=6',
+            ...compression,
             '--encrypt',
             ...extraArgs,
             '--to',
@@ -44,17 +47,18 @@ export function databaseBench({ root, work, db }) {
         { env: { ...env, DATABASE_URL: db.sourceUrl } },
       );
       const manifest = await readManifest(join(repo, 'db'));
-      const artifact = manifest.artifacts[0];
-      return { ...result, repo, rawBytes: artifact.raw.bytes, storedBytes: artifact.stored.bytes, manifest };
+      // Summed: a postgres backup may be stored as several artifacts (pre-data, data, post-data).
+      const sum = (side) => manifest.artifacts.reduce((total, artifact) => total + artifact[side].bytes, 0);
+      return { ...result, repo, rawBytes: sum('raw'), storedBytes: sum('stored'), manifest };
     },
 
-    /** `pg_dump | gzip -6 | openssl enc -aes-256-cbc -pbkdf2` into a file. */
-    async shellBackup(label) {
-      const file = join(work, `shell-${label}.sql.gz.enc`);
+    /** `pg_dump | <compressor> | openssl enc -aes-256-cbc -pbkdf2` into a file (gzip -6 unless named). */
+    async shellBackup(label, compressor = ['gzip', '-6']) {
+      const file = join(work, `shell-${label}.sql.${compressor[0]}.enc`);
       const result = await measureWithServer(
         [
           ['pg_dump', '-d', db.database],
-          ['gzip', '-6'],
+          compressor,
           [
             'openssl',
             'enc',
@@ -99,12 +103,42 @@ export function databaseBench({ root, work, db }) {
       return { gz, rawBytes };
     },
 
-    /** `nexus-backup restore db@latest --from <repo> --create-db <name>` (decrypts, checks hashes). */
-    async oursRestore(repo, name) {
+    /** `pg_dump > /dev/null`: what the server's COPY and pg_dump cost, the floor of every backup row. */
+    async dumpOnly() {
+      return {
+        ...(await measureWithServer([['pg_dump', '-d', db.database]], { env })),
+        storedBytes: undefined,
+      };
+    },
+
+    /** `pg_dump -Fd -j <jobs> -f <dir>`: the directory format, one connection per table (no encryption). */
+    async dirBackup(label, jobs) {
+      const dir = join(work, `pg_dump-${label}.dir`);
+      await rm(dir, { recursive: true, force: true });
+      const result = await measureWithServer(
+        [['pg_dump', '-Fd', '-j', String(jobs), '-f', dir, '-d', db.database]],
+        { env },
+      );
+      return { ...result, dir, storedBytes: await folderBytes(dir) };
+    },
+
+    /** `createdb <name> && pg_restore -j <jobs> -d <name> <dir>`. */
+    async dirRestore(dir, name, jobs) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
       const result = await measureWithServer(
-        [nexus('restore', 'db@latest', '--from', repo, '--create-db', name)],
+        [['pg_restore', '--exit-on-error', '-j', String(jobs), '-d', name, dir]],
+        { env, prelude: ['createdb', name] },
+      );
+      return { ...result, counts: await db.rowCounts(name) };
+    },
+
+    /** `nexus-backup restore db@latest --from <repo> --create-db <name>` (decrypts, checks hashes). */
+    async oursRestore(repo, name, extraArgs = []) {
+      restoredNames.push(name);
+      await db.server.admin.dropDatabase(name);
+      const result = await measureWithServer(
+        [nexus('restore', 'db@latest', '--from', repo, '--create-db', name, ...extraArgs)],
         {
           env: { ...env, DATABASE_URL: db.server.url('postgres') },
         },
@@ -131,6 +165,12 @@ export function databaseBench({ root, work, db }) {
       for (const name of restoredNames.splice(0)) await db.server.admin.dropDatabase(name);
     },
   };
+}
+
+async function folderBytes(dir) {
+  let total = 0;
+  for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+  return total;
 }
 
 async function readManifest(pipelineDir) {

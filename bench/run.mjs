@@ -19,6 +19,7 @@ import {
   mib,
   percent,
   printTable,
+  ratio,
   seconds,
 } from './report.mjs';
 import { startSampleDatabase } from './sample-database.mjs';
@@ -46,6 +47,13 @@ console.log(
 console.log(`config ${JSON.stringify(config)}; "o/t" = ours/theirs (below 1.00x: ours is faster or smaller)`);
 if (!canMeasureMemory) console.log('peak RSS needs GNU time (/usr/bin/time): apt-get install -y time');
 
+// Declared before the sections run: they read these.
+// Read from the aes package, so the table names the cost our default backups really pay.
+const { DEFAULT_SCRYPT } = await import('@nexus-backup/aes');
+const DEFAULT_KDF_LABEL = `scrypt 2^${DEFAULT_SCRYPT.logN} (default)`;
+/** N of `pg_dump -j N` / `pg_restore -j N`: the jobs our parallel modes use (the cores, at most 4). */
+const JOBS = Math.min(availableParallelism(), 4);
+
 const work = await mkdtemp(join(tmpdir(), 'nexus-bench-'));
 let dumpGz;
 try {
@@ -64,10 +72,6 @@ try {
   await rm(work, { recursive: true, force: true });
 }
 console.log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-
-// Read from the aes package, so the table names the cost our default backups really pay.
-const { DEFAULT_SCRYPT } = await import('@nexus-backup/aes');
-const DEFAULT_KDF_LABEL = `scrypt 2^${DEFAULT_SCRYPT.logN} (default)`;
 
 async function benchDatabase() {
   const db = await startSampleDatabase(root);
@@ -116,6 +120,9 @@ async function benchDatabase() {
       restore: oursRestore,
     });
 
+    // The pipelines a user would pick instead of ours, and our other compressors, on the same data.
+    const anchors = await benchAnchors(bench, { shellBackup, oursBackup, shellRestore, oursRestore });
+
     const bytes = oursBackup.rawBytes;
     const gzipParams = oursBackup.manifest.transforms.map((t) => `${t.provider}${JSON.stringify(t.params)}`);
     printTable(
@@ -138,9 +145,11 @@ async function benchDatabase() {
       `stored: ours ${megabytes(oursBackup.storedBytes)}, theirs ${megabytes(shellBackup.storedBytes)}; ` +
         `our transforms ${gzipParams.join(' -> ')}`,
     );
+    printAnchors(anchors);
     for (const [name, restored] of [
       ['ours', oursRestore.counts],
       ['psql', shellRestore.counts],
+      ...anchors.restores.map((row) => [row.what, row.run.counts]),
     ]) {
       const same = JSON.stringify(restored) === JSON.stringify(source);
       console.log(
@@ -174,6 +183,125 @@ async function benchDatabase() {
     return plain.gz;
   } finally {
     await db.stop();
+  }
+}
+
+/**
+ * The backup and restore pipelines of issue 16 next to today's rows: pigz and zstd instead of gzip,
+ * pg_dump's directory format with `-j`, and our backup with `--zstd`. Theirs first, then ours.
+ */
+async function benchAnchors(bench, today) {
+  const backups = [
+    { what: 'pg_dump | gzip -6 | openssl enc (the guide)', run: today.shellBackup, guide: true },
+  ];
+  progress('backup: pg_dump > /dev/null');
+  backups.push({ what: 'pg_dump > /dev/null (the floor)', run: await bench.dumpOnly() });
+  if (await hasProgram('pigz')) {
+    progress('backup: pg_dump | pigz -6 | openssl enc');
+    backups.push({
+      what: 'pg_dump | pigz -6 | openssl enc',
+      run: await bench.shellBackup('pigz', ['pigz', '-6']),
+      pigz: true,
+    });
+  } else {
+    console.log('pigz is not installed (apt-get install -y pigz): its row is left out');
+  }
+  if (await hasProgram('zstd')) {
+    progress('backup: pg_dump | zstd -3 -T2 | openssl enc');
+    backups.push({
+      what: 'pg_dump | zstd -3 -T2 | openssl enc',
+      run: await bench.shellBackup('zstd', ['zstd', '-3', '-T2']),
+    });
+  }
+  progress(`backup: pg_dump -Fd -j ${JOBS}`);
+  const dir = await bench.dirBackup('full', JOBS);
+  backups.push({ what: `pg_dump -Fd -j ${JOBS} (no encryption)`, run: dir });
+  backups.push({ what: 'ours --gzip=6 --encrypt', run: today.oursBackup, gzip: true });
+  progress('backup: nexus-backup backup postgres --zstd --encrypt');
+  const zstd = await bench.oursBackup('zstd', [], ['--zstd']);
+  backups.push({ what: 'ours --zstd --encrypt', run: zstd });
+  progress('backup: nexus-backup backup postgres --zstd --zstd-workers 2 --encrypt');
+  backups.push({
+    what: 'ours --zstd --zstd-workers 2 --encrypt',
+    run: await bench.oursBackup('zstd-workers', [], ['--zstd', '--zstd-workers', '2']),
+  });
+  progress('backup: nexus-backup backup postgres --no-zstd --no-gzip --encrypt');
+  backups.push({
+    what: 'ours --no-zstd --no-gzip --encrypt (our floor)',
+    run: await bench.oursBackup('uncompressed', [], ['--no-zstd', '--no-gzip']),
+  });
+  progress('backup: nexus-backup backup postgres --encrypt (the default compression)');
+  const byDefault = await bench.oursBackup('default', [], []);
+  const compressors = byDefault.manifest.transforms.filter((t) => t.provider !== 'aes');
+  backups.push({
+    what: `ours --encrypt (default: ${compressors.map((t) => t.provider).join(', ') || 'none'})`,
+    run: byDefault,
+  });
+
+  const restores = [{ what: 'gunzip -c | psql', run: today.shellRestore, psql: true }];
+  progress(`restore: pg_restore -j ${JOBS}`);
+  restores.push({
+    what: `pg_restore -j ${JOBS}`,
+    run: await bench.dirRestore(dir.dir, 'restored_pg_restore', JOBS),
+    pgRestore: true,
+  });
+  restores.push({ what: 'ours --create-db (gzip backup)', run: today.oursRestore });
+  progress('restore: nexus-backup restore --create-db (zstd backup)');
+  restores.push({
+    what: 'ours --create-db (zstd backup)',
+    run: await bench.oursRestore(zstd.repo, 'restored_zstd'),
+  });
+  progress(`restore: nexus-backup restore --create-db --jobs ${JOBS} (zstd backup)`);
+  restores.push({
+    what: `ours --create-db --jobs ${JOBS} (zstd backup)`,
+    run: await bench.oursRestore(zstd.repo, 'restored_zstd_jobs', ['--jobs', String(JOBS)]),
+  });
+  return { backups, restores };
+}
+
+function printAnchors({ backups, restores }) {
+  const guide = backups.find((row) => row.guide)?.run;
+  const pigz = backups.find((row) => row.pigz)?.run;
+  const gzip6 = backups.find((row) => row.guide)?.run;
+  printTable(
+    "1b. Backup pipelines side by side (same data, same run; o/guide, o/pigz: wall divided by those rows' wall; " +
+      "size/gzip-6: stored bytes divided by the guide's)",
+    ['pipeline', 'wall', 'CPU', 'srv CPU', 'RSS', 'stored', 'wall/guide', 'wall/pigz', 'size/gzip-6'],
+    backups.map(({ what, run }) => [
+      what,
+      seconds(run.wall),
+      seconds(run.cpu),
+      seconds(run.serverCpu),
+      mib(run.rssMiB),
+      run.storedBytes === undefined ? 'n/a' : megabytes(run.storedBytes),
+      ratio(run.wall, guide?.wall),
+      ratio(run.wall, pigz?.wall),
+      ratio(run.storedBytes, gzip6?.storedBytes),
+    ]),
+  );
+  const psql = restores.find((row) => row.psql)?.run;
+  const pgRestore = restores.find((row) => row.pgRestore)?.run;
+  printTable(
+    '2b. Restore into a new database side by side (wall divided by `gunzip | psql` and by `pg_restore -j`)',
+    ['pipeline', 'wall', 'CPU', 'srv CPU', 'RSS', 'wall/psql', `wall/pg_restore -j ${JOBS}`],
+    restores.map(({ what, run }) => [
+      what,
+      seconds(run.wall),
+      seconds(run.cpu),
+      seconds(run.serverCpu),
+      mib(run.rssMiB),
+      ratio(run.wall, psql?.wall),
+      ratio(run.wall, pgRestore?.wall),
+    ]),
+  );
+}
+
+async function hasProgram(name) {
+  try {
+    await run('which', [name]);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -50,6 +50,22 @@ describe('compression flags on backup', () => {
     expect(await readFile(join(dir, 'out', '.env'), 'utf8')).toBe(content);
   });
 
+  it("a source's preferred compressor replaces gzip; one that is not installed falls back to gzip", async () => {
+    const plugin = join(import.meta.dirname, 'fixtures/preferring-sources.mjs');
+    const stored = async (source: string, pipeline: string) => {
+      const result = await runCli(
+        ['--plugin', plugin, 'backup', source, '--to', join(dir, 'repo'), '--pipeline', pipeline],
+        { cwd: dir },
+      );
+      expect(result.stderr).not.toMatch(/error/);
+      expect(result.code).toBe(0);
+      const listed = await runCli(['list', pipeline, '--from', join(dir, 'repo'), '--json']);
+      return JSON.parse(listed.stdout).backups[0].artifacts[0].file;
+    };
+    expect(await stored('prefers-zstd', 'prefers-zstd')).toBe('data.txt.zst');
+    expect(await stored('prefers-missing', 'prefers-missing')).toBe('data.txt.gz');
+  });
+
   it('naming both compressors keeps both, as asked', async () => {
     expect(await backupArtifact('both', ['--gzip', '--zstd=1'])).toBe('files.tar.gz.zst');
   });

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli, tempDir } from './helpers/cli.js';
+import { tempDir as newTempDir, REPO_ROOT, runCli } from './helpers/cli.js';
 
 // The forms of issue 4 through the real binary: --db on the command line carries no password
 // (PGPASSWORD does, as an operator's environment would), DATABASE_URL works too.
@@ -23,7 +23,16 @@ describe('postgres through the nexus-backup binary', () => {
     await server.admin.exec('app', 'SELECT seed_sample_service(300, 4)');
     sourceUrl = server.url('app');
   });
+  const temporary: string[] = [];
+  /** A temp folder removed after the tests. */
+  const tempDir = async (prefix: string) => {
+    const dir = await newTempDir(prefix);
+    temporary.push(dir);
+    return dir;
+  };
+
   afterAll(async () => {
+    for (const dir of temporary) await rm(dir, { recursive: true, force: true });
     await server?.stop();
   });
 
@@ -35,7 +44,7 @@ describe('postgres through the nexus-backup binary', () => {
   it('backs up with gzip and aes, restores into an empty database, a new database and a file', async () => {
     const repo = await tempDir('pg');
     const backup = await runCli(
-      ['backup', 'postgres', '--db', urlOf('app'), '--encrypt', '--to', repo, '--pipeline', 'db'],
+      ['backup', 'postgres', '--db', urlOf('app'), '--gzip', '--encrypt', '--to', repo, '--pipeline', 'db'],
       { env },
     );
     expect(backup.stderr).toContain('backup db@');

@@ -185,6 +185,11 @@ export interface SourceDefinition<O extends OptionsSpec = OptionsSpec, R extends
   restoreOptions: R;
   /** Default artifact-level policy checks, e.g. credentials refuse an unencrypted pipeline. */
   requiresEncryption?(options: OptionValues<O>): boolean;
+  /**
+   * The compressor (a transform name, e.g. `zstd`) that `backup <source>` applies when no compressor
+   * flag is given, if that transform is installed; otherwise the default compressor (`gzip`) applies.
+   */
+  defaultCompression?: string;
   create(options: OptionValues<O>): Source | Promise<Source>;
   /**
    * Housekeeping after `prune` removed backups, for data the source's backups depend on outside their

@@ -1,13 +1,14 @@
 import { addAbortSignal, type Duplex } from 'node:stream';
 import { defineTransform, NexusError } from '@nexus-backup/core';
+import { parallelFrames } from './parallel-frames.js';
 
 const MAX_WORKERS = 64;
 /** 2^27 = 128 MiB: the window `zstd --long` uses, and the most `zstd -d` accepts without `--memory`. */
 const LONG_WINDOW_LOG = 27;
 
 /**
- * zstd that `zstd -d` reads, on the zstd library bundled with Node (>= 22.15). `workers` uses zstd's
- * own multithreaded compression (`ZSTD_c_nbWorkers`): one stream, any decoder reads it.
+ * zstd that `zstd -d` reads, on the zstd library bundled with Node (>= 22.15). `workers` compresses
+ * independent frames on that many threads (parallel-frames.ts); any decoder reads them as one stream.
  */
 export const zstd = defineTransform({
   name: 'zstd',
@@ -25,7 +26,7 @@ export const zstd = defineTransform({
     workers: {
       type: 'number',
       default: 0,
-      description: 'compression threads inside zstd; 0 compresses on the calling thread',
+      description: 'threads compressing 4 MiB frames side by side; 0 compresses on one thread',
       placeholder: 'THREADS',
     },
     long: {
@@ -44,7 +45,6 @@ export const zstd = defineTransform({
       [constants.ZSTD_c_compressionLevel]: level,
       // A per-frame checksum: `zstd -d` and restore both reject a damaged frame on their own.
       [constants.ZSTD_c_checksumFlag]: 1,
-      [constants.ZSTD_c_nbWorkers]: workers,
     };
     if (long) {
       params[constants.ZSTD_c_enableLongDistanceMatching] = 1;
@@ -56,7 +56,9 @@ export const zstd = defineTransform({
       async encode(ctx): Promise<Duplex> {
         // Reject now: a stream handed back already destroyed would raise its error before anyone listens.
         ctx.signal.throwIfAborted();
-        return addAbortSignal(ctx.signal, zlib.createZstdCompress({ params }));
+        const stage =
+          workers > 0 ? parallelFrames(zlib, params, workers) : zlib.createZstdCompress({ params });
+        return addAbortSignal(ctx.signal, stage);
       },
       async decode(ctx, stored): Promise<Duplex> {
         ctx.signal.throwIfAborted();

@@ -75,6 +75,37 @@ describe('zstd', () => {
     expect((await systemZstd(args, stored)).equals(text)).toBe(true);
   });
 
+  it('on 2 threads, a stream of many writes far beyond one frame keeps its order and its end (zstd -d reads it)', async () => {
+    // Node's own threaded zstd lost the end of exactly this kind of stream (nodejs/node#59899).
+    const big = dumpLikeText(41 * 1024 * 1024 + 12345);
+    const transform = await zstd.create({ ...defaults, workers: 2 });
+    const chunks: Buffer[] = [];
+    const pieces = function* () {
+      for (let offset = 0; offset < big.length; offset += 64 * 1024)
+        yield big.subarray(offset, offset + 64 * 1024);
+    };
+    await pipeline(
+      Readable.from(pieces()),
+      await transform.encode(createTestContext()),
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          chunks.push(chunk);
+          callback();
+        },
+      }),
+    );
+    const stored = Buffer.concat(chunks);
+    expect(stored.length).toBeLessThan(big.length / 4);
+    expect((await systemZstd(['-dc'], stored)).equals(big)).toBe(true);
+    expect((await decode(stored)).equals(big)).toBe(true);
+  });
+
+  it('on 2 threads, an empty input is one valid empty stream', async () => {
+    const stored = await encode(Buffer.alloc(0), { ...defaults, workers: 2 });
+    expect(stored.length).toBeGreaterThan(0);
+    expect((await systemZstd(['-dc'], stored)).length).toBe(0);
+  });
+
   it('reads what the system zstd writes', async () => {
     const stored = await systemZstd(['-c', '-9'], text);
     expect((await decode(stored)).equals(text)).toBe(true);

@@ -64,7 +64,12 @@ export async function registerBackup(
       // observeBackup sends the config's notifications and history row around the run (issue 8).
       const { result, exitCode } = await observeBackup(runtime, run, async () => {
         const plan = await buildBackupPlan(
-          { pipeline: run.pipeline, source, transforms: selectTransforms(transforms, parsed), targets },
+          {
+            pipeline: run.pipeline,
+            source,
+            transforms: selectTransforms(transforms, parsed, definition.defaultCompression),
+            targets,
+          },
           runtime,
         );
         return runPlannedBackup(plan, runtime);
@@ -105,26 +110,51 @@ function addTransformFlags(command: Command, transform: CliTransform): void {
   const valueOption = cli?.valueOption ? definition?.options[cli.valueOption] : undefined;
   const summary = definition?.description ?? `the ${transform.name} transform (not installed)`;
   command.addOption(new Option(valueOption ? `--${flag} [${cli?.valueOption}]` : `--${flag}`, summary));
-  if (cli?.enabledByDefault) command.addOption(new Option(`--no-${flag}`, `do not apply ${transform.name}`));
+  // Every compressor can be refused: a source may prefer another one than gzip by default.
+  if (cli?.enabledByDefault || definition?.compresses) {
+    command.addOption(new Option(`--no-${flag}`, `do not apply ${transform.name}`));
+  }
   for (const [name, option] of Object.entries(definition?.options ?? {})) {
     if (name === cli?.valueOption || option.secret) continue;
     command.addOption(toCommanderOption(`--${flag}-${kebabCase(name)}`, option));
   }
 }
 
-/** Which transforms the flags switch on, compression before encryption. */
-function selectTransforms(transforms: CliTransform[], parsed: Record<string, unknown>): ProviderValues[] {
+/**
+ * Which transforms the flags switch on, compression before encryption. Without a compressor flag
+ * the source's preferred compressor applies when installed (postgres: zstd), else the default one
+ * (gzip). A compressor's own option (`--zstd-workers 2`) names it too; `--no-<compressor>` with no
+ * compressor named means no compression at all, as `--no-gzip` always has.
+ */
+function selectTransforms(
+  transforms: CliTransform[],
+  parsed: Record<string, unknown>,
+  preferredCompression?: string,
+): ProviderValues[] {
   const selected: { use: ProviderValues; encrypts: boolean }[] = [];
-  const compressorNamed = transforms.some(
-    ({ definition, flag }) => definition?.compresses && isGiven(parsed[camel(flag)]),
-  );
+  const named = (transform: CliTransform): boolean =>
+    isGiven(parsed[camel(transform.flag)]) ||
+    Object.keys(transform.definition?.options ?? {}).some(
+      (name) => parsed[camel(`${transform.flag}-${kebabCase(name)}`)] !== undefined,
+    );
+  const compressors = transforms.filter(({ definition }) => definition?.compresses);
+  const compressorNamed = compressors.some(named);
+  const compressionRefused = compressors.some(({ flag }) => parsed[camel(flag)] === false);
+  const preferred = compressors.find(({ name }) => name === preferredCompression);
+  const defaultCompressor = (transform: CliTransform): boolean =>
+    preferred ? transform === preferred : Boolean(transform.definition?.cli?.enabledByDefault);
   for (const transform of transforms) {
     const { definition, flag } = transform;
-    const key = camel(flag);
-    const given = parsed[key];
-    const byDefault =
-      Boolean(definition?.cli?.enabledByDefault) && !(definition?.compresses && compressorNamed);
-    const enabled = given === undefined ? byDefault : given !== false;
+    const given = parsed[camel(flag)];
+    const enabled = definition?.compresses
+      ? given === false
+        ? false
+        : compressorNamed
+          ? named(transform)
+          : !compressionRefused && defaultCompressor(transform)
+      : given === undefined
+        ? Boolean(definition?.cli?.enabledByDefault)
+        : given !== false;
     if (!enabled) continue;
     if (!definition) {
       const packageName = BUILTIN_PROVIDERS.transform[transform.name];

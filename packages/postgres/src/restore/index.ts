@@ -1,6 +1,7 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { isNexusError, NexusError, type RestoreReport, type RunContext } from '@nexus-backup/core';
 import type { Client } from 'pg';
+import { BULK_LOAD_SETTINGS, bulkLoad } from './bulk-load.js';
 import { connectTo, urlForDatabase } from './connection.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { restoreToFile } from './restore-to-file.js';
@@ -43,6 +44,12 @@ export interface RestoreSqlOptions {
   singleTransaction?: boolean;
   /** Restore into a database that already has objects (e.g. a data-only dump). Default false. */
   allowNonEmpty?: boolean;
+  /**
+   * Connections for the post-data builds (indexes, keys, foreign keys) of a createDb restore, like
+   * `pg_restore -j`. Default 1. More than 1 needs createDb: the load commits before the builds, which
+   * stays all or nothing only because a failed new database is dropped.
+   */
+  jobs?: number;
   ctx: RunContext;
 }
 
@@ -55,6 +62,7 @@ export async function restoreSql(options: RestoreSqlOptions): Promise<RestoreRep
   const started = Date.now();
   try {
     checkTarget(target);
+    checkJobs(options.jobs ?? 1, target);
   } catch (error) {
     input.destroy();
     throw error;
@@ -115,6 +123,26 @@ function checkTarget(target: RestoreSqlTarget): void {
   }
 }
 
+const MAX_JOBS = 64;
+
+function checkJobs(jobs: number, target: RestoreSqlTarget): void {
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_JOBS) {
+    throw new NexusError('USAGE', `jobs must be a whole number from 1 to ${MAX_JOBS}, got ${jobs}`, {
+      provider: 'postgres',
+    });
+  }
+  if (jobs > 1 && target.toFile === undefined && target.createDb === undefined) {
+    throw new NexusError(
+      'USAGE',
+      '--jobs above 1 needs --create-db (createDb): parallel index builds run outside the one transaction that keeps a restore into an existing database all or nothing',
+      {
+        provider: 'postgres',
+        hint: 'restore into a new database with --create-db NAME (it is dropped if anything fails), or leave --jobs at 1',
+      },
+    );
+  }
+}
+
 async function restoreIntoDatabase(
   url: string,
   options: RestoreSqlOptions,
@@ -135,24 +163,36 @@ async function restoreIntoDatabase(
   const onAbort = () => void client.end().catch(() => {});
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   let inTransaction = false;
+  // A database of its own gets the bulk-load settings, COPY FREEZE and the parallel post-data.
+  const bulk = fresh
+    ? bulkLoad(client, url, { jobs: options.jobs ?? 1, inTransaction: singleTransaction, ctx })
+    : undefined;
   try {
     if (!fresh && !options.allowNonEmpty) await assertEmptyDatabase(client, url);
+    if (bulk) for (const setting of BULK_LOAD_SETTINGS) await client.query(setting);
     if (singleTransaction) {
       await client.query('BEGIN');
       inTransaction = true;
     }
-    await runScript(client, readSqlScript(input), ctx, tally, { inTransaction: singleTransaction });
-    if (singleTransaction) {
+    await runScript(client, readSqlScript(input), ctx, tally, {
+      ...bulk?.hooks,
+      inTransaction: singleTransaction && !bulk?.committed,
+    });
+    await bulk?.finish();
+    if (singleTransaction && !bulk?.committed) {
+      // The last commit waits for its WAL flush: a reported restore survives a server crash.
+      if (bulk) await client.query('SET synchronous_commit = on');
       await client.query('COMMIT');
-      inTransaction = false;
     }
+    inTransaction = false;
     return tally;
   } catch (error) {
     input.destroy();
-    if (inTransaction) await client.query('ROLLBACK').catch(() => {});
+    if (inTransaction && !bulk?.committed) await client.query('ROLLBACK').catch(() => {});
     throw explain(error, ctx, { singleTransaction, fresh, tally, url });
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
+    await bulk?.close();
     await client.end().catch(() => {});
   }
 }
@@ -227,7 +267,14 @@ function report(
     lines: [
       `${what}: ${tally.statements} statements, ${tally.rows} rows in ${tables} tables, ${(durationMs / 1000).toFixed(1)} s`,
     ],
-    details: { ...target, statements: tally.statements, rows: tally.rows, tables: tally.tables, durationMs },
+    details: {
+      ...target,
+      statements: tally.statements,
+      ...(tally.parallel ? { parallelStatements: tally.parallel } : {}),
+      rows: tally.rows,
+      tables: tally.tables,
+      durationMs,
+    },
   };
 }
 

@@ -15,6 +15,8 @@ export interface ScriptTally {
   rows: number;
   /** COPY rows per table as the script names it. */
   tables: Record<string, number>;
+  /** Statements that ran on the other connections of a parallel post-data (jobs > 1). */
+  parallel?: number;
 }
 
 export function emptyTally(): ScriptTally {
@@ -27,6 +29,16 @@ export function countCopy(tally: ScriptTally, event: SqlCopyEvent): void {
   tally.tables[event.table] = (tally.tables[event.table] ?? 0) + event.rows;
 }
 
+/** How a bulk load changes the plain one-by-one run (bulk-load.ts). */
+export interface ScriptHooks {
+  /** Runs the statement elsewhere (another connection) and returns true, or returns false to run it here. */
+  offload?(event: SqlStatementEvent): Promise<boolean>;
+  /** Before a statement or COPY runs here: e.g. waits for offloaded work it may depend on. */
+  beforeLocal?(event: SqlStatementEvent | SqlCopyEvent): Promise<void>;
+  /** The COPY statement to run for a block (e.g. with FREEZE). */
+  copySql?(event: SqlCopyEvent): Promise<string>;
+}
+
 /**
  * Runs a script's statements one by one on `client`, streaming each COPY block's data into the same
  * connection; stops at the first error with its line and statement.
@@ -36,7 +48,7 @@ export async function runScript(
   events: AsyncIterable<SqlScriptEvent>,
   ctx: RunContext,
   tally: ScriptTally,
-  { inTransaction = false }: { inTransaction?: boolean } = {},
+  { inTransaction = false, ...hooks }: ScriptHooks & { inTransaction?: boolean } = {},
 ): Promise<void> {
   const { from: copyFrom } = await import('pg-copy-streams');
   for await (const event of events) {
@@ -48,14 +60,22 @@ export async function runScript(
     if (inTransaction && event.kind === 'statement' && TRANSACTION_CONTROL.test(event.sql)) continue;
     if (event.kind === 'statement') {
       if (/^CREATE\s+DATABASE\b/i.test(event.sql)) throw createsDatabase(event);
+      if (await hooks.offload?.(event)) {
+        tally.statements++;
+        tally.parallel = (tally.parallel ?? 0) + 1;
+        continue;
+      }
+      await hooks.beforeLocal?.(event);
       try {
         await client.query(event.sql);
       } catch (error) {
         throw statementFailed(event, error);
       }
     } else {
+      await hooks.beforeLocal?.(event);
+      const sql = (await hooks.copySql?.(event)) ?? event.sql;
       try {
-        await pipeline(event.data, client.query(copyFrom(event.sql)), { signal: ctx.signal });
+        await pipeline(event.data, client.query(copyFrom(sql)), { signal: ctx.signal });
       } catch (error) {
         throw copyFailed(event, error);
       }
@@ -92,7 +112,7 @@ function createsDatabase(event: SqlStatementEvent): NexusError {
   );
 }
 
-function statementFailed(event: SqlStatementEvent, error: unknown): NexusError {
+export function statementFailed(event: SqlStatementEvent, error: unknown): NexusError {
   if (isNexusError(error)) return error;
   return new NexusError(
     'IO',

@@ -1,0 +1,159 @@
+import { execFile } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
+import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, SAMPLE_SERVICE, tempDir } from './helpers/cli.js';
+
+const run = promisify(execFile);
+
+// Issue 16: a postgres backup compresses with zstd unless a compressor is named; other sources keep gzip.
+describe('default compression of postgres backups', () => {
+  let server: PostgresServer;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const urlOf = (database: string) => `postgresql://${server.user}@${server.host}:${server.port}/${database}`;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    dir = await tempDir('pg-compression');
+    env = { PGPASSWORD: server.password };
+    await server.admin.createDatabase('app');
+    await server.admin.exec('app', await readFile(join(SAMPLE_SERVICE, 'schema.sql'), 'utf8'));
+    await server.admin.exec('app', await readFile(join(SAMPLE_SERVICE, 'seed.sql'), 'utf8'));
+    await server.admin.exec('app', 'SELECT seed_sample_service(200, 4)');
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Backs `app` up with `flags` into pipeline `pipeline`; returns the stored file of its artifact. */
+  async function backup(pipeline: string, flags: string[]): Promise<{ file: string; path: string }> {
+    const repo = join(dir, 'repo');
+    const result = await runCli(
+      ['backup', 'postgres', '--db', urlOf('app'), ...flags, '--to', repo, '--pipeline', pipeline],
+      { env },
+    );
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.code).toBe(0);
+    const [listed] = JSON.parse((await runCli(['list', pipeline, '--from', repo, '--json'])).stdout).backups;
+    const file = listed.artifacts[0].file as string;
+    return { file, path: join(repo, pipeline, listed.id, file) };
+  }
+
+  async function expectSameAsSource(database: string): Promise<void> {
+    expect(await describeDatabase(server.url(database))).toEqual(await describeDatabase(server.url('app')));
+    expect(await tableChecksums(server.url(database))).toEqual(await tableChecksums(server.url('app')));
+  }
+
+  it('is zstd without a compressor flag: `zstd -dc | psql` restores it, and so does restore without a flag', async () => {
+    const { file, path } = await backup('plain', []);
+    expect(file).toBe('database.sql.zst');
+
+    await server.admin.createDatabase('via_psql');
+    await run(
+      'bash',
+      [
+        '-c',
+        'set -o pipefail; zstd -dc "$0" | psql -X -q -v ON_ERROR_STOP=1 -d "$1"',
+        path,
+        urlOf('via_psql'),
+      ],
+      {
+        env: { ...process.env, ...env },
+      },
+    );
+    await expectSameAsSource('via_psql');
+
+    const restored = await runCli(
+      [
+        'restore',
+        'plain@latest',
+        '--from',
+        join(dir, 'repo'),
+        '--create-db',
+        'via_restore',
+        '--db',
+        urlOf('app'),
+      ],
+      { env },
+    );
+    expect(restored.code).toBe(0);
+    await expectSameAsSource('via_restore');
+  });
+
+  it('--gzip keeps gzip, and `gunzip | psql` reads it', async () => {
+    const { file, path } = await backup('gzip', ['--gzip']);
+    expect(file).toBe('database.sql.gz');
+    await server.admin.createDatabase('via_gunzip');
+    await run(
+      'bash',
+      [
+        '-c',
+        'set -o pipefail; gunzip -c "$0" | psql -X -q -v ON_ERROR_STOP=1 -d "$1"',
+        path,
+        urlOf('via_gunzip'),
+      ],
+      {
+        env: { ...process.env, ...env },
+      },
+    );
+    await expectSameAsSource('via_gunzip');
+  });
+
+  it('an option of gzip alone (--gzip-parallel 2) names gzip instead of being ignored', async () => {
+    expect((await backup('gzip-parallel', ['--gzip-parallel', '2'])).file).toBe('database.sql.gz');
+  });
+
+  it('an option of zstd alone (--zstd-workers 2) keeps zstd as the only compressor', async () => {
+    expect((await backup('zstd-workers', ['--zstd-workers', '2'])).file).toBe('database.sql.zst');
+    const manifest = JSON.parse(
+      (await runCli(['list', 'zstd-workers', '--from', join(dir, 'repo'), '--json'])).stdout,
+    );
+    expect(manifest.backups[0].transforms).toEqual(['zstd']);
+  });
+
+  it('--no-zstd and --no-gzip both leave the dump uncompressed, as --no-gzip always has', async () => {
+    expect((await backup('no-zstd', ['--no-zstd'])).file).toBe('database.sql');
+    expect((await backup('no-gzip', ['--no-gzip'])).file).toBe('database.sql');
+  });
+
+  it('--no-zstd with --gzip is gzip; --encrypt keeps the default compressor before encryption', async () => {
+    expect((await backup('gzip-not-zstd', ['--no-zstd', '--gzip'])).file).toBe('database.sql.gz');
+    const encrypted = await runCli(
+      [
+        'backup',
+        'postgres',
+        '--db',
+        urlOf('app'),
+        '--encrypt',
+        '--to',
+        join(dir, 'repo'),
+        '--pipeline',
+        'enc',
+      ],
+      { env: { ...env, NEXUS_BACKUP_PASSPHRASE: 'default compression test' } },
+    );
+    expect(encrypted.code).toBe(0);
+    const [listed] = JSON.parse(
+      (await runCli(['list', 'enc', '--from', join(dir, 'repo'), '--json'])).stdout,
+    ).backups;
+    expect(listed.artifacts[0].file).toBe('database.sql.zst.aes');
+  });
+
+  it('files keep gzip by default', async () => {
+    await writeFile(join(dir, 'notes.txt'), 'not a database\n'.repeat(100));
+    const result = await runCli(
+      ['backup', 'files', 'notes.txt', '--to', join(dir, 'repo'), '--pipeline', 'files'],
+      { cwd: dir },
+    );
+    expect(result.code).toBe(0);
+    const [listed] = JSON.parse(
+      (await runCli(['list', 'files', '--from', join(dir, 'repo'), '--json'])).stdout,
+    ).backups;
+    expect(listed.artifacts[0].file).toBe('files.tar.gz');
+  });
+});
