@@ -18,6 +18,8 @@ export interface OptionSpec {
   /** Takes the command's positional arguments (at most one option per declaration). */
   positional?: boolean;
   choices?: readonly string[];
+  /** A one-letter CLI alias, e.g. `o` for `-o, --output` (commands only; sources keep long flags). */
+  short?: string;
   /** Placeholder shown in help, e.g. `URL`. */
   placeholder?: string;
   /**
