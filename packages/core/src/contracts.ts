@@ -1,6 +1,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { CommandDefinition } from './commands.js';
 import type { DrillOptions, DrillReport } from './drill-contract.js';
+import type { MirrorMethod } from './mirror-contract.js';
 import type { OptionsSpec, OptionValues } from './options.js';
 import type { Repository } from './repository.js';
 
@@ -164,6 +165,11 @@ export interface Destination {
   cleanup?(olderThan: Date, ctx: RunContext, dryRun: boolean): Promise<string[]>;
   /** Releases connections. */
   close?(): Promise<void>;
+  /**
+   * Faster ways to mirror a repository into this destination, by the name `mirror --via` takes
+   * (the sftp destination: `rsync`); `'stream'` names core's own path under another name.
+   */
+  readonly mirrorMethods?: Readonly<Record<string, MirrorMethod | 'stream'>>;
 }
 
 interface DefinitionBase<O extends OptionsSpec> {

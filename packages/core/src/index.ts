@@ -14,6 +14,8 @@ export * from './hashing.js';
 export * from './lease.js';
 export * from './lease-holder.js';
 export * from './manifest.js';
+export * from './mirror.js';
+export * from './mirror-contract.js';
 export * from './options.js';
 export * from './progress-stream.js';
 export * from './prune.js';
