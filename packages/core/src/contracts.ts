@@ -2,7 +2,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { CommandDefinition } from './commands.js';
 import type { DrillOptions, DrillReport } from './drill-contract.js';
 import type { MirrorMethod } from './mirror-contract.js';
-import type { OptionsSpec, OptionValues } from './options.js';
+import { checkOptionRules, type OptionsSpec, type OptionValues } from './options.js';
 import type { Repository } from './repository.js';
 
 /** Plain JSON, the only thing that goes into a manifest. */
@@ -237,17 +237,30 @@ export type ProviderKind = ProviderDefinition['kind'];
 export function defineSource<O extends OptionsSpec, R extends OptionsSpec>(
   definition: Omit<SourceDefinition<O, R>, 'kind'>,
 ): SourceDefinition<O, R> {
-  return { kind: 'source', ...definition };
+  return { kind: 'source', ...definition, create: withDeclaredRules(definition) };
 }
 
 export function defineTransform<O extends OptionsSpec>(
   definition: Omit<TransformDefinition<O>, 'kind'>,
 ): TransformDefinition<O> {
-  return { kind: 'transform', ...definition };
+  return { kind: 'transform', ...definition, create: withDeclaredRules(definition) };
 }
 
 export function defineDestination<O extends OptionsSpec>(
   definition: Omit<DestinationDefinition<O>, 'kind'>,
 ): DestinationDefinition<O> {
-  return { kind: 'destination', ...definition };
+  return { kind: 'destination', ...definition, create: withDeclaredRules(definition) };
+}
+
+/** `create` checks the declared option rules first, for callers that skip `resolveOptions`. */
+function withDeclaredRules<O extends OptionsSpec, P>(definition: {
+  name: string;
+  options: O;
+  create(options: OptionValues<O>): P | Promise<P>;
+}): (options: OptionValues<O>) => Promise<P> {
+  // Async, so a broken rule rejects like any other failure of `create` instead of throwing synchronously.
+  return async (options) => {
+    checkOptionRules(definition.options, options as Record<string, unknown>, definition.name);
+    return await definition.create(options);
+  };
 }
