@@ -257,7 +257,16 @@ function withDeclaredRules<O extends OptionsSpec, P>(definition: {
   name: string;
   options: O;
   create(options: OptionValues<O>): P | Promise<P>;
-}): (options: OptionValues<O>) => Promise<P> {
+}): (options: OptionValues<O>) => P | Promise<P> {
+  const declaresRules = Object.values(definition.options).some(
+    (option) =>
+      option.integer !== undefined ||
+      option.min !== undefined ||
+      option.max !== undefined ||
+      option.pattern !== undefined,
+  );
+  // Without rules `create` stays exactly the provider's own (a synchronous throw stays synchronous).
+  if (!declaresRules) return definition.create;
   // Async, so a broken rule rejects like any other failure of `create` instead of throwing synchronously.
   return async (options) => {
     checkOptionRules(definition.options, options as Record<string, unknown>, definition.name);
