@@ -16,7 +16,6 @@ import { registerCleanup } from './commands/cleanup.js';
 import { registerConfig } from './commands/config.js';
 import { registerContributedCommands } from './commands/contributed.js';
 import { registerCopy } from './commands/copy.js';
-import { registerDecrypt } from './commands/decrypt.js';
 import { registerDrill } from './commands/drill.js';
 import { registerHistory } from './commands/history.js';
 import { registerList } from './commands/list.js';
@@ -98,7 +97,6 @@ async function buildProgram(runtime: Runtime, command: string | undefined): Prom
   registerUnlock(program, runtime);
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
-  registerDecrypt(program, runtime);
   registerMirror(program, runtime);
   registerCheck(program, runtime);
   registerHistory(program, runtime);

@@ -15,7 +15,8 @@ export function addDeclaredOptions(command: Command, spec: OptionsSpec, added = 
       command.argument(variadic ? `[${name}...]` : `[${name}]`, describe(option));
       continue;
     }
-    command.addOption(toCommanderOption(`--${kebabCase(name)}`, option));
+    const flag = `--${kebabCase(name)}`;
+    command.addOption(toCommanderOption(option.short ? `-${option.short}, ${flag}` : flag, option));
   }
 }
 

@@ -7,6 +7,7 @@ import {
   type RunContext,
 } from '@nexus-backup/core';
 import { DecoderStream } from './decoder-stream.js';
+import { decryptCommand } from './decrypt-command.js';
 import { PROVIDER, requirePassphrase, usageError } from './integrity.js';
 import { NexusDecoder } from './nexus-decoder.js';
 import { NexusEncryptStream } from './nexus-encrypt-stream.js';
@@ -68,6 +69,8 @@ export const aes = defineTransform({
   encrypts: true,
   authenticated: (params) => params.format !== 'openssl',
   options,
+  // `nexus-backup decrypt FILE`: the escape hatch for one file, no repository needed.
+  commands: [decryptCommand],
   create(values: AesOptions) {
     const settings = validate(values);
     // One cache per instance: every artifact of a run shares the scrypt result (each file still gets its own key).

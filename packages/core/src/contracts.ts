@@ -1,7 +1,8 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { CommandDefinition } from './commands.js';
 import type { DrillOptions, DrillReport } from './drill-contract.js';
-import type { OptionsSpec, OptionValues } from './options.js';
+import type { MirrorMethod } from './mirror-contract.js';
+import { checkOptionRules, type OptionsSpec, type OptionValues } from './options.js';
 import type { Repository } from './repository.js';
 
 /** Plain JSON, the only thing that goes into a manifest. */
@@ -166,6 +167,11 @@ export interface Destination {
   cleanup?(olderThan: Date, ctx: RunContext, dryRun: boolean): Promise<string[]>;
   /** Releases connections. */
   close?(): Promise<void>;
+  /**
+   * Faster ways to mirror a repository into this destination, by the name `mirror --via` takes
+   * (the sftp destination: `rsync`); `'stream'` names core's own path under another name.
+   */
+  readonly mirrorMethods?: Readonly<Record<string, MirrorMethod | 'stream'>>;
 }
 
 interface DefinitionBase<O extends OptionsSpec> {
@@ -238,17 +244,39 @@ export type ProviderKind = ProviderDefinition['kind'];
 export function defineSource<O extends OptionsSpec, R extends OptionsSpec>(
   definition: Omit<SourceDefinition<O, R>, 'kind'>,
 ): SourceDefinition<O, R> {
-  return { kind: 'source', ...definition };
+  return { kind: 'source', ...definition, create: withDeclaredRules(definition) };
 }
 
 export function defineTransform<O extends OptionsSpec>(
   definition: Omit<TransformDefinition<O>, 'kind'>,
 ): TransformDefinition<O> {
-  return { kind: 'transform', ...definition };
+  return { kind: 'transform', ...definition, create: withDeclaredRules(definition) };
 }
 
 export function defineDestination<O extends OptionsSpec>(
   definition: Omit<DestinationDefinition<O>, 'kind'>,
 ): DestinationDefinition<O> {
-  return { kind: 'destination', ...definition };
+  return { kind: 'destination', ...definition, create: withDeclaredRules(definition) };
+}
+
+/** `create` checks the declared option rules first, for callers that skip `resolveOptions`. */
+function withDeclaredRules<O extends OptionsSpec, P>(definition: {
+  name: string;
+  options: O;
+  create(options: OptionValues<O>): P | Promise<P>;
+}): (options: OptionValues<O>) => P | Promise<P> {
+  const declaresRules = Object.values(definition.options).some(
+    (option) =>
+      option.integer !== undefined ||
+      option.min !== undefined ||
+      option.max !== undefined ||
+      option.pattern !== undefined,
+  );
+  // Without rules `create` stays exactly the provider's own (a synchronous throw stays synchronous).
+  if (!declaresRules) return definition.create;
+  // Async, so a broken rule rejects like any other failure of `create` instead of throwing synchronously.
+  return async (options) => {
+    checkOptionRules(definition.options, options as Record<string, unknown>, definition.name);
+    return await definition.create(options);
+  };
 }

@@ -15,6 +15,8 @@ export * from './lease.js';
 export * from './lease-holder.js';
 export * from './left-out.js';
 export * from './manifest.js';
+export * from './mirror.js';
+export * from './mirror-contract.js';
 export * from './options.js';
 export * from './progress-stream.js';
 export * from './prune.js';

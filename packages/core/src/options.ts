@@ -18,6 +18,8 @@ export interface OptionSpec {
   /** Takes the command's positional arguments (at most one option per declaration). */
   positional?: boolean;
   choices?: readonly string[];
+  /** A one-letter CLI alias, e.g. `o` for `-o, --output` (commands only; sources keep long flags). */
+  short?: string;
   /** Placeholder shown in help, e.g. `URL`. */
   placeholder?: string;
   /**
@@ -27,6 +29,12 @@ export interface OptionSpec {
   valueOptional?: boolean;
   /** A list flag splits its value on commas (`--tables a,b`) unless false (values that may hold commas). */
   commaSeparated?: boolean;
+  /** Number rules, checked with the type: `{ integer: true, min: 1, max: 9 }` -> "a whole number from 1 to 9". */
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** A string value must match this, e.g. `/^[a-z_]+$/`. */
+  pattern?: RegExp;
 }
 
 export type OptionsSpec = Record<string, OptionSpec>;
@@ -112,6 +120,12 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
       continue;
     }
     checkType(option, value, shown, provider, code);
+    const problem = ruleProblem(option, value);
+    if (problem) {
+      // `gzip level must be ...`: the provider's own words; a config path says where the value was.
+      const where = fromCli ? '' : ` (${shown})`;
+      throw new NexusError(code, `${provider} ${name} ${problem}${where}`, { provider });
+    }
     result[name] = value;
   }
   return result as OptionValues<O>;
@@ -185,6 +199,43 @@ function checkType(
         provider,
       },
     );
+  }
+}
+
+/** What is wrong with a value of the right type under the option's declared rules, e.g. `must be a whole number from 1 to 9, got 0`. */
+export function ruleProblem(option: OptionSpec, value: unknown): string | undefined {
+  if (typeof value === 'number') {
+    const { integer, min, max } = option;
+    const broken =
+      (integer === true && !Number.isInteger(value)) ||
+      (min !== undefined && value < min) ||
+      (max !== undefined && value > max);
+    if (!broken) return undefined;
+    const kind = integer ? 'a whole number' : 'a number';
+    const range =
+      min !== undefined && max !== undefined
+        ? ` from ${min} to ${max}`
+        : min !== undefined
+          ? ` of at least ${min}`
+          : max !== undefined
+            ? ` of at most ${max}`
+            : '';
+    return `must be ${kind}${range}, got ${value}`;
+  }
+  if (typeof value === 'string' && option.pattern && !option.pattern.test(value)) {
+    return `must match ${String(option.pattern)}, got "${value}"`;
+  }
+  return undefined;
+}
+
+/**
+ * The declared rules for values that did not come through `resolveOptions` (a script or test calling
+ * a definition's `create` directly): the same check and message, so a provider needs no checks of its own.
+ */
+export function checkOptionRules(spec: OptionsSpec, values: Record<string, unknown>, provider: string): void {
+  for (const [name, option] of Object.entries(spec)) {
+    const problem = values[name] === undefined ? undefined : ruleProblem(option, values[name]);
+    if (problem) throw new NexusError('USAGE', `${provider} ${name} ${problem}`, { provider });
   }
 }
 

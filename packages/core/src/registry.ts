@@ -41,9 +41,21 @@ export const BUILTIN_TRANSFORM_FLAGS: Readonly<Record<string, string>> = {
  * Top-level commands that built-in providers contribute (`wal push`, `wal fetch`), so `--help` can list
  * them and the CLI loads the one provider only when its command runs.
  */
-export const BUILTIN_COMMANDS: Readonly<Record<string, { kind: ProviderKind; name: string }>> = {
+export const BUILTIN_COMMANDS: Readonly<Record<string, BuiltinCommand>> = {
   wal: { kind: 'source', name: 'pgbase' },
+  decrypt: {
+    kind: 'transform',
+    name: 'aes',
+    summary: 'decrypt one file (nexus-backup aes format, or openssl enc -aes-256-cbc) to stdout or --output',
+  },
 };
+
+export interface BuiltinCommand {
+  kind: ProviderKind;
+  name: string;
+  /** The line `--help` shows while the provider is not loaded (default: "<name> commands (from <package>)"). */
+  summary?: string;
+}
 
 /**
  * The built-in destination of each URL scheme, only to name the package to install when it is absent:

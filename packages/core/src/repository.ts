@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { text } from 'node:stream/consumers';
+import { buffer } from 'node:stream/consumers';
 import type { Destination, RunContext, StoredObject } from './contracts.js';
 import { NexusError, toNexusError } from './errors.js';
 import {
@@ -154,16 +154,25 @@ export class Repository {
   }
 
   async readManifest(pipeline: string, id: string, ctx: RunContext): Promise<Manifest> {
+    return (await this.readManifestBytes(pipeline, id, ctx)).manifest;
+  }
+
+  /** The manifest parsed from exactly the returned bytes: a mirror copies those bytes unchanged. */
+  async readManifestBytes(
+    pipeline: string,
+    id: string,
+    ctx: RunContext,
+  ): Promise<{ manifest: Manifest; bytes: Buffer }> {
     const key = this.key(pipeline, id, MANIFEST_FILE);
-    const body = await this.destination.get(key, ctx);
-    const manifest = parseManifest(await text(body), `${this.label}/${key}`);
+    const bytes = await buffer(await this.destination.get(key, ctx));
+    const manifest = parseManifest(bytes.toString('utf8'), `${this.label}/${key}`);
     if (manifest.id !== id || manifest.pipeline !== pipeline) {
       throw new NexusError(
         'INTEGRITY',
         `manifest ${this.label}/${key} belongs to ${manifest.pipeline}@${manifest.id}`,
       );
     }
-    return manifest;
+    return { manifest, bytes };
   }
 
   async writeManifest(manifest: Manifest, ctx: RunContext): Promise<void> {

@@ -1,5 +1,5 @@
 import { addAbortSignal, type Duplex } from 'node:stream';
-import { defineTransform, NexusError } from '@nexus-backup/core';
+import { defineTransform } from '@nexus-backup/core';
 import { reportDamagedInput } from './damaged-input.js';
 
 const MAX_WORKERS = 64;
@@ -15,20 +15,24 @@ export const gzip = defineTransform({
   options: {
     level: {
       type: 'number',
+      integer: true,
+      min: 1,
+      max: 9,
       default: 6,
       description: 'compression level, 1 (fastest) to 9 (smallest)',
       placeholder: 'LEVEL',
     },
     parallel: {
       type: 'number',
+      integer: true,
+      min: 0,
+      max: MAX_WORKERS,
       default: 0,
       description: 'worker threads compressing 1 MiB blocks in parallel; 0 compresses on the main thread',
       placeholder: 'THREADS',
     },
   },
   async create({ level, parallel }) {
-    checkInteger('level', level, 1, 9);
-    checkInteger('parallel', parallel, 0, MAX_WORKERS);
     // zlib and worker_threads are built in; the encoder module is small, but only parallel mode needs it.
     const zlib = await import('node:zlib');
     return {
@@ -49,11 +53,3 @@ export const gzip = defineTransform({
     };
   },
 });
-
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new NexusError('USAGE', `gzip ${name} must be a whole number from ${min} to ${max}, got ${value}`, {
-      provider: 'gzip',
-    });
-  }
-}

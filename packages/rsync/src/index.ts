@@ -1,8 +1,7 @@
-import { defineDestination, resolveOptions } from '@nexus-backup/core';
+import { defineDestination, type MirrorRequest, resolveOptions } from '@nexus-backup/core';
 import { sftpOptions, sftpOptionsFromUrl } from './sftp-options.js';
 
 export { fingerprintOf, knownHostsName, parseKnownHosts, verifyHostKey } from './known-hosts.js';
-export { type MirrorOptions, type MirrorReport, mirrorRepository } from './mirror.js';
 export { sftpEndpointOf } from './sftp-endpoints.js';
 export { type SftpOptions, sftpOptions, sftpOptionsFromUrl } from './sftp-options.js';
 
@@ -20,6 +19,13 @@ export const sftp = defineDestination({
     // Direct callers (scripts, tests) may hand over fromUrl output: fill defaults and check types here too.
     const resolved = resolveOptions(sftpOptions, { path: 'sftp', provider: 'sftp', values: { ...options } });
     const { createSftpDestination } = await import('./sftp-destination.js');
-    return createSftpDestination(resolved);
+    const destination = await createSftpDestination(resolved);
+    return Object.assign(destination, {
+      // `mirror --via rsync`: core's mirror hands this the source it has read; the system rsync moves the bytes.
+      mirrorMethods: {
+        sftp: 'stream' as const, // the name `--via` used for the streaming path before it moved to core
+        rsync: async (request: MirrorRequest) => (await import('./mirror-rsync.js')).mirrorWithRsync(request),
+      },
+    });
   },
 });

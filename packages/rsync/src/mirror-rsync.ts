@@ -3,17 +3,20 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type Destination, MANIFEST_FILE, NexusError, type RunContext } from '@nexus-backup/core';
+import {
+  type Destination,
+  emptyMirrorReport,
+  formatBytes,
+  MANIFEST_FILE,
+  type MirrorReport,
+  type MirrorRequest,
+  NexusError,
+  type RunContext,
+  type ScannedFolder,
+  scannedFolders,
+} from '@nexus-backup/core';
 import { defaultKnownHostsFile } from './host-verification.js';
 import { knownHostsName } from './known-hosts.js';
-import {
-  emptyReport,
-  formatBytes,
-  type MirrorOptions,
-  type MirrorReport,
-  refuseDeleteFromEmptySource,
-} from './mirror-report.js';
-import { readMirrorManifest, scanBackupFolders } from './mirror-scan.js';
 import { sftpEndpointOf } from './sftp-endpoints.js';
 import type { SftpOptions } from './sftp-options.js';
 import { openSession } from './sftp-session.js';
@@ -24,7 +27,7 @@ import { openSession } from './sftp-session.js';
  * 2. the manifests, with --delete-after when asked.
  * Between them, every complete backup's artifacts are checked on the target against the manifest sizes.
  */
-export async function mirrorWithRsync(options: MirrorOptions): Promise<MirrorReport> {
+export async function mirrorWithRsync(options: MirrorRequest): Promise<MirrorReport> {
   const { source, target, ctx } = options;
   const dryRun = options.dryRun ?? false;
   const endpoint = sftpEndpointOf(target);
@@ -48,9 +51,9 @@ export async function mirrorWithRsync(options: MirrorOptions): Promise<MirrorRep
     );
   }
 
-  const local = await scanBackupFolders(source, ctx);
-  const complete = [...local.values()].filter((folder) => folder.hasManifest);
-  if (options.delete) refuseDeleteFromEmptySource(source, complete.length);
+  // Core read the source with its manifest reader and applied the empty-source guard already.
+  const local = scannedFolders(options.sourceScan);
+  const complete = options.sourceScan.backups;
 
   const scratch = await mkdtemp(join(tmpdir(), 'nexus-rsync-'));
   try {
@@ -68,13 +71,7 @@ export async function mirrorWithRsync(options: MirrorOptions): Promise<MirrorRep
     const from = `${sourceDir.replace(/\/+$/, '')}/`;
 
     const artifacts = await runRsync([...common, `--exclude=${MANIFEST_FILE}`, from, remote], ctx);
-    if (!dryRun)
-      await checkArtifactSizes(
-        source,
-        target,
-        complete.map((folder) => folder.name),
-        ctx,
-      );
+    if (!dryRun) await checkArtifactSizes(target, complete, ctx);
     const manifests = await runRsync(
       [...common, ...(options.delete ? ['--delete-after'] : []), from, remote],
       ctx,
@@ -191,22 +188,22 @@ function parseItemized(line: string): ItemizedChange | undefined {
   return undefined;
 }
 
+/** Every complete backup's artifacts are on the target at their manifest sizes, before any manifest goes over. */
 async function checkArtifactSizes(
-  source: Destination,
   target: Destination,
-  backups: string[],
+  backups: MirrorRequest['sourceScan']['backups'],
   ctx: RunContext,
 ): Promise<void> {
-  const remote = await scanBackupFolders(target, ctx);
-  for (const name of backups) {
-    const manifest = await readMirrorManifest(source, name, ctx).catch(() => undefined);
-    if (!manifest) continue; // unreadable locally: rsync copies it as it is, like any file
-    for (const artifact of manifest.artifacts) {
-      const stored = remote.get(name)?.files.get(artifact.file);
-      if (stored?.bytes !== artifact.stored.bytes) {
+  const sizes = new Map<string, number>();
+  for await (const object of target.list('', ctx)) sizes.set(object.key, object.bytes);
+  for (const backup of backups) {
+    for (const artifact of backup.manifest.artifacts) {
+      const key = `${backup.pipeline}/${backup.id}/${artifact.file}`;
+      const stored = sizes.get(key);
+      if (stored !== artifact.stored.bytes) {
         throw new NexusError(
           'INTEGRITY',
-          `after rsync, ${target.location}/${name}/${artifact.file} has ${stored?.bytes ?? 'no'} bytes instead of the ${artifact.stored.bytes} in its manifest; manifests were not copied`,
+          `after rsync, ${target.location}/${key} has ${stored ?? 'no'} bytes instead of the ${artifact.stored.bytes} in its manifest; manifests were not copied`,
           { provider: 'sftp', hint: 'check the local backup with `nexus-backup verify`, then mirror again' },
         );
       }
@@ -216,11 +213,11 @@ async function checkArtifactSizes(
 
 function buildReport(
   changes: ItemizedChange[],
-  local: Map<string, { hasManifest: boolean }>,
+  local: Map<string, ScannedFolder>,
   dryRun: boolean,
   target: Destination,
 ): MirrorReport {
-  const report = emptyReport('rsync', dryRun);
+  const report = emptyMirrorReport('rsync', dryRun);
   const would = dryRun ? 'would ' : '';
   const backupOf = (path: string) => path.split('/').slice(0, 2).join('/');
   const copies = new Map<string, Map<string, number>>();
@@ -246,7 +243,7 @@ function buildReport(
     report.lines.push(`${would}delete ${backup} from ${target.location}`);
   }
   for (const [name, folder] of local) {
-    if (!folder.hasManifest)
+    if (folder.state === 'leftover')
       report.skipped.push({
         backup: name,
         reason: 'no manifest yet: its files were copied, it stays invisible',

@@ -26,6 +26,9 @@ export async function writeBackup(
     pipeline,
     startedAt: new Date().toISOString(),
     finishedAt: new Date().toISOString(),
+    host: 'backup-host',
+    tool: { name: 'nexus-backup', version: '0.1.0' },
+    source: { provider: 'files', version: '0.1.0', description: {} },
     // fields a mirror must carry over without understanding them
     transforms: [{ provider: 'gzip', version: '0.1.0', extension: '.gz', params: { level: 6 } }],
     artifacts: Object.entries(artifacts).map(([file, data]) => ({

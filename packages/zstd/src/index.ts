@@ -1,5 +1,5 @@
 import { addAbortSignal, type Duplex } from 'node:stream';
-import { defineTransform, NexusError } from '@nexus-backup/core';
+import { defineTransform } from '@nexus-backup/core';
 import { parallelFrames } from './parallel-frames.js';
 
 const MAX_WORKERS = 64;
@@ -19,12 +19,18 @@ export const zstd = defineTransform({
   options: {
     level: {
       type: 'number',
+      integer: true,
+      min: 1,
+      max: 19,
       default: 3,
       description: 'compression level, 1 (fastest) to 19 (smallest)',
       placeholder: 'LEVEL',
     },
     workers: {
       type: 'number',
+      integer: true,
+      min: 0,
+      max: MAX_WORKERS,
       default: 0,
       description: 'threads compressing 4 MiB frames side by side; 0 compresses on one thread',
       placeholder: 'THREADS',
@@ -37,8 +43,6 @@ export const zstd = defineTransform({
     },
   },
   async create({ level, workers, long }) {
-    checkInteger('level', level, 1, 19);
-    checkInteger('workers', workers, 0, MAX_WORKERS);
     const zlib = await import('node:zlib');
     const { constants } = zlib;
     const params: Record<number, number> = {
@@ -68,11 +72,3 @@ export const zstd = defineTransform({
     };
   },
 });
-
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new NexusError('USAGE', `zstd ${name} must be a whole number from ${min} to ${max}, got ${value}`, {
-      provider: 'zstd',
-    });
-  }
-}

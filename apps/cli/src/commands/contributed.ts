@@ -44,7 +44,10 @@ export async function registerContributedCommands(
     const packageName = BUILTIN_PROVIDERS[provider.kind][provider.name];
     program
       .command(word)
-      .description(`${provider.name} commands (from ${packageName}; see: nexus-backup ${word} --help)`)
+      .description(
+        provider.summary ??
+          `${provider.name} commands (from ${packageName}; see: nexus-backup ${word} --help)`,
+      )
       .allowUnknownOption()
       .allowExcessArguments();
   }
