@@ -43,11 +43,16 @@ function serverIdentity(): { uid: number; gid: number } | undefined {
 
 /** Forces the current WAL segment out and waits until the archiver has pushed it (or fails with its error). */
 export async function switchAndWaitArchived(server: PostgresServer): Promise<string> {
+  // A WAL record first: with nothing written since the last switch, pg_switch_wal is a no-op and the
+  // name it returns is of a segment that is not finished yet, so the wait below would never end.
+  await server.admin.query("SELECT pg_logical_emit_message(false, 'nexus-backup-test', 'switch')");
   const { rows } = await server.admin.query<{ name: string }>(
     'SELECT pg_walfile_name(pg_switch_wal()) AS name',
   );
   const name = rows[0]?.name as string;
+  const deadline = Date.now() + 90_000;
   for (;;) {
+    if (Date.now() > deadline) throw new Error(`${name} was not archived within 90 s`);
     const status = await server.admin.query<{ last: string | null; failed: string | null; failures: string }>(
       'SELECT last_archived_wal AS last, last_failed_wal AS failed, failed_count::text AS failures FROM pg_stat_archiver',
     );
