@@ -55,7 +55,9 @@ describe('an in-house destination loaded with --plugin from outside the workspac
     expect(backup.code).toBe(0);
     // The blobs are where the in-house destination put them, not in any built-in store.
     // `.leases/` holds the (released) lease of the run; the backup is the one other folder.
-    const [id] = (await readdir(join(outside, 'blobs/acct/backups/notes'))).filter((name) => !name.startsWith('.'));
+    const [id] = (await readdir(join(outside, 'blobs/acct/backups/notes'))).filter(
+      (name) => !name.startsWith('.'),
+    );
     expect(await readdir(join(outside, 'blobs/acct/backups/notes', id as string))).toContain('manifest.json');
 
     const list = await runCli(['--plugin', plugin, 'list', '--from', repo, '--json']);
