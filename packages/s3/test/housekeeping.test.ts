@@ -101,7 +101,11 @@ describe('s3 delete in batches (s3rver behind a proxy)', () => {
     proxy.requests.length = 0;
     await destination.delete([...keys, 'never-existed.bin'], createTestContext());
     expect(proxy.requests.filter(isDeleteObjects)).toHaveLength(1);
-    expect(proxy.requests.filter(isSingleDelete)).toHaveLength(4);
+    // One single delete per key; the SDK may retry one on a loaded machine, so keys are counted, not requests.
+    const singles = proxy.requests
+      .filter(isSingleDelete)
+      .map((request) => request.path.split('/').slice(-1)[0]);
+    expect(new Set(singles)).toEqual(new Set(['a.bin', 'b.bin', 'd.bin', 'never-existed.bin']));
     expect(await listAll(destination, '')).toEqual([]);
   });
 });
