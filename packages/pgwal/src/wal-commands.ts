@@ -6,6 +6,7 @@ import {
   NexusError,
   type PlannedTransform,
   parseDurationMs,
+  type Repository,
 } from '@nexus-backup/core';
 import { connect } from './base-backup.js';
 import { checkContinuity } from './continuity.js';
@@ -51,17 +52,7 @@ export const walPush = defineCommand({
       services.ctx.log.debug(`${path}: ${outcome} in ${options.spool}`);
       return EXIT.ok;
     }
-    const configured = await services.configPipeline(options.pipeline);
-    const targets = options.to ?? configured?.to.map((target) => target.name ?? target.url) ?? [];
-    if (targets.length === 0) {
-      throw new NexusError('USAGE', 'wal push needs a repository', {
-        hint: `add --to <repository>, or --config with a pipeline "${options.pipeline}"`,
-      });
-    }
-    const repositories = await Promise.all(
-      targets.map((target) => services.openRepository(target, { create: true })),
-    );
-    const transforms = await pushTransforms(options.transforms, configured, services);
+    const { repositories, transforms } = await pushTargets('wal push', options, services);
     const outcomes = await pushWalFile(
       { path: path as string, pipeline: options.pipeline, repositories, transforms },
       services.ctx,
@@ -71,6 +62,26 @@ export const walPush = defineCommand({
     return EXIT.ok;
   },
 });
+
+/** Where `wal push` and `wal daemon` write, and through which transforms: flags first, else the config pipeline's. */
+async function pushTargets(
+  command: string,
+  options: { to?: string[] | undefined; pipeline: string; transforms?: string[] | undefined },
+  services: CommandServices,
+): Promise<{ repositories: Repository[]; transforms: PlannedTransform[] }> {
+  const configured = await services.configPipeline(options.pipeline);
+  const targets = options.to ?? configured?.to.map((target) => target.name ?? target.url) ?? [];
+  if (targets.length === 0) {
+    throw new NexusError('USAGE', `${command} needs a repository`, {
+      hint: `add --to <repository>, or --config with a pipeline "${options.pipeline}"`,
+    });
+  }
+  // Both write: a local repository that does not exist yet is created.
+  const repositories = await Promise.all(
+    targets.map((target) => services.openRepository(target, { create: true })),
+  );
+  return { repositories, transforms: await pushTransforms(options.transforms, configured, services) };
+}
 
 async function pushTransforms(
   names: string[] | undefined,
@@ -115,17 +126,7 @@ export const walDaemon = defineCommand({
     interval: { type: 'number', description: 'seconds between looks at an empty spool', default: 1 },
   },
   async run(_args, options, services) {
-    const configured = await services.configPipeline(options.pipeline);
-    const targets = options.to ?? configured?.to.map((target) => target.name ?? target.url) ?? [];
-    if (targets.length === 0) {
-      throw new NexusError('USAGE', 'wal daemon needs a repository', {
-        hint: `add --to <repository>, or --config with a pipeline "${options.pipeline}"`,
-      });
-    }
-    const repositories = await Promise.all(
-      targets.map((target) => services.openRepository(target, { create: true })),
-    );
-    const transforms = await pushTransforms(options.transforms, configured, services);
+    const { repositories, transforms } = await pushTargets('wal daemon', options, services);
     const pushed = await drainSpool(
       options.spool,
       async (path) => {
