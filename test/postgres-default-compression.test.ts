@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
@@ -155,5 +155,31 @@ describe('default compression of postgres backups', () => {
       (await runCli(['list', 'files', '--from', join(dir, 'repo'), '--json'])).stdout,
     ).backups;
     expect(listed.artifacts[0].file).toBe('files.tar.gz');
+  });
+
+  it('a config pipeline without transforms: compresses as backup does: zstd for postgres, gzip for files', async () => {
+    const service = join(dir, 'config-service');
+    await mkdir(service, { recursive: true });
+    await writeFile(join(service, '.env'), 'MODE=test\n');
+    await writeFile(
+      join(service, 'nexus-backup.yaml'),
+      [
+        'repositories:',
+        `  local: ${join(dir, 'config-repo')}`,
+        'pipelines:',
+        '  database: { source: { use: postgres, db: "${APP_URL}" }, to: [ local ] }',
+        '  config: { source: { use: files, paths: [ .env ] }, to: [ local ] }',
+        '  plain: { source: { use: files, paths: [ .env ] }, transforms: [], to: [ local ] }',
+      ].join('\n'),
+    );
+    const result = await runCli(['run'], { cwd: service, env: { ...env, APP_URL: urlOf('app') } });
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.code).toBe(0);
+    const files = async (pipeline: string) =>
+      JSON.parse((await runCli(['list', pipeline, '--from', join(dir, 'config-repo'), '--json'])).stdout)
+        .backups[0].artifacts[0].file;
+    expect(await files('database')).toBe('database.sql.zst');
+    expect(await files('config')).toBe('files.tar.gz');
+    expect(await files('plain')).toBe('files.tar');
   });
 });

@@ -3,6 +3,7 @@ import {
   type BackupTarget,
   NexusError,
   type PlannedTransform,
+  type ProviderRegistry,
   resolveOptions,
   type SourceDefinition,
   type TransformDefinition,
@@ -22,6 +23,8 @@ export interface PlanInput {
   pipeline: string;
   source: ProviderValues;
   transforms: ProviderValues[];
+  /** The transforms are the config's default (no `transforms:`): the source's preferred compressor replaces them. */
+  defaultTransforms?: boolean;
   targets: RepositoryRef[];
 }
 
@@ -31,8 +34,9 @@ export async function buildBackupPlan(input: PlanInput, runtime: Runtime): Promi
   const sourceDefinition = await registry.load('source', input.source.name);
   const sourceOptions = resolveProviderOptions(sourceDefinition, input.source, runtime.env);
   const transforms: PlannedTransform[] = [];
-  rejectDuplicates(input.transforms.map((use) => use.name));
-  for (const use of input.transforms) {
+  const uses = withPreferredCompression(input, sourceDefinition, registry);
+  rejectDuplicates(uses.map((use) => use.name));
+  for (const use of uses) {
     const definition = await registry.load('transform', use.name);
     const options = resolveProviderOptions(definition, use, runtime.env);
     transforms.push({
@@ -58,6 +62,26 @@ export async function buildBackupPlan(input: PlanInput, runtime: Runtime): Promi
     transforms,
     targets,
   };
+}
+
+/** A config pipeline without `transforms:` compresses like `backup` does: with the source's preferred compressor when installed. */
+function withPreferredCompression(
+  input: PlanInput,
+  source: SourceDefinition,
+  registry: ProviderRegistry,
+): ProviderValues[] {
+  const preferred = source.defaultCompression;
+  if (!input.defaultTransforms || !preferred || !registry.isInstalled('transform', preferred))
+    return input.transforms;
+  const [first] = input.transforms;
+  return [
+    {
+      name: preferred,
+      values: {},
+      path: first?.path ?? `pipelines.${input.pipeline}.transforms (default)`,
+      fromCli: false,
+    },
+  ];
 }
 
 export function resolveProviderOptions(

@@ -75,6 +75,7 @@ export async function runPipeline(
             path: use.path,
             fromCli: false,
           })),
+          defaultTransforms: pipeline.transformsDefaulted === true,
           targets: pipeline.to.map((repository) => ({
             url: repository.url,
             optional: repository.optional,

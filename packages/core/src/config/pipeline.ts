@@ -28,8 +28,8 @@ export interface PipelineContext {
 }
 
 /**
- * Without `transforms:` a pipeline is compressed as the CLI's `backup` is by default (gzip);
- * `transforms: []` stores the source's bytes as they are.
+ * Without `transforms:` a pipeline is compressed as the CLI's `backup` is by default: gzip, or the
+ * source's preferred compressor when installed (postgres: zstd); `transforms: []` stores the bytes as they are.
  */
 export const DEFAULT_TRANSFORMS: readonly string[] = ['gzip'];
 
@@ -67,6 +67,7 @@ export function validatePipeline(
   const config: Partial<PipelineConfig> & { name: string } = {
     name,
     transforms,
+    ...(pipeline.transforms === undefined ? { transformsDefaulted: true } : {}),
     to,
     path: formatKeyPath(path),
   };

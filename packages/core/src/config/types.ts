@@ -43,6 +43,8 @@ export interface PipelineConfig {
   name: string;
   source: ProviderUse;
   transforms: ProviderUse[];
+  /** True when `transforms:` was not written: the source's preferred compressor may replace the default gzip. */
+  transformsDefaulted?: boolean;
   to: RepositoryConfig[];
   retention?: RetentionPolicy;
   /** A cron expression, checked by the scheduler. */
