@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_BIN, type CliResult, runCli, tempDir } from './helpers/cli.js';
+import { runCli, tempDir } from './helpers/cli.js';
 
 /**
  * Malformed invocations against the real binary: each gets one `error:` line naming what to fix and
@@ -498,21 +497,7 @@ describe('the bin refuses Node.js older than 22 before loading anything', () => 
     // The preload makes this Node report version 20; the bin must stop before importing the CLI.
     const fakeNode20 =
       'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.11.1"})';
-    const result = await new Promise<CliResult>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', fakeNode20, CLI_BIN, 'list', '--from', '/x'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const result = await runCli(['list', '--from', '/x'], { nodeFlags: ['--import', fakeNode20] });
     expect(result.code).toBe(64);
     expect(result.stderr).toBe(
       `error: nexus-backup needs Node.js 22 or newer, but this is Node.js 20.11.1 (${process.execPath}); install Node.js 22+ and run it again\n`,

@@ -16,10 +16,10 @@ export interface CliResult {
 /** Runs the real `nexus-backup` binary as a child process, as an operator's shell or cron would. */
 export function runCli(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; nodeFlags?: string[] } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), CLI_BIN, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, NEXUS_BACKUP_PASSPHRASE: '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

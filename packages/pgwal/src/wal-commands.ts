@@ -22,6 +22,18 @@ const pipelineOption = {
   default: 'wal',
 } as const;
 
+/** Where `wal push` and `wal daemon` write. */
+const toOption = {
+  type: 'string[]',
+  description: "repository path, URL or config name; repeat for several (default: the config pipeline's)",
+  commaSeparated: false,
+} as const;
+
+const transformsOption = {
+  type: 'string[]',
+  description: "transforms in order, e.g. gzip,aes, or none (default: the config pipeline's, else gzip)",
+} as const;
+
 /** `wal push %p` as archive_command. */
 export const walPush = defineCommand({
   path: ['wal', 'push'],
@@ -29,16 +41,9 @@ export const walPush = defineCommand({
     "archive one WAL file (archive_command = 'nexus-backup wal push %p --to /backups'); durable before exit 0",
   arguments: [{ name: 'path', description: '%p: the WAL file to archive', required: true }],
   options: {
-    to: {
-      type: 'string[]',
-      description: "repository path, URL or config name; repeat for several (default: the config pipeline's)",
-      commaSeparated: false,
-    },
+    to: toOption,
     pipeline: pipelineOption,
-    transforms: {
-      type: 'string[]',
-      description: "transforms in order, e.g. gzip,aes, or none (default: the config pipeline's, else gzip)",
-    },
+    transforms: transformsOption,
     spool: {
       type: 'string',
       description:
@@ -109,16 +114,9 @@ export const walDaemon = defineCommand({
       required: true,
       placeholder: 'DIR',
     },
-    to: {
-      type: 'string[]',
-      description: "repository path, URL or config name; repeat for several (default: the config pipeline's)",
-      commaSeparated: false,
-    },
+    to: toOption,
     pipeline: pipelineOption,
-    transforms: {
-      type: 'string[]',
-      description: "transforms in order, e.g. gzip,aes, or none (default: the config pipeline's, else gzip)",
-    },
+    transforms: transformsOption,
     once: {
       type: 'boolean',
       description: 'archive what is spooled now, then exit (non-zero if any push failed)',

@@ -1,4 +1,5 @@
 import { NexusError, type RecoverySupport } from '@nexus-backup/core';
+import { liveUrl } from './live-target.js';
 
 /** The swap code (and pg) load only when `recover` runs, so `--help` stays light. */
 const load = () => import('./swap-database.js');
@@ -6,16 +7,11 @@ const load = () => import('./swap-database.js');
 /** `recover` for a database: restored beside as `<db>_recovery_<stamp>`, swapped in by two renames in one transaction. */
 export const databaseRecovery: RecoverySupport = {
   describeLive(target) {
-    if (typeof target.db !== 'string' || target.db === '') {
-      throw new NexusError('CONFIG', 'the database to recover is unknown', {
-        provider: 'postgres',
-        hint: "set the pipeline source's db (e.g. ${DATABASE_URL}) or db: on the recovery.restore item",
-      });
-    }
     try {
-      const url = new URL(target.db);
+      const url = new URL(liveUrl(target));
       return `database ${decodeURIComponent(url.pathname.slice(1))} on ${url.host}`;
-    } catch {
+    } catch (error) {
+      if (error instanceof NexusError) throw error;
       return 'database (unparsable URL)';
     }
   },

@@ -3,6 +3,7 @@ import type { Client } from 'pg';
 import { connectTo, urlForDatabase } from '../restore/connection.js';
 import { redactConnectionUrl } from '../restore/redact-url.js';
 import { dropDeadTemporaryDatabases } from '../restore/target-database.js';
+import { liveUrl } from './live-target.js';
 
 /** The three names of one database recovery: live, restored beside it, and the old state moved aside. */
 export interface DatabaseSwap {
@@ -12,16 +13,6 @@ export interface DatabaseSwap {
 }
 
 const MAX_NAME_BYTES = 63;
-
-export function liveUrl(target: OptionValues): string {
-  if (typeof target.db !== 'string' || target.db === '') {
-    throw new NexusError('CONFIG', 'the database to recover is unknown', {
-      provider: 'postgres',
-      hint: "set the pipeline source's db (e.g. ${DATABASE_URL}) or db: on the recovery.restore item",
-    });
-  }
-  return target.db;
-}
 
 export function liveDatabaseName(target: OptionValues): string {
   const url = new URL(liveUrl(target));
