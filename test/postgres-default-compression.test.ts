@@ -61,7 +61,7 @@ describe('default compression of postgres backups', () => {
       'bash',
       [
         '-c',
-        'set -o pipefail; cat "${@:2}" | zstd -dc | psql -X -q -v ON_ERROR_STOP=1 -d "$1"',
+        'set -o pipefail; url="$1"; shift; cat "$@" | zstd -dc | psql -X -q -v ON_ERROR_STOP=1 -d "$url"',
         'bash',
         urlOf('via_psql'),
         ...paths,
@@ -97,7 +97,7 @@ describe('default compression of postgres backups', () => {
       'bash',
       [
         '-c',
-        'set -o pipefail; cat "${@:2}" | gunzip -c | psql -X -q -v ON_ERROR_STOP=1 -d "$1"',
+        'set -o pipefail; url="$1"; shift; cat "$@" | gunzip -c | psql -X -q -v ON_ERROR_STOP=1 -d "$url"',
         'bash',
         urlOf('via_gunzip'),
         ...paths,
