@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { NexusError } from '@nexus-backup/core';
+import { NexusError, type RestoreArtifact } from '@nexus-backup/core';
 
 /** Connections of a parallel restore into a new database when --jobs is not given: the cores, at most 4. */
 export function defaultRestoreJobs(): number {
@@ -46,4 +46,25 @@ export function parallelRestorePlan(
     );
   }
   return { target: { db: target.db }, jobs };
+}
+
+/**
+ * The backup's first database artifact (`globals.sql` skipped and released), and an iterator that
+ * yields it again followed by the rest, for a restore that reads the artifacts as one script.
+ */
+export async function peekDatabaseArtifact(
+  iterator: AsyncIterator<RestoreArtifact>,
+): Promise<{ first: RestoreArtifact | undefined; replay: AsyncIterator<RestoreArtifact> }> {
+  let next = await iterator.next();
+  while (!next.done && next.value.name === 'globals.sql') {
+    next.value.stream.destroy();
+    next = await iterator.next();
+  }
+  const first = next.done ? undefined : next.value;
+  const replay = (async function* () {
+    if (first === undefined) return;
+    yield first;
+    for (let more = await iterator.next(); !more.done; more = await iterator.next()) yield more.value;
+  })();
+  return { first, replay };
 }
