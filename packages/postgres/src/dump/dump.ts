@@ -12,7 +12,14 @@ import { relationMatcher } from './select.js';
 import { lockTables, openSnapshot } from './snapshot.js';
 import { StreamSet } from './stream-set.js';
 import { DumpConnections, lockForWorker } from './workers.js';
-import { type TableOf, writeData, writePostData, writePreData } from './write.js';
+import {
+  type DataCallbacks,
+  isDataObject,
+  type TableOf,
+  writeData,
+  writePostData,
+  writePreData,
+} from './write.js';
 
 export const PRE_DATA = 'pre-data.sql';
 export const POST_DATA = 'post-data.sql';
@@ -108,15 +115,18 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     };
     const pool = connections;
     const streams = new StreamSet(ctx, () => pool.close());
-    const dataArtifacts = parts.data.map((part, index): Artifact => {
-      const rows: { [table: string]: Json } = {};
-      const copyStatement = (object: DumpObject) =>
-        object.copy?.where === undefined ? selected?.copyStatement(object) : undefined;
+    const copyStatement = (object: DumpObject) =>
+      object.copy?.where === undefined ? selected?.copyStatement(object) : undefined;
+    /** Bytes written on a connection of the pool, taken when the stream is first read. */
+    const onConnection = (
+      write: (callbacks: DataCallbacks) => AsyncIterable<Buffer>,
+      rows: { [table: string]: Json },
+    ) =>
       async function* bytes(): AsyncGenerator<Buffer> {
         const worker = await pool.acquire(ctx.signal);
         let done = false;
         try {
-          yield* writeData(part.objects, partOptions, {
+          yield* write({
             copyOut: (object) => copyOut(pool, worker, object, rows, copyStatement(object)),
             largeObjectOut: (object) => largeObjectOut(worker, object.largeObject as number),
           });
@@ -125,26 +135,39 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
           // A connection left in the middle of a COPY is of no use to the next artifact.
           if (done) pool.release(worker);
         }
-      }
+      };
+    const tablesOf = (objects: DumpObject[]) =>
+      objects.flatMap((object) => (object.kind === 'table-data' ? [object.name] : []));
+    const dataArtifacts = parts.data.map((part, index): Artifact => {
+      const rows: { [table: string]: Json } = {};
+      const bytes = onConnection((callbacks) => writeData(part.objects, partOptions, callbacks), rows);
       return {
         name: dataArtifactName(index),
         stream: streams.add(bytes(), { holdsConnection: true }),
         expectedBytes: part.estimatedBytes,
         meta: {
           part: 'data',
-          tables: part.objects.flatMap((object) => (object.kind === 'table-data' ? [object.name] : [])),
+          tables: tablesOf(part.objects),
           rows,
           ...(part.largeObjects ? { largeObjects: true } : {}),
         },
       };
     });
+    // Usually schema only; the data of a table created after a post-data object stays in it (parts.ts).
+    const postRows: { [table: string]: Json } = {};
+    const postTables = tablesOf(parts.postData);
+    const postData = (callbacks: DataCallbacks) =>
+      writePostData(parts.postData, objects, partOptions, callbacks);
+    const readsData = parts.postData.some(isDataObject);
     const artifacts: Artifact[] = [
       { name: PRE_DATA, stream: streams.add(writePreData(parts.preData, partOptions)), meta },
       ...dataArtifacts,
       {
         name: POST_DATA,
-        stream: streams.add(writePostData(parts.postData, objects, partOptions)),
-        meta: { part: 'post-data' },
+        stream: readsData
+          ? streams.add(onConnection(postData, postRows)(), { holdsConnection: true })
+          : streams.add(postData(NO_DATA)),
+        meta: { part: 'post-data', ...(readsData ? { tables: postTables, rows: postRows } : {}) },
       },
     ];
     streams.sealed();
@@ -165,6 +188,16 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     });
   }
 }
+
+/** For a post-data artifact without data: nothing of it reads from the server. */
+const NO_DATA: DataCallbacks = {
+  copyOut: () => {
+    throw new Error('post-data without data read table data');
+  },
+  largeObjectOut: () => {
+    throw new Error('post-data without data read a large object');
+  },
+};
 
 /** One table's COPY on `worker`, its row count recorded under the table's name. */
 async function* copyOut(
