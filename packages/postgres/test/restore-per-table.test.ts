@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { isNexusError, type NexusError } from '@nexus-backup/core';
 import { createTestContext } from '@nexus-backup/testkit';
 import {
@@ -117,6 +117,22 @@ describe.each(majors)('PostgreSQL %i: parallel restore of a per-table backup', (
         { t: 'small', tuples: 100, unfrozen: 0 },
       ]);
     });
+  });
+
+  it('opens no more artifact streams at once than it has connections', async () => {
+    const held = backups.big as HeldArtifact[];
+    let open = 0;
+    let most = 0;
+    const streamOf = (artifact: HeldArtifact) => {
+      const stream = Readable.from([artifact.bytes]);
+      most = Math.max(most, ++open);
+      stream.once('close', () => open--);
+      return stream;
+    };
+    await restore(held, { db: server.url('postgres'), createDb: 'big_one_open' }, 1, streamOf);
+    expect(most).toBe(1);
+    await restore(held, { db: server.url('postgres'), createDb: 'big_two_open' }, 2, streamOf);
+    expect(most).toBe(2);
   });
 
   it('restores into an empty --db on 3 connections, the same database as the source', async () => {

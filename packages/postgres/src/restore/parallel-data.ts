@@ -15,8 +15,8 @@ interface Worker {
 /**
  * Loads the data artifacts of a per-table backup on up to `jobs` connections at once, each artifact
  * in its own transaction on its own connection, in the order they are submitted (the manifest's:
- * largest first). `submit` waits for a free connection, so no more than `jobs` artifact streams (each
- * holding a repository read) are open. The first failure stops the rest: their backends are
+ * largest first). The caller opens the next artifact after `free()`, so no more than `jobs` artifact
+ * streams (each holding a repository read) are open. The first failure stops the rest: their backends are
  * terminated (their transactions roll back) and their streams destroyed; it is thrown from the next
  * `submit`, `race` or `finish`.
  */
@@ -45,6 +45,15 @@ export class ParallelData {
   private readonly onAbort = (): void => {
     this.stop(new NexusError('ABORTED', 'the restore was aborted', { provider: 'postgres' }));
   };
+
+  /**
+   * Resolves once a connection is free, so the next artifact is opened only then (at most `jobs`
+   * artifact streams are open); rejects with the first failure.
+   */
+  async free(): Promise<void> {
+    while (this.failure === undefined && this.busy() >= this.jobs) await this.nextChange();
+    if (this.failure !== undefined) throw this.failure;
+  }
 
   /** Starts loading `artifact` once a connection is free; rejects with the first failure. */
   async submit(artifact: RestoreArtifact): Promise<void> {

@@ -113,7 +113,9 @@ async function load(
     phases.preDataMs = Date.now() - phase;
 
     phase = Date.now();
-    const following = () => {
+    // The next artifact is opened only when a connection is free for it.
+    const following = async () => {
+      await data.free();
       pending = rest.next();
       return data.race(pending);
     };
