@@ -8,6 +8,7 @@ import type { Artifact, RestoreArtifact } from '@nexus-backup/core';
 import { createTestContext } from '@nexus-backup/testkit';
 import { type PostgresMajor, type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSource, loadFixtureSet, loadZoo, psqlFile } from './dump-support.js';
 
@@ -185,6 +186,45 @@ describe.each(majors)('PostgreSQL %i: a parallel dump (--jobs)', (major) => {
       );
     }
     expect(await dumpSessions(server)).toBe(0);
+  });
+
+  it('a worker that meets DDL queued behind the dump fails it naming the table, instead of deadlocking; the other connections close', async () => {
+    const artifacts = await startBackup(3);
+    // Two sessions queue for exclusive locks behind the dump's ACCESS SHARE locks on the big tables.
+    const blockers = [
+      new pg.Client({ connectionString: sourceUrl }),
+      new pg.Client({ connectionString: sourceUrl }),
+    ];
+    await Promise.all(blockers.map((client) => client.connect()));
+    try {
+      const altered = [
+        blockers[0]?.query('ALTER TABLE app.big_one ADD COLUMN extra integer'),
+        blockers[1]?.query('ALTER TABLE app.big_two ADD COLUMN extra integer'),
+      ];
+      for (let waiting = 0; waiting < 2; ) {
+        const { rows } = await server.admin.query<{ n: string }>(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE app.big_%'",
+        );
+        waiting = Number(rows[0]?.n);
+        if (waiting < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await expect(storeSideBySide(artifacts, 'blocked')).rejects.toThrow(
+        /another session is waiting for an exclusive lock on app\.big_(one|two), so a parallel dump cannot read it/,
+      );
+      // What core does when one artifact fails: the others are cancelled.
+      for (const artifact of artifacts) artifact.stream.destroy();
+      await Promise.all(altered);
+      let sessions = 1;
+      for (let attempt = 0; attempt < 50 && sessions > 0; attempt++) {
+        sessions = await dumpSessions(server);
+        if (sessions > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(sessions).toBe(0);
+      await blockers[0]?.query('ALTER TABLE app.big_one DROP COLUMN extra');
+      await blockers[1]?.query('ALTER TABLE app.big_two DROP COLUMN extra');
+    } finally {
+      await Promise.all(blockers.map((client) => client.end()));
+    }
   });
 
   it('marks each pre-data and post-data object with one JSON line naming its table', async () => {
