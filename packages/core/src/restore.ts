@@ -10,6 +10,7 @@ import type {
 } from './contracts.js';
 import { NexusError } from './errors.js';
 import { VerifyingStream } from './hashing.js';
+import { LazyReadable } from './lazy-readable.js';
 import type { ManifestArtifact } from './manifest.js';
 import { defaultOptions } from './options.js';
 import { ProgressStream } from './progress-stream.js';
@@ -63,7 +64,11 @@ export async function verifyBeforeUnauthenticatedDecode(
   }
 }
 
-/** Every artifact of the backup, decoded and checked against both manifest hashes as it streams. */
+/**
+ * Every artifact of the backup, decoded and checked against both manifest hashes as it streams. Each
+ * stream opens on its first read: a source that destroys an artifact's stream unread (a restore of some
+ * tables) never downloads or decodes it.
+ */
 export async function* decodedArtifacts(
   plan: Pick<RestorePlan, 'repository' | 'backup' | 'stages'>,
   ctx: RunContext,
@@ -71,19 +76,13 @@ export async function* decodedArtifacts(
   for (const artifact of plan.backup.manifest.artifacts) {
     yield {
       name: artifact.name,
-      stream: await openDecoded(plan, artifact, ctx),
+      stream: new LazyReadable(() =>
+        openDecodedArtifact(plan.repository, plan.backup, plan.stages, artifact, ctx),
+      ),
       rawBytes: artifact.raw.bytes,
       meta: artifact.meta,
     };
   }
-}
-
-async function openDecoded(
-  plan: Pick<RestorePlan, 'repository' | 'backup' | 'stages'>,
-  artifact: ManifestArtifact,
-  ctx: RunContext,
-): Promise<Readable> {
-  return openDecodedArtifact(plan.repository, plan.backup, plan.stages, artifact, ctx);
 }
 
 /**
