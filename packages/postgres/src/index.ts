@@ -172,6 +172,19 @@ const restoreOptions = {
     default: 1,
     placeholder: 'N',
   },
+  table: {
+    type: 'string[]',
+    description:
+      'restore only this table (NAME when one schema has it, else SCHEMA.NAME; repeat for more) with its indexes, constraints, triggers and policies and every object of no table (schemas, types, functions, extensions, views over restored tables), reading only its data artifacts; a foreign key or view that needs a table not restored is left out with a warning (exit 1); large objects are not restored; needs a backup with per-table artifacts (older single database.sql backups are refused)',
+    placeholder: 'NAME',
+    commaSeparated: false,
+  },
+  dataOnly: {
+    type: 'boolean',
+    description:
+      "with --table: only those tables' rows and their own sequences' values, into --db that already has the tables (deferrable foreign keys are checked at commit)",
+    default: false,
+  },
   toDb: {
     type: 'string',
     description:
@@ -271,7 +284,12 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       const iterator = artifacts[Symbol.asyncIterator]();
       try {
         if (target.globalsOnly === true) return await restoreGlobals(ctx, iterator, target);
+        if (Array.isArray(target.table) && target.table.length > 0) {
+          const { restoreTables } = await import('./restore/restore-tables.js');
+          return await restoreTables(ctx, iterator, target);
+        }
         const artifact = await nextArtifact(iterator, ARTIFACT);
+        if (target.dataOnly === true && artifact.meta.dataOnly !== true) throw dataOnlyNeedsTables();
         if (typeof target.toDb === 'string' || target.dryRun === true) {
           // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
           const { mergeInto } = await import('./subset/merge/merge-into.js');
@@ -307,6 +325,14 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       }
     },
   };
+}
+
+/** `restore --data-only` of a whole backup: the rows of which tables? (A data-only backup is rows already.) */
+function dataOnlyNeedsTables(): NexusError {
+  return new NexusError('USAGE', '--data-only restores the rows of the tables named with --table', {
+    provider: 'postgres',
+    hint: 'add --table NAME for each table whose rows to restore',
+  });
 }
 
 /** A postgres backup has `database.sql` and, with --globals, `globals.sql`; the other one is skipped. */

@@ -1,0 +1,290 @@
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { NexusError, type RestoreArtifact } from '@nexus-backup/core';
+import { type ObjectMarker, type ScriptPiece, splitSchemaArtifact } from './object-markers.js';
+import { displayName, qualifiedNamesIn } from './relation-names.js';
+import { readSqlScript } from './sql-script-reader.js';
+
+export interface TableSelectionOptions {
+  /** The tables as the user named them: `table` (unique in the backup) or `schema.table`. */
+  tables: readonly string[];
+  /** Only the tables' rows and their owned sequences' values, for a database that has the schema. */
+  dataOnly: boolean;
+}
+
+export interface SelectedScript {
+  /** One plain SQL script: what of the backup the selected tables need, in manifest order. */
+  script: Readable;
+  /** The tables restored, as `schema.table`; final once the script was read to its end. */
+  tables: string[];
+  /** What the tables needed but could not have (filled while the script is read). */
+  warnings: string[];
+}
+
+const GLOBALS = 'globals.sql';
+/** Objects of these kinds keep their bodies as strings the server does not check on restore. */
+const ROUTINES = new Set(['function', 'aggregate', 'procedure']);
+/** Kinds whose name other objects use as a relation (and so may need it). */
+const RELATIONS = new Set(['table', 'view', 'matview', 'sequence']);
+const REFRESH = /^REFRESH\s+MATERIALIZED\s+VIEW\b/i;
+const PARTITION_OF =
+  /\bPARTITION\s+OF\s+((?:"(?:[^"]|"")*"|[^\s"(.;]+)\s*\.\s*(?:"(?:[^"]|"")*"|[^\s"(.;]+))/i;
+
+/**
+ * A restore of some tables from a per-table backup (`restore --table`): reads the pre-data artifact,
+ * resolves the names (a usage error before anything is restored when one matches no table or several),
+ * and returns one script holding the objects that belong to no table, the selected tables and what
+ * belongs to them, and the data of those tables only. Data artifacts holding none of the tables are
+ * destroyed unread, so they are never downloaded or decoded; grouped ones are read and the COPY blocks
+ * of other tables skipped. An object that needs a relation that is not restored (a foreign key to
+ * another table, a view over one) is left out with a warning naming both.
+ */
+export async function selectTables(
+  iterator: AsyncIterator<RestoreArtifact>,
+  options: TableSelectionOptions,
+): Promise<SelectedScript> {
+  const first = await nextDatabaseArtifact(iterator);
+  if (first === undefined) {
+    throw new NexusError('NOT_FOUND', 'the backup has no database artifacts', {
+      provider: 'postgres',
+      hint: 'restore a backup made by the postgres source',
+    });
+  }
+  if (first.meta.layout !== 'per-table') {
+    first.stream.destroy();
+    throw new NexusError(
+      'USAGE',
+      `--table needs a backup with per-table artifacts; this one is a single ${first.name}, made before them`,
+      {
+        provider: 'postgres',
+        hint: 'restore it whole (--create-db) and copy the tables from there, or take a new backup to restore tables from',
+      },
+    );
+  }
+  const selection = new TableSelection(options);
+  let preData: { pieces: ScriptPiece[]; trailer: string } | undefined;
+  let firstData: RestoreArtifact | undefined;
+  if (first.meta.part === 'pre-data') {
+    preData = splitSchemaArtifact(await buffer(first.stream), first.name);
+    selection.resolveFrom(preData.pieces);
+  } else {
+    // A data-only backup has no pre-data: the names are matched against the data artifacts' tables.
+    firstData = first;
+  }
+
+  async function* script(): AsyncGenerator<Buffer> {
+    if (preData !== undefined) yield Buffer.from(selection.filterSchema(preData, 'pre-data'));
+    let artifact = firstData;
+    for (;;) {
+      if (artifact === undefined) {
+        artifact = await nextDatabaseArtifact(iterator);
+        if (artifact === undefined) break;
+      }
+      const current = artifact;
+      artifact = undefined;
+      if (current.meta.part === 'post-data') {
+        const schema = splitSchemaArtifact(await buffer(current.stream), current.name);
+        yield Buffer.from(selection.filterSchema(schema, 'post-data'));
+      } else if (current.meta.part === 'data' && selection.needsData(current.meta)) {
+        yield* selection.filterData(current);
+      } else {
+        current.stream.destroy();
+      }
+    }
+    selection.finish();
+  }
+
+  return { script: Readable.from(script()), tables: selection.tables, warnings: selection.warnings };
+}
+
+/** The next artifact of the database itself; `globals.sql` (roles, made with --globals) is skipped unread. */
+async function nextDatabaseArtifact(
+  iterator: AsyncIterator<RestoreArtifact>,
+): Promise<RestoreArtifact | undefined> {
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    if (next.value.name !== GLOBALS) return next.value;
+    next.value.stream.destroy();
+  }
+  return undefined;
+}
+
+/** The tables chosen and what is known of the backup's relations, as the artifacts go by. */
+class TableSelection {
+  readonly tables: string[] = [];
+  readonly warnings: string[] = [];
+  private selected: Set<string> | undefined;
+  /** Relations of the backup that the restore does not create: other tables, views left out. */
+  private readonly notRestored = new Set<string>();
+  /** Relations besides the tables that are restored (views, sequences): their own objects come too. */
+  private readonly keptRelations = new Set<string>();
+  /** Data-only backups: tables seen in the data artifacts' metadata, to resolve the names at the end. */
+  private readonly seenTables = new Set<string>();
+
+  constructor(private readonly options: TableSelectionOptions) {}
+
+  /** Resolves the names against the tables of the pre-data artifact; partitions come with their table. */
+  resolveFrom(pieces: readonly ScriptPiece[]): void {
+    const tables = pieces.filter((piece) => piece.first && piece.marker?.kind === 'table');
+    const names = tables.map((piece) => (piece.marker as ObjectMarker).name);
+    const selected = resolveNames(this.options.tables, names);
+    for (const piece of tables) {
+      const name = (piece.marker as ObjectMarker).name;
+      const parent = PARTITION_OF.exec(piece.sql)?.[1];
+      const parentName = parent === undefined ? undefined : displayName(parent);
+      if (parentName === undefined) continue;
+      if (selected.has(parentName)) selected.add(name);
+      else if (selected.has(name)) {
+        throw new NexusError(
+          'USAGE',
+          `table ${name} is a partition of ${parentName}, which is not selected`,
+          { provider: 'postgres', hint: `add --table ${parentName} (its partitions come with it)` },
+        );
+      }
+    }
+    this.select(selected, names);
+  }
+
+  private select(selected: Set<string>, all: Iterable<string>): void {
+    this.selected = selected;
+    this.tables.splice(0, this.tables.length, ...[...selected].sort());
+    for (const table of all) if (!selected.has(table)) this.notRestored.add(table);
+  }
+
+  /** Whether a data artifact holds rows of a selected table (an artifact without a table list is read). */
+  needsData(meta: RestoreArtifact['meta']): boolean {
+    if (meta.largeObjects === true) return false;
+    const tables = meta.tables;
+    if (!Array.isArray(tables)) return true;
+    for (const table of tables) if (typeof table === 'string') this.seenTables.add(table);
+    return tables.some((table) => typeof table === 'string' && this.wants(table));
+  }
+
+  private wants(table: string): boolean {
+    if (this.selected !== undefined) return this.selected.has(table);
+    return this.options.tables.some((name) => table === name || table.endsWith(`.${name}`));
+  }
+
+  /** A data artifact's header statements and the COPY blocks of the selected tables. */
+  async *filterData(artifact: RestoreArtifact): AsyncGenerator<Buffer> {
+    for await (const event of readSqlScript(artifact.stream)) {
+      if (event.kind === 'meta') {
+        throw new NexusError(
+          'INTEGRITY',
+          `${artifact.name} line ${event.line}: a psql command (\\${event.name}) in a data artifact`,
+          { provider: 'postgres' },
+        );
+      }
+      if (event.kind === 'statement') {
+        yield Buffer.from(`${event.sql}\n`);
+        continue;
+      }
+      const table = displayName(event.table) ?? event.table;
+      this.seenTables.add(table);
+      if (!this.wants(table)) continue; // the reader skips the data nobody reads
+      yield Buffer.from(`${event.sql}\n`);
+      yield* event.data;
+      yield Buffer.from('\\.\n\n');
+    }
+  }
+
+  /** The statements of a pre-data or post-data artifact that the selected tables keep. */
+  filterSchema(schema: { pieces: ScriptPiece[]; trailer: string }, part: string): string {
+    let kept = '';
+    let keepObject = true;
+    const { pieces } = schema;
+    for (let index = 0; index < pieces.length; index++) {
+      const piece = pieces[index] as ScriptPiece;
+      if (piece.marker === undefined) {
+        kept += piece.raw; // the session header
+        continue;
+      }
+      if (REFRESH.test(piece.sql)) {
+        // Materialized view refreshes come after the last object, without a marker of their own.
+        if (!this.options.dataOnly && !this.needsMissing(piece.sql)) kept += piece.raw;
+        continue;
+      }
+      if (piece.first) {
+        const statements = [piece.sql];
+        for (let next = index + 1; next < pieces.length && !(pieces[next] as ScriptPiece).first; next++)
+          statements.push((pieces[next] as ScriptPiece).sql);
+        keepObject = this.keeps(piece.marker, statements.join('\n'));
+      }
+      if (keepObject) kept += piece.raw;
+    }
+    if (part === 'pre-data' && this.options.dataOnly) kept += 'SET CONSTRAINTS ALL DEFERRED;\n\n';
+    return part === 'post-data' ? kept + schema.trailer : kept;
+  }
+
+  /** Decides one object of a schema artifact; records the relations it makes or leaves out. */
+  private keeps(marker: ObjectMarker, sql: string): boolean {
+    if (this.options.dataOnly) {
+      // Only the sequence values of the tables' own sequences; the schema is there already.
+      return marker.kind === 'sequence-set' && marker.table !== undefined && this.wants(marker.table);
+    }
+    const relation = RELATIONS.has(marker.kind);
+    if (marker.table !== undefined && !this.wants(marker.table) && !this.keptRelations.has(marker.table)) {
+      if (relation) this.notRestored.add(marker.name);
+      return false;
+    }
+    if (marker.kind === 'table' || ROUTINES.has(marker.kind)) return true;
+    const missing = this.missingIn(sql, marker.table);
+    if (missing.length > 0) {
+      if (relation) this.notRestored.add(marker.name);
+      const needs = missing.join(', ');
+      this.warnings.push(
+        `left out ${describeKind(marker.kind)} ${marker.name}: it needs ${needs}, which ${missing.length > 1 ? 'are' : 'is'} not restored (add --table for ${missing.length > 1 ? 'them' : 'it'} to keep it)`,
+      );
+      return false;
+    }
+    if (relation) this.keptRelations.add(marker.name);
+    return true;
+  }
+
+  private needsMissing(sql: string): boolean {
+    return this.missingIn(sql, undefined).length > 0;
+  }
+
+  private missingIn(sql: string, own: string | undefined): string[] {
+    return [...qualifiedNamesIn(sql)].filter((name) => name !== own && this.notRestored.has(name)).sort();
+  }
+
+  /** A data-only backup resolves the names against every table its data artifacts held. */
+  finish(): void {
+    if (this.selected !== undefined) return;
+    const selected = resolveNames(this.options.tables, [...this.seenTables]);
+    this.select(selected, this.seenTables);
+  }
+}
+
+/** `--table` names to tables of the backup: exact `schema.table`, or a table name unique across schemas. */
+export function resolveNames(requested: readonly string[], tables: readonly string[]): Set<string> {
+  const selected = new Set<string>();
+  for (const name of requested) {
+    const exact = tables.filter((table) => table === name);
+    const candidates = exact.length > 0 ? exact : tables.filter((table) => table.endsWith(`.${name}`));
+    if (candidates.length === 1) {
+      selected.add(candidates[0] as string);
+      continue;
+    }
+    if (candidates.length > 1) {
+      throw new NexusError(
+        'USAGE',
+        `--table ${name} matches ${candidates.length} tables: ${[...candidates].sort().join(', ')}`,
+        { provider: 'postgres', hint: 'name one as schema.table' },
+      );
+    }
+    const listed = [...tables].sort();
+    const shown = listed.length > 40 ? `${listed.slice(0, 40).join(', ')}, ...` : listed.join(', ');
+    throw new NexusError(
+      'USAGE',
+      `--table ${name}: the backup has no such table; its tables are: ${shown || '(none)'}`,
+      { provider: 'postgres', hint: 'name a table of the backup, as table or schema.table' },
+    );
+  }
+  return selected;
+}
+
+function describeKind(kind: string): string {
+  if (kind === 'matview') return 'materialized view';
+  return kind.replaceAll('-', ' ');
+}

@@ -1,0 +1,196 @@
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { isNexusError, type RestoreArtifact } from '@nexus-backup/core';
+import { describe, expect, it } from 'vitest';
+import { qualifiedNamesIn } from '../src/restore/relation-names.js';
+import { selectTables } from '../src/restore/select-tables.js';
+
+const HEADER = "SET client_encoding = 'UTF8';\nSELECT pg_catalog.set_config('search_path', '', false);\n\n";
+
+function object(kind: string, name: string, table: string | undefined, sql: string): string {
+  const marker = JSON.stringify({ kind, name, ...(table ? { table } : {}) });
+  return `-- nexus-object: ${marker}\n-- ${kind.toUpperCase()}: ${name}\n${sql}\n\n`;
+}
+
+const PRE_DATA =
+  HEADER +
+  object('schema', 'audit', undefined, 'CREATE SCHEMA audit;') +
+  object(
+    'function',
+    'public.touch()',
+    undefined,
+    'CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$\n-- nexus-object: {"kind":"table","name":"public.fake"}\nBEGIN PERFORM 1 FROM public.parents; RETURN NEW; END $$;',
+  ) +
+  object('table', 'public.parents', 'public.parents', 'CREATE TABLE public.parents (id integer NOT NULL);') +
+  object(
+    'table',
+    'public.children',
+    'public.children',
+    'CREATE TABLE public.children (id integer NOT NULL, parent integer);',
+  ) +
+  object('table', 'audit.children', 'audit.children', 'CREATE TABLE audit.children (id integer);') +
+  object(
+    'view',
+    'public.parent_names',
+    undefined,
+    'CREATE VIEW public.parent_names AS\n SELECT p.id FROM public.parents p;',
+  ) +
+  object(
+    'view',
+    'public.child_ids',
+    undefined,
+    'CREATE VIEW public.child_ids AS\n SELECT c.id FROM public.children c;',
+  );
+
+const DATA_1 =
+  HEADER +
+  '-- DATA: public.parents\nCOPY public.parents (id) FROM stdin;\n1\n2\n\\.\n\n' +
+  '-- DATA: audit.children\nCOPY audit.children (id) FROM stdin;\n7\n\\.\n\n';
+const DATA_2 = `${HEADER}-- DATA: public.children\nCOPY public.children (id, parent) FROM stdin;\n10\t1\n\\.\n\n`;
+
+const POST_DATA =
+  HEADER +
+  object(
+    'sequence-set',
+    'public.children_id_seq',
+    'public.children',
+    "SELECT pg_catalog.setval('public.children_id_seq', 10, true);",
+  ) +
+  object(
+    'constraint',
+    'public.parents.parents_pkey',
+    'public.parents',
+    'ALTER TABLE ONLY public.parents\n    ADD CONSTRAINT parents_pkey PRIMARY KEY (id);',
+  ) +
+  object(
+    'foreign-key',
+    'public.children.children_parent_fkey',
+    'public.children',
+    'ALTER TABLE ONLY public.children\n    ADD CONSTRAINT children_parent_fkey FOREIGN KEY (parent) REFERENCES public.parents(id);',
+  ) +
+  '-- MATERIALIZED VIEW DATA\n' +
+  '--\n-- end of dump\n--\n';
+
+/** A per-table backup's artifacts as core yields them, recording which streams were read. */
+function artifacts(read: string[]): AsyncIterator<RestoreArtifact> {
+  const list: [string, string, Record<string, unknown>][] = [
+    ['pre-data.sql', PRE_DATA, { part: 'pre-data', layout: 'per-table', format: 'plain-sql' }],
+    ['data-0001.sql', DATA_1, { part: 'data', tables: ['public.parents', 'audit.children'] }],
+    ['data-0002.sql', DATA_2, { part: 'data', tables: ['public.children'] }],
+    ['post-data.sql', POST_DATA, { part: 'post-data' }],
+  ];
+  async function* generate(): AsyncGenerator<RestoreArtifact> {
+    for (const [name, body, meta] of list) {
+      const stream = new Readable({
+        read() {
+          if (!read.includes(name)) read.push(name);
+          this.push(body);
+          this.push(null);
+        },
+      });
+      yield { name, stream, rawBytes: body.length, meta: meta as RestoreArtifact['meta'] };
+    }
+  }
+  return generate();
+}
+
+async function select(tables: string[], dataOnly = false) {
+  const read: string[] = [];
+  const selection = await selectTables(artifacts(read), { tables, dataOnly });
+  const script = await text(selection.script);
+  return { script, read, selection };
+}
+
+describe('selecting tables from a per-table backup', () => {
+  it('keeps the table, its objects and the objects of no table; skips unread the data artifacts of other tables', async () => {
+    const { script, read, selection } = await select(['parents']);
+    expect(selection.tables).toEqual(['public.parents']);
+    expect(read).toEqual(['pre-data.sql', 'data-0001.sql', 'post-data.sql']);
+    expect(script).toContain('CREATE SCHEMA audit;');
+    expect(script).toContain('CREATE FUNCTION public.touch()');
+    expect(script).toContain('CREATE TABLE public.parents');
+    expect(script).toContain('CREATE VIEW public.parent_names');
+    expect(script).toContain('ADD CONSTRAINT parents_pkey');
+    expect(script).toContain('COPY public.parents (id) FROM stdin;\n1\n2\n\\.\n');
+    for (const absent of [
+      'CREATE TABLE public.children',
+      'audit.children (id)',
+      'child_ids',
+      'children_parent_fkey',
+      'setval',
+    ])
+      expect(script).not.toContain(absent);
+    expect(selection.warnings).toEqual([
+      'left out view public.child_ids: it needs public.children, which is not restored (add --table for it to keep it)',
+    ]);
+  });
+
+  it('leaves out a foreign key to a table not selected, naming it, but keeps the table and its sequence value', async () => {
+    const { script, selection } = await select(['public.children']);
+    expect(script).toContain('CREATE TABLE public.children');
+    expect(script).toContain("setval('public.children_id_seq'");
+    expect(script).not.toContain('children_parent_fkey');
+    expect(script).not.toContain('parent_names');
+    expect(selection.warnings).toEqual([
+      'left out view public.parent_names: it needs public.parents, which is not restored (add --table for it to keep it)',
+      'left out foreign key public.children.children_parent_fkey: it needs public.parents, which is not restored (add --table for it to keep it)',
+    ]);
+  });
+
+  it('keeps the foreign key when both tables are selected', async () => {
+    const { script, selection } = await select(['parents', 'public.children']);
+    expect(script).toContain('children_parent_fkey');
+    expect(selection.warnings).toEqual([]);
+  });
+
+  it("data only: the header, the rows and the tables' own sequence values, no schema", async () => {
+    const { script, selection } = await select(['public.children'], true);
+    expect(script).not.toMatch(/CREATE|ALTER/);
+    expect(script).toContain('SET CONSTRAINTS ALL DEFERRED;');
+    expect(script).toContain('COPY public.children (id, parent) FROM stdin;\n10\t1\n\\.\n');
+    expect(script).toContain("setval('public.children_id_seq', 10, true)");
+    expect(selection.warnings).toEqual([]);
+  });
+
+  it('a name in two schemas is a usage error listing both; an unknown name lists the tables', async () => {
+    const failure = async (tables: string[]) => {
+      try {
+        await select(tables);
+      } catch (error) {
+        if (isNexusError(error)) return error;
+      }
+      throw new Error('expected a usage error');
+    };
+    const ambiguous = await failure(['children']);
+    expect(ambiguous.code).toBe('USAGE');
+    expect(ambiguous.message).toBe('--table children matches 2 tables: audit.children, public.children');
+    const unknown = await failure(['orders']);
+    expect(unknown.code).toBe('USAGE');
+    expect(unknown.message).toBe(
+      '--table orders: the backup has no such table; its tables are: audit.children, public.children, public.parents',
+    );
+  });
+
+  it('refuses a backup in the single-artifact layout, saying why', async () => {
+    async function* single(): AsyncGenerator<RestoreArtifact> {
+      yield {
+        name: 'database.sql',
+        stream: Readable.from([PRE_DATA]),
+        rawBytes: 0,
+        meta: { format: 'plain-sql' },
+      };
+    }
+    await expect(selectTables(single(), { tables: ['parents'], dataOnly: false })).rejects.toThrow(
+      /--table needs a backup with per-table artifacts; this one is a single database\.sql/,
+    );
+  });
+});
+
+describe('relation names in SQL', () => {
+  it('finds schema-qualified names outside strings and comments, quoted ones exact, unquoted ones folded', () => {
+    const names = qualifiedNamesIn(
+      `SELECT a.x, "My Schema"."T"."col" FROM Public.Orders o JOIN s . t ON 'public.nope' = E'x\\'public.no' -- public.gone\n /* public.skip */ WHERE $1 = $q$public.q$q$`,
+    );
+    expect([...names].sort()).toEqual(['My Schema.T', 'a.x', 'public.orders', 's.t']);
+  });
+});
