@@ -186,6 +186,50 @@ describe('selecting tables from a per-table backup', () => {
   });
 });
 
+describe('selecting tables from a data-only per-table backup (no pre-data)', () => {
+  async function* dataOnlyBackup(read: string[]): AsyncGenerator<RestoreArtifact> {
+    const list: [string, string, Record<string, unknown>][] = [
+      [
+        'data-0001.sql',
+        DATA_1,
+        { part: 'data', layout: 'per-table', tables: ['public.parents', 'audit.children'] },
+      ],
+      ['data-0002.sql', DATA_2, { part: 'data', tables: ['public.children'] }],
+      ['post-data.sql', POST_DATA, { part: 'post-data' }],
+    ];
+    for (const [name, body, meta] of list) {
+      const stream = new Readable({
+        read() {
+          if (!read.includes(name)) read.push(name);
+          this.push(body);
+          this.push(null);
+        },
+      });
+      yield { name, stream, rawBytes: body.length, meta: meta as RestoreArtifact['meta'] };
+    }
+  }
+
+  it("matches the names against the data artifacts' tables and reads only those holding them", async () => {
+    const read: string[] = [];
+    const selection = await selectTables(dataOnlyBackup(read), {
+      tables: ['public.children'],
+      dataOnly: true,
+    });
+    const script = await text(selection.script);
+    expect(read).toEqual(['data-0002.sql', 'post-data.sql']);
+    expect(script).toContain('COPY public.children (id, parent) FROM stdin;\n10\t1\n\\.\n');
+    expect(script).not.toContain('COPY public.parents');
+    expect(selection.tables).toEqual(['public.children']);
+  });
+
+  it('a name that no data artifact holds fails at the end of the script, as a usage error', async () => {
+    const selection = await selectTables(dataOnlyBackup([]), { tables: ['orders'], dataOnly: true });
+    await expect(text(selection.script)).rejects.toThrow(
+      '--table orders: the backup has no such table; its tables are: audit.children, public.children, public.parents',
+    );
+  });
+});
+
 describe('relation names in SQL', () => {
   it('finds schema-qualified names outside strings and comments, quoted ones exact, unquoted ones folded', () => {
     const names = qualifiedNamesIn(

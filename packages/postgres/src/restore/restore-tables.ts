@@ -46,7 +46,7 @@ export async function restoreTables(
     },
     singleTransaction: target.singleTransaction !== false,
     ...(typeof target.jobs === 'number' ? { jobs: target.jobs } : {}),
-    allowNonEmpty: dataOnly,
+    allowNonEmpty: dataOnly || selection.dataOnlyBackup,
     ctx,
   });
   const details = (report.details ?? {}) as Record<string, unknown>;

@@ -19,6 +19,8 @@ export interface SelectedScript {
   tables: string[];
   /** What the tables needed but could not have (filled while the script is read). */
   warnings: string[];
+  /** The backup holds rows only (made with --data-only): it restores into a database that has the schema. */
+  dataOnlyBackup: boolean;
 }
 
 const GLOBALS = 'globals.sql';
@@ -94,7 +96,12 @@ export async function selectTables(
     selection.finish();
   }
 
-  return { script: Readable.from(script()), tables: selection.tables, warnings: selection.warnings };
+  return {
+    script: Readable.from(script()),
+    tables: selection.tables,
+    warnings: selection.warnings,
+    dataOnlyBackup: preData === undefined,
+  };
 }
 
 /** The next artifact of the database itself; `globals.sql` (roles, made with --globals) is skipped unread. */
