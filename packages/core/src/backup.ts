@@ -2,7 +2,9 @@ import { hostname } from 'node:os';
 import type { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type {
+  Artifact,
   Json,
+  ProgressSink,
   RunContext,
   Source,
   SourceDefinition,
@@ -91,7 +93,6 @@ export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promis
   const id = createBackupId(startedAt);
   const live = new Map(plan.targets.map((target) => [target, undefined as NexusError | undefined]));
   const warnings: string[] = [];
-  const extensions = plan.transforms.map((stage) => stage.definition.extension).join('');
   const artifacts: ManifestArtifact[] = [];
 
   const failTarget = (target: BackupTarget, error: unknown) => {
@@ -125,21 +126,9 @@ export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promis
 
   try {
     const description = await plan.source.source.describe(ctx);
-    for await (const artifact of plan.source.source.backup(ctx)) {
-      if (liveTargets().length === 0) break;
-      const file = `${artifact.name}${extensions}`;
-      ctx.progress?.start(file, artifact.expectedBytes);
-      const digests = await storeArtifact(artifact.stream, file, liveTargets(), plan, id, ctx, failTarget);
-      ctx.progress?.done();
-      artifacts.push({
-        name: artifact.name,
-        file,
-        stored: digests.stored,
-        raw: digests.raw,
-        meta: artifact.meta ?? {},
-      });
-      warnings.push(...incompleteWarnings(artifact.name, artifact.meta));
-    }
+    const stored = await storeArtifacts(plan, id, ctx, liveTargets, failTarget);
+    artifacts.push(...stored);
+    for (const artifact of stored) warnings.push(...incompleteWarnings(artifact.name, artifact.meta));
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
@@ -182,6 +171,97 @@ export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promis
   } finally {
     await Promise.all(leases.map((lease) => lease.release()));
   }
+}
+
+/**
+ * Stores the source's artifacts, up to `Source.concurrentArtifacts` at once: the next one is pulled
+ * while earlier ones are still encoded and written (each through its own transforms, so N artifacts
+ * compress on N streams). Returns them in yield order. The first failure cancels the others (the
+ * source sees the abort through its context) and is thrown once every store has stopped.
+ */
+async function storeArtifacts(
+  plan: BackupPlan,
+  id: string,
+  ctx: RunContext,
+  liveTargets: () => BackupTarget[],
+  failTarget: (target: BackupTarget, error: unknown) => void,
+): Promise<ManifestArtifact[]> {
+  const limit = Math.max(1, Math.floor(plan.source.source.concurrentArtifacts ?? 1));
+  const extensions = plan.transforms.map((stage) => stage.definition.extension).join('');
+  const cancel = new AbortController();
+  const progress = limit > 1 ? sharedProgress(ctx.progress, plan.source.definition.name) : ctx.progress;
+  const storeCtx: RunContext = {
+    ...ctx,
+    signal: AbortSignal.any([ctx.signal, cancel.signal]),
+    ...(progress ? { progress } : {}),
+  };
+  const stored: (ManifestArtifact | undefined)[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const fail = (error: unknown) => {
+    if (failure) return;
+    failure = { error };
+    cancel.abort(error);
+  };
+  const store = async (artifact: Artifact, index: number) => {
+    const file = `${artifact.name}${extensions}`;
+    progress?.start(file, artifact.expectedBytes);
+    const digests = await storeArtifact(artifact.stream, file, liveTargets(), plan, id, storeCtx, failTarget);
+    progress?.done();
+    // The meta is read once the stream has ended: a source may fill it in as it streams (row counts).
+    stored[index] = {
+      name: artifact.name,
+      file,
+      stored: digests.stored,
+      raw: digests.raw,
+      meta: artifact.meta ?? {},
+    };
+  };
+  try {
+    for await (const artifact of plan.source.source.backup(storeCtx)) {
+      if (failure || liveTargets().length === 0) {
+        artifact.stream.destroy();
+        break;
+      }
+      const task = store(artifact, stored.length).catch(fail);
+      stored.push(undefined);
+      inFlight.add(task);
+      void task.finally(() => inFlight.delete(task));
+      while (inFlight.size >= limit) await Promise.race(inFlight);
+      if (failure) break;
+    }
+  } catch (error) {
+    fail(error);
+  }
+  await Promise.all(inFlight);
+  if (failure) throw failure.error;
+  (progress as SharedProgress | undefined)?.finish?.();
+  return stored.filter((artifact): artifact is ManifestArtifact => artifact !== undefined);
+}
+
+interface SharedProgress extends ProgressSink {
+  finish?(): void;
+}
+
+/**
+ * Artifacts stored side by side report to one progress line (their bytes summed) instead of each
+ * starting and ending its own.
+ */
+function sharedProgress(sink: ProgressSink | undefined, label: string): SharedProgress | undefined {
+  if (!sink) return undefined;
+  let started = false;
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      sink.start(`${label} artifacts`);
+    },
+    advance: (bytes) => sink.advance(bytes),
+    done() {},
+    finish() {
+      if (started) sink.done();
+    },
+  };
 }
 
 /**

@@ -108,6 +108,12 @@ export interface Source {
   describe(ctx: RunContext): Promise<{ [key: string]: Json }>;
   backup(ctx: RunContext): AsyncIterable<Artifact>;
   /**
+   * How many of its artifacts core may store side by side (default 1): core pulls the next artifact
+   * while earlier ones are still being encoded and written, up to this many at once. The manifest
+   * keeps the yield order.
+   */
+  concurrentArtifacts?: number;
+  /**
    * Restores into the target named by the restore options. For restore the source is created from its
    * declared defaults only (the backup options are not known then), so rely on `target` alone. Must leave the target as it was when any
    * artifact stream errors (stage in a temp place, or use one transaction), since the integrity check

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   defineSource,
   incompleteWarnings,
@@ -30,6 +31,16 @@ const sourceOptions = {
     type: 'string[]',
     description: 'leave out these tables (same patterns) and every object that depends on them',
     placeholder: 'PATTERN,...',
+  },
+  jobs: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    max: 16,
+    // No declared default: it depends on the machine (see defaultJobs).
+    description:
+      'connections reading table data side by side, all in the one snapshot, largest tables first; the artifacts compress and upload side by side too (default: the number of cores, at most 4). A row selection (--since, --where, --select, --conversation-id) always reads on one connection',
+    placeholder: 'N',
   },
   schemaOnly: { type: 'boolean', description: 'objects only, no table data', default: false },
   dataOnly: {
@@ -198,16 +209,15 @@ const restoreOptions = {
   },
 } as const;
 
-/** The one artifact of a postgres backup (kept here so loading the definition loads no dump code). */
-const ARTIFACT = 'database.sql';
 /** The cluster-wide roles and tablespaces, with --globals. */
 const GLOBALS = 'globals.sql';
 
 export type PostgresSourceOptions = OptionValues<typeof sourceOptions>;
 
 /**
- * PostgreSQL logical backup through `pg`: one plain-SQL artifact (`database.sql`) taken from one
- * consistent snapshot, that `psql -f` restores as it is; restore runs it without psql.
+ * PostgreSQL logical backup through `pg`, taken from one consistent snapshot: plain-SQL artifacts
+ * (`pre-data.sql`, `data-NNNN.sql`, ..., `post-data.sql`) that, concatenated in manifest order, are one
+ * script `psql -f` restores as it is; restore runs it without psql. Older backups hold one `database.sql`.
  */
 export const postgres = defineSource({
   name: 'postgres',
@@ -245,8 +255,11 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       hint: 'drop --schema-only, or the selection options',
     });
   }
+  const jobs = options.jobs ?? defaultJobs();
   return {
     recovery: databaseRecovery,
+    // Each data artifact streams from its own connection; core stores that many side by side.
+    concurrentArtifacts: selection ? 1 : jobs,
     async describe() {
       const { describeDatabase } = await import('./dump/describe.js');
       return describeDatabase(options);
@@ -261,12 +274,15 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
         const { dumpGlobals } = await import('./dump/globals.js');
         yield await dumpGlobals({ db: options.db, passwords: options.globalsPasswords });
       }
-      const artifact = await startDump({ ...options, ...(rows ? { rows } : {}) }, ctx);
+      const dump = await startDump({ ...options, jobs, ...(rows ? { rows } : {}) }, ctx);
+      let finished = false;
       try {
-        yield artifact;
+        for (const artifact of dump.artifacts) yield artifact;
+        finished = true;
       } finally {
-        // A caller that stops without reading the stream must not leave the snapshot open.
-        if (!artifact.stream.readableEnded) artifact.stream.destroy();
+        // A caller that stops early must not leave the snapshot open; one that took every artifact
+        // may still be reading them (side by side), and their streams close the connections.
+        if (!finished) dump.destroy();
       }
     },
     async settleTarget(ctx, target) {
@@ -279,6 +295,7 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
     },
     async restore(ctx, artifacts, target) {
       const { restoreSql } = await import('./restore/index.js');
+      const { concatenatedArtifacts } = await import('./restore/concatenated-artifacts.js');
       // The iterator stays open until the restore has read the stream: closing it early would let a
       // live source (copy postgres) end its dump before the bytes arrive.
       const iterator = artifacts[Symbol.asyncIterator]();
@@ -288,7 +305,7 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
           const { restoreTables } = await import('./restore/restore-tables.js');
           return await restoreTables(ctx, iterator, target);
         }
-        const artifact = await nextArtifact(iterator, ARTIFACT);
+        const artifact = await concatenatedArtifacts(iterator);
         if (target.dataOnly === true && artifact.meta.dataOnly !== true) throw dataOnlyNeedsTables();
         if (typeof target.toDb === 'string' || target.dryRun === true) {
           // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
@@ -317,9 +334,10 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
     },
     async drill(ctx, artifacts, drillOptions) {
       const { drillDatabase } = await import('./drill/drill-database.js');
+      const { concatenatedArtifacts } = await import('./restore/concatenated-artifacts.js');
       const iterator = artifacts[Symbol.asyncIterator]();
       try {
-        return await drillDatabase(ctx, await nextArtifact(iterator, ARTIFACT), drillOptions);
+        return await drillDatabase(ctx, await concatenatedArtifacts(iterator), drillOptions);
       } finally {
         await iterator.return?.();
       }
@@ -335,7 +353,12 @@ function dataOnlyNeedsTables(): NexusError {
   });
 }
 
-/** A postgres backup has `database.sql` and, with --globals, `globals.sql`; the other one is skipped. */
+/** Connections of a dump without --jobs: one per core, at most 4 (more rarely pays on one server). */
+function defaultJobs(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+/** With --globals-only, the backup's `globals.sql`; the database's artifacts are skipped. */
 async function nextArtifact(
   iterator: AsyncIterator<RestoreArtifact>,
   name: string,

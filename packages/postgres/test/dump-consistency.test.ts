@@ -33,15 +33,18 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function firstArtifact(signal?: AbortSignal): Promise<Artifact> {
-  const source = await createSource({ db: sourceUrl });
-  // next() without return(): leaving the loop would tell the source we are done with the artifact.
-  const next = await source
-    .backup(createTestContext(signal ? { signal } : {}))
-    [Symbol.asyncIterator]()
-    .next();
-  if (next.done) throw new Error('no artifact');
-  return next.value;
+/** Every artifact of a backup, none of them read yet (reading them streams the dump). */
+async function startBackup(signal?: AbortSignal, jobs = 1): Promise<Artifact[]> {
+  const source = await createSource({ db: sourceUrl, jobs });
+  const artifacts: Artifact[] = [];
+  for await (const artifact of source.backup(createTestContext(signal ? { signal } : {})))
+    artifacts.push(artifact);
+  return artifacts;
+}
+
+/** The union of the data artifacts' row counts, as restore and drill read them. */
+function rowsOf(artifacts: Artifact[]): Record<string, unknown> {
+  return Object.assign({}, ...artifacts.map((artifact) => artifact.meta?.rows ?? {}));
 }
 
 /** Open dump connections, polled for a while: a closed socket leaves pg_stat_activity shortly after. */
@@ -57,31 +60,36 @@ async function dumpSessionsAfterWaiting(): Promise<number> {
   return sessions;
 }
 
-/** Collects a stream into a file-sized buffer, running `during` after the first chunk arrives. */
-async function consume(artifact: Artifact, during: () => Promise<void>): Promise<Buffer> {
+/**
+ * Reads the artifacts in manifest order into one buffer (the script), running `during` after the
+ * first chunk arrives: the snapshot is taken by then, no table data is read yet.
+ */
+async function consume(artifacts: Artifact[], during: () => Promise<void>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let ran: Promise<void> | undefined;
-  await pipeline(
-    artifact.stream,
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        chunks.push(chunk);
-        if (!ran) {
-          // Hold the dump until the concurrent writes have committed.
-          ran = during();
-          ran.then(() => callback(), callback);
-        } else callback();
-      },
-    }),
-  );
+  for (const artifact of artifacts) {
+    await pipeline(
+      artifact.stream,
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          chunks.push(chunk);
+          if (!ran) {
+            // Hold the dump until the concurrent writes have committed.
+            ran = during();
+            ran.then(() => callback(), callback);
+          } else callback();
+        },
+      }),
+    );
+  }
   return Buffer.concat(chunks);
 }
 
 describe('a dump is one consistent snapshot', () => {
   it('rows written, changed and deleted by others while the dump runs are not in it; foreign keys hold', async () => {
     const before = await tableChecksums(sourceUrl);
-    const artifact = await firstArtifact();
-    const sql = await consume(artifact, async () => {
+    const artifacts = await startBackup();
+    const sql = await consume(artifacts, async () => {
       await server.admin.exec(
         'bank',
         `INSERT INTO accounts SELECT g, 'late ' || g FROM generate_series(2001, 2100) g;
@@ -98,17 +106,17 @@ describe('a dump is one consistent snapshot', () => {
     // The foreign key is added after the data, so psql would stop here if a transfer lacked its account.
     await psqlFile(restored, file);
     expect(await tableChecksums(restored)).toEqual(before);
-    expect(artifact.meta?.rows).toEqual({ 'public.accounts': 2000, 'public.transfers': 20000 });
+    expect(rowsOf(artifacts)).toEqual({ 'public.accounts': 2000, 'public.transfers': 20000 });
   });
 
   it('holds ACCESS SHARE locks: DDL on a dumped table waits until the dump ends', async () => {
-    const artifact = await firstArtifact();
+    const artifacts = await startBackup();
     const other = new pg.Client({ connectionString: sourceUrl });
     await other.connect();
     try {
       await other.query("SET lock_timeout = '100ms'");
       await expect(other.query('ALTER TABLE accounts ADD COLUMN note text')).rejects.toThrow(/lock timeout/);
-      await pipeline(artifact.stream, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+      await consume(artifacts, async () => undefined);
       await other.query('ALTER TABLE accounts ADD COLUMN note text');
       await other.query('ALTER TABLE accounts DROP COLUMN note');
     } finally {
@@ -119,7 +127,7 @@ describe('a dump is one consistent snapshot', () => {
   it('a caller that stops without reading the artifact does not leave the dump connection open', async () => {
     const source = await createSource({ db: sourceUrl });
     for await (const artifact of source.backup(createTestContext())) {
-      expect(artifact.name).toBe('database.sql');
+      expect(artifact.name).toBe('pre-data.sql');
       break;
     }
     expect(await dumpSessionsAfterWaiting()).toBe(0);
@@ -139,8 +147,8 @@ describe('a dump is one consistent snapshot', () => {
 
   it('an abort stops the stream and closes the dump connection', async () => {
     const controller = new AbortController();
-    const artifact = await firstArtifact(controller.signal);
-    const finished = consume(artifact, async () => controller.abort(new Error('stop')));
+    const artifacts = await startBackup(controller.signal);
+    const finished = consume(artifacts, async () => controller.abort(new Error('stop')));
     await expect(finished).rejects.toThrow();
     expect(await dumpSessionsAfterWaiting()).toBe(0);
   });

@@ -43,19 +43,28 @@ export async function createSource(options: Partial<SourceOptions> & { db: strin
   return postgres.create({ ...(defaultOptions(postgres.options) as SourceOptions), ...options });
 }
 
-/** Runs the postgres source's backup and writes its one artifact to a file; returns the artifact's meta. */
+/**
+ * Runs the postgres source's backup and writes its artifacts, concatenated in manifest order (one
+ * plain SQL script), to a file; returns the pre-data meta with `rows` the union of the data artifacts'.
+ */
 export async function backupToFile(
   options: Partial<SourceOptions> & { db: string },
   file: string,
   ctx: RunContext,
-): Promise<{ meta: { [key: string]: Json }; artifact: Artifact }> {
+): Promise<{ meta: { [key: string]: Json }; artifacts: Artifact[] }> {
   const source = await createSource(options);
   const artifacts: Artifact[] = [];
+  const out = createWriteStream(file);
   for await (const artifact of source.backup(ctx)) {
     artifacts.push(artifact);
-    await pipeline(artifact.stream, createWriteStream(file));
+    await pipeline(artifact.stream, out, { end: false });
   }
-  const [artifact] = artifacts;
-  if (!artifact || artifacts.length !== 1) throw new Error(`expected one artifact, got ${artifacts.length}`);
-  return { meta: artifact.meta ?? {}, artifact };
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
+  const [preData, ...rest] = artifacts;
+  if (preData?.name !== 'pre-data.sql') throw new Error(`expected pre-data.sql first, got ${preData?.name}`);
+  const rows: { [table: string]: Json } = {};
+  for (const artifact of rest) Object.assign(rows, artifact.meta?.rows ?? {});
+  return { meta: { ...preData.meta, rows }, artifacts };
 }

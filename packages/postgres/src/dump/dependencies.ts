@@ -11,12 +11,16 @@ export interface ObjectIndex {
 
 /**
  * Catalog rows that have no object of their own (an inline CHECK, a generated column's expression, a
- * view's `_RETURN` rule, an array type) map to the object of the relation or type they belong to.
+ * view's `_RETURN` rule, an array type) map to the object of the relation or type they belong to. A
+ * partition's copy of its parent's constraint (a foreign key) maps to the parent's constraint: it
+ * comes with it, so the partition table itself must not wait for what the key needs (the referenced
+ * table's unique index, a post-data object).
  */
 async function readOwners(reader: CatalogReader): Promise<Map<string, string>> {
   const rows = await reader.rows<{ item: string; owner: string }>(`
     SELECT 'pg_constraint:' || oid AS item,
-      CASE WHEN conrelid <> 0 THEN 'pg_class:' || conrelid ELSE 'pg_type:' || contypid END AS owner
+      CASE WHEN conparentid <> 0 THEN 'pg_constraint:' || conparentid
+        WHEN conrelid <> 0 THEN 'pg_class:' || conrelid ELSE 'pg_type:' || contypid END AS owner
       FROM pg_catalog.pg_constraint WHERE oid >= 16384
     UNION ALL SELECT 'pg_attrdef:' || oid, 'pg_class:' || adrelid FROM pg_catalog.pg_attrdef
     UNION ALL SELECT 'pg_rewrite:' || oid, 'pg_class:' || ev_class FROM pg_catalog.pg_rewrite WHERE oid >= 16384

@@ -7,12 +7,15 @@ import { copyTableOut } from './copy-out.js';
 import { largeObjectOut } from './large-object-out.js';
 import type { DumpObject } from './model.js';
 import { recordObjectCounts } from './object-counts-meta.js';
+import { dataArtifactName, splitDump } from './parts.js';
 import { type PlanOptions, planDump } from './plan.js';
 import { relationMatcher } from './select.js';
 import { lockTables, openSnapshot } from './snapshot.js';
-import { writeDump } from './write.js';
+import { DumpConnections, lockForWorker } from './workers.js';
+import { type TableOf, writeData, writePostData, writePreData } from './write.js';
 
-export const ARTIFACT_NAME = 'database.sql';
+export const PRE_DATA = 'pre-data.sql';
+export const POST_DATA = 'post-data.sql';
 
 export interface DumpOptions extends PlanOptions {
   /** postgresql:// URL; may hold a password, so it is never logged or stored. */
@@ -21,6 +24,8 @@ export interface DumpOptions extends PlanOptions {
   rows?: RowFilter;
   /** Dump what can be dumped and record the rest in `meta.leftOut`, instead of failing. */
   allowIncomplete?: boolean;
+  /** Connections reading table data side by side (default 1); a row selection always uses one. */
+  jobs?: number;
 }
 
 /**
@@ -35,19 +40,25 @@ export interface RowFilter {
   ): Promise<{ copyStatement(object: DumpObject): string; meta: { [key: string]: Json } }>;
 }
 
+/** The artifacts of one dump, in manifest order, and how to drop them all when the caller stops early. */
+export interface Dump {
+  artifacts: Artifact[];
+  /** Connections that read table data at once (what a caller may store side by side). */
+  jobs: number;
+  /** Destroys every artifact stream not read to its end; the connections close with the last one. */
+  destroy(): void;
+}
+
 /**
- * Opens a snapshot, plans the dump inside it, and returns the artifact whose stream writes it. The
- * connection stays in its transaction until the stream ends or is destroyed. Exact row counts are
- * counted from the COPY output (one line per row in text format) into `meta.rows` as the data streams.
+ * Opens a snapshot, plans the dump inside it, and returns its artifacts (see parts.ts): pre-data, data
+ * artifacts, post-data. Nothing is read from the server until a data artifact's stream is read; each
+ * takes one of `jobs` connections that share the snapshot. The connections stay in their transactions
+ * until every data stream has ended or been destroyed. Exact row counts are counted from the COPY
+ * output (one line per row in text format) into each data artifact's `meta.rows` as the data streams.
  */
-export async function startDump(options: DumpOptions, ctx: RunContext): Promise<Artifact> {
+export async function startDump(options: DumpOptions, ctx: RunContext): Promise<Dump> {
   const client = await connect(options.db, 'nexus-backup dump');
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    void client.end().catch(() => undefined);
-  };
+  let connections: DumpConnections | undefined;
   try {
     const snapshot = await openSnapshot(client, { readOnly: options.rows === undefined });
     // Counted first, in the snapshot, before a row selection creates its temp tables.
@@ -62,9 +73,7 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     );
     const objects = await planDump(reader, options);
     const incomplete = checkGaps(gaps, Boolean(options.allowIncomplete));
-    const dataTables = objects.flatMap((object) =>
-      object.kind === 'table-data' && object.relation ? [object.relation] : [],
-    );
+    const facts = await readTableFacts(client, objects);
     // Extension configuration rows are not the user's tables: a row selection does not apply to them.
     const dataObjects = objects.filter(
       (object) => object.kind === 'table-data' && object.copy && object.copy.where === undefined,
@@ -72,10 +81,14 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     await options.rows?.prepare(client, dataObjects);
     if (options.rows) await client.query('SET TRANSACTION READ ONLY');
     const selected = await options.rows?.select(client, ctx);
-    const expectedBytes = await estimateBytes(client, dataTables);
-    const rows: { [table: string]: Json } = {};
+    const parts = splitDump(objects, facts.sizeOf, { keepDataOrder: Boolean(options.dataOnly) });
+    // The row selection's temp tables live on this connection only, so a selection reads on it alone.
+    const jobs = options.rows ? 1 : Math.max(1, Math.min(options.jobs ?? 1, parts.data.length));
+    connections = await DumpConnections.open(client, options.db, snapshot.id, jobs - 1);
     const meta: { [key: string]: Json } = {
       format: 'plain-sql',
+      layout: 'per-table',
+      part: 'pre-data',
       serverVersion: snapshot.serverVersion,
       serverVersionNum: snapshot.versionNum,
       database: snapshot.database,
@@ -83,40 +96,62 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
       snapshotAt: snapshot.takenAt,
       schemaOnly: Boolean(options.schemaOnly),
       dataOnly: Boolean(options.dataOnly),
-      rows,
       ...objectCounts,
       ...(incomplete.length > 0 ? { leftOut: incomplete.map((gap) => ({ ...gap })) } : {}),
       ...(selected ? { selection: selected.meta } : {}),
     };
-    async function* bytes(): AsyncGenerator<Buffer> {
-      yield* writeDump(snapshot, objects, {
-        copyOut: (object) =>
-          copyTableOut(
-            client,
-            object,
-            (count) => {
-              rows[object.name] = count;
-            },
-            object.copy?.where === undefined ? selected?.copyStatement(object) : undefined,
-          ),
-        largeObjectOut: (object) => largeObjectOut(client, object.largeObject as number),
-        signal: ctx.signal,
-        dataOnly: Boolean(options.dataOnly),
-      });
-      await client.query('COMMIT');
-    }
-    const stream = Readable.from(bytes(), { objectMode: false, highWaterMark: 64 * 1024 });
-    const onAbort = () => stream.destroy(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    // However the stream ends (read to the end, failed, destroyed, or never read at all and
-    // destroyed by the caller), the connection and its transaction go with it.
-    stream.once('close', () => {
-      ctx.signal.removeEventListener('abort', onAbort);
-      end();
+    const partOptions = {
+      snapshot,
+      dataOnly: Boolean(options.dataOnly),
+      tableOf: facts.tableOf,
+      signal: ctx.signal,
+    };
+    const pool = connections;
+    const streams = new StreamSet(ctx, () => pool.close());
+    const dataArtifacts = parts.data.map((part, index): Artifact => {
+      const rows: { [table: string]: Json } = {};
+      const copyStatement = (object: DumpObject) =>
+        object.copy?.where === undefined ? selected?.copyStatement(object) : undefined;
+      async function* bytes(): AsyncGenerator<Buffer> {
+        const worker = await pool.acquire(ctx.signal);
+        let done = false;
+        try {
+          yield* writeData(part.objects, partOptions, {
+            copyOut: (object) => copyOut(pool, worker, object, rows, copyStatement(object)),
+            largeObjectOut: (object) => largeObjectOut(worker, object.largeObject as number),
+          });
+          done = true;
+        } finally {
+          // A connection left in the middle of a COPY is of no use to the next artifact.
+          if (done) pool.release(worker);
+        }
+      }
+      return {
+        name: dataArtifactName(index),
+        stream: streams.add(bytes(), { holdsConnection: true }),
+        expectedBytes: part.estimatedBytes,
+        meta: {
+          part: 'data',
+          tables: part.objects.flatMap((object) => (object.kind === 'table-data' ? [object.name] : [])),
+          rows,
+          ...(part.largeObjects ? { largeObjects: true } : {}),
+        },
+      };
     });
-    return { name: ARTIFACT_NAME, stream, expectedBytes, meta };
+    const artifacts: Artifact[] = [
+      { name: PRE_DATA, stream: streams.add(writePreData(parts.preData, partOptions)), meta },
+      ...dataArtifacts,
+      {
+        name: POST_DATA,
+        stream: streams.add(writePostData(parts.postData, objects, partOptions)),
+        meta: { part: 'post-data' },
+      },
+    ];
+    streams.sealed();
+    return { artifacts, jobs, destroy: () => streams.destroyAll() };
   } catch (error) {
-    end();
+    if (connections) connections.close();
+    else void client.end().catch(() => undefined);
     if (error instanceof NexusError) throw error;
     const denied = (error as { code?: string }).code === '42501';
     throw new NexusError('IO', `dumping ${redactUrl(options.db)} failed: ${(error as Error).message}`, {
@@ -128,6 +163,79 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
           }
         : {}),
     });
+  }
+}
+
+/** One table's COPY on `worker`, its row count recorded under the table's name. */
+async function* copyOut(
+  pool: DumpConnections,
+  worker: pg.Client,
+  object: DumpObject,
+  rows: { [table: string]: Json },
+  statement: string | undefined,
+): AsyncGenerator<Buffer> {
+  if (!pool.isMain(worker) && object.copy) await lockForWorker(worker, object.copy.table, object.name);
+  yield* copyTableOut(
+    worker,
+    object,
+    (count) => {
+      rows[object.name] = count;
+    },
+    statement,
+  );
+}
+
+/**
+ * The streams of one dump. However each ends (read to the end, failed, destroyed, or never read and
+ * destroyed by the caller) it stops listening to the abort signal; when the last stream that holds a
+ * connection has closed, the connections (and the snapshot's transaction) close with it.
+ */
+class StreamSet {
+  private readonly streams: Readable[] = [];
+  private open = 0;
+  private isSealed = false;
+  private closed = false;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly onLastClosed: () => void,
+  ) {}
+
+  add(bytes: AsyncIterable<Buffer> | Iterable<Buffer>, { holdsConnection = false } = {}): Readable {
+    const stream = Readable.from(bytes, { objectMode: false, highWaterMark: 64 * 1024 });
+    const onAbort = () => stream.destroy(this.ctx.signal.reason);
+    // A stream nobody reads yet (a later artifact) errs on abort too; its reader, if any, still sees it.
+    stream.on('error', () => undefined);
+    this.ctx.signal.addEventListener('abort', onAbort, { once: true });
+    if (holdsConnection) this.open++;
+    stream.once('close', () => {
+      this.ctx.signal.removeEventListener('abort', onAbort);
+      if (holdsConnection) this.open--;
+      this.maybeClose();
+    });
+    this.streams.push(stream);
+    return stream;
+  }
+
+  /** Every stream is added: from now on the last one to close closes the connections. */
+  sealed(): void {
+    this.isSealed = true;
+    this.maybeClose();
+  }
+
+  destroyAll(): void {
+    for (const stream of this.streams) if (!stream.readableEnded) stream.destroy();
+    this.closeNow();
+  }
+
+  private maybeClose(): void {
+    if (this.isSealed && this.open === 0) this.closeNow();
+  }
+
+  private closeNow(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onLastClosed();
   }
 }
 
@@ -152,12 +260,37 @@ function checkGaps(gaps: Gap[], allowIncomplete: boolean): Gap[] {
   return gaps;
 }
 
-/** On-disk size of the dumped tables: the text dump is usually of the same order; for progress only. */
-async function estimateBytes(client: pg.Client, relations: number[]): Promise<number> {
-  if (relations.length === 0) return 0;
-  const { rows } = await client.query<{ bytes: string | null }>(
-    'SELECT sum(pg_catalog.pg_relation_size(oid))::text AS bytes FROM pg_catalog.unnest($1::oid[]) AS oid',
+/** What the split and the markers need from the catalog: table sizes and sequence owners. */
+async function readTableFacts(
+  client: pg.Client,
+  objects: DumpObject[],
+): Promise<{ sizeOf: (object: DumpObject) => number; tableOf: TableOf }> {
+  const relations = objects.flatMap((object) =>
+    object.kind === 'table-data' && object.relation !== undefined ? [object.relation] : [],
+  );
+  const { rows: sizes } = await client.query<{ oid: number; bytes: string }>(
+    'SELECT oid, pg_catalog.pg_relation_size(oid)::text AS bytes FROM pg_catalog.unnest($1::oid[]) AS oid',
     [relations],
   );
-  return Number(rows[0]?.bytes ?? 0);
+  const bytes = new Map(sizes.map((row) => [Number(row.oid), Number(row.bytes)]));
+  // A serial's sequence is owned by its column (deptype 'a'), an identity's by its table ('i').
+  const { rows: owners } = await client.query<{ sequence: number; owner: number }>(`
+    SELECT d.objid AS sequence, d.refobjid AS owner FROM pg_catalog.pg_depend d
+    JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind = 'S'
+    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')`);
+  const ownerOf = new Map(owners.map((row) => [Number(row.sequence), Number(row.owner)]));
+  const tableNames = new Map(
+    objects.flatMap((object) =>
+      object.kind === 'table' && object.relation !== undefined ? [[object.relation, object.name]] : [],
+    ) as [number, string][],
+  );
+  return {
+    sizeOf: (object) => (object.relation === undefined ? 0 : (bytes.get(object.relation) ?? 0)),
+    tableOf: (object) => {
+      if (object.relation === undefined) return undefined;
+      const owner = ownerOf.get(object.relation);
+      return tableNames.get(object.relation) ?? (owner === undefined ? undefined : tableNames.get(owner));
+    },
+  };
 }

@@ -4,7 +4,7 @@ import type pg from 'pg';
  * Settings that make catalog functions and COPY output independent of the server's and the role's
  * configuration: an empty search_path makes every name come back schema-qualified.
  */
-const SESSION_SETTINGS = `
+export const SESSION_SETTINGS = `
   SELECT pg_catalog.set_config('search_path', '', false);
   SET client_encoding = 'UTF8';
   SET DateStyle = ISO;

@@ -48,29 +48,76 @@ function label(object: DumpObject): string {
   return `-- ${kind ?? object.kind.replaceAll('-', ' ').toUpperCase()}: ${oneLine(object.name)}\n`;
 }
 
-export interface WriteCallbacks {
+/** The table an object belongs to (`schema.table`, unquoted), for the `-- nexus-object:` markers. */
+export type TableOf = (object: DumpObject) => string | undefined;
+
+/**
+ * One machine-readable line before each object's label in pre-data and post-data: JSON keeps any name
+ * on one line, so a restore that selects tables can tell which objects go with which table.
+ */
+function marker(object: DumpObject, tableOf: TableOf): string {
+  const table = tableOf(object);
+  const fields = { kind: object.kind, name: object.name, ...(table === undefined ? {} : { table }) };
+  return `-- nexus-object: ${JSON.stringify(fields)}\n`;
+}
+
+function* schemaObjects(objects: DumpObject[], tableOf: TableOf, signal: AbortSignal): Generator<Buffer> {
+  for (const object of objects) {
+    signal.throwIfAborted();
+    if (object.sql !== '') yield Buffer.from(`${marker(object, tableOf)}${label(object)}${object.sql}\n`);
+  }
+}
+
+export interface PartOptions {
+  snapshot: Snapshot;
   dataOnly: boolean;
+  tableOf: TableOf;
+  signal: AbortSignal;
+}
+
+/** `pre-data.sql`: the session header and every object that comes before the table data. */
+export function* writePreData(objects: DumpObject[], options: PartOptions): Generator<Buffer> {
+  yield Buffer.from(header(options.snapshot, options.dataOnly));
+  yield* schemaObjects(objects, options.tableOf, options.signal);
+}
+
+/**
+ * `post-data.sql`: the session header, sequence values and post-data objects in their order, then
+ * REFRESH for each populated materialized view (of `all`, the whole dump), in creation order, so each
+ * refresh sees the ones it reads.
+ */
+export function* writePostData(
+  objects: DumpObject[],
+  all: DumpObject[],
+  options: PartOptions,
+): Generator<Buffer> {
+  yield Buffer.from(header(options.snapshot, options.dataOnly));
+  yield* schemaObjects(objects, options.tableOf, options.signal);
+  const refreshes = all.flatMap((object) => (object.refresh ? [object.refresh] : []));
+  if (refreshes.length > 0) yield Buffer.from(`-- MATERIALIZED VIEW DATA\n${refreshes.join('')}\n`);
+  yield Buffer.from('--\n-- end of dump\n--\n');
+}
+
+export interface DataCallbacks {
   /** Streams one table's COPY output; resolves when the table is done. */
   copyOut(object: DumpObject): AsyncIterable<Buffer>;
   /** Streams one large object's content as `lo_put` statements. */
   largeObjectOut(object: DumpObject): AsyncIterable<Buffer>;
-  signal: AbortSignal;
 }
 
 /**
- * The dump as a stream of bytes: header, the ordered objects (table data as `COPY ... FROM stdin;`
- * blocks carrying the server's COPY text as raw bytes, ended by `\.`; large objects as `lo_create`
- * and their content in `lo_put` chunks), then REFRESH for each populated
- * materialized view, in creation order, so each refresh sees the ones it reads.
+ * A data artifact: the session header (so it also runs alone, on a connection of its own), then table
+ * data as `COPY ... FROM stdin;` blocks carrying the server's COPY text as raw bytes, ended by `\.`,
+ * and large objects as `lo_create` and their content in `lo_put` chunks.
  */
-export async function* writeDump(
-  snapshot: Snapshot,
+export async function* writeData(
   objects: DumpObject[],
-  callbacks: WriteCallbacks,
+  options: PartOptions,
+  callbacks: DataCallbacks,
 ): AsyncGenerator<Buffer> {
-  yield Buffer.from(header(snapshot, callbacks.dataOnly));
+  yield Buffer.from(header(options.snapshot, options.dataOnly));
   for (const object of objects) {
-    callbacks.signal.throwIfAborted();
+    options.signal.throwIfAborted();
     if (object.kind === 'table-data' && object.copy) {
       const columns = object.copy.columns.length > 0 ? ` (${object.copy.columns.join(', ')})` : '';
       yield Buffer.from(`${label(object)}COPY ${object.copy.table}${columns} FROM stdin;\n`);
@@ -80,13 +127,8 @@ export async function* writeDump(
       yield Buffer.from(`${label(object)}${object.sql}`);
       yield* callbacks.largeObjectOut(object);
       yield Buffer.from('\n');
-    } else if (object.sql !== '') {
-      yield Buffer.from(`${label(object)}${object.sql}\n`);
     }
   }
-  const refreshes = objects.flatMap((object) => (object.refresh ? [object.refresh] : []));
-  if (refreshes.length > 0) yield Buffer.from(`-- MATERIALIZED VIEW DATA\n${refreshes.join('')}\n`);
-  yield Buffer.from('--\n-- end of dump\n--\n');
 }
 
 /** The column list COPY ... TO uses, so the data lines up with the `COPY ... FROM stdin` header. */

@@ -64,13 +64,15 @@ export async function selectTables(
     );
   }
   const selection = new TableSelection(options);
+  // A data-only backup has no schema objects (its pre-data is the session header, if it is there at
+  // all): the names are matched against the tables its data artifacts hold.
+  const dataOnlyBackup = first.meta.dataOnly === true || first.meta.part !== 'pre-data';
   let preData: { pieces: ScriptPiece[]; trailer: string } | undefined;
   let firstData: RestoreArtifact | undefined;
   if (first.meta.part === 'pre-data') {
     preData = splitSchemaArtifact(await buffer(first.stream), first.name);
-    selection.resolveFrom(preData.pieces);
+    if (!dataOnlyBackup) selection.resolveFrom(preData.pieces);
   } else {
-    // A data-only backup has no pre-data: the names are matched against the data artifacts' tables.
     firstData = first;
   }
 
@@ -100,7 +102,7 @@ export async function selectTables(
     script: Readable.from(script()),
     tables: selection.tables,
     warnings: selection.warnings,
-    dataOnlyBackup: preData === undefined,
+    dataOnlyBackup,
   };
 }
 
