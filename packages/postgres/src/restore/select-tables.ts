@@ -126,6 +126,8 @@ class TableSelection {
   private readonly notRestored = new Set<string>();
   /** Relations besides the tables that are restored (views, sequences): their own objects come too. */
   private readonly keptRelations = new Set<string>();
+  /** Views and other relations of no table that were left out with a warning. */
+  private readonly leftOutViews = new Set<string>();
   /** Data-only backups: tables seen in the data artifacts' metadata, to resolve the names at the end. */
   private readonly seenTables = new Set<string>();
 
@@ -214,8 +216,10 @@ class TableSelection {
       }
       if (piece.first) {
         const statements = [piece.sql];
-        for (let next = index + 1; next < pieces.length && !(pieces[next] as ScriptPiece).first; next++)
-          statements.push((pieces[next] as ScriptPiece).sql);
+        for (let next = index + 1; next < pieces.length && !(pieces[next] as ScriptPiece).first; next++) {
+          const sql = (pieces[next] as ScriptPiece).sql;
+          if (!REFRESH.test(sql)) statements.push(sql);
+        }
         keepObject = this.keeps(piece.marker, statements.join('\n'));
       }
       if (keepObject) kept += piece.raw;
@@ -239,6 +243,9 @@ class TableSelection {
     const missing = this.missingIn(sql, marker.table);
     if (missing.length > 0) {
       if (relation) this.notRestored.add(marker.name);
+      // An index or comment of a view left out goes with it: the view's warning said why.
+      if (!relation && missing.every((name) => this.leftOutViews.has(name))) return false;
+      if (relation) this.leftOutViews.add(marker.name);
       const needs = missing.join(', ');
       this.warnings.push(
         `left out ${describeKind(marker.kind)} ${marker.name}: it needs ${needs}, which ${missing.length > 1 ? 'are' : 'is'} not restored (add --table for ${missing.length > 1 ? 'them' : 'it'} to keep it)`,
