@@ -186,6 +186,60 @@ describe('selecting tables from a per-table backup', () => {
   });
 });
 
+describe('selecting a partitioned table', () => {
+  const preData =
+    HEADER +
+    object(
+      'table',
+      'public.events',
+      'public.events',
+      'CREATE TABLE public.events (\n    at date NOT NULL\n)\nPARTITION BY RANGE (at);',
+    ) +
+    object(
+      'table',
+      'public.events_2026',
+      'public.events_2026',
+      "CREATE TABLE public.events_2026 (\n    at date NOT NULL\n);\nALTER TABLE ONLY public.events ATTACH PARTITION public.events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+    ) +
+    object('table', 'public.other', 'public.other', 'CREATE TABLE public.other (id integer);');
+  const data = `${HEADER}COPY public.events_2026 (at) FROM stdin;\n2026-05-01\n\\.\n\nCOPY public.other (id) FROM stdin;\n1\n\\.\n\n`;
+  async function* backup(): AsyncGenerator<RestoreArtifact> {
+    yield {
+      name: 'pre-data.sql',
+      stream: Readable.from([preData]),
+      rawBytes: 0,
+      meta: { part: 'pre-data', layout: 'per-table' },
+    };
+    yield {
+      name: 'data-0001.sql',
+      stream: Readable.from([data]),
+      rawBytes: 0,
+      meta: { part: 'data', tables: ['public.events_2026', 'public.other'] },
+    };
+    yield {
+      name: 'post-data.sql',
+      stream: Readable.from([HEADER]),
+      rawBytes: 0,
+      meta: { part: 'post-data' },
+    };
+  }
+
+  it('brings its partitions, their definitions and their rows', async () => {
+    const selection = await selectTables(backup(), { tables: ['events'], dataOnly: false });
+    const script = await text(selection.script);
+    expect(selection.tables).toEqual(['public.events', 'public.events_2026']);
+    expect(script).toContain('ATTACH PARTITION public.events_2026');
+    expect(script).toContain('COPY public.events_2026 (at) FROM stdin;\n2026-05-01\n');
+    expect(script).not.toContain('public.other');
+  });
+
+  it('refuses a partition without its table, naming the table', async () => {
+    await expect(selectTables(backup(), { tables: ['events_2026'], dataOnly: false })).rejects.toThrow(
+      'table public.events_2026 is a partition or child of public.events, which is not selected',
+    );
+  });
+});
+
 describe('selecting tables from a data-only per-table backup (no pre-data)', () => {
   async function* dataOnlyBackup(read: string[]): AsyncGenerator<RestoreArtifact> {
     const list: [string, string, Record<string, unknown>][] = [

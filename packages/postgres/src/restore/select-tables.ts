@@ -29,8 +29,8 @@ const ROUTINES = new Set(['function', 'aggregate', 'procedure']);
 /** Kinds whose name other objects use as a relation (and so may need it). */
 const RELATIONS = new Set(['table', 'view', 'matview', 'sequence']);
 const REFRESH = /^REFRESH\s+MATERIALIZED\s+VIEW\b/i;
-const PARTITION_OF =
-  /\bPARTITION\s+OF\s+((?:"(?:[^"]|"")*"|[^\s"(.;]+)\s*\.\s*(?:"(?:[^"]|"")*"|[^\s"(.;]+))/i;
+const ATTACH_PARTITION = /^ALTER\s+TABLE\s+ONLY\s+(.+?)\s+ATTACH\s+PARTITION\s/is;
+const INHERITS = /\nINHERITS \(([^\n]*)\)/;
 
 /**
  * A restore of some tables from a per-table backup (`restore --table`): reads the pre-data artifact,
@@ -133,22 +133,32 @@ class TableSelection {
 
   constructor(private readonly options: TableSelectionOptions) {}
 
-  /** Resolves the names against the tables of the pre-data artifact; partitions come with their table. */
+  /**
+   * Resolves the names against the tables of the pre-data artifact. Partitions and inheritance
+   * children come with their table; one selected without its parent is refused, naming the parent.
+   */
   resolveFrom(pieces: readonly ScriptPiece[]): void {
-    const tables = pieces.filter((piece) => piece.first && piece.marker?.kind === 'table');
-    const names = tables.map((piece) => (piece.marker as ObjectMarker).name);
+    const tables: { name: string; parents: string[] }[] = [];
+    for (const [index, piece] of pieces.entries()) {
+      if (!piece.first || piece.marker?.kind !== 'table') continue;
+      const statements = [piece.sql];
+      for (let next = index + 1; next < pieces.length && !(pieces[next] as ScriptPiece).first; next++)
+        statements.push((pieces[next] as ScriptPiece).sql);
+      tables.push({ name: piece.marker.name, parents: parentsOf(statements) });
+    }
+    const names = tables.map((table) => table.name);
     const selected = resolveNames(this.options.tables, names);
-    for (const piece of tables) {
-      const name = (piece.marker as ObjectMarker).name;
-      const parent = PARTITION_OF.exec(piece.sql)?.[1];
-      const parentName = parent === undefined ? undefined : displayName(parent);
-      if (parentName === undefined) continue;
-      if (selected.has(parentName)) selected.add(name);
-      else if (selected.has(name)) {
+    // Pre-data creates a parent before its children, so one pass also brings partitions of partitions.
+    for (const { name, parents } of tables) {
+      if (parents.some((parent) => selected.has(parent))) selected.add(name);
+      else if (selected.has(name) && parents.length > 0) {
         throw new NexusError(
           'USAGE',
-          `table ${name} is a partition of ${parentName}, which is not selected`,
-          { provider: 'postgres', hint: `add --table ${parentName} (its partitions come with it)` },
+          `table ${name} is a partition or child of ${parents.join(', ')}, which is not selected`,
+          {
+            provider: 'postgres',
+            hint: `add --table ${parents[0]} (its partitions and children come with it)`,
+          },
         );
       }
     }
@@ -298,6 +308,19 @@ export function resolveNames(requested: readonly string[], tables: readonly stri
     );
   }
   return selected;
+}
+
+/** The tables a table's statements make it a partition of (ATTACH PARTITION) or inherit from (INHERITS). */
+function parentsOf(statements: readonly string[]): string[] {
+  const parents = new Set<string>();
+  for (const sql of statements) {
+    const attach = ATTACH_PARTITION.exec(sql)?.[1];
+    const parent = attach === undefined ? undefined : displayName(attach);
+    if (parent !== undefined) parents.add(parent);
+  }
+  const inherits = INHERITS.exec(statements[0] ?? '')?.[1];
+  if (inherits !== undefined) for (const name of qualifiedNamesIn(inherits)) parents.add(name);
+  return [...parents];
 }
 
 function describeKind(kind: string): string {
