@@ -50,7 +50,7 @@ describe('postgres through the nexus-backup binary', () => {
     expect(backup.stderr).toContain('backup db@');
     expect(backup.code).toBe(0);
     const listed = JSON.parse((await runCli(['list', 'db', '--from', repo, '--json'])).stdout);
-    expect(listed.backups[0].artifacts[0].file).toBe('database.sql.gz.aes');
+    expect(listed.backups[0].artifacts[0].file).toBe('pre-data.sql.gz.aes');
 
     await server.admin.createDatabase('app_restored');
     const intoEmpty = await runCli(['restore', 'db@latest', '--from', repo, '--db', urlOf('app_restored')], {

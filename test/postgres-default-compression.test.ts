@@ -30,8 +30,11 @@ describe('default compression of postgres backups', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  /** Backs `app` up with `flags` into pipeline `pipeline`; returns the stored file of its artifact. */
-  async function backup(pipeline: string, flags: string[]): Promise<{ file: string; path: string }> {
+  /**
+   * Backs `app` up with `flags` into pipeline `pipeline`; returns the stored file of its first artifact
+   * (pre-data) and the paths of all of them in manifest order (concatenated: one script).
+   */
+  async function backup(pipeline: string, flags: string[]): Promise<{ file: string; paths: string[] }> {
     const repo = join(dir, 'repo');
     const result = await runCli(
       ['backup', 'postgres', '--db', urlOf('app'), ...flags, '--to', repo, '--pipeline', pipeline],
@@ -40,8 +43,8 @@ describe('default compression of postgres backups', () => {
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
     const [listed] = JSON.parse((await runCli(['list', pipeline, '--from', repo, '--json'])).stdout).backups;
-    const file = listed.artifacts[0].file as string;
-    return { file, path: join(repo, pipeline, listed.id, file) };
+    const files = (listed.artifacts as { file: string }[]).map((artifact) => artifact.file);
+    return { file: files[0] as string, paths: files.map((file) => join(repo, pipeline, listed.id, file)) };
   }
 
   async function expectSameAsSource(database: string): Promise<void> {
@@ -49,18 +52,19 @@ describe('default compression of postgres backups', () => {
     expect(await tableChecksums(server.url(database))).toEqual(await tableChecksums(server.url('app')));
   }
 
-  it('is zstd without a compressor flag: `zstd -dc | psql` restores it, and so does restore without a flag', async () => {
-    const { file, path } = await backup('plain', []);
-    expect(file).toBe('database.sql.zst');
+  it('is zstd without a compressor flag: `cat` of the artifacts in manifest order `| zstd -dc | psql` restores it, and so does restore without a flag', async () => {
+    const { file, paths } = await backup('plain', []);
+    expect(file).toBe('pre-data.sql.zst');
 
     await server.admin.createDatabase('via_psql');
     await run(
       'bash',
       [
         '-c',
-        'set -o pipefail; zstd -dc "$0" | psql -X -q -v ON_ERROR_STOP=1 -d "$1"',
-        path,
+        'set -o pipefail; url="$1"; shift; cat "$@" | zstd -dc | psql -X -q -v ON_ERROR_STOP=1 -d "$url"',
+        'bash',
         urlOf('via_psql'),
+        ...paths,
       ],
       {
         env: { ...process.env, ...env },
@@ -85,17 +89,18 @@ describe('default compression of postgres backups', () => {
     await expectSameAsSource('via_restore');
   });
 
-  it('--gzip keeps gzip, and `gunzip | psql` reads it', async () => {
-    const { file, path } = await backup('gzip', ['--gzip']);
-    expect(file).toBe('database.sql.gz');
+  it('--gzip keeps gzip, and `cat` of the artifacts `| gunzip | psql` reads it', async () => {
+    const { file, paths } = await backup('gzip', ['--gzip']);
+    expect(file).toBe('pre-data.sql.gz');
     await server.admin.createDatabase('via_gunzip');
     await run(
       'bash',
       [
         '-c',
-        'set -o pipefail; gunzip -c "$0" | psql -X -q -v ON_ERROR_STOP=1 -d "$1"',
-        path,
+        'set -o pipefail; url="$1"; shift; cat "$@" | gunzip -c | psql -X -q -v ON_ERROR_STOP=1 -d "$url"',
+        'bash',
         urlOf('via_gunzip'),
+        ...paths,
       ],
       {
         env: { ...process.env, ...env },
@@ -105,11 +110,11 @@ describe('default compression of postgres backups', () => {
   });
 
   it('an option of gzip alone (--gzip-parallel 2) names gzip instead of being ignored', async () => {
-    expect((await backup('gzip-parallel', ['--gzip-parallel', '2'])).file).toBe('database.sql.gz');
+    expect((await backup('gzip-parallel', ['--gzip-parallel', '2'])).file).toBe('pre-data.sql.gz');
   });
 
   it('an option of zstd alone (--zstd-workers 2) keeps zstd as the only compressor', async () => {
-    expect((await backup('zstd-workers', ['--zstd-workers', '2'])).file).toBe('database.sql.zst');
+    expect((await backup('zstd-workers', ['--zstd-workers', '2'])).file).toBe('pre-data.sql.zst');
     const manifest = JSON.parse(
       (await runCli(['list', 'zstd-workers', '--from', join(dir, 'repo'), '--json'])).stdout,
     );
@@ -117,12 +122,12 @@ describe('default compression of postgres backups', () => {
   });
 
   it('--no-zstd and --no-gzip both leave the dump uncompressed, as --no-gzip always has', async () => {
-    expect((await backup('no-zstd', ['--no-zstd'])).file).toBe('database.sql');
-    expect((await backup('no-gzip', ['--no-gzip'])).file).toBe('database.sql');
+    expect((await backup('no-zstd', ['--no-zstd'])).file).toBe('pre-data.sql');
+    expect((await backup('no-gzip', ['--no-gzip'])).file).toBe('pre-data.sql');
   });
 
   it('--no-zstd with --gzip is gzip; --encrypt keeps the default compressor before encryption', async () => {
-    expect((await backup('gzip-not-zstd', ['--no-zstd', '--gzip'])).file).toBe('database.sql.gz');
+    expect((await backup('gzip-not-zstd', ['--no-zstd', '--gzip'])).file).toBe('pre-data.sql.gz');
     const encrypted = await runCli(
       [
         'backup',
@@ -141,7 +146,7 @@ describe('default compression of postgres backups', () => {
     const [listed] = JSON.parse(
       (await runCli(['list', 'enc', '--from', join(dir, 'repo'), '--json'])).stdout,
     ).backups;
-    expect(listed.artifacts[0].file).toBe('database.sql.zst.aes');
+    expect(listed.artifacts[0].file).toBe('pre-data.sql.zst.aes');
   });
 
   it('files keep gzip by default', async () => {
@@ -178,7 +183,7 @@ describe('default compression of postgres backups', () => {
     const files = async (pipeline: string) =>
       JSON.parse((await runCli(['list', pipeline, '--from', join(dir, 'config-repo'), '--json'])).stdout)
         .backups[0].artifacts[0].file;
-    expect(await files('database')).toBe('database.sql.zst');
+    expect(await files('database')).toBe('pre-data.sql.zst');
     expect(await files('config')).toBe('files.tar.gz');
     expect(await files('plain')).toBe('files.tar');
   });

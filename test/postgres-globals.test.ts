@@ -81,7 +81,9 @@ describe('postgres --globals through the nexus-backup binary', () => {
     const listed = JSON.parse((await runCli(['list', '--from', repo, '--json'])).stdout);
     expect(listed.backups[0].artifacts.map((artifact: { file: string }) => artifact.file)).toEqual([
       'globals.sql',
-      'database.sql',
+      'pre-data.sql',
+      'data-0001.sql',
+      'post-data.sql',
     ]);
 
     const file = join(await dir('globals-sql'), 'globals.sql');

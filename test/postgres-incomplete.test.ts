@@ -22,7 +22,7 @@ describe('a database with an object the dump cannot write, through the nexus-bac
   };
   const named = 'subscription nexus_sub (only a superuser may read its connection string)';
   const gap = {
-    artifact: 'database.sql',
+    artifact: 'pre-data.sql',
     kind: 'subscription',
     name: 'nexus_sub (only a superuser may read its connection string)',
   };

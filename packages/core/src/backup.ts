@@ -96,6 +96,12 @@ export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promis
   const artifacts: ManifestArtifact[] = [];
 
   const failTarget = (target: BackupTarget, error: unknown) => {
+    const earlier = live.get(target);
+    // Artifacts stored side by side may each see the same repository fail: it is reported once.
+    if (earlier) {
+      if (!target.optional) throw earlier;
+      return;
+    }
     const failure = toNexusError(error, 'IO');
     live.set(target, failure);
     if (!target.optional) throw failure;
@@ -189,7 +195,9 @@ async function storeArtifacts(
   const limit = Math.max(1, Math.floor(plan.source.source.concurrentArtifacts ?? 1));
   const extensions = plan.transforms.map((stage) => stage.definition.extension).join('');
   const cancel = new AbortController();
-  const progress = limit > 1 ? sharedProgress(ctx.progress, plan.source.definition.name) : ctx.progress;
+  const shared =
+    limit > 1 && ctx.progress ? sharedProgress(ctx.progress, plan.source.definition.name) : undefined;
+  const progress = shared ?? ctx.progress;
   const storeCtx: RunContext = {
     ...ctx,
     signal: AbortSignal.any([ctx.signal, cancel.signal]),
@@ -234,21 +242,21 @@ async function storeArtifacts(
     fail(error);
   }
   await Promise.all(inFlight);
+  shared?.finish();
   if (failure) throw failure.error;
-  (progress as SharedProgress | undefined)?.finish?.();
   return stored.filter((artifact): artifact is ManifestArtifact => artifact !== undefined);
 }
 
 interface SharedProgress extends ProgressSink {
-  finish?(): void;
+  /** Ends the one progress line, once every artifact is stored. */
+  finish(): void;
 }
 
 /**
  * Artifacts stored side by side report to one progress line (their bytes summed) instead of each
  * starting and ending its own.
  */
-function sharedProgress(sink: ProgressSink | undefined, label: string): SharedProgress | undefined {
-  if (!sink) return undefined;
+function sharedProgress(sink: ProgressSink, label: string): SharedProgress {
   let started = false;
   return {
     start() {

@@ -369,10 +369,7 @@ async function nextArtifact(
   }
   throw new NexusError('NOT_FOUND', `the backup has no ${name} artifact`, {
     provider: 'postgres',
-    hint:
-      name === GLOBALS
-        ? 'back up with --globals to keep the roles and tablespaces'
-        : 'restore a backup made by the postgres source',
+    hint: 'back up with --globals to keep the roles and tablespaces',
   });
 }
 

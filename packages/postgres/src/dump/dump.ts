@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { type Artifact, type Json, NexusError, type RunContext } from '@nexus-backup/core';
 import type pg from 'pg';
 import { catalogReader, type Gap } from './catalog/query.js';
@@ -11,8 +10,16 @@ import { dataArtifactName, splitDump } from './parts.js';
 import { type PlanOptions, planDump } from './plan.js';
 import { relationMatcher } from './select.js';
 import { lockTables, openSnapshot } from './snapshot.js';
+import { StreamSet } from './stream-set.js';
 import { DumpConnections, lockForWorker } from './workers.js';
-import { type TableOf, writeData, writePostData, writePreData } from './write.js';
+import {
+  type DataCallbacks,
+  isDataObject,
+  type TableOf,
+  writeData,
+  writePostData,
+  writePreData,
+} from './write.js';
 
 export const PRE_DATA = 'pre-data.sql';
 export const POST_DATA = 'post-data.sql';
@@ -108,15 +115,18 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     };
     const pool = connections;
     const streams = new StreamSet(ctx, () => pool.close());
-    const dataArtifacts = parts.data.map((part, index): Artifact => {
-      const rows: { [table: string]: Json } = {};
-      const copyStatement = (object: DumpObject) =>
-        object.copy?.where === undefined ? selected?.copyStatement(object) : undefined;
+    const copyStatement = (object: DumpObject) =>
+      object.copy?.where === undefined ? selected?.copyStatement(object) : undefined;
+    /** Bytes written on a connection of the pool, taken when the stream is first read. */
+    const onConnection = (
+      write: (callbacks: DataCallbacks) => AsyncIterable<Buffer>,
+      rows: { [table: string]: Json },
+    ) =>
       async function* bytes(): AsyncGenerator<Buffer> {
         const worker = await pool.acquire(ctx.signal);
         let done = false;
         try {
-          yield* writeData(part.objects, partOptions, {
+          yield* write({
             copyOut: (object) => copyOut(pool, worker, object, rows, copyStatement(object)),
             largeObjectOut: (object) => largeObjectOut(worker, object.largeObject as number),
           });
@@ -125,26 +135,39 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
           // A connection left in the middle of a COPY is of no use to the next artifact.
           if (done) pool.release(worker);
         }
-      }
+      };
+    const tablesOf = (objects: DumpObject[]) =>
+      objects.flatMap((object) => (object.kind === 'table-data' ? [object.name] : []));
+    const dataArtifacts = parts.data.map((part, index): Artifact => {
+      const rows: { [table: string]: Json } = {};
+      const bytes = onConnection((callbacks) => writeData(part.objects, partOptions, callbacks), rows);
       return {
         name: dataArtifactName(index),
         stream: streams.add(bytes(), { holdsConnection: true }),
         expectedBytes: part.estimatedBytes,
         meta: {
           part: 'data',
-          tables: part.objects.flatMap((object) => (object.kind === 'table-data' ? [object.name] : [])),
+          tables: tablesOf(part.objects),
           rows,
           ...(part.largeObjects ? { largeObjects: true } : {}),
         },
       };
     });
+    // Usually schema only; the data of a table created after a post-data object stays in it (parts.ts).
+    const postRows: { [table: string]: Json } = {};
+    const postTables = tablesOf(parts.postData);
+    const postData = (callbacks: DataCallbacks) =>
+      writePostData(parts.postData, objects, partOptions, callbacks);
+    const readsData = parts.postData.some(isDataObject);
     const artifacts: Artifact[] = [
       { name: PRE_DATA, stream: streams.add(writePreData(parts.preData, partOptions)), meta },
       ...dataArtifacts,
       {
         name: POST_DATA,
-        stream: streams.add(writePostData(parts.postData, objects, partOptions)),
-        meta: { part: 'post-data' },
+        stream: readsData
+          ? streams.add(onConnection(postData, postRows)(), { holdsConnection: true })
+          : streams.add(postData(NO_DATA)),
+        meta: { part: 'post-data', ...(readsData ? { tables: postTables, rows: postRows } : {}) },
       },
     ];
     streams.sealed();
@@ -166,6 +189,16 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
   }
 }
 
+/** For a post-data artifact without data: nothing of it reads from the server. */
+const NO_DATA: DataCallbacks = {
+  copyOut: () => {
+    throw new Error('post-data without data read table data');
+  },
+  largeObjectOut: () => {
+    throw new Error('post-data without data read a large object');
+  },
+};
+
 /** One table's COPY on `worker`, its row count recorded under the table's name. */
 async function* copyOut(
   pool: DumpConnections,
@@ -183,60 +216,6 @@ async function* copyOut(
     },
     statement,
   );
-}
-
-/**
- * The streams of one dump. However each ends (read to the end, failed, destroyed, or never read and
- * destroyed by the caller) it stops listening to the abort signal; when the last stream that holds a
- * connection has closed, the connections (and the snapshot's transaction) close with it.
- */
-class StreamSet {
-  private readonly streams: Readable[] = [];
-  private open = 0;
-  private isSealed = false;
-  private closed = false;
-
-  constructor(
-    private readonly ctx: RunContext,
-    private readonly onLastClosed: () => void,
-  ) {}
-
-  add(bytes: AsyncIterable<Buffer> | Iterable<Buffer>, { holdsConnection = false } = {}): Readable {
-    const stream = Readable.from(bytes, { objectMode: false, highWaterMark: 64 * 1024 });
-    const onAbort = () => stream.destroy(this.ctx.signal.reason);
-    // A stream nobody reads yet (a later artifact) errs on abort too; its reader, if any, still sees it.
-    stream.on('error', () => undefined);
-    this.ctx.signal.addEventListener('abort', onAbort, { once: true });
-    if (holdsConnection) this.open++;
-    stream.once('close', () => {
-      this.ctx.signal.removeEventListener('abort', onAbort);
-      if (holdsConnection) this.open--;
-      this.maybeClose();
-    });
-    this.streams.push(stream);
-    return stream;
-  }
-
-  /** Every stream is added: from now on the last one to close closes the connections. */
-  sealed(): void {
-    this.isSealed = true;
-    this.maybeClose();
-  }
-
-  destroyAll(): void {
-    for (const stream of this.streams) if (!stream.readableEnded) stream.destroy();
-    this.closeNow();
-  }
-
-  private maybeClose(): void {
-    if (this.isSealed && this.open === 0) this.closeNow();
-  }
-
-  private closeNow(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.onLastClosed();
-  }
 }
 
 /**

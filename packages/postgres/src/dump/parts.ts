@@ -1,4 +1,5 @@
 import type { DumpObject } from './model.js';
+import { isDataObject } from './write.js';
 
 /** A table at least this large (estimated) gets a data artifact of its own. */
 export const OWN_ARTIFACT_BYTES = 8 * 1024 * 1024;
@@ -22,15 +23,15 @@ export interface DumpParts {
   postData: DumpObject[];
 }
 
-const isData = (object: DumpObject) => object.kind === 'table-data' || object.kind === 'large-object';
-
 /**
  * Splits the ordered objects. Pre-data is the leading run of pre-data objects (a pre-data object
  * ordered after a later section's object, e.g. a view grouping by a primary key, stays after it, in
  * post-data); table data and large objects go into data parts; everything else, in order, is post-data.
  * Data parts come largest first (a parallel restore starts the longest work first), large objects
  * last, unless `keepDataOrder` (a data-only dump: a referenced table's rows load before the rows
- * referencing them, so the planned order is kept).
+ * referencing them, so the planned order is kept). The data of a table that is itself created after
+ * a post-data object (the dependency order allows it) stays in place in post-data: moved ahead, it
+ * would load into a table that does not exist yet.
  */
 export function splitDump(
   objects: DumpObject[],
@@ -40,9 +41,13 @@ export function splitDump(
   const firstOther = objects.findIndex((object) => object.section !== 'pre-data');
   const preData = firstOther === -1 ? objects : objects.slice(0, firstOther);
   const rest = firstOther === -1 ? [] : objects.slice(firstOther);
-  const tables = rest.filter((object) => object.kind === 'table-data');
-  const largeObjects = rest.filter((object) => object.kind === 'large-object');
-  const postData = rest.filter((object) => !isData(object));
+  const before = new Set(preData.map((object) => object.key));
+  const known = new Set(objects.map((object) => object.key));
+  const separable = (object: DumpObject) =>
+    isDataObject(object) && object.after.every((key) => before.has(key) || !known.has(key));
+  const tables = rest.filter((object) => separable(object) && object.kind === 'table-data');
+  const largeObjects = rest.filter((object) => separable(object) && object.kind === 'large-object');
+  const postData = rest.filter((object) => !separable(object));
   const data = keepDataOrder ? partsInOrder(tables, sizeOf) : partsLargestFirst(tables, sizeOf);
   if (largeObjects.length > 0) data.push({ objects: largeObjects, estimatedBytes: 0, largeObjects: true });
   return { preData, data, postData };

@@ -82,17 +82,21 @@ export function* writePreData(objects: DumpObject[], options: PartOptions): Gene
 }
 
 /**
- * `post-data.sql`: the session header, sequence values and post-data objects in their order, then
- * REFRESH for each populated materialized view (of `all`, the whole dump), in creation order, so each
- * refresh sees the ones it reads.
+ * `post-data.sql`: the session header, sequence values and post-data objects in their order (with the
+ * data of any table that had to wait for one of them, see parts.ts), then REFRESH for each populated
+ * materialized view (of `all`, the whole dump), in creation order, so each refresh sees the ones it reads.
  */
-export function* writePostData(
+export async function* writePostData(
   objects: DumpObject[],
   all: DumpObject[],
   options: PartOptions,
-): Generator<Buffer> {
+  callbacks: DataCallbacks,
+): AsyncGenerator<Buffer> {
   yield Buffer.from(header(options.snapshot, options.dataOnly));
-  yield* schemaObjects(objects, options.tableOf, options.signal);
+  for (const object of objects) {
+    if (isDataObject(object)) yield* dataObject(object, options, callbacks);
+    else yield* schemaObjects([object], options.tableOf, options.signal);
+  }
   const refreshes = all.flatMap((object) => (object.refresh ? [object.refresh] : []));
   if (refreshes.length > 0) yield Buffer.from(`-- MATERIALIZED VIEW DATA\n${refreshes.join('')}\n`);
   yield Buffer.from('--\n-- end of dump\n--\n');
@@ -116,18 +120,29 @@ export async function* writeData(
   callbacks: DataCallbacks,
 ): AsyncGenerator<Buffer> {
   yield Buffer.from(header(options.snapshot, options.dataOnly));
-  for (const object of objects) {
-    options.signal.throwIfAborted();
-    if (object.kind === 'table-data' && object.copy) {
-      const columns = object.copy.columns.length > 0 ? ` (${object.copy.columns.join(', ')})` : '';
-      yield Buffer.from(`${label(object)}COPY ${object.copy.table}${columns} FROM stdin;\n`);
-      yield* callbacks.copyOut(object);
-      yield Buffer.from('\\.\n\n');
-    } else if (object.kind === 'large-object') {
-      yield Buffer.from(`${label(object)}${object.sql}`);
-      yield* callbacks.largeObjectOut(object);
-      yield Buffer.from('\n');
-    }
+  for (const object of objects) yield* dataObject(object, options, callbacks);
+}
+
+/** Table data and large objects: what the dump reads from the server as it writes. */
+export function isDataObject(object: DumpObject): boolean {
+  return object.kind === 'table-data' || object.kind === 'large-object';
+}
+
+async function* dataObject(
+  object: DumpObject,
+  options: PartOptions,
+  callbacks: DataCallbacks,
+): AsyncGenerator<Buffer> {
+  options.signal.throwIfAborted();
+  if (object.kind === 'table-data' && object.copy) {
+    const columns = object.copy.columns.length > 0 ? ` (${object.copy.columns.join(', ')})` : '';
+    yield Buffer.from(`${label(object)}COPY ${object.copy.table}${columns} FROM stdin;\n`);
+    yield* callbacks.copyOut(object);
+    yield Buffer.from('\\.\n\n');
+  } else if (object.kind === 'large-object') {
+    yield Buffer.from(`${label(object)}${object.sql}`);
+    yield* callbacks.largeObjectOut(object);
+    yield Buffer.from('\n');
   }
 }
 
