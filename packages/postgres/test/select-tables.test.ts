@@ -72,20 +72,24 @@ const POST_DATA =
   '--\n-- end of dump\n--\n';
 
 /** A per-table backup's artifacts as core yields them, recording which streams were read. */
-function artifacts(read: string[]): AsyncIterator<RestoreArtifact> {
+function artifacts(read: string[], chunkBytes = 0, postData = POST_DATA): AsyncIterator<RestoreArtifact> {
   const list: [string, string, Record<string, unknown>][] = [
     ['pre-data.sql', PRE_DATA, { part: 'pre-data', layout: 'per-table', format: 'plain-sql' }],
     ['data-0001.sql', DATA_1, { part: 'data', tables: ['public.parents', 'audit.children'] }],
     ['data-0002.sql', DATA_2, { part: 'data', tables: ['public.children'] }],
-    ['post-data.sql', POST_DATA, { part: 'post-data' }],
+    ['post-data.sql', postData, { part: 'post-data' }],
   ];
   async function* generate(): AsyncGenerator<RestoreArtifact> {
     for (const [name, body, meta] of list) {
+      const bytes = Buffer.from(body);
+      const size = chunkBytes > 0 ? chunkBytes : bytes.length;
+      let offset = 0;
       const stream = new Readable({
         read() {
           if (!read.includes(name)) read.push(name);
-          this.push(body);
-          this.push(null);
+          this.push(bytes.subarray(offset, offset + size));
+          offset += size;
+          if (offset >= bytes.length) this.push(null);
         },
       });
       yield { name, stream, rawBytes: body.length, meta: meta as RestoreArtifact['meta'] };
@@ -94,9 +98,9 @@ function artifacts(read: string[]): AsyncIterator<RestoreArtifact> {
   return generate();
 }
 
-async function select(tables: string[], dataOnly = false) {
+async function select(tables: string[], dataOnly = false, chunkBytes = 0, postData = POST_DATA) {
   const read: string[] = [];
-  const selection = await selectTables(artifacts(read), { tables, dataOnly });
+  const selection = await selectTables(artifacts(read, chunkBytes, postData), { tables, dataOnly });
   const script = await text(selection.script);
   return { script, read, selection };
 }
@@ -135,6 +139,23 @@ describe('selecting tables from a per-table backup', () => {
       'left out view public.parent_names: it needs public.parents, which is not restored (add --table for it to keep it)',
       'left out foreign key public.children.children_parent_fkey: it needs public.parents, which is not restored (add --table for it to keep it)',
     ]);
+  });
+
+  it('reads the markers the same whatever the chunk boundaries', async () => {
+    const whole = await select(['parents']);
+    for (const size of [1, 5, 17, 64]) {
+      const chunked = await select(['parents'], false, size);
+      expect(chunked.script).toBe(whole.script);
+      expect(chunked.selection.warnings).toEqual(whole.selection.warnings);
+    }
+  });
+
+  it('streams the rows of a selected table that post-data holds (its table waited for a post-data object), and skips the others', async () => {
+    const postData = `${POST_DATA.replace('--\n-- end of dump\n--\n', '')}-- DATA: public.parents\nCOPY public.parents (id) FROM stdin;\n3\n\\.\n\n-- DATA: public.children\nCOPY public.children (id, parent) FROM stdin;\n-- nexus-object: {"kind":"table","name":"x"}\t1\n\\.\n\n--\n-- end of dump\n--\n`;
+    const { script, selection } = await select(['parents'], false, 0, postData);
+    expect(script).toContain('COPY public.parents (id) FROM stdin;\n3\n\\.\n');
+    expect(script).not.toContain('COPY public.children');
+    expect(selection.warnings).toHaveLength(1);
   });
 
   it('keeps the foreign key when both tables are selected', async () => {

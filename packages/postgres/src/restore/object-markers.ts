@@ -1,5 +1,5 @@
 import { NexusError } from '@nexus-backup/core';
-import { SqlLexer } from './sql-lexer.js';
+import { readSqlScript, type SqlCopyEvent, type SqlStatementEvent } from './sql-script-reader.js';
 
 /** One `-- nexus-object: {...}` line of a per-table backup's pre-data or post-data artifact. */
 export interface ObjectMarker {
@@ -10,62 +10,123 @@ export interface ObjectMarker {
   table?: string;
 }
 
-/** One statement of a schema artifact, with the text before it (labels, markers) as written. */
-export interface ScriptPiece {
-  /** The comments and blank lines before the statement, then the statement: what a filtered script keeps. */
-  raw: string;
-  /** The statement alone, comments before it dropped. */
-  sql: string;
-  /** The marker of the object this statement belongs to; undefined for the session header. */
+/** A statement or COPY block of a schema artifact, with the object it belongs to. */
+export type MarkedEvent = (SqlStatementEvent | SqlCopyEvent) & {
+  /** The marker of the object this belongs to; undefined for the session header. */
   marker: ObjectMarker | undefined;
-  /** True for the first statement of its object (the one whose `raw` holds the marker line). */
+  /** True for the first statement after a marker. */
   first: boolean;
-}
+};
 
-const MARKER = /^-- nexus-object: (.*)$/gm;
+const PREFIX = Buffer.from('-- nexus-object: ');
+/** Longer lines are not markers (a marker is one object's kind and names). */
+const MAX_MARKER_BYTES = 64 * 1024;
 
 /**
- * Splits a schema artifact (pre-data or post-data SQL of a per-table backup) into statements, each
- * attributed to the object whose marker came last before it. Markers are only read from the text
- * between statements (the lexer knows where those are), so a marker-like line inside a function
- * body or a string is never taken for one. Returns the pieces and the text after the last statement.
+ * Reads a pre-data or post-data artifact of a per-table backup as statements and COPY blocks (as the
+ * restore's script reader does, streaming), each attributed to the object whose marker line came last
+ * before it. A marker counts only between the end of one statement and the start of the next, so a
+ * marker-like line inside a function body, a string or COPY data is never taken for one.
  */
-export function splitSchemaArtifact(
-  text: Buffer,
+export async function* readMarkedScript(
+  input: AsyncIterable<Buffer | Uint8Array | string>,
   artifact: string,
-): { pieces: ScriptPiece[]; trailer: string } {
-  const lexer = new SqlLexer();
-  const pieces: ScriptPiece[] = [];
+): AsyncGenerator<MarkedEvent> {
+  const tap = new MarkerTap();
   let marker: ObjectMarker | undefined;
-  let pos = 0;
-  for (;;) {
-    const end = lexer.scan(text, pos);
-    if (end < 0) break;
-    const piece = lexer.take();
-    const raw = text.toString('utf8', pos, end);
-    pos = end;
-    if (piece.kind === 'meta') {
+  let previous: SqlStatementEvent | SqlCopyEvent | undefined;
+  for await (const event of readSqlScript(tap.read(input))) {
+    if (event.kind === 'meta') {
       throw new NexusError(
         'INTEGRITY',
-        `${artifact} line ${piece.line}: a psql command in a schema artifact of a per-table backup`,
+        `${artifact} line ${event.line}: a psql command (\\${event.name}) in a per-table backup's artifact`,
         { provider: 'postgres' },
       );
     }
-    const leading = raw.slice(0, raw.length - piece.text.length);
-    const markers = [...leading.matchAll(MARKER)];
-    const last = markers.at(-1);
-    if (last !== undefined) marker = parseMarker(last[1] as string, artifact, piece.line);
-    pieces.push({ raw, sql: piece.text, marker, first: last !== undefined });
+    const after = previous === undefined ? 0 : lastLineOf(previous);
+    const found = tap.takeBefore(event.line, after);
+    if (found !== undefined) marker = parseMarker(found.json, artifact, found.line);
+    previous = event;
+    yield Object.assign(event, { marker, first: found !== undefined });
   }
-  const unfinished = lexer.unfinished();
-  if (unfinished !== undefined) {
-    throw new NexusError(
-      'INTEGRITY',
-      `${artifact} ends ${unfinished} (from line ${lexer.unfinishedLine}): the dump was cut short`,
-      { provider: 'postgres', hint: 'restore from a complete backup' },
-    );
+}
+
+/** The last line an event occupies: a statement's last line, a COPY block's `\.` line. */
+function lastLineOf(event: SqlStatementEvent | SqlCopyEvent): number {
+  if (event.kind === 'copy') return event.dataLine + event.rows;
+  let newlines = 0;
+  for (let at = event.sql.indexOf('\n'); at >= 0; at = event.sql.indexOf('\n', at + 1)) newlines++;
+  return event.line + newlines;
+}
+
+/** Notes the marker lines of the bytes passing through, with their line numbers (1-based, like the reader's). */
+class MarkerTap {
+  private readonly found: { line: number; json: string }[] = [];
+  private line = 1;
+  private parts: Buffer[] = [];
+  private bytes = 0;
+  private collecting = true;
+
+  async *read(input: AsyncIterable<Buffer | Uint8Array | string>): AsyncGenerator<Buffer> {
+    for await (const value of input) {
+      const chunk =
+        typeof value === 'string'
+          ? Buffer.from(value)
+          : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      this.scan(chunk);
+      yield chunk;
+    }
   }
-  return { pieces, trailer: text.toString('utf8', pos) };
+
+  /** The last marker on a line after `after` and before `line`; every marker before `line` is dropped. */
+  takeBefore(line: number, after: number): { line: number; json: string } | undefined {
+    let last: { line: number; json: string } | undefined;
+    while (this.found.length > 0 && (this.found[0] as { line: number }).line < line) {
+      const next = this.found.shift() as { line: number; json: string };
+      if (next.line > after) last = next;
+    }
+    return last;
+  }
+
+  private scan(chunk: Buffer): void {
+    let pos = 0;
+    while (pos < chunk.length) {
+      const newline = chunk.indexOf(0x0a, pos);
+      const end = newline < 0 ? chunk.length : newline;
+      if (this.collecting) this.collect(chunk.subarray(pos, end));
+      if (newline < 0) return;
+      if (this.collecting && this.bytes >= PREFIX.length) {
+        const text = Buffer.concat(this.parts).toString('utf8').replace(/\r$/, '');
+        this.found.push({ line: this.line, json: text.slice(PREFIX.length) });
+      }
+      this.line++;
+      this.parts = [];
+      this.bytes = 0;
+      this.collecting = true;
+      pos = newline + 1;
+    }
+  }
+
+  /** Keeps the line's bytes while they can still be a marker. */
+  private collect(segment: Buffer): void {
+    if (segment.length === 0) return;
+    const checked = Math.min(PREFIX.length - this.bytes, segment.length);
+    if (
+      checked > 0 &&
+      !segment.subarray(0, checked).equals(PREFIX.subarray(this.bytes, this.bytes + checked))
+    ) {
+      this.collecting = false;
+      this.parts = [];
+      return;
+    }
+    this.bytes += segment.length;
+    if (this.bytes > MAX_MARKER_BYTES) {
+      this.collecting = false;
+      this.parts = [];
+      return;
+    }
+    this.parts.push(segment);
+  }
 }
 
 function parseMarker(json: string, artifact: string, line: number): ObjectMarker {
@@ -83,7 +144,7 @@ function parseMarker(json: string, artifact: string, line: number): ObjectMarker
   ) {
     throw new NexusError(
       'INTEGRITY',
-      `${artifact}: the object marker before line ${line} is not readable: ${json.slice(0, 120)}`,
+      `${artifact} line ${line}: the object marker is not readable: ${json.slice(0, 120)}`,
       { provider: 'postgres' },
     );
   }

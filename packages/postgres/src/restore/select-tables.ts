@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { NexusError, type RestoreArtifact } from '@nexus-backup/core';
-import { type ObjectMarker, type ScriptPiece, splitSchemaArtifact } from './object-markers.js';
+import { type MarkedEvent, type ObjectMarker, readMarkedScript } from './object-markers.js';
 import { displayName, qualifiedNamesIn } from './relation-names.js';
 import { readSqlScript } from './sql-script-reader.js';
 
@@ -67,17 +66,25 @@ export async function selectTables(
   // A data-only backup has no schema objects (its pre-data is the session header, if it is there at
   // all): the names are matched against the tables its data artifacts hold.
   const dataOnlyBackup = first.meta.dataOnly === true || first.meta.part !== 'pre-data';
-  let preData: { pieces: ScriptPiece[]; trailer: string } | undefined;
+  let preData: MarkedEvent[] | undefined;
   let firstData: RestoreArtifact | undefined;
   if (first.meta.part === 'pre-data') {
-    preData = splitSchemaArtifact(await buffer(first.stream), first.name);
-    if (!dataOnlyBackup) selection.resolveFrom(preData.pieces);
+    // Held whole to resolve the names before anything is restored: schema text only, no table data.
+    preData = [];
+    for await (const event of readMarkedScript(first.stream, first.name)) {
+      if (event.kind === 'copy') throw dataInPreData(first.name, event.line);
+      preData.push(event);
+    }
+    if (!dataOnlyBackup) selection.resolveFrom(preData);
   } else {
     firstData = first;
   }
 
   async function* script(): AsyncGenerator<Buffer> {
-    if (preData !== undefined) yield Buffer.from(selection.filterSchema(preData, 'pre-data'));
+    if (preData !== undefined) {
+      yield* selection.filterSchema(fromArray(preData));
+      if (options.dataOnly) yield Buffer.from('SET CONSTRAINTS ALL DEFERRED;\n\n');
+    }
     let artifact = firstData;
     for (;;) {
       if (artifact === undefined) {
@@ -87,8 +94,7 @@ export async function selectTables(
       const current = artifact;
       artifact = undefined;
       if (current.meta.part === 'post-data') {
-        const schema = splitSchemaArtifact(await buffer(current.stream), current.name);
-        yield Buffer.from(selection.filterSchema(schema, 'post-data'));
+        yield* selection.filterSchema(readMarkedScript(current.stream, current.name));
       } else if (current.meta.part === 'data' && selection.needsData(current.meta)) {
         yield* selection.filterData(current);
       } else {
@@ -137,14 +143,14 @@ class TableSelection {
    * Resolves the names against the tables of the pre-data artifact. Partitions and inheritance
    * children come with their table; one selected without its parent is refused, naming the parent.
    */
-  resolveFrom(pieces: readonly ScriptPiece[]): void {
+  resolveFrom(events: readonly MarkedEvent[]): void {
     const tables: { name: string; parents: string[] }[] = [];
-    for (const [index, piece] of pieces.entries()) {
-      if (!piece.first || piece.marker?.kind !== 'table') continue;
-      const statements = [piece.sql];
-      for (let next = index + 1; next < pieces.length && !(pieces[next] as ScriptPiece).first; next++)
-        statements.push((pieces[next] as ScriptPiece).sql);
-      tables.push({ name: piece.marker.name, parents: parentsOf(statements) });
+    for (const [index, event] of events.entries()) {
+      if (!event.first || event.marker?.kind !== 'table') continue;
+      const statements = [event.sql];
+      for (let next = index + 1; next < events.length && !(events[next] as MarkedEvent).first; next++)
+        statements.push((events[next] as MarkedEvent).sql);
+      tables.push({ name: event.marker.name, parents: parentsOf(statements) });
     }
     const names = tables.map((table) => table.name);
     const selected = resolveNames(this.options.tables, names);
@@ -208,34 +214,52 @@ class TableSelection {
     }
   }
 
-  /** The statements of a pre-data or post-data artifact that the selected tables keep. */
-  filterSchema(schema: { pieces: ScriptPiece[]; trailer: string }, part: string): string {
-    let kept = '';
-    let keepObject = true;
-    const { pieces } = schema;
-    for (let index = 0; index < pieces.length; index++) {
-      const piece = pieces[index] as ScriptPiece;
-      if (piece.marker === undefined) {
-        kept += piece.raw; // the session header
+  /**
+   * The statements of a pre-data or post-data artifact that the selected tables keep. An object's
+   * statements are held until the next object starts (they decide together); COPY blocks (a table's
+   * data that had to wait for a post-data object) stream through when their table is selected.
+   */
+  async *filterSchema(events: AsyncIterable<MarkedEvent>): AsyncGenerator<Buffer> {
+    let pending: { marker: ObjectMarker; statements: string[] } | undefined;
+    let keepCurrent = false;
+    const decide = (): Buffer | undefined => {
+      if (pending === undefined) return undefined;
+      const { marker, statements } = pending;
+      pending = undefined;
+      keepCurrent = this.keeps(marker, statements.join('\n'));
+      if (!keepCurrent) return undefined;
+      return Buffer.from(`-- nexus-object: ${JSON.stringify(marker)}\n${statements.join('\n')}\n\n`);
+    };
+    for await (const event of events) {
+      if (event.kind === 'copy') {
+        const decided = decide();
+        if (decided) yield decided;
+        const table = displayName(event.table) ?? event.table;
+        if (!this.wants(table)) continue; // the reader skips the data nobody reads
+        yield Buffer.from(`${event.sql}\n`);
+        yield* event.data;
+        yield Buffer.from('\\.\n\n');
         continue;
       }
-      if (REFRESH.test(piece.sql)) {
+      if (event.marker === undefined) {
+        yield Buffer.from(`${event.sql}\n`); // the session header
+      } else if (REFRESH.test(event.sql)) {
         // Materialized view refreshes come after the last object, without a marker of their own.
-        if (!this.options.dataOnly && !this.needsMissing(piece.sql)) kept += piece.raw;
-        continue;
+        const decided = decide();
+        if (decided) yield decided;
+        if (!this.options.dataOnly && !this.needsMissing(event.sql)) yield Buffer.from(`${event.sql}\n`);
+      } else if (event.first) {
+        const decided = decide();
+        if (decided) yield decided;
+        pending = { marker: event.marker, statements: [event.sql] };
+      } else if (pending !== undefined) {
+        pending.statements.push(event.sql);
+      } else if (keepCurrent) {
+        yield Buffer.from(`${event.sql}\n`);
       }
-      if (piece.first) {
-        const statements = [piece.sql];
-        for (let next = index + 1; next < pieces.length && !(pieces[next] as ScriptPiece).first; next++) {
-          const sql = (pieces[next] as ScriptPiece).sql;
-          if (!REFRESH.test(sql)) statements.push(sql);
-        }
-        keepObject = this.keeps(piece.marker, statements.join('\n'));
-      }
-      if (keepObject) kept += piece.raw;
     }
-    if (part === 'pre-data' && this.options.dataOnly) kept += 'SET CONSTRAINTS ALL DEFERRED;\n\n';
-    return part === 'post-data' ? kept + schema.trailer : kept;
+    const decided = decide();
+    if (decided) yield decided;
   }
 
   /** Decides one object of a schema artifact; records the relations it makes or leaves out. */
@@ -308,6 +332,17 @@ export function resolveNames(requested: readonly string[], tables: readonly stri
     );
   }
   return selected;
+}
+
+async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+function dataInPreData(artifact: string, line: number): NexusError {
+  return new NexusError('INTEGRITY', `${artifact} line ${line}: table data in a pre-data artifact`, {
+    provider: 'postgres',
+    hint: 'restore the backup whole; it was not written by this version of the postgres source',
+  });
 }
 
 /** The tables a table's statements make it a partition of (ATTACH PARTITION) or inherit from (INHERITS). */
