@@ -1,11 +1,12 @@
 import { readFile, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, SAMPLE_SERVICE, tempDir } from './helpers/cli.js';
 
-// Issue 16: `restore --create-db NAME --jobs N` through the binary, and what --jobs refuses.
+// Issue 16: the parallel restore of a per-table backup through the binary, and what --jobs refuses.
 describe('restore --jobs through the nexus-backup binary', () => {
   let server: PostgresServer;
   let dir: string;
@@ -31,55 +32,69 @@ describe('restore --jobs through the nexus-backup binary', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('restore db@latest --create-db NAME --jobs 4 gives the same database as the source', async () => {
+  const restoreArgs = (...extra: string[]) => ['restore', 'db@latest', '--from', join(dir, 'repo'), ...extra];
+
+  it('restore db@latest --create-db NAME --jobs 4 loads the per-table backup on 4 connections and gives the same database as the source', async () => {
     const restored = await runCli(
-      [
-        'restore',
-        'db@latest',
-        '--from',
-        join(dir, 'repo'),
-        '--create-db',
-        'app_jobs',
-        '--db',
-        urlOf('app'),
-        '--jobs',
-        '4',
-      ],
+      restoreArgs('--create-db', 'app_jobs', '--db', urlOf('app'), '--jobs', '4', '--json'),
       { env },
     );
     expect(restored.stderr).not.toMatch(/error/i);
     expect(restored.code).toBe(0);
+    expect(JSON.parse(restored.stdout).details).toMatchObject({ createDb: 'app_jobs', jobs: 4 });
     expect(await describeDatabase(server.url('app_jobs'))).toEqual(await describeDatabase(server.url('app')));
     expect(await tableChecksums(server.url('app_jobs'))).toEqual(await tableChecksums(server.url('app')));
   });
 
-  it('--jobs 2 into an existing --db is a usage error (exit 64) that names --create-db, and nothing is restored', async () => {
-    await server.admin.createDatabase('empty');
-    const refused = await runCli(
-      ['restore', 'db@latest', '--from', join(dir, 'repo'), '--db', urlOf('empty'), '--jobs', '2'],
+  it('restore --create-db without --jobs restores in parallel on the cores (at most 4); --single-transaction on one connection', async () => {
+    const parallel = await runCli(restoreArgs('--create-db', 'app_default', '--db', urlOf('app'), '--json'), {
+      env,
+    });
+    expect(parallel.code).toBe(0);
+    expect(JSON.parse(parallel.stdout).details.jobs).toBe(Math.min(4, availableParallelism()));
+    const single = await runCli(
+      restoreArgs('--create-db', 'app_single', '--db', urlOf('app'), '--single-transaction', '--json'),
       { env },
     );
+    expect(single.code).toBe(0);
+    expect(JSON.parse(single.stdout).details.jobs).toBeUndefined();
+    for (const name of ['app_default', 'app_single'])
+      expect(await tableChecksums(server.url(name))).toEqual(await tableChecksums(server.url('app')));
+  });
+
+  it('--jobs 2 into an empty --db restores in parallel; with --single-transaction it is a usage error (exit 64) and nothing is restored', async () => {
+    await server.admin.createDatabase('empty');
+    const refused = await runCli(restoreArgs('--db', urlOf('empty'), '--jobs', '2', '--single-transaction'), {
+      env,
+    });
     expect(refused.code).toBe(64);
-    expect(refused.stderr).toContain('--jobs above 1 needs --create-db');
+    expect(refused.stderr).toContain('it excludes --single-transaction');
     expect(Object.keys(await tableChecksums(server.url('empty')))).toEqual([]);
+
+    const restored = await runCli(restoreArgs('--db', urlOf('empty'), '--jobs', '2', '--json'), { env });
+    expect(restored.code).toBe(0);
+    expect(JSON.parse(restored.stdout).details).toMatchObject({ jobs: 2 });
+    expect(await describeDatabase(server.url('empty'))).toEqual(await describeDatabase(server.url('app')));
+    expect(await tableChecksums(server.url('empty'))).toEqual(await tableChecksums(server.url('app')));
+  });
+
+  it('copy postgres --create-db --jobs 2 streams the live per-table dump into a parallel restore', async () => {
+    const copied = await runCli(
+      ['copy', 'postgres', '--db', urlOf('app'), '--create-db', 'app_copy', '--jobs', '2'],
+      {
+        env,
+      },
+    );
+    expect(copied.stderr).not.toMatch(/error/i);
+    expect(copied.code).toBe(0);
+    expect(await describeDatabase(server.url('app_copy'))).toEqual(await describeDatabase(server.url('app')));
+    expect(await tableChecksums(server.url('app_copy'))).toEqual(await tableChecksums(server.url('app')));
   });
 
   it('--jobs 0 is a usage error', async () => {
-    const refused = await runCli(
-      [
-        'restore',
-        'db@latest',
-        '--from',
-        join(dir, 'repo'),
-        '--create-db',
-        'never',
-        '--db',
-        urlOf('app'),
-        '--jobs',
-        '0',
-      ],
-      { env },
-    );
+    const refused = await runCli(restoreArgs('--create-db', 'never', '--db', urlOf('app'), '--jobs', '0'), {
+      env,
+    });
     expect(refused.code).toBe(64);
     expect(refused.stderr).toContain('jobs must be a whole number from 1 to 64, got 0');
   });

@@ -167,8 +167,8 @@ const restoreOptions = {
   },
   singleTransaction: {
     type: 'boolean',
-    description: 'restore in one transaction, so a failure leaves the target as it was',
-    default: true,
+    description:
+      'restore on one connection in one transaction, so a failure leaves the target as it was (the default, except for a per-table backup into --create-db, or into --db with --jobs above 1)',
   },
   globalsOnly: {
     type: 'boolean',
@@ -178,9 +178,9 @@ const restoreOptions = {
   },
   jobs: {
     type: 'number',
+    // No declared default: it depends on the target and the machine (see parallelRestorePlan).
     description:
-      'with --create-db: connections building indexes, keys and foreign keys side by side (like pg_restore -j); the new database is dropped if any fails',
-    default: 1,
+      'connections loading tables and building indexes, keys and foreign keys side by side, like pg_restore -j. With --create-db the default is the number of cores (at most 4): a failure drops the new database, so it stays all or nothing. Into --db only when given (above 1): a failure then leaves a partly loaded database; --single-transaction keeps one connection and one transaction. Backups made before per-table artifacts: --create-db only, for the index builds',
     placeholder: 'N',
   },
   table: {
@@ -305,8 +305,20 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
           const { restoreTables } = await import('./restore/restore-tables.js');
           return await restoreTables(ctx, iterator, target);
         }
-        const artifact = await concatenatedArtifacts(iterator);
-        if (target.dataOnly === true && artifact.meta.dataOnly !== true) throw dataOnlyNeedsTables();
+        const { parallelRestorePlan, peekDatabaseArtifact } = await import(
+          './restore/parallel-restore-plan.js'
+        );
+        const { first, replay } = await peekDatabaseArtifact(iterator);
+        if (target.dataOnly === true && first?.meta.dataOnly !== true) throw dataOnlyNeedsTables();
+        const parallel = first && parallelRestorePlan(first.meta, target);
+        if (first && parallel) {
+          // A per-table backup into a new or an empty database: data and index builds on N connections.
+          const { restorePerTable } = await import('./restore/per-table-restore.js');
+          const report = await restorePerTable({ preData: first, rest: iterator, ...parallel, ctx });
+          const warnings = incompleteWarnings(first.name, first.meta);
+          return warnings.length > 0 ? { ...report, warnings } : report;
+        }
+        const artifact = await concatenatedArtifacts(replay);
         if (typeof target.toDb === 'string' || target.dryRun === true) {
           // Rows merged into a database that already has its schema (copy --to-db), see SUBSET.md.
           const { mergeInto } = await import('./subset/merge/merge-into.js');

@@ -78,31 +78,49 @@ export async function restoreSql(options: RestoreSqlOptions): Promise<RestoreRep
   }
   const db = target.db as string;
   if (target.createDb !== undefined) {
-    const name = target.createDb || defaultDatabaseName(db);
-    let temporary: string;
-    let url: string;
-    try {
-      validateDatabaseName(name);
-      for (const dropped of await dropDeadTemporaryDatabases(db, name))
-        ctx.log.info(`[postgres] dropped ${dropped}, left by a killed restore into "${name}"`);
-      ({ temporary, url } = await createTemporaryDatabase(db, name));
-    } catch (error) {
-      input.destroy();
-      throw error;
-    }
-    try {
-      const tally = await restoreIntoDatabase(url, options, { fresh: true });
-      await renameIntoPlace(db, temporary, name);
-      return report(`created database "${name}" and restored into it`, tally, started, {
-        createDb: name,
-        db: redactConnectionUrl(urlForDatabase(db, name)),
-      });
-    } catch (error) {
-      throw await dropCreated(db, temporary, name, toNexus(error));
-    }
+    const result = await intoNewDatabase(db, target.createDb, ctx, input, (url) =>
+      restoreIntoDatabase(url, options, { fresh: true }),
+    );
+    return report(`created database "${result.name}" and restored into it`, result.value, started, {
+      createDb: result.name,
+      db: redactConnectionUrl(urlForDatabase(db, result.name)),
+    });
   }
   const tally = await restoreIntoDatabase(db, options, { fresh: false });
   return report(`restored into ${redactConnectionUrl(db)}`, tally, started, { db: redactConnectionUrl(db) });
+}
+
+/**
+ * Runs `restore` into a new database `createDb` (or a default name) on the server of `serverUrl`: built
+ * under a temporary name, renamed into place on success, dropped on failure (the error says so). `input`
+ * is destroyed when nothing could start.
+ */
+export async function intoNewDatabase<T>(
+  serverUrl: string,
+  createDb: string,
+  ctx: RunContext,
+  input: { destroy(): void },
+  restore: (url: string) => Promise<T>,
+): Promise<{ name: string; value: T }> {
+  const name = createDb || defaultDatabaseName(serverUrl);
+  let temporary: string;
+  let url: string;
+  try {
+    validateDatabaseName(name);
+    for (const dropped of await dropDeadTemporaryDatabases(serverUrl, name))
+      ctx.log.info(`[postgres] dropped ${dropped}, left by a killed restore into "${name}"`);
+    ({ temporary, url } = await createTemporaryDatabase(serverUrl, name));
+  } catch (error) {
+    input.destroy();
+    throw error;
+  }
+  try {
+    const value = await restore(url);
+    await renameIntoPlace(serverUrl, temporary, name);
+    return { name, value };
+  } catch (error) {
+    throw await dropCreated(serverUrl, temporary, name, toNexus(error));
+  }
 }
 
 function checkTarget(target: RestoreSqlTarget): void {
@@ -125,12 +143,17 @@ function checkTarget(target: RestoreSqlTarget): void {
 
 const MAX_JOBS = 64;
 
-function checkJobs(jobs: number, target: RestoreSqlTarget): void {
+/** --jobs: connections of a restore. */
+export function checkJobsRange(jobs: number): void {
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_JOBS) {
     throw new NexusError('USAGE', `jobs must be a whole number from 1 to ${MAX_JOBS}, got ${jobs}`, {
       provider: 'postgres',
     });
   }
+}
+
+function checkJobs(jobs: number, target: RestoreSqlTarget): void {
+  checkJobsRange(jobs);
   if (jobs > 1 && target.toFile === undefined && target.createDb === undefined) {
     throw new NexusError(
       'USAGE',
@@ -255,7 +278,7 @@ function toNexus(error: unknown): NexusError {
     : new NexusError('INTERNAL', String(error), { provider: 'postgres', cause: error });
 }
 
-function report(
+export function report(
   what: string,
   tally: ScriptTally,
   started: number,

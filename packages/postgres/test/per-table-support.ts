@@ -1,0 +1,40 @@
+import { Readable } from 'node:stream';
+import type { Json, RestoreArtifact } from '@nexus-backup/core';
+import { createTestContext } from '@nexus-backup/testkit';
+import { createSource } from './dump-support.js';
+
+/** One artifact of a backup, held in memory (test databases are small). */
+export interface HeldArtifact {
+  name: string;
+  meta: { [key: string]: Json };
+  bytes: Buffer;
+}
+
+/** The artifacts the postgres source's backup of `db` yields, in order. */
+export async function backupArtifacts(db: string): Promise<HeldArtifact[]> {
+  const source = await createSource({ db });
+  const held: HeldArtifact[] = [];
+  for await (const artifact of source.backup(createTestContext())) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of artifact.stream) chunks.push(chunk as Buffer);
+    held.push({ name: artifact.name, meta: artifact.meta ?? {}, bytes: Buffer.concat(chunks) });
+  }
+  return held;
+}
+
+/** A restore's view of held artifacts: a fresh stream for each, opened when the restore asks for it. */
+export function restoreArtifacts(
+  held: HeldArtifact[],
+  streamOf: (artifact: HeldArtifact) => Readable = (artifact) => Readable.from([artifact.bytes]),
+): AsyncIterator<RestoreArtifact> {
+  return (async function* () {
+    for (const artifact of held) {
+      yield {
+        name: artifact.name,
+        meta: artifact.meta,
+        rawBytes: artifact.bytes.length,
+        stream: streamOf(artifact),
+      };
+    }
+  })();
+}
