@@ -177,6 +177,18 @@ describe('restore --table through the nexus-backup binary', () => {
     expect(databases.rows).toEqual([]);
   });
 
+  it('copy postgres --table restores one table straight from the live database (the other artifacts are dropped unread)', async () => {
+    const copied = await runCli(
+      ['copy', 'postgres', '--db', urlOf('app'), '--table', 'api_requests', '--create-db', 'copied'],
+      { env },
+    );
+    expect(copied.stderr).not.toMatch(/left out|error/i);
+    expect(copied.code).toBe(0);
+    const sums = await tableChecksums(server.url('copied'));
+    expect(Object.keys(sums).sort()).toEqual(['public.api_requests', 'public.daily_usage']);
+    expect(sums).toEqual(only(source, Object.keys(sums)));
+  });
+
   it('reads only the artifacts of the selected tables: a damaged data artifact of another table fails a full restore, naming it, but not --table', async () => {
     const damagedRepo = join(dir, 'damaged');
     await cp(repo, damagedRepo, { recursive: true });
