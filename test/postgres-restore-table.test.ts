@@ -1,9 +1,13 @@
+import { execFile } from 'node:child_process';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, SAMPLE_SERVICE, tempDir } from './helpers/cli.js';
+
+const run = promisify(execFile);
 
 interface ManifestArtifact {
   name: string;
@@ -135,6 +139,14 @@ describe('restore --table through the nexus-backup binary', () => {
     expect(script).toContain('COPY public.conversation_analyses');
     expect(script).not.toContain('CREATE TABLE public.api_requests');
     expect(script).not.toContain('COPY public.api_requests');
+    // The filtered script is one psql script, like the whole one.
+    await server.admin.createDatabase('via_psql');
+    await run('psql', ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-d', urlOf('via_psql'), '-f', file], {
+      env: { ...process.env, ...env },
+    });
+    expect(await tableChecksums(server.url('via_psql'))).toEqual(
+      only(source, ['public.conversation_analyses']),
+    );
   });
 
   it('--data-only puts only the rows and sequence values of the tables into a database that has the schema', async () => {
