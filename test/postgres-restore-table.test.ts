@@ -113,8 +113,8 @@ describe('restore --table through the nexus-backup binary', () => {
     ]);
     expect(restored.code).toBe(1);
     expect(restored.stderr.match(/^warning: .*$/gm)).toEqual([
-      'warning: left out materialized view public.daily_usage: it needs public.api_requests, which is not restored (add --table for it to keep it)',
-      'warning: left out foreign key public.streaming_chunks.streaming_chunks_request_id_fkey: it needs public.api_requests, which is not restored (add --table for it to keep it)',
+      'warning: left out materialized view public.daily_usage: it needs public.api_requests, which is not restored (add --table public.api_requests to keep it)',
+      'warning: left out foreign key public.streaming_chunks.streaming_chunks_request_id_fkey: it needs public.api_requests, which is not restored (add --table public.api_requests to keep it)',
     ]);
     const restoredSums = await tableChecksums(server.url('chunks_only'));
     expect(restoredSums).toEqual(only(source, ['public.streaming_chunks']));
@@ -125,7 +125,7 @@ describe('restore --table through the nexus-backup binary', () => {
     const restored = await restore(['--table', 'public.conversation_analyses', '--db', urlOf('empty')]);
     // The materialized view reads api_requests: it is the one thing left out.
     expect(restored.stderr.match(/^warning: .*$/gm)).toEqual([
-      'warning: left out materialized view public.daily_usage: it needs public.api_requests, which is not restored (add --table for it to keep it)',
+      'warning: left out materialized view public.daily_usage: it needs public.api_requests, which is not restored (add --table public.api_requests to keep it)',
     ]);
     expect(restored.code).toBe(1);
     expect(await tableChecksums(server.url('empty'))).toEqual(only(source, ['public.conversation_analyses']));

@@ -125,7 +125,7 @@ describe('selecting tables from a per-table backup', () => {
     ])
       expect(script).not.toContain(absent);
     expect(selection.warnings).toEqual([
-      'left out view public.child_ids: it needs public.children, which is not restored (add --table for it to keep it)',
+      'left out view public.child_ids: it needs public.children, which is not restored (add --table public.children to keep it)',
     ]);
   });
 
@@ -136,8 +136,8 @@ describe('selecting tables from a per-table backup', () => {
     expect(script).not.toContain('children_parent_fkey');
     expect(script).not.toContain('parent_names');
     expect(selection.warnings).toEqual([
-      'left out view public.parent_names: it needs public.parents, which is not restored (add --table for it to keep it)',
-      'left out foreign key public.children.children_parent_fkey: it needs public.parents, which is not restored (add --table for it to keep it)',
+      'left out view public.parent_names: it needs public.parents, which is not restored (add --table public.parents to keep it)',
+      'left out foreign key public.children.children_parent_fkey: it needs public.parents, which is not restored (add --table public.parents to keep it)',
     ]);
   });
 
@@ -204,6 +204,65 @@ describe('selecting tables from a per-table backup', () => {
     await expect(selectTables(single(), { tables: ['parents'], dataOnly: false })).rejects.toThrow(
       /--table needs a backup with per-table artifacts; this one is a single database\.sql/,
     );
+  });
+});
+
+describe('routines that name a table', () => {
+  const preData =
+    HEADER +
+    object('table', 'public.orders', 'public.orders', 'CREATE TABLE public.orders (id integer);') +
+    object('table', 'public.audit', 'public.audit', 'CREATE TABLE public.audit (id integer);') +
+    object(
+      'function',
+      'public.order_count()',
+      undefined,
+      'CREATE FUNCTION public.order_count() RETURNS bigint\n    LANGUAGE sql\n    BEGIN ATOMIC\n SELECT count(*) AS count FROM public.orders;\nEND;',
+    ) +
+    object(
+      'function',
+      'public.log_it()',
+      undefined,
+      'CREATE FUNCTION public.log_it() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.orders VALUES (1); RETURN NEW; END$$;',
+    );
+  const postData =
+    HEADER +
+    object(
+      'trigger',
+      'public.audit.counted',
+      'public.audit',
+      'CREATE TRIGGER counted AFTER INSERT ON public.audit FOR EACH ROW EXECUTE FUNCTION public.order_count();',
+    ) +
+    object(
+      'trigger',
+      'public.audit.logged',
+      'public.audit',
+      'CREATE TRIGGER logged AFTER INSERT ON public.audit FOR EACH ROW EXECUTE FUNCTION public.log_it();',
+    );
+  async function* backup(): AsyncGenerator<RestoreArtifact> {
+    yield {
+      name: 'pre-data.sql',
+      stream: Readable.from([preData]),
+      rawBytes: 0,
+      meta: { part: 'pre-data', layout: 'per-table' },
+    };
+    yield {
+      name: 'post-data.sql',
+      stream: Readable.from([postData]),
+      rawBytes: 0,
+      meta: { part: 'post-data' },
+    };
+  }
+
+  it('leaves out an SQL-standard body over another table and what calls it; a string body stays', async () => {
+    const selection = await selectTables(backup(), { tables: ['audit'], dataOnly: false });
+    const script = await text(selection.script);
+    expect(script).toContain('CREATE FUNCTION public.log_it()');
+    expect(script).toContain('CREATE TRIGGER logged');
+    expect(script).not.toContain('order_count');
+    expect(selection.warnings).toEqual([
+      'left out function public.order_count(): it needs public.orders, which is not restored (add --table public.orders to keep it)',
+      'left out trigger public.audit.counted: it needs public.order_count, which is not restored',
+    ]);
   });
 });
 

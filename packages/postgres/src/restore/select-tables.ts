@@ -23,7 +23,7 @@ export interface SelectedScript {
 }
 
 const GLOBALS = 'globals.sql';
-/** Objects of these kinds keep their bodies as strings the server does not check on restore. */
+/** Routines: objects name them without their arguments (`EXECUTE FUNCTION public.touch()`). */
 const ROUTINES = new Set(['function', 'aggregate', 'procedure']);
 /** Kinds whose name other objects use as a relation (and so may need it). */
 const RELATIONS = new Set(['table', 'view', 'matview', 'sequence']);
@@ -132,8 +132,10 @@ class TableSelection {
   private readonly notRestored = new Set<string>();
   /** Relations besides the tables that are restored (views, sequences): their own objects come too. */
   private readonly keptRelations = new Set<string>();
-  /** Views and other relations of no table that were left out with a warning. */
-  private readonly leftOutViews = new Set<string>();
+  /** Views, routines and other objects of no table that were left out with a warning. */
+  private readonly leftOut = new Set<string>();
+  /** The tables of the backup that are not restored, for the hint of a warning. */
+  private readonly otherTables = new Set<string>();
   /** Data-only backups: tables seen in the data artifacts' metadata, to resolve the names at the end. */
   private readonly seenTables = new Set<string>();
 
@@ -174,7 +176,11 @@ class TableSelection {
   private select(selected: Set<string>, all: Iterable<string>): void {
     this.selected = selected;
     this.tables.splice(0, this.tables.length, ...[...selected].sort());
-    for (const table of all) if (!selected.has(table)) this.notRestored.add(table);
+    for (const table of all) {
+      if (selected.has(table)) continue;
+      this.notRestored.add(table);
+      this.otherTables.add(table);
+    }
   }
 
   /** Whether a data artifact holds rows of a selected table (an artifact without a table list is read). */
@@ -273,21 +279,26 @@ class TableSelection {
       if (relation) this.notRestored.add(marker.name);
       return false;
     }
-    if (marker.kind === 'table' || ROUTINES.has(marker.kind)) return true;
+    if (marker.kind === 'table') return true;
+    // A routine's body is a string, unseen here and unchecked by the server; its argument and result
+    // types (a table's row type) and an SQL-standard body (BEGIN ATOMIC) are seen and checked.
     const missing = this.missingIn(sql, marker.table);
-    if (missing.length > 0) {
-      if (relation) this.notRestored.add(marker.name);
-      // An index or comment of a view left out goes with it: the view's warning said why.
-      if (!relation && missing.every((name) => this.leftOutViews.has(name))) return false;
-      if (relation) this.leftOutViews.add(marker.name);
-      const needs = missing.join(', ');
-      this.warnings.push(
-        `left out ${describeKind(marker.kind)} ${marker.name}: it needs ${needs}, which ${missing.length > 1 ? 'are' : 'is'} not restored (add --table for ${missing.length > 1 ? 'them' : 'it'} to keep it)`,
-      );
-      return false;
+    if (missing.length === 0) {
+      if (relation) this.keptRelations.add(marker.name);
+      return true;
     }
-    if (relation) this.keptRelations.add(marker.name);
-    return true;
+    const named = ROUTINES.has(marker.kind) ? marker.name.replace(/\(.*$/s, '') : marker.name;
+    if (relation || ROUTINES.has(marker.kind)) this.notRestored.add(named);
+    // An index or comment of a view left out goes with it: the view's warning said why.
+    if (marker.table === undefined && missing.every((name) => this.leftOut.has(name))) return false;
+    if (marker.table === undefined) this.leftOut.add(named);
+    const tables = missing.filter((name) => this.otherTables.has(name));
+    const hint =
+      tables.length > 0 ? ` (add ${tables.map((name) => `--table ${name}`).join(' ')} to keep it)` : '';
+    this.warnings.push(
+      `left out ${describeKind(marker.kind)} ${marker.name}: it needs ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not restored${hint}`,
+    );
+    return false;
   }
 
   private needsMissing(sql: string): boolean {
