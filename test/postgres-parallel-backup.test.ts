@@ -65,9 +65,14 @@ describe('a parallel postgres backup through the nexus-backup binary', () => {
     return { id: listed.id, artifacts: listed.artifacts };
   }
 
-  it('stores pre-data, data (largest first) and post-data artifacts; `cat` in manifest order `| zstd -dc | psql` restores them, so do restore and restore --to-file', async () => {
+  it('stores pre-data, data (largest first) and post-data artifacts in every repository; `cat` in manifest order `| zstd -dc | psql` restores them, so do restore and restore --to-file', async () => {
     const repo = await tempDir('parallel');
-    const { id, artifacts } = await backup(repo, []);
+    const second = await tempDir('parallel-second');
+    const { id, artifacts } = await backup(repo, ['--to', second]);
+    const [inSecond] = JSON.parse((await runCli(['list', 'db', '--from', second, '--json'])).stdout).backups;
+    expect(inSecond.id).toBe(id);
+    expect(inSecond.artifacts).toEqual(artifacts);
+    expect((await runCli(['verify', 'db@latest', '--from', second, '--read'], { env })).code).toBe(0);
     const files = artifacts.map((artifact) => artifact.file);
     expect(files[0]).toBe('pre-data.sql.zst');
     expect(files.slice(1, 4)).toEqual(['data-0001.sql.zst', 'data-0002.sql.zst', 'data-0003.sql.zst']);
