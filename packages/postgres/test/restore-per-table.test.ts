@@ -183,6 +183,61 @@ describe.each(majors)('PostgreSQL %i: parallel restore of a per-table backup', (
     });
   });
 
+  it('an abort while the data loads rejects as aborted and leaves no database and no running COPY', async () => {
+    const held = backups.big as HeldArtifact[];
+    // The data artifacts stall half way, so the abort finds both loads running.
+    const streamOf = (artifact: HeldArtifact) => {
+      const stream = new PassThrough();
+      if (artifact.meta.part === 'data') stream.write(artifact.bytes.subarray(0, artifact.bytes.length >> 1));
+      else stream.end(artifact.bytes);
+      return stream;
+    };
+    const controller = new AbortController();
+    const restoring = restore(
+      held,
+      { db: server.url('postgres'), createDb: 'big_aborted' },
+      2,
+      streamOf,
+      createTestContext({ signal: controller.signal }),
+    );
+    await waitFor(
+      server,
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY %' AND state = 'active'",
+      2,
+    );
+    controller.abort();
+    const failure = await rejection(restoring);
+    expect(failure.code).toBe('ABORTED');
+    expect(await databaseExists(server, 'big_aborted')).toBe(false);
+    await withClient(server.url('postgres'), async (client) => {
+      const running = await client.query(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY %' AND state = 'active' AND pid <> pg_backend_pid()",
+      );
+      expect(running.rows).toEqual([]);
+    });
+  });
+
+  it('a failure of a parallel restore into --db says the database is left partly loaded', async () => {
+    await server.admin.createDatabase('big_partly');
+    const held = backups.big as HeldArtifact[];
+    const last = held.at(-1) as HeldArtifact;
+    // post-data fails at its end, after every data artifact committed.
+    const broken = [
+      ...held.slice(0, -1),
+      { ...last, bytes: Buffer.concat([last.bytes, Buffer.from('SELECT 1/0;\n')]) },
+    ];
+    const failure = await rejection(restore(broken, { db: server.url('big_partly') }, 2));
+    expect(failure.message).toMatch(/division by zero.*; the target is partly restored/);
+    expect(failure.hint).toContain('--single-transaction');
+    const counts = await withClient(server.url('big_partly'), async (client) => {
+      const { rows } = await client.query(
+        'SELECT (SELECT count(*) FROM big_a)::int AS a, (SELECT count(*) FROM big_b)::int AS b',
+      );
+      return rows[0];
+    });
+    expect(counts).toEqual({ a: 70000, b: 60000 });
+  });
+
   it('a row that breaks a constraint fails its data job, names the artifact and table, and drops the new database', async () => {
     await server.admin.createDatabase('checked');
     await server.admin.exec(

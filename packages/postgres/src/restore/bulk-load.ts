@@ -6,16 +6,25 @@ import { type ScriptHooks, statementFailed } from './run-script.js';
 import type { SqlCopyEvent } from './sql-script-reader.js';
 import { settingChangedBy } from './statement-text.js';
 
+/** What the index and key builds of all connections of one restore may use together, at most. */
+const MAINTENANCE_BUDGET = 1024 * 1024 * 1024;
+/** Per connection: enough for the sorts of a large index build to stay in memory. */
+const MAINTENANCE_PER_CONNECTION = 256 * 1024 * 1024;
+
 /**
  * Session settings of a load into a database of its own, as a DBA would set them for a bulk load:
- * index and key builds get at least 256 MB of maintenance memory (the server's setting if larger),
- * and commits do not wait for the WAL flush (restoreIntoDatabase turns that back on for its last
- * commit, and the rename into place commits after it, so a reported success is durable).
+ * index and key builds get 256 MB of maintenance memory, less when `jobs` connections would use
+ * more than 1 GB together (never less than the server's setting), and commits do not wait for the
+ * WAL flush (the restore's last commit does, and the rename into place commits after it, so a
+ * reported success is durable).
  */
-export const BULK_LOAD_SETTINGS = [
-  "SELECT pg_catalog.set_config('maintenance_work_mem', greatest(pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem')), 268435456) / 1024 || 'kB', false)",
-  'SET synchronous_commit = off',
-];
+export function bulkLoadSettings(jobs: number): string[] {
+  const bytes = Math.min(MAINTENANCE_PER_CONNECTION, Math.floor(MAINTENANCE_BUDGET / Math.max(1, jobs)));
+  return [
+    `SELECT pg_catalog.set_config('maintenance_work_mem', greatest(pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem')), ${bytes}) / 1024 || 'kB', false)`,
+    'SET synchronous_commit = off',
+  ];
+}
 
 export interface BulkLoad {
   hooks: ScriptHooks;
@@ -62,7 +71,13 @@ export function bulkLoad(
           inTransaction = false;
           committed = true;
         }
-        runner = await ParallelPostData.open(url, jobs, [...BULK_LOAD_SETTINGS, ...settings], ctx, cancel);
+        runner = await ParallelPostData.open(
+          url,
+          jobs,
+          [...bulkLoadSettings(jobs), ...settings],
+          ctx,
+          cancel,
+        );
       }
       await runner.submit(event.sql, work, (error) => statementFailed(event, error));
       return true;

@@ -1,7 +1,7 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { isNexusError, NexusError, type RestoreReport, type RunContext } from '@nexus-backup/core';
 import type { Client } from 'pg';
-import { BULK_LOAD_SETTINGS, bulkLoad } from './bulk-load.js';
+import { bulkLoad, bulkLoadSettings } from './bulk-load.js';
 import { connectTo, urlForDatabase } from './connection.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { restoreToFile } from './restore-to-file.js';
@@ -192,7 +192,7 @@ async function restoreIntoDatabase(
     : undefined;
   try {
     if (!fresh && !options.allowNonEmpty) await assertEmptyDatabase(client, url);
-    if (bulk) for (const setting of BULK_LOAD_SETTINGS) await client.query(setting);
+    if (bulk) for (const setting of bulkLoadSettings(options.jobs ?? 1)) await client.query(setting);
     if (singleTransaction) {
       await client.query('BEGIN');
       inTransaction = true;

@@ -1,6 +1,6 @@
 import { isNexusError, NexusError, type RestoreArtifact, type RunContext } from '@nexus-backup/core';
 import type { Client } from 'pg';
-import { BULK_LOAD_SETTINGS } from './bulk-load.js';
+import { bulkLoadSettings } from './bulk-load.js';
 import { connectTo } from './connection.js';
 import { freshTableCopy } from './fresh-table-copy.js';
 import { runScript, type ScriptTally } from './run-script.js';
@@ -95,7 +95,7 @@ export class ParallelData {
     client.on('error', () => {});
     const worker: Worker = { client, pid: 0 };
     this.workers.push(worker);
-    for (const sql of BULK_LOAD_SETTINGS) await client.query(sql);
+    for (const sql of bulkLoadSettings(this.jobs)) await client.query(sql);
     const { rows } = await client.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid');
     worker.pid = rows[0]?.pid ?? 0;
     return worker;

@@ -6,7 +6,7 @@ import {
   type RunContext,
 } from '@nexus-backup/core';
 import type { Client } from 'pg';
-import { BULK_LOAD_SETTINGS, type BulkLoad, bulkLoad } from './bulk-load.js';
+import { type BulkLoad, bulkLoad, bulkLoadSettings } from './bulk-load.js';
 import { connectTo, urlForDatabase } from './connection.js';
 import { checkJobsRange, intoNewDatabase, report } from './index.js';
 import { ParallelData } from './parallel-data.js';
@@ -102,7 +102,7 @@ async function load(
   let pending: Promise<IteratorResult<RestoreArtifact>> | undefined;
   try {
     if (!fresh) await assertEmptyDatabase(main, url);
-    for (const setting of BULK_LOAD_SETTINGS) await main.query(setting);
+    for (const setting of bulkLoadSettings(jobs)) await main.query(setting);
 
     let phase = Date.now();
     expectPart(preData, 'pre-data');
