@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -199,6 +200,49 @@ describe('restore --table through the nexus-backup binary', () => {
     const sums = await tableChecksums(server.url('copied'));
     expect(Object.keys(sums).sort()).toEqual(['public.api_requests', 'public.daily_usage']);
     expect(sums).toEqual(only(source, Object.keys(sums)));
+  });
+
+  it('a backup of the single-artifact layout (database.sql, before per-table artifacts) is refused with --table, saying why (exit 64)', async () => {
+    const oldRepo = join(dir, 'old-layout');
+    const made = await runCli(
+      ['backup', 'postgres', '--db', urlOf('app'), '--no-zstd', '--to', oldRepo, '--pipeline', 'db'],
+      { env },
+    );
+    expect(made.code).toBe(0);
+    const [manifestPath] = await findManifest(oldRepo);
+    const folder = join(manifestPath as string, '..');
+    const manifest = JSON.parse(await readFile(manifestPath as string, 'utf8')) as {
+      artifacts: (ManifestArtifact & { meta: Record<string, unknown> })[];
+    };
+    // As earlier versions wrote it: one script, one artifact, its meta without `part` or `layout`.
+    const script = Buffer.concat(
+      await Promise.all(manifest.artifacts.map((artifact) => readFile(join(folder, artifact.file)))),
+    );
+    for (const artifact of manifest.artifacts) await rm(join(folder, artifact.file));
+    await writeFile(join(folder, 'database.sql'), script);
+    const digest = { bytes: script.length, sha256: createHash('sha256').update(script).digest('hex') };
+    const { part: _part, layout: _layout, ...meta } = manifest.artifacts[0]?.meta ?? {};
+    await writeFile(
+      manifestPath as string,
+      JSON.stringify({
+        ...manifest,
+        artifacts: [{ name: 'database.sql', file: 'database.sql', stored: digest, raw: digest, meta }],
+      }),
+    );
+
+    const refused = await restore(
+      ['--table', 'api_requests', '--create-db', 'from_old', '--db', urlOf('app')],
+      oldRepo,
+    );
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toContain(
+      '--table needs a backup with per-table artifacts; this one is a single database.sql, made before them',
+    );
+    const whole = await restore(['--create-db', 'old_whole', '--db', urlOf('app')], oldRepo);
+    expect(whole.code).toBe(0);
+    expect(only(await tableChecksums(server.url('old_whole')), ['public.api_requests'])).toEqual(
+      only(source, ['public.api_requests']),
+    );
   });
 
   it('reads only the artifacts of the selected tables: a damaged data artifact of another table fails a full restore, naming it, but not --table', async () => {
