@@ -10,6 +10,7 @@ import type {
 } from './contracts.js';
 import { NexusError } from './errors.js';
 import { VerifyingStream } from './hashing.js';
+import { LazyReadable } from './lazy-readable.js';
 import type { ManifestArtifact } from './manifest.js';
 import { defaultOptions } from './options.js';
 import { ProgressStream } from './progress-stream.js';
@@ -63,7 +64,11 @@ export async function verifyBeforeUnauthenticatedDecode(
   }
 }
 
-/** Every artifact of the backup, decoded and checked against both manifest hashes as it streams. */
+/**
+ * Every artifact of the backup, decoded and checked against both manifest hashes as it streams. Each
+ * stream opens on its first read: a source that destroys an artifact's stream unread (a restore of some
+ * tables) never downloads or decodes it.
+ */
 export async function* decodedArtifacts(
   plan: Pick<RestorePlan, 'repository' | 'backup' | 'stages'>,
   ctx: RunContext,
@@ -71,19 +76,13 @@ export async function* decodedArtifacts(
   for (const artifact of plan.backup.manifest.artifacts) {
     yield {
       name: artifact.name,
-      stream: await openDecoded(plan, artifact, ctx),
+      stream: new LazyReadable(() =>
+        openDecodedArtifact(plan.repository, plan.backup, plan.stages, artifact, ctx),
+      ),
       rawBytes: artifact.raw.bytes,
       meta: artifact.meta,
     };
   }
-}
-
-async function openDecoded(
-  plan: Pick<RestorePlan, 'repository' | 'backup' | 'stages'>,
-  artifact: ManifestArtifact,
-  ctx: RunContext,
-): Promise<Readable> {
-  return openDecodedArtifact(plan.repository, plan.backup, plan.stages, artifact, ctx);
 }
 
 /**
@@ -106,7 +105,7 @@ export async function openDecodedArtifact(
     for (let index = stages.length - 1; index >= 0; index -= 1) {
       const stage = stages[index] as DecodeStage;
       const decoder = await stage.transform.decode(ctx, backup.manifest.transforms[index]?.params ?? {});
-      decoders.push(namingArtifact(decoder, artifact.file));
+      decoders.push(namingArtifact(decoder, artifact.file, stage.definition.name));
     }
   } catch (error) {
     stored.destroy(); // a wrong passphrase or bad parameters: release the object's handle
@@ -135,11 +134,14 @@ export async function openDecodedArtifact(
 /**
  * A decoder's integrity error (`gzip data is damaged (...)`) does not know which artifact it read; the
  * name is added where the decoder is destroyed, since pipeline hands that same error to every stage.
+ * zlib's own errors (`Z_*`, and zstd's `ZSTD_*`, e.g. `Unknown frame descriptor`) from a decoder that
+ * does not report them itself become the same integrity error.
  */
-function namingArtifact(decoder: Duplex, file: string): Duplex {
+function namingArtifact(decoder: Duplex, file: string, stage: string): Duplex {
   const destroy = decoder._destroy.bind(decoder);
   decoder._destroy = (error, callback) =>
-    destroy(error, (final) => {
+    destroy(error, (raw) => {
+      const final = asDamaged(raw, stage);
       if (!(final instanceof NexusError) || final.code !== 'INTEGRITY' || final.message.includes(file))
         return callback(final);
       callback(
@@ -151,6 +153,17 @@ function namingArtifact(decoder: Duplex, file: string): Duplex {
       );
     });
   return decoder;
+}
+
+function asDamaged(error: Error | null | undefined, stage: string): Error | null | undefined {
+  const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
+  if (!error || error instanceof NexusError || typeof code !== 'string') return error;
+  if (!code.startsWith('Z_') && !code.startsWith('ZSTD_')) return error;
+  return new NexusError('INTEGRITY', `${stage} data is damaged (${error.message})`, {
+    provider: stage,
+    cause: error,
+    hint: 'restore an older backup or another copy (`nexus-backup list`); `nexus-backup verify` names the damaged ones',
+  });
 }
 
 /** The decoders a manifest names, created from their declared defaults (decode reads the manifest's params). */

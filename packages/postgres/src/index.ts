@@ -183,6 +183,19 @@ const restoreOptions = {
       'connections loading tables and building indexes, keys and foreign keys side by side, like pg_restore -j. With --create-db the default is the number of cores (at most 4): a failure drops the new database, so it stays all or nothing. Into --db only when given (above 1): a failure then leaves a partly loaded database; --single-transaction keeps one connection and one transaction. Backups made before per-table artifacts: --create-db only, for the index builds',
     placeholder: 'N',
   },
+  table: {
+    type: 'string[]',
+    description:
+      'restore only this table (NAME when one schema has it, else SCHEMA.NAME; repeat for more) with its indexes, constraints, triggers and policies and every object of no table (schemas, types, functions, extensions, views over restored tables), reading only its data artifacts; a foreign key or view that needs a table not restored is left out with a warning (exit 1); large objects are not restored; needs a backup with per-table artifacts (older single database.sql backups are refused)',
+    placeholder: 'NAME',
+    commaSeparated: false,
+  },
+  dataOnly: {
+    type: 'boolean',
+    description:
+      "with --table: only those tables' rows and their own sequences' values, into --db that already has the tables (deferrable foreign keys are checked at commit)",
+    default: false,
+  },
   toDb: {
     type: 'string',
     description:
@@ -288,10 +301,15 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       const iterator = artifacts[Symbol.asyncIterator]();
       try {
         if (target.globalsOnly === true) return await restoreGlobals(ctx, iterator, target);
+        if (Array.isArray(target.table) && target.table.length > 0) {
+          const { restoreTables } = await import('./restore/restore-tables.js');
+          return await restoreTables(ctx, iterator, target);
+        }
         const { parallelRestorePlan, peekDatabaseArtifact } = await import(
           './restore/parallel-restore-plan.js'
         );
         const { first, replay } = await peekDatabaseArtifact(iterator);
+        if (target.dataOnly === true && first?.meta.dataOnly !== true) throw dataOnlyNeedsTables();
         const parallel = first && parallelRestorePlan(first.meta, target);
         if (first && parallel) {
           // A per-table backup into a new or an empty database: data and index builds on N connections.
@@ -337,6 +355,14 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       }
     },
   };
+}
+
+/** `restore --data-only` of a whole backup: the rows of which tables? (A data-only backup is rows already.) */
+function dataOnlyNeedsTables(): NexusError {
+  return new NexusError('USAGE', '--data-only restores the rows of the tables named with --table', {
+    provider: 'postgres',
+    hint: 'add --table NAME for each table whose rows to restore',
+  });
 }
 
 /** Connections of a dump without --jobs: one per core, at most 4 (more rarely pays on one server). */
