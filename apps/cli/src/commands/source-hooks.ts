@@ -35,7 +35,11 @@ export async function sourcesInRepository(
   return definitions;
 }
 
-/** `verify`: each source's checks of its outside data, for one pipeline or all. */
+/**
+ * `verify`: each source's checks of its outside data, for one pipeline or all. A named pipeline asks
+ * every installed source (a WAL pipeline may exist before any base backup); all pipelines, only the
+ * sources whose backups the repository holds.
+ */
 export async function sourceDataChecks(
   repository: Repository,
   runtime: Runtime,
@@ -43,7 +47,8 @@ export async function sourceDataChecks(
 ): Promise<SourceDataCheck[]> {
   const ctx = runtime.context();
   const checks: SourceDataCheck[] = [];
-  for (const definition of await sourcesInRepository(repository, runtime)) {
+  const sources = pipeline ? await installedSources(runtime) : await sourcesInRepository(repository, runtime);
+  for (const definition of sources) {
     if (definition.verifyData)
       checks.push(...(await definition.verifyData(repository, ctx, pipeline ? { pipeline } : {})));
   }
