@@ -49,13 +49,18 @@ describe.each(majors)("the issue's PITR command lines on PostgreSQL %i", (major)
     await chmod(join(bin, 'nexus-backup'), 0o755);
     process.env.PATH = `${bin}:${savedPath}`;
     const restored = join(workspace.dir, 'pg-restored');
+    // The server's address and data directory are known once it runs; archive_command needs neither.
     const placeholders = () =>
       [
-        ['postgres@127.0.0.1:5432', `${server.user}@${server.host}:${server.port}`],
-        ['/var/lib/postgresql/data', server.dataDir],
         ['/backups', workspace.repo],
         ['/srv/pg-restored', restored],
         ['/tmp/seg', join(workspace.dir, 'seg')],
+        ...(server
+          ? ([
+              ['postgres@127.0.0.1:5432', `${server.user}@${server.host}:${server.port}`],
+              ['/var/lib/postgresql/data', server.dataDir],
+            ] as const)
+          : []),
       ] as const;
     place = (line) => placeholders().reduce((text, [from, to]) => text.replaceAll(from, to), line);
     server = await startPostgres({
