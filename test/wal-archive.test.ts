@@ -294,6 +294,13 @@ describe('check --max-wal-age', () => {
     expect(text).toContain(`nexus_backup_check_ok{pipeline="config",repository="${repo}"} 1`);
   });
 
+  it('a WAL age in months is refused as a usage error naming the units (m is minutes here)', async () => {
+    const check = await runCli(['check', '--from', repo, '--max-age', '26h', '--max-wal-age', '1mo']);
+    expect(check.code).toBe(64);
+    expect(check.stderr).toContain('invalid duration "1mo": unknown unit "mo"');
+    expect(check.stderr).toContain('m or min (minutes)');
+  });
+
   it('without --max-wal-age, check judges backups only, as before', async () => {
     await archivedAgo(60 * 24 * 30);
     const check = await runCli(['check', '--from', repo, '--max-age', '26h']);
