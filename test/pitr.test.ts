@@ -248,7 +248,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     expect(refused.stderr).toContain(`after --target-time ${targetTime}`);
     expect(refused.stderr).toContain('restore an older base backup');
     expect((await readdir(workspace.dir)).filter((entry) => entry.includes('too-new'))).toEqual([]);
-  });
+  }, 240_000); // a base backup, a restore replaying WAL, three more restores
 
   it('prune of base backups removes only WAL older than the oldest kept base backup, and continuity still holds', async () => {
     await switchAndWaitArchived(server);
