@@ -26,7 +26,7 @@ export async function registerCheck(
   runtime: Runtime,
   loadProviders: boolean,
 ): Promise<void> {
-  const command = program
+  const check = program
     .command('check')
     .description(
       'exit 2 unless every pipeline has a complete backup younger than --max-age (for cron and monitoring)',
@@ -62,78 +62,79 @@ export async function registerCheck(
     .option(
       '--prometheus <file>',
       'write a node-exporter textfile (last success time, size, duration, check status)',
-    );
-  // Checks sources add for data outside backup folders (pgbase: --max-wal-age, --db).
-  if (loadProviders) addDeclaredOptions(command, await installedCheckOptions(runtime));
-  command.action(async (names: string[], _options: unknown, command: Command) => {
-    const flags = command.optsWithGlobals();
-    runtime.flags = flags;
-    const webhook = webhookUrl(flags, runtime.env);
-    const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
-    const maxDrillAgeMs =
-      flags.maxDrillAge === undefined ? undefined : parseDurationMs(flags.maxDrillAge as string);
-    const ref = await resolveRepositoryRef(flags.from as string, runtime);
-    // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
-    const config = await runtime.config();
-    const policyFor = (name: string): FreshnessPolicy => {
-      const configured = config?.pipelines[name]?.check;
-      const policy: FreshnessPolicy = {};
-      const age = maxAgeMs ?? configured?.maxAgeMs;
-      const size = (flags.minSize as number | undefined) ?? configured?.minSize;
-      if (age === undefined) {
-        throw new NexusError('USAGE', `no maximum age for pipeline ${name}`, {
-          hint: `pass --max-age (e.g. 26h) or set pipelines.${name}.check.maxAge in the config`,
-        });
-      }
-      policy.maxAgeMs = age;
-      if (size !== undefined) policy.minSize = size;
-      return policy;
-    };
-    const configured = config ? configuredPipelines(Object.values(config.pipelines), ref.url) : undefined;
-    const repository = await openRepository(ref, runtime);
-    const report = await checkRepository(
-      repository,
-      (found) =>
-        (names.length > 0 ? names : (configured ?? found)).map((name) => ({
-          name,
-          policy: policyFor(name),
-        })),
-      runtime.context(),
-    );
-    if (maxDrillAgeMs !== undefined) {
-      const historyDb = (config ?? (await runtime.config()))?.history?.db;
-      await checkDrillAge(report, { historyDb, maxAgeMs: maxDrillAgeMs });
-    }
-    const extra = await sourceChecks(repository, runtime, flags);
-    report.problems.push(...extra.problems);
-    report.ok &&= extra.problems.length === 0;
-    if (!flags.quiet && !flags.json) printLines(extra.lines);
-    printReport(report, runtime);
-    let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
-    if (flags.prometheus)
-      await writeTextfileAtomically(
-        flags.prometheus as string,
-        renderPrometheus(report.pipelines, report.repository, report.checkedAt) + renderGauges(extra.metrics),
+    )
+    .action(async (names: string[], _options: unknown, command: Command) => {
+      const flags = command.optsWithGlobals();
+      runtime.flags = flags;
+      const webhook = webhookUrl(flags, runtime.env);
+      const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
+      const maxDrillAgeMs =
+        flags.maxDrillAge === undefined ? undefined : parseDurationMs(flags.maxDrillAge as string);
+      const ref = await resolveRepositoryRef(flags.from as string, runtime);
+      // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
+      const config = await runtime.config();
+      const policyFor = (name: string): FreshnessPolicy => {
+        const configured = config?.pipelines[name]?.check;
+        const policy: FreshnessPolicy = {};
+        const age = maxAgeMs ?? configured?.maxAgeMs;
+        const size = (flags.minSize as number | undefined) ?? configured?.minSize;
+        if (age === undefined) {
+          throw new NexusError('USAGE', `no maximum age for pipeline ${name}`, {
+            hint: `pass --max-age (e.g. 26h) or set pipelines.${name}.check.maxAge in the config`,
+          });
+        }
+        policy.maxAgeMs = age;
+        if (size !== undefined) policy.minSize = size;
+        return policy;
+      };
+      const configured = config ? configuredPipelines(Object.values(config.pipelines), ref.url) : undefined;
+      const repository = await openRepository(ref, runtime);
+      const report = await checkRepository(
+        repository,
+        (found) =>
+          (names.length > 0 ? names : (configured ?? found)).map((name) => ({
+            name,
+            policy: policyFor(name),
+          })),
+        runtime.context(),
       );
-    if (webhook && (!report.ok || flags.notifyOnSuccess)) {
-      try {
-        await postWebhook(webhook, describeCheck(report));
-        runtime.log.debug(`notified ${urlHost(webhook)}`);
-      } catch (error) {
-        runtime.log.warn(`notification failed: ${(error as Error).message}`);
-        exitCode = Math.max(exitCode, EXIT.warnings);
+      if (maxDrillAgeMs !== undefined) {
+        const historyDb = (config ?? (await runtime.config()))?.history?.db;
+        await checkDrillAge(report, { historyDb, maxAgeMs: maxDrillAgeMs });
       }
-    } else if (!webhook && config) {
-      // Webhooks only: a healthchecks URL expects the backup run's own pings, and a check's
-      // success ping would hide a backup that never ran.
-      const webhooks = config.notify.filter((target) => target.kind === 'webhook');
-      const event = report.ok ? 'success' : 'failure';
-      const failures = await notifyAll(webhooks, { event, text: describeCheck(report) });
-      for (const failure of failures) runtime.log.warn(`notification failed: ${failure.message}`);
-      if (failures.length > 0) exitCode = Math.max(exitCode, EXIT.warnings);
-    }
-    process.exitCode = exitCode;
-  });
+      // Checks sources add for data outside backup folders (pgbase: --max-wal-age, --db).
+      const extra = await sourceChecks(repository, runtime, flags);
+      report.problems.push(...extra.problems);
+      report.ok &&= extra.problems.length === 0;
+      if (!flags.quiet && !flags.json) printLines(extra.lines);
+      printReport(report, runtime);
+      let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
+      if (flags.prometheus)
+        await writeTextfileAtomically(
+          flags.prometheus as string,
+          renderPrometheus(report.pipelines, report.repository, report.checkedAt) +
+            renderGauges(extra.metrics),
+        );
+      if (webhook && (!report.ok || flags.notifyOnSuccess)) {
+        try {
+          await postWebhook(webhook, describeCheck(report));
+          runtime.log.debug(`notified ${urlHost(webhook)}`);
+        } catch (error) {
+          runtime.log.warn(`notification failed: ${(error as Error).message}`);
+          exitCode = Math.max(exitCode, EXIT.warnings);
+        }
+      } else if (!webhook && config) {
+        // Webhooks only: a healthchecks URL expects the backup run's own pings, and a check's
+        // success ping would hide a backup that never ran.
+        const webhooks = config.notify.filter((target) => target.kind === 'webhook');
+        const event = report.ok ? 'success' : 'failure';
+        const failures = await notifyAll(webhooks, { event, text: describeCheck(report) });
+        for (const failure of failures) runtime.log.warn(`notification failed: ${failure.message}`);
+        if (failures.length > 0) exitCode = Math.max(exitCode, EXIT.warnings);
+      }
+      process.exitCode = exitCode;
+    });
+  if (loadProviders) addDeclaredOptions(check, await installedCheckOptions(runtime));
 }
 
 function printReport(report: CheckReport, runtime: Runtime): void {
