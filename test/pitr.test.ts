@@ -168,7 +168,8 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       const restore = await runCli(
         [
           ...['restore', `base@${firstBase}`, '--from', repo, '--to-pgdata', again],
-          ...['--target-time', targetTime, '--wal-command', workspace.cli],
+          // Prefetch must not hand the damaged segment to recovery either.
+          ...['--target-time', targetTime, '--wal-command', workspace.cli, '--wal-prefetch', '4'],
         ],
         { env: env() },
       );
@@ -194,11 +195,13 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     const restore = await runCli(
       [
         ...['restore', 'base@latest', '--from', repo, '--to-pgdata', restored],
-        ...['--target-time', targetTime, '--wal-command', workspace.cli],
+        ...['--target-time', targetTime, '--wal-command', workspace.cli, '--wal-prefetch', '4'],
       ],
       { env: env() },
     );
     expect(restore.code).toBe(0);
+    // Replayed through `wal fetch --prefetch 4`: segments fetched ahead, the state still exact.
+    expect(restore.stdout).toContain(`--pipeline wal --prefetch 4'`);
     expect(restore.stderr).toContain(
       `restoring base@${firstBase}, the newest base backup that ended before --target-time ${targetTime} (${newerId} ended at `,
     );
@@ -210,6 +213,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     } finally {
       await copy.stop();
     }
+    expect(await readdir(join(restored, 'pg_wal'))).toContain('.nexus-prefetch');
 
     // No selector id: the same choice; by stop LSN for --target-lsn.
     for (const target of [
