@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type PostgresMajor, type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
@@ -18,6 +18,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
   let restoredDir: string;
   let stateAtTarget: Record<string, string>;
   let targetTime: string;
+  let targetLsn: string;
   let segmentAfterBase: string;
   const archiving = () => ({
     archive_mode: 'on',
@@ -62,6 +63,8 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
         "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS now",
       )
     ).rows[0]?.now as string;
+    targetLsn = (await server.admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))
+      .rows[0]?.lsn as string;
     // T3: the mistake to roll back.
     await server.admin.exec('postgres', 'DROP TABLE orders');
     await switchAndWaitArchived(server);
@@ -165,7 +168,8 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       const restore = await runCli(
         [
           ...['restore', `base@${firstBase}`, '--from', repo, '--to-pgdata', again],
-          ...['--target-time', targetTime, '--wal-command', workspace.cli],
+          // Prefetch must not hand the damaged segment to recovery either.
+          ...['--target-time', targetTime, '--wal-command', workspace.cli, '--wal-prefetch', '4'],
         ],
         { env: env() },
       );
@@ -177,6 +181,78 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       await writeFile(stored, original);
     }
   });
+
+  it('restore base@latest with a target before the newest base backup ended restores the older one that fits, and says so', async () => {
+    const newer = await runCli(
+      ['backup', 'pgbase', '--db', dbUrl(), '--pgdata', server.dataDir, '--to', repo, '--pipeline', 'base'],
+      { env: env() },
+    );
+    expect(newer.code).toBe(0);
+    const newerId = /backup base@(\d{8}T\d{6}Z-[0-9a-f]{6})/.exec(newer.stderr)?.[1] as string;
+    expect(newerId).not.toBe(firstBase);
+
+    const restored = join(workspace.dir, 'restored-older');
+    const restore = await runCli(
+      [
+        ...['restore', 'base@latest', '--from', repo, '--to-pgdata', restored],
+        ...['--target-time', targetTime, '--wal-command', workspace.cli, '--wal-prefetch', '4'],
+      ],
+      { env: env() },
+    );
+    expect(restore.code).toBe(0);
+    // Replayed through `wal fetch --prefetch 4`: segments fetched ahead, the state still exact.
+    expect(restore.stdout).toContain(`--pipeline wal --prefetch 4'`);
+    expect(restore.stderr).toContain(
+      `restoring base@${firstBase}, the newest base backup that ended before --target-time ${targetTime} (${newerId} ended at `,
+    );
+    expect(restore.stderr).toContain(`restored base@${firstBase}`);
+    expect(restore.stdout).toContain('next: ');
+    const copy = await startPostgres({ major, dataDir: restored, password: server.password });
+    try {
+      expect(await tableChecksums(copy.url())).toEqual(stateAtTarget);
+    } finally {
+      await copy.stop();
+    }
+    expect(await readdir(join(restored, 'pg_wal'))).toContain('.nexus-prefetch');
+
+    // No selector id: the same choice; by stop LSN for --target-lsn.
+    for (const target of [
+      ['--target-time', targetTime],
+      ['--target-lsn', targetLsn],
+    ]) {
+      const plan = await runCli(
+        [
+          'restore',
+          'base',
+          '--from',
+          repo,
+          '--to-pgdata',
+          join(workspace.dir, 'plan'),
+          ...target,
+          '--dry-run',
+        ],
+        { env: env() },
+      );
+      expect({ code: plan.code, stderr: plan.stderr }).toEqual({
+        code: 0,
+        stderr: expect.stringContaining(`dry run: would restore base@${firstBase}`),
+      });
+    }
+
+    // A backup named by its id is never swapped: one that ended after the target is refused, nothing written.
+    const pinned = join(workspace.dir, 'too-new');
+    const refused = await runCli(
+      [
+        ...['restore', `base@${newerId}`, '--from', repo, '--to-pgdata', pinned],
+        ...['--target-time', targetTime, '--wal-command', workspace.cli],
+      ],
+      { env: env() },
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`after --target-time ${targetTime}`);
+    expect(refused.stderr).toContain('restore an older base backup');
+    expect((await readdir(workspace.dir)).filter((entry) => entry.includes('too-new'))).toEqual([]);
+  }, 240_000); // a base backup, a restore replaying WAL, three more restores
 
   it('prune of base backups removes only WAL older than the oldest kept base backup, and continuity still holds', async () => {
     await switchAndWaitArchived(server);
@@ -204,17 +280,28 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     const label = manifest.artifacts.find((artifact: { name: string }) => artifact.name === 'backup_label');
     const keptStart = label.meta.startWal as string;
     const before = await readdir(join(repo, 'wal', 'wal'));
+    const segments = (files: string[]) => files.filter((file) => /^[0-9A-F]{24}\.json$/.test(file)).sort();
     // Segment order along the WAL ignores the timeline (the first 8 hex digits).
     const needed = (file: string) => file.slice(8, 24) >= keptStart.slice(8);
     expect(before.some((file) => /^[0-9A-F]{24}\.json$/.test(file) && !needed(file))).toBe(true);
+
+    // A late push of an old segment (a retry after a crash) while prune runs: its marker is newer than
+    // the kept base backup's end, so prune leaves it alone for now.
+    const late = segments(before)
+      .find((file) => !needed(file))
+      ?.replace('.json', '') as string;
+    const lateFile = join(workspace.dir, late);
+    expect((await runCli(['wal', 'fetch', late, lateFile, '--from', repo])).code).toBe(0);
+    await rm(join(repo, 'wal', 'wal', `${late}.json`));
+    await rm(join(repo, 'wal', 'wal', `${late}.gz`));
+    expect((await runCli(['wal', 'push', lateFile, '--to', repo])).code).toBe(0);
 
     const prune = await runCli(['prune', 'base', '--from', repo, '--keep-last', '1']);
     expect(prune.code).toBe(0);
     expect(prune.stderr).toContain('the start of the oldest kept base backup');
     const after = await readdir(join(repo, 'wal', 'wal'));
-    const segments = (files: string[]) => files.filter((file) => /^[0-9A-F]{24}\.json$/.test(file)).sort();
-    expect(segments(after).every(needed)).toBe(true);
-    expect(segments(after)).toEqual(segments(before).filter(needed));
+    expect(segments(after)).toEqual([`${late}.json`, ...segments(before).filter(needed)]);
+    await rm(lateFile);
     expect(after.filter((file) => file.endsWith('.history.json'))).toEqual(
       before.filter((file) => file.endsWith('.history.json')),
     );
@@ -223,12 +310,17 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain(`timeline 1: ${keptStart}..`);
     expect(verify.stdout).toContain('complete');
+    // `verify` of the whole repository checks the kept base backup and its WAL pipeline's continuity.
+    const all = await runCli(['verify', '--from', repo]);
+    expect(all.code).toBe(0);
+    expect(all.stderr).toContain(`WAL wal timeline 1: ${keptStart}..`);
+    expect(all.stderr).toContain('1 backup(s) and 1 archive(s) checked, 0 failed');
   });
 
   it('wal check passes while archiving is fresh, and fails with exit 2 for a pipeline with nothing archived or a failing archive_command', async () => {
-    const fresh = await runCli(['wal', 'check', '--from', repo, '--max-age', '15min']);
+    const fresh = await runCli(['wal', 'check', '--from', repo, '--max-age', '15m']);
     expect(fresh.code).toBe(0);
-    expect(fresh.stdout).toContain('ok: newest WAL archived at');
+    expect(fresh.stdout).toMatch(/^ok {4}wal: newest WAL [0-9A-F]{24}\S* archived \d+s ago$/m);
     const stalled = await runCli([
       'wal',
       'check',
@@ -240,7 +332,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       '15min',
     ]);
     expect(stalled.code).toBe(2);
-    expect(stalled.stdout).toContain('STALE: no WAL archived');
+    expect(stalled.stdout).toContain('FAIL  other: no WAL archived');
 
     // With --db it also reads pg_stat_archiver: a failing archive_command is named with its segment.
     const walFolder = join(repo, 'wal', 'wal');
@@ -257,25 +349,28 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       expect(failing.code).toBe(2);
       expect(failing.stdout).toContain('archive_command is failing');
       expect(failing.stdout).toContain(rows[0]?.name as string);
+
+      // `check` with --db fails the same way next to the backups' freshness, and exports failed_count.
+      const metrics = join(workspace.dir, 'nexus.prom');
+      const check = await runCli(
+        [
+          ...['check', '--from', repo, '--max-age', '26h', '--max-wal-age', '15m'],
+          ...['--db', dbUrl(), '--prometheus', metrics],
+        ],
+        { env: env() },
+      );
+      expect(check.code).toBe(2);
+      expect(check.stdout).toMatch(/^ok {4}base: newest backup /m);
+      expect(check.stdout).toContain(`FAIL  wal: archive_command is failing: `);
+      expect(check.stdout).toContain(rows[0]?.name as string);
+      const text = await readFile(metrics, 'utf8');
+      expect(text).toMatch(
+        /^nexus_backup_wal_archiver_failed_count\{pipeline="wal",repository="[^"]+"\} [1-9]\d*$/m,
+      );
+      expect(text).toMatch(/^nexus_backup_wal_check_ok\{pipeline="wal",repository="[^"]+"\} 0$/m);
     } finally {
       await chmod(walFolder, 0o700);
     }
-  });
-
-  it('refuses a base backup that ended after --target-time, naming how to pick an older one', async () => {
-    const restored = join(workspace.dir, 'too-new');
-    const restore = await runCli(
-      [
-        ...['restore', 'base@latest', '--from', repo, '--to-pgdata', restored],
-        ...['--target-time', targetTime, '--wal-command', workspace.cli],
-      ],
-      { env: env() },
-    );
-    expect(restore.code).toBe(2);
-    expect(restore.stderr).toContain(`after --target-time ${targetTime}`);
-    expect(restore.stderr).toContain('restore an older base backup');
-    // Nothing left behind: neither the target nor the staging folder next to it.
-    expect((await readdir(workspace.dir)).filter((entry) => entry.includes('too-new'))).toEqual([]);
   });
 
   it('refuses to restore into a data directory that is not empty, writing nothing', async () => {

@@ -12,15 +12,21 @@ import { checkDrillAge } from '../ops/drill-freshness.js';
 import type { FreshnessPolicy } from '../ops/freshness.js';
 import { urlHost } from '../ops/http-post.js';
 import { notifyAll, postWebhook } from '../ops/notify.js';
-import { renderPrometheus, writeTextfileAtomically } from '../ops/prometheus.js';
+import { renderGauges, renderPrometheus, writeTextfileAtomically } from '../ops/prometheus.js';
 import { formatDuration } from '../ops/run-message.js';
 import { printJson, printLines } from '../output.js';
+import { addDeclaredOptions } from '../provider-flags.js';
 import { openRepository, resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { installedCheckOptions, sourceChecks } from './source-hooks.js';
 
 /** `check [PIPELINE...] --from <repo> --max-age 26h [--min-size SIZE] [--notify URL] [--json] [--prometheus FILE]` */
-export function registerCheck(program: Command, runtime: Runtime): void {
-  program
+export async function registerCheck(
+  program: Command,
+  runtime: Runtime,
+  loadProviders: boolean,
+): Promise<void> {
+  const check = program
     .command('check')
     .description(
       'exit 2 unless every pipeline has a complete backup younger than --max-age (for cron and monitoring)',
@@ -96,12 +102,18 @@ export function registerCheck(program: Command, runtime: Runtime): void {
         const historyDb = (config ?? (await runtime.config()))?.history?.db;
         await checkDrillAge(report, { historyDb, maxAgeMs: maxDrillAgeMs });
       }
+      // Checks sources add for data outside backup folders (pgbase: --max-wal-age, --db).
+      const extra = await sourceChecks(repository, runtime, flags);
+      report.problems.push(...extra.problems);
+      report.ok &&= extra.problems.length === 0;
+      if (!flags.quiet && !flags.json) printLines(extra.lines);
       printReport(report, runtime);
       let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
       if (flags.prometheus)
         await writeTextfileAtomically(
           flags.prometheus as string,
-          renderPrometheus(report.pipelines, report.repository, report.checkedAt),
+          renderPrometheus(report.pipelines, report.repository, report.checkedAt) +
+            renderGauges(extra.metrics),
         );
       if (webhook && (!report.ok || flags.notifyOnSuccess)) {
         try {
@@ -122,6 +134,7 @@ export function registerCheck(program: Command, runtime: Runtime): void {
       }
       process.exitCode = exitCode;
     });
+  if (loadProviders) addDeclaredOptions(check, await installedCheckOptions(runtime));
 }
 
 function printReport(report: CheckReport, runtime: Runtime): void {
