@@ -1,0 +1,327 @@
+import { posix } from 'node:path';
+import { createInterface } from 'node:readline';
+import { addAbortSignal, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  type Destination,
+  NexusError,
+  type RunContext,
+  type StoredObject,
+  toNexusError,
+} from '@nexus-backup/core';
+import { checkKey, TEMP_NAME, tempPathFor } from './object-keys.js';
+import { AfterMarker, exitOf, shellWord as q, type RemoteExit } from './remote-shell.js';
+import { rememberEndpoint } from './sftp-endpoints.js';
+import { describeLocation, type SftpOptions } from './sftp-options.js';
+import { SshMaster } from './ssh-master.js';
+
+/** `get`'s remote command prints this line before the file's bytes (and after any start-up noise). */
+const DATA_FOLLOWS = 'nexus-backup-data-follows';
+/** The remote exit status `get` uses for a missing object. */
+const MISSING = 3;
+/** Paths per `rm`/`rmdir` command line: far below any server's ARG_MAX. */
+const PATHS_PER_COMMAND = 200;
+
+/**
+ * The sftp destination over the system `ssh` client (`?transport=ssh`): every operation is a remote
+ * POSIX shell command on one multiplexed OpenSSH connection, so OpenSSH (in its own process, with its
+ * native ciphers) moves the bytes. Needs a login shell with the usual tools: `cat`, `mkdir`, `mv`,
+ * `rm`, `rmdir`, `sync`, `wc`, `find` and `stat -c` (GNU coreutils or BusyBox).
+ */
+export function createShellDestination(options: SftpOptions): Destination {
+  refuseInteractiveSecrets(options);
+  const location = describeLocation(options);
+  const trimmed = options.path.replace(/\/+$/, '') || '/';
+  // a relative path is relative to the login folder, where commands start; `./` keeps a leading `-` a name
+  const relative = posix.normalize(trimmed);
+  const base = trimmed.startsWith('/') ? trimmed : relative === '.' ? '.' : `./${relative}`;
+  let current: Promise<SshMaster> | undefined;
+
+  /** The live connection, or a new one: a master that exited is never reused. */
+  async function master(ctx: RunContext): Promise<SshMaster> {
+    if (current) {
+      const existing = await current.catch(() => undefined);
+      if (existing?.alive) return existing;
+      await existing?.close();
+    }
+    const opening = SshMaster.open(options, location, ctx);
+    current = opening;
+    opening.catch(() => {
+      if (current === opening) current = undefined;
+    });
+    return opening;
+  }
+
+  const remotePath = (key: string) => {
+    checkKey(key);
+    if (/[\n\0]/.test(key)) {
+      throw new NexusError(
+        'INTERNAL',
+        `invalid object key ${JSON.stringify(key)}: transport=ssh lists by lines`,
+        {
+          provider: 'sftp',
+        },
+      );
+    }
+    return posix.join(base, key).replace(/^(?=[^/.])/, './');
+  };
+
+  /** Runs a command that reads nothing and prints little; returns its stdout and exit. */
+  async function run(command: string, ctx: RunContext): Promise<RemoteExit & { stdout: string }> {
+    const ssh = await master(ctx);
+    ctx.signal.throwIfAborted();
+    const child = ssh.exec(command, 'ignore');
+    const kill = () => child.kill('SIGTERM');
+    ctx.signal.addEventListener('abort', kill, { once: true });
+    let stdout = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (text: string) => {
+      stdout += text;
+    });
+    try {
+      const exit = await exitOf(child);
+      ctx.signal.throwIfAborted();
+      return { ...exit, stdout };
+    } finally {
+      ctx.signal.removeEventListener('abort', kill);
+    }
+  }
+
+  const fail = (exit: RemoteExit, action: string, key: string): NexusError => {
+    if (exit.code === 255) {
+      return new NexusError(
+        'CONNECTION',
+        `SSH connection to ${location} lost while trying to ${action} ${key}: ${exit.stderr}`,
+        {
+          provider: 'sftp',
+          hint: 'the next operation reconnects; check the network and the server if it keeps happening',
+        },
+      );
+    }
+    if (/Permission denied/i.test(exit.stderr)) {
+      return new NexusError('IO', `permission denied to ${action} ${key} in ${location}: ${exit.stderr}`, {
+        provider: 'sftp',
+        hint: `check that the login user owns ${options.path} on the server`,
+      });
+    }
+    return new NexusError(
+      'IO',
+      `could not ${action} ${key} in ${location}: ${exit.stderr || `exit ${exit.code}`}`,
+      {
+        provider: 'sftp',
+      },
+    );
+  };
+
+  /** Regular files under `dir` (a path below `base`) with size and mtime, temp files included. */
+  async function walk(dirKey: string, ctx: RunContext) {
+    const dir = dirKey === '' ? base : remotePath(dirKey.replace(/\/$/, ''));
+    const ssh = await master(ctx);
+    const child = ssh.exec(
+      `[ -d ${q(dir)} ] || exit 0; exec find ${q(dir)} -type f -exec stat -c '%s %Y %n' -- {} +`,
+      'ignore',
+    );
+    const exit = exitOf(child);
+    const kill = () => child.kill('SIGTERM');
+    ctx.signal.addEventListener('abort', kill, { once: true });
+    const files: { key: string; name: string; bytes: number; modified: Date }[] = [];
+    const prefix = `${base}/`;
+    try {
+      for await (const line of createInterface({ input: child.stdout as Readable, crlfDelay: Infinity })) {
+        const match = /^(\d+) (\d+) (.*)$/.exec(line);
+        if (!match?.[3]?.startsWith(prefix)) continue; // start-up noise of the login shell
+        const key = match[3].slice(prefix.length);
+        files.push({
+          key,
+          name: posix.basename(key),
+          bytes: Number(match[1]),
+          modified: new Date(Number(match[2]) * 1000),
+        });
+      }
+      const ended = await exit;
+      ctx.signal.throwIfAborted();
+      // a folder removed while find walked it (a concurrent prune) is not a failure
+      const vanished = ended.stderr.split('\n').every((line) => /No such file or directory/.test(line));
+      if (ended.code !== 0 && !(ended.code === 1 && vanished))
+        throw fail(ended, 'list', dirKey || '(everything)');
+    } finally {
+      ctx.signal.removeEventListener('abort', kill);
+    }
+    return files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async function removeFiles(paths: string[], ctx: RunContext, key: string): Promise<void> {
+    for (let at = 0; at < paths.length; at += PATHS_PER_COMMAND) {
+      const words = paths
+        .slice(at, at + PATHS_PER_COMMAND)
+        .map(q)
+        .join(' ');
+      const exit = await run(`rm -f -- ${words}`, ctx);
+      if (exit.code !== 0) throw fail(exit, 'delete', key);
+    }
+  }
+
+  const destination: Destination = {
+    location,
+
+    async put(key: string, body: Readable, ctx: RunContext): Promise<{ bytes: number }> {
+      let target: string;
+      try {
+        target = remotePath(key);
+      } catch (error) {
+        body.destroy();
+        throw error;
+      }
+      const dir = posix.dirname(target);
+      const temp = tempPathFor(target);
+      addAbortSignal(ctx.signal, body);
+      let ssh: SshMaster | undefined;
+      try {
+        ssh = await master(ctx);
+        // 1. the bytes into a temp name, made durable; the command prints the size it wrote
+        const child = ssh.exec(
+          `umask 077 && mkdir -p -- ${q(dir)} && cat > ${q(temp)} && sync -- ${q(temp)} && wc -c < ${q(temp)}`,
+          'pipe',
+        );
+        const exit = exitOf(child);
+        let stdout = '';
+        child.stdout?.setEncoding('utf8');
+        child.stdout?.on('data', (text: string) => {
+          stdout += text;
+        });
+        let bytes = 0;
+        const sent = pipeline(
+          body,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              bytes += chunk.length;
+              yield chunk;
+            }
+          },
+          child.stdin as NodeJS.WritableStream,
+        );
+        const [sending, written] = await Promise.allSettled([sent, exit]);
+        const ended = (written as PromiseFulfilledResult<RemoteExit>).value;
+        if (ended.code !== 0) throw fail(ended, 'write', key);
+        if (sending.status === 'rejected') throw sending.reason;
+        const remoteBytes = Number(stdout.trim().split('\n').pop());
+        if (remoteBytes !== bytes) {
+          throw new NexusError(
+            'IO',
+            `${location}/${key}: sent ${bytes} bytes, but the server wrote ${remoteBytes}`,
+            {
+              provider: 'sftp',
+            },
+          );
+        }
+        ctx.signal.throwIfAborted();
+        // 2. only a complete, synced file is renamed into place (a killed upload never reaches this)
+        const renamed = await run(`mv -f -- ${q(temp)} ${q(target)} && sync -- ${q(dir)}`, ctx);
+        if (renamed.code !== 0) throw fail(renamed, 'write', key);
+        return { bytes };
+      } catch (error) {
+        body.destroy();
+        if (ssh?.alive && !ctx.signal.aborted) await run(`rm -f -- ${q(temp)}`, ctx).catch(() => {});
+        if (ctx.signal.aborted) throw toNexusError(ctx.signal.reason ?? error, 'ABORTED', 'sftp');
+        throw error instanceof NexusError ? error : toNexusError(error, 'IO', 'sftp');
+      }
+    },
+
+    async get(key: string, ctx: RunContext): Promise<Readable> {
+      const path = remotePath(key);
+      const ssh = await master(ctx);
+      const child = ssh.exec(
+        `[ -f ${q(path)} ] || exit ${MISSING}; printf '%s\\n' ${DATA_FOLLOWS}; exec cat -- ${q(path)}`,
+        'ignore',
+      );
+      const exit = exitOf(child);
+      const notFound = () =>
+        new NexusError('NOT_FOUND', `no object ${key} in ${location}`, { provider: 'sftp' });
+      const stream = new AfterMarker(DATA_FOLLOWS, exit, (ended) =>
+        ended.code === MISSING ? notFound() : fail(ended, 'read', key),
+      );
+      // a reader that stops early (or an abort) ends the remote cat too
+      stream.once('close', () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      });
+      pipeline(child.stdout as Readable, stream).catch(() => {});
+      const failedFirst = exit.then((ended) => {
+        if (ended.code === MISSING) throw notFound();
+        if (ended.code !== 0) throw fail(ended, 'read', key);
+      });
+      try {
+        await Promise.race([stream.started, failedFirst]);
+      } catch (error) {
+        stream.destroy();
+        throw error;
+      }
+      failedFirst.catch(() => {}); // the stream reports a later failure itself
+      return addAbortSignal(ctx.signal, stream);
+    },
+
+    async *list(prefix: string, ctx: RunContext): AsyncIterable<StoredObject> {
+      const startDir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+      for (const file of await walk(startDir, ctx)) {
+        if (TEMP_NAME.test(file.name) || !file.key.startsWith(prefix)) continue;
+        yield { key: file.key, bytes: file.bytes, modified: file.modified };
+      }
+    },
+
+    async delete(keys: string[], ctx: RunContext): Promise<void> {
+      if (keys.length === 0) return;
+      const paths = keys.map((key) => remotePath(key));
+      await removeFiles(paths, ctx, keys.length === 1 ? (keys[0] as string) : `${keys.length} objects`);
+      // Remove folders the delete emptied (a pruned backup's folder), deepest first; a non-empty one stays.
+      const dirs = new Set<string>();
+      for (const path of paths) {
+        for (
+          let dir = posix.dirname(path);
+          dir !== base && dir.startsWith(`${base}/`);
+          dir = posix.dirname(dir)
+        ) {
+          dirs.add(dir);
+        }
+      }
+      const deepestFirst = [...dirs].sort((a, b) => b.length - a.length);
+      for (let at = 0; at < deepestFirst.length; at += PATHS_PER_COMMAND) {
+        const words = deepestFirst
+          .slice(at, at + PATHS_PER_COMMAND)
+          .map(q)
+          .join(' ');
+        await run(`rmdir -- ${words} 2>/dev/null; exit 0`, ctx);
+      }
+    },
+
+    async cleanup(olderThan: Date, ctx: RunContext, dryRun: boolean): Promise<string[]> {
+      const stale = (await walk('', ctx))
+        .filter((file) => TEMP_NAME.test(file.name) && file.modified < olderThan)
+        .map((file) => file.key);
+      if (!dryRun && stale.length > 0)
+        await removeFiles(stale.map(remotePath), ctx, `${stale.length} temp files`);
+      return stale;
+    },
+
+    async close(): Promise<void> {
+      const closing = current;
+      current = undefined;
+      const existing = await closing?.catch(() => undefined);
+      await existing?.close();
+    },
+  };
+  rememberEndpoint(destination, options);
+  return destination;
+}
+
+/** ssh runs with BatchMode: it could only get these secrets through a prompt or argv, never from us. */
+function refuseInteractiveSecrets(options: SftpOptions): void {
+  if (options.passwordEnv || options.identityPassphraseEnv || options.identityPassphraseFile) {
+    throw new NexusError(
+      'USAGE',
+      'transport=ssh runs the system ssh non-interactively: passwords and key passphrases cannot be passed to it',
+      {
+        provider: 'sftp',
+        hint: 'load the key into ssh-agent (ssh-add) and drop passwordEnv/identityPassphrase*, or drop transport=ssh to use the built-in SFTP client',
+      },
+    );
+  }
+}
