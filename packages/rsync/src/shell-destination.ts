@@ -19,6 +19,8 @@ import { SshMaster } from './ssh-master.js';
 const DATA_FOLLOWS = 'nexus-backup-data-follows';
 /** The remote exit status `get` uses for a missing object. */
 const MISSING = 3;
+/** Objects up to this size go through the control shell in one command, without a data session. */
+const SMALL_OBJECT_BYTES = 256 * 1024;
 /** Paths per `rm`/`rmdir` command line: far below any server's ARG_MAX. */
 const PATHS_PER_COMMAND = 200;
 
@@ -66,25 +68,11 @@ export function createShellDestination(options: SftpOptions): Destination {
     return posix.join(base, key).replace(/^(?=[^/.])/, './');
   };
 
-  /** Runs a command that reads nothing and prints little; returns its stdout and exit. */
+  /** Runs a small command (no stdin) on the connection's control shell. */
   async function run(command: string, ctx: RunContext): Promise<RemoteExit & { stdout: string }> {
     const ssh = await master(ctx);
     ctx.signal.throwIfAborted();
-    const child = ssh.exec(command, 'ignore');
-    const kill = () => child.kill('SIGTERM');
-    ctx.signal.addEventListener('abort', kill, { once: true });
-    let stdout = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (text: string) => {
-      stdout += text;
-    });
-    try {
-      const exit = await exitOf(child);
-      ctx.signal.throwIfAborted();
-      return { ...exit, stdout };
-    } finally {
-      ctx.signal.removeEventListener('abort', kill);
-    }
+    return ssh.control.run(command);
   }
 
   const fail = (exit: RemoteExit, action: string, key: string): NexusError => {
@@ -116,37 +104,30 @@ export function createShellDestination(options: SftpOptions): Destination {
   /** Regular files under `dir` (a path below `base`) with size and mtime, temp files included. */
   async function walk(dirKey: string, ctx: RunContext) {
     const dir = dirKey === '' ? base : remotePath(dirKey.replace(/\/$/, ''));
-    const ssh = await master(ctx);
-    const child = ssh.exec(
+    const listed = await run(
       `[ -d ${q(dir)} ] || exit 0; exec find ${q(dir)} -type f -exec stat -c '%s %Y %n' -- {} +`,
-      'ignore',
+      ctx,
     );
-    const exit = exitOf(child);
-    const kill = () => child.kill('SIGTERM');
-    ctx.signal.addEventListener('abort', kill, { once: true });
     const files: { key: string; name: string; bytes: number; modified: Date }[] = [];
     const prefix = `${base}/`;
-    try {
-      for await (const line of createInterface({ input: child.stdout as Readable, crlfDelay: Infinity })) {
-        const match = /^(\d+) (\d+) (.*)$/.exec(line);
-        if (!match?.[3]?.startsWith(prefix)) continue; // start-up noise of the login shell
-        const key = match[3].slice(prefix.length);
-        files.push({
-          key,
-          name: posix.basename(key),
-          bytes: Number(match[1]),
-          modified: new Date(Number(match[2]) * 1000),
-        });
-      }
-      const ended = await exit;
-      ctx.signal.throwIfAborted();
-      // a folder removed while find walked it (a concurrent prune) is not a failure
-      const vanished = ended.stderr.split('\n').every((line) => /No such file or directory/.test(line));
-      if (ended.code !== 0 && !(ended.code === 1 && vanished))
-        throw fail(ended, 'list', dirKey || '(everything)');
-    } finally {
-      ctx.signal.removeEventListener('abort', kill);
+    for (const line of listed.stdout.split('\n')) {
+      const match = /^(\d+) (\d+) (.*)$/.exec(line);
+      if (!match?.[3]?.startsWith(prefix)) continue; // an error message, folded into the output
+      const key = match[3].slice(prefix.length);
+      files.push({
+        key,
+        name: posix.basename(key),
+        bytes: Number(match[1]),
+        modified: new Date(Number(match[2]) * 1000),
+      });
     }
+    // a folder removed while find walked it (a concurrent prune) is not a failure
+    const vanished = listed.stderr
+      .split('\n')
+      .filter((line) => !/^\d+ \d+ /.test(line))
+      .every((line) => /No such file or directory/.test(line));
+    if (listed.code !== 0 && !(listed.code === 1 && vanished))
+      throw fail(listed, 'list', dirKey || '(everything)');
     return files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
@@ -178,10 +159,20 @@ export function createShellDestination(options: SftpOptions): Destination {
       let ssh: SshMaster | undefined;
       try {
         ssh = await master(ctx);
+        const head = await readUpTo(body, SMALL_OBJECT_BYTES);
+        if (head.ended) {
+          // small (a manifest, a lease): one command on the control shell, the bytes in a here-document
+          const data = Buffer.concat(head.chunks);
+          ctx.signal.throwIfAborted();
+          const written = await ssh.control.run(
+            `umask 077 && mkdir -p -- ${q(dir)} && base64 -d > ${q(temp)} <<'NEXUS_DATA' && sync -- ${q(temp)} && mv -f -- ${q(temp)} ${q(target)} && sync -- ${q(dir)} || { rm -f -- ${q(temp)}; exit 1; }\n${base64Lines(data)}NEXUS_DATA`,
+          );
+          if (written.code !== 0) throw fail(written, 'write', key);
+          return { bytes: data.length };
+        }
         // 1. the bytes into a temp name, made durable; the command prints the size it wrote
-        const child = ssh.exec(
+        const child = ssh.session(
           `umask 077 && mkdir -p -- ${q(dir)} && cat > ${q(temp)} && sync -- ${q(temp)} && wc -c < ${q(temp)}`,
-          'pipe',
         );
         const exit = exitOf(child);
         let stdout = '';
@@ -190,16 +181,16 @@ export function createShellDestination(options: SftpOptions): Destination {
           stdout += text;
         });
         let bytes = 0;
-        const sent = pipeline(
-          body,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              bytes += chunk.length;
-              yield chunk;
-            }
-          },
-          child.stdin as NodeJS.WritableStream,
-        );
+        const sent = pipeline(async function* () {
+          for (const chunk of head.chunks) {
+            bytes += chunk.length;
+            yield chunk;
+          }
+          for await (const chunk of head.rest) {
+            bytes += (chunk as Buffer).length;
+            yield chunk as Buffer;
+          }
+        }, child.stdin as NodeJS.WritableStream);
         const [sending, written] = await Promise.allSettled([sent, exit]);
         const ended = (written as PromiseFulfilledResult<RemoteExit>).value;
         if (ended.code !== 0) throw fail(ended, 'write', key);
@@ -216,12 +207,12 @@ export function createShellDestination(options: SftpOptions): Destination {
         }
         ctx.signal.throwIfAborted();
         // 2. only a complete, synced file is renamed into place (a killed upload never reaches this)
-        const renamed = await run(`mv -f -- ${q(temp)} ${q(target)} && sync -- ${q(dir)}`, ctx);
+        const renamed = await ssh.control.run(`mv -f -- ${q(temp)} ${q(target)} && sync -- ${q(dir)}`);
         if (renamed.code !== 0) throw fail(renamed, 'write', key);
         return { bytes };
       } catch (error) {
         body.destroy();
-        if (ssh?.alive && !ctx.signal.aborted) await run(`rm -f -- ${q(temp)}`, ctx).catch(() => {});
+        if (ssh?.alive) await ssh.control.run(`rm -f -- ${q(temp)}`).catch(() => {});
         if (ctx.signal.aborted) throw toNexusError(ctx.signal.reason ?? error, 'ABORTED', 'sftp');
         throw error instanceof NexusError ? error : toNexusError(error, 'IO', 'sftp');
       }
@@ -230,10 +221,10 @@ export function createShellDestination(options: SftpOptions): Destination {
     async get(key: string, ctx: RunContext): Promise<Readable> {
       const path = remotePath(key);
       const ssh = await master(ctx);
-      const child = ssh.exec(
+      const child = ssh.session(
         `[ -f ${q(path)} ] || exit ${MISSING}; printf '%s\\n' ${DATA_FOLLOWS}; exec cat -- ${q(path)}`,
-        'ignore',
       );
+      child.stdin?.end();
       const exit = exitOf(child);
       const notFound = () =>
         new NexusError('NOT_FOUND', `no object ${key} in ${location}`, { provider: 'sftp' });
@@ -324,4 +315,31 @@ function refuseInteractiveSecrets(options: SftpOptions): void {
       },
     );
   }
+}
+
+/** Reads `body` until it ends or holds more than `limit` bytes; `rest` continues where it stopped. */
+async function readUpTo(
+  body: Readable,
+  limit: number,
+): Promise<{ chunks: Buffer[]; ended: boolean; rest: AsyncIterator<unknown> & AsyncIterable<unknown> }> {
+  const iterator = body[Symbol.asyncIterator]();
+  const rest = { next: () => iterator.next(), [Symbol.asyncIterator]: () => rest };
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  while (bytes <= limit) {
+    const next = await iterator.next();
+    if (next.done) return { chunks, ended: true, rest };
+    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value as Uint8Array);
+    chunks.push(chunk);
+    bytes += chunk.length;
+  }
+  return { chunks, ended: false, rest };
+}
+
+/** base64 in lines of 76 characters, each ending in a newline, as `base64 -d` reads them. */
+function base64Lines(data: Buffer): string {
+  const text = data.toString('base64');
+  let lines = '';
+  for (let at = 0; at < text.length; at += 76) lines += `${text.slice(at, at + 76)}\n`;
+  return lines;
 }

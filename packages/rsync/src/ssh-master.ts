@@ -3,20 +3,32 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { NexusError, type RunContext } from '@nexus-backup/core';
+import { ControlShell } from './control-shell.js';
 import type { SftpOptions } from './sftp-options.js';
 import { explainHostKeyFailure, knownHostsForSystemSsh, systemSshOptions } from './system-ssh.js';
 
 /** What the master's remote command prints once a POSIX shell runs our commands. */
 const SHELL_READY = 'nexus-backup-shell-ok';
-/** Prints the marker, then holds the session open until our end of its stdin closes (we exit or close). */
-const MASTER_COMMAND = `printf '%s\\n' ${SHELL_READY}; exec cat >/dev/null`;
 /**
- * SSH_FXP_INIT (version 3), written to the master's stdin at once. A shell's `cat` swallows it; an
+ * Skips the probe line below, prints the marker, then becomes the control shell that runs the
+ * small commands (rename, delete, list) without a login shell's start-up per command. It ends
+ * when our end of its stdin closes (we close, or this process dies).
+ */
+const MASTER_COMMAND = `IFS= read -r _; printf '%s\\n' ${SHELL_READY}; exec sh`;
+/**
+ * A data session: reads its command line from stdin, then runs it with the rest of stdin. Started
+ * ahead of need, so the login shell's start-up (often a good part of a second with heavy rc files)
+ * is paid while other work goes on.
+ */
+const DATA_SESSION = 'IFS= read -r nexus_command && eval "$nexus_command"';
+/**
+ * SSH_FXP_INIT (version 3) and a newline, written to the master's stdin at once. A shell reads it as one line; an
  * account that only runs SFTP (ForceCommand internal-sftp) answers SSH_FXP_VERSION instead of the
  * marker, which tells "no shell" apart from a slow login without waiting for a timeout.
  */
-const SFTP_INIT = Buffer.from([0, 0, 0, 5, 1, 0, 0, 0, 3]);
+const SFTP_INIT = Buffer.from([0, 0, 0, 5, 1, 0, 0, 0, 3, 0x0a]);
 const SFTP_VERSION = 2;
 
 /** ssh's own exit status for its failures; anything else is the remote command's. */
@@ -29,6 +41,10 @@ const SSH_FAILED = 255;
  */
 export class SshMaster {
   private exited = false;
+  private closing = false;
+  private spare: ChildProcess | undefined;
+  /** Runs the small commands; exists once the master is ready. */
+  control!: ControlShell;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -36,9 +52,16 @@ export class SshMaster {
     private readonly socket: string,
     private readonly host: string,
     private readonly scratch: string,
+    label: string,
   ) {
     child.once('exit', () => {
       this.exited = true;
+      this.control?.fail(
+        new NexusError('CONNECTION', `SSH connection to ${label} lost: the ssh client exited`, {
+          provider: 'sftp',
+          hint: 'the next operation reconnects; check the network and the server if it keeps happening',
+        }),
+      );
     });
   }
 
@@ -74,13 +97,15 @@ export class SshMaster {
       [...options, '-M', '-S', socket, '-o', 'ControlPersist=no', '--', endpoint.host, MASTER_COMMAND],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
-    const master = new SshMaster(child, options, socket, endpoint.host, scratch);
+    const master = new SshMaster(child, options, socket, endpoint.host, scratch, label);
     try {
       await master.ready(endpoint, label, ctx);
     } catch (error) {
       child.kill('SIGKILL');
       throw error;
     }
+    master.control = new ControlShell(child.stdin as Writable, child.stdout as Readable);
+    master.warmUp();
     return master;
   }
 
@@ -100,7 +125,6 @@ export class SshMaster {
         clearTimeout(timer);
         ctx.signal.removeEventListener('abort', onAbort);
         child.stdout?.removeAllListeners('data');
-        child.stdout?.resume(); // whatever else the master prints is of no interest
         if (error) reject(error);
         else resolve();
       };
@@ -200,18 +224,43 @@ export class SshMaster {
     return !this.exited;
   }
 
-  /** Runs `command` (a POSIX shell command line) as one session of the connection. */
-  exec(command: string, stdin: 'pipe' | 'ignore'): ChildProcess {
-    // ControlMaster=no: a client never becomes a master itself, even if ours has gone away
-    return spawn(
-      'ssh',
-      [...this.options, '-S', this.socket, '-o', 'ControlMaster=no', '--', this.host, command],
-      { stdio: [stdin, 'pipe', 'pipe'] },
-    );
+  /**
+   * A session that runs `command` (one line of POSIX shell) with the rest of its stdin, taken from
+   * the one kept warm when there is one; another starts warming at once.
+   */
+  session(command: string): ChildProcess {
+    const session = this.spare ?? this.spawnDataSession();
+    this.spare = undefined;
+    this.warmUp();
+    session.stdin?.on('error', () => {}); // a session that died reports through its exit status
+    session.stdin?.write(`${command}\n`);
+    return session;
   }
 
-  /** Ends the connection: closing its stdin ends the remote command, then the master exits. */
+  private warmUp(): void {
+    if (!this.spare && !this.exited && !this.closing) this.spare = this.spawnDataSession();
+  }
+
+  private spawnDataSession(): ChildProcess {
+    if (process.env.NEXUS_SSH_TRACE) console.error(`[ssh session ${Date.now() % 100000}]`);
+    // ControlMaster=no: a session never becomes a master itself, even if ours has gone away
+    const child = spawn(
+      'ssh',
+      [...this.options, '-S', this.socket, '-o', 'ControlMaster=no', '--', this.host, DATA_SESSION],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    child.once('exit', () => {
+      if (this.spare === child) this.spare = undefined;
+    });
+    return child;
+  }
+
+  /** Ends the connection: closing its stdin ends the control shell, then the master exits. */
   async close(): Promise<void> {
+    this.closing = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    spare?.stdin?.end(); // its `read` finds no command and the session ends
     if (!this.exited) {
       const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
       this.child.stdin?.end();
