@@ -1,5 +1,4 @@
 import { posix } from 'node:path';
-import { createInterface } from 'node:readline';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {

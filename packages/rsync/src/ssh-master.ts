@@ -242,7 +242,6 @@ export class SshMaster {
   }
 
   private spawnDataSession(): ChildProcess {
-    if (process.env.NEXUS_SSH_TRACE) console.error(`[ssh session ${Date.now() % 100000}]`);
     // ControlMaster=no: a session never becomes a master itself, even if ours has gone away
     const child = spawn(
       'ssh',

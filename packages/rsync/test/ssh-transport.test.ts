@@ -1,0 +1,315 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  type BackupPlan,
+  type Destination,
+  defineSource,
+  mirrorRepository,
+  type NexusError,
+  pruneRepository,
+  Repository,
+  runBackup,
+  type Source,
+  verifyBackup,
+} from '@nexus-backup/core';
+import { collectStream, createTestContext, MiB, pausingStream, randomStream } from '@nexus-backup/testkit';
+import { generateKeyPair, type SshdHandle, startSshd } from '@nexus-backup/testkit/sshd';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snapshot, writeBackup } from './mirror-fixtures.js';
+import { destinationFor, freshPath, repositoryUrl } from './sftp-test-setup.js';
+
+let server: SshdHandle;
+let scratch: string;
+const ctx = createTestContext();
+
+beforeAll(async () => {
+  server = await startSshd();
+  scratch = await mkdtemp(join(tmpdir(), 'nexus-ssh-transport-'));
+});
+afterAll(async () => {
+  await server?.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** A destination on this server through the system ssh client. */
+function sshUrl(path: string, query: Record<string, string> = {}): URL {
+  return repositoryUrl(server, path, { transport: 'ssh', ...query });
+}
+
+async function keysIn(destination: Destination, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of destination.list(prefix, ctx)) keys.push(object.key);
+  return keys;
+}
+
+async function putFails(url: URL): Promise<NexusError> {
+  const destination = await destinationFor(url);
+  try {
+    await destination.put('probe.txt', Readable.from([Buffer.from('x')]), ctx);
+  } catch (error) {
+    return error as NexusError;
+  } finally {
+    await destination.close?.();
+  }
+  throw new Error('put succeeded although it should have been refused');
+}
+
+describe('transport=ssh objects', () => {
+  it('round-trips small and large objects whose folder and key need quoting for the remote shell, byte-exact', async () => {
+    const folder = freshPath(server, `it's a "repo" $HOME`);
+    const destination = await destinationFor(sshUrl(folder));
+    try {
+      // quotes, spaces, $(...), backquotes and ; must reach the server as plain characters
+      const key = `db/it's "quoted" $(touch pwned) \`id\`; x.bin`;
+      const large = randomStream(3 * MiB + 5);
+      expect(await destination.put(key, large.stream, ctx)).toEqual({ bytes: 3 * MiB + 5 });
+      expect(
+        await destination.put('db/small $USER.json', Readable.from([Buffer.from('{"a":1}')]), ctx),
+      ).toEqual({ bytes: 7 });
+
+      const hash = createHash('sha256').update(await collectStream(await destination.get(key, ctx)));
+      expect(hash.digest('hex')).toBe(large.sha256());
+      expect((await collectStream(await destination.get('db/small $USER.json', ctx))).toString()).toBe(
+        '{"a":1}',
+      );
+      expect(await keysIn(destination)).toEqual([
+        'db/it\'s "quoted" $(touch pwned) `id`; x.bin',
+        'db/small $USER.json',
+      ]);
+      // the names are on the server's disk as given (loopback: the server's folder is ours too)
+      expect((await readdir(join(folder, 'db'))).sort()).toEqual([
+        `it's "quoted" $(touch pwned) \`id\`; x.bin`,
+        'small $USER.json',
+      ]);
+      expect(await readdir(server.root)).not.toContain('pwned');
+
+      await destination.delete([key, 'db/small $USER.json'], ctx);
+      expect(await keysIn(destination)).toEqual([]);
+      expect(await readdir(folder)).toEqual([]); // the emptied db/ folder is gone too
+    } finally {
+      await destination.close?.();
+    }
+  });
+
+  it('leaves nothing listed when the connection is killed mid-upload, and cleanup finds the temp file', async () => {
+    const destination = await destinationFor(sshUrl(freshPath(server, 'killed')));
+    try {
+      const stalled = pausingStream(8 * MiB, 3 * MiB);
+      const put = destination.put('db/big.bin', stalled.stream, ctx);
+      put.catch(() => {});
+      await stalled.paused;
+      expect(await server.killSessions()).toBeGreaterThan(0);
+      stalled.resume();
+      await expect(put).rejects.toMatchObject({ name: 'NexusError', code: 'CONNECTION' });
+
+      expect(await keysIn(destination)).toEqual([]); // the next operation reconnects
+      const stale = await destination.cleanup?.(new Date(Date.now() + 60_000), ctx, true);
+      expect(stale).toEqual([expect.stringMatching(/^db\/\.big\.bin\.nexus-tmp-[0-9a-f]{12}$/)]);
+    } finally {
+      await destination.close?.();
+    }
+  });
+
+  it('leaves nothing listed when the process uploading is killed with SIGKILL', async () => {
+    const folder = freshPath(server, 'sigkill');
+    // a process that puts an endless stream and says when 4 MiB have gone out
+    const script = `
+      import { Readable } from 'node:stream';
+      import { resolveOptions } from '@nexus-backup/core';
+      import { sftp } from '@nexus-backup/rsync';
+      import { createTestContext } from '@nexus-backup/testkit';
+      const url = new URL(process.argv[1]);
+      const destination = await sftp.create(resolveOptions(sftp.options, { path: 'test', provider: 'sftp', values: { ...sftp.fromUrl(url) } }));
+      let sent = 0;
+      const block = Buffer.alloc(256 * 1024, 7);
+      const body = new Readable({ read() { sent += block.length; if (sent === 4 * 1024 * 1024) console.log('sending'); this.push(block); } });
+      await destination.put('db/endless.bin', body, createTestContext());
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, sshUrl(folder).href], {
+      cwd: join(import.meta.dirname, '..'),
+      env: { ...process.env, TMPDIR: scratch }, // its ssh control folder is left behind by the kill
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (text: Buffer) => text.toString().includes('sending') && resolve());
+      child.once('exit', (code) => reject(new Error(`the uploader exited early (${code})`)));
+    });
+    child.kill('SIGKILL');
+    await exited;
+
+    const destination = await destinationFor(sshUrl(folder));
+    try {
+      expect(await keysIn(destination)).toEqual([]);
+      // the part that arrived stays under a temp name only
+      expect(
+        (await readdir(join(folder, 'db'))).every((name) => name.startsWith('.endless.bin.nexus-tmp-')),
+      ).toBe(true);
+    } finally {
+      await destination.close?.();
+    }
+  });
+});
+
+describe('transport=ssh host keys and accounts', () => {
+  it('refuses a changed host key with the presented fingerprint and the ssh-keygen -R fix, as the sftp transport does', async () => {
+    const impostor = await generateKeyPair(scratch, 'impostor');
+    const knownHosts = join(scratch, 'known_hosts_changed');
+    const [type, key] = impostor.publicKey.split(' ');
+    await writeFile(knownHosts, `[127.0.0.1]:${server.port} ${type} ${key}\n`);
+    const error = await putFails(sshUrl(freshPath(server, 'changed'), { knownHosts }));
+    expect(error).toMatchObject({ name: 'NexusError', code: 'CONNECTION' });
+    expect(error.message).toContain('HAS CHANGED');
+    expect(error.message).toContain(server.hostKeyFingerprint);
+    expect(error.hint).toContain(`ssh-keygen -R "[127.0.0.1]:${server.port}"`);
+  });
+
+  it('refuses an unknown host and names both ways to trust it', async () => {
+    const knownHosts = join(scratch, 'known_hosts_empty');
+    await writeFile(knownHosts, '# nothing trusted yet\n');
+    const error = await putFails(sshUrl(freshPath(server, 'unknown'), { knownHosts }));
+    expect(error).toMatchObject({ code: 'CONNECTION' });
+    expect(error.message).toContain('is not in');
+    expect(error.hint).toContain(`fingerprint=${server.hostKeyFingerprint}`);
+  });
+
+  it('accepts a pinned fingerprint without any known_hosts file, and refuses a wrong one', async () => {
+    const missing = join(scratch, 'no-such-known-hosts');
+    const pinned = await destinationFor(
+      sshUrl(freshPath(server, 'pinned'), { knownHosts: missing, fingerprint: server.hostKeyFingerprint }),
+    );
+    try {
+      expect(await pinned.put('ok.txt', Readable.from([Buffer.from('ok')]), ctx)).toEqual({ bytes: 2 });
+    } finally {
+      await pinned.close?.();
+    }
+    const wrong = `SHA256:${Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')}`;
+    const error = await putFails(
+      sshUrl(freshPath(server, 'pinned'), { knownHosts: missing, fingerprint: wrong }),
+    );
+    expect(error.message).toContain('does not match the pinned fingerprint');
+    expect(error.message).toContain(server.hostKeyFingerprint);
+  });
+
+  it.each([
+    ['only SFTP (ForceCommand internal-sftp)', 'internal-sftp'],
+    ['a shell that refuses logins (nologin)', '/usr/sbin/nologin'],
+  ])('names transport=ssh and the way back when the account runs %s', async (_kind, command) => {
+    const restricted = await generateKeyPair(scratch, `restricted-${command.replace(/\W/g, '')}`);
+    await server.authorize(`command="${command}" ${restricted.publicKey}`);
+    const error = await putFails(
+      sshUrl(freshPath(server, 'noshell'), { identity: restricted.privateKeyFile }),
+    );
+    expect(error).toMatchObject({ name: 'NexusError', code: 'USAGE' });
+    expect(error.message).toContain('?transport=ssh needs a login shell');
+    expect(error.hint).toContain('transport=sftp');
+  });
+
+  it('refuses key passphrases and passwords, which ssh could only take from a prompt', async () => {
+    process.env.NEXUS_TEST_SSH_PASSPHRASE = 'secret';
+    try {
+      await expect(
+        destinationFor(
+          sshUrl(freshPath(server, 'phrase'), { identityPassphraseEnv: 'NEXUS_TEST_SSH_PASSPHRASE' }),
+        ),
+      ).rejects.toMatchObject({ code: 'USAGE', hint: expect.stringContaining('ssh-agent') });
+    } finally {
+      delete process.env.NEXUS_TEST_SSH_PASSPHRASE;
+    }
+  });
+});
+
+/** A source of one generated artifact. */
+function planFor(repository: Repository, bytes: number): BackupPlan {
+  const source: Source = {
+    describe: async () => ({ kind: 'generated' }),
+    async *backup() {
+      yield { name: 'data.bin', stream: randomStream(bytes).stream };
+    },
+    async restore() {
+      return { lines: [] };
+    },
+  };
+  const definition = defineSource({
+    name: 'generated',
+    description: 'test data',
+    options: {},
+    restoreOptions: {},
+    create: () => source,
+  });
+  return {
+    pipeline: 'e2e',
+    source: { definition, version: '0.0.0', source, options: {} },
+    transforms: [],
+    targets: [{ repository, optional: false }],
+  };
+}
+
+describe('transport=ssh repositories', () => {
+  it('backs up, verifies, finds a changed byte, and prunes to the newest backup', async () => {
+    const folder = freshPath(server, 'repo');
+    const destination = await destinationFor(sshUrl(folder));
+    const repository = new Repository(destination);
+    try {
+      const first = await runBackup(planFor(repository, 2 * MiB), ctx);
+      const second = await runBackup(planFor(repository, 1 * MiB + 3), ctx);
+      const scan = await repository.scan(ctx);
+      expect(scan.backups.map((backup) => backup.id).sort()).toEqual(
+        [first.manifest.id, second.manifest.id].sort(),
+      );
+      for (const backup of scan.backups) expect((await verifyBackup(repository, backup, ctx)).ok).toBe(true);
+
+      const older = scan.backups.find((backup) => backup.id === first.manifest.id);
+      const artifact = join(folder, 'e2e', first.manifest.id, 'data.bin');
+      const bytes = await readFile(artifact);
+      bytes[100] = (bytes[100] ?? 0) ^ 1;
+      await writeFile(artifact, bytes);
+      expect((await verifyBackup(repository, older as NonNullable<typeof older>, ctx)).ok).toBe(false);
+
+      await pruneRepository(repository, { keepLast: 1 }, ctx, { graceMs: 0, dryRun: false });
+      expect((await repository.scan(ctx)).backups.map((backup) => backup.id)).toEqual([second.manifest.id]);
+      expect(await readdir(join(folder, 'e2e'))).not.toContain(first.manifest.id); // its folder went too
+      expect(await keysIn(destination, 'e2e/.leases')).toEqual([]); // and prune's lease
+    } finally {
+      await destination.close?.();
+    }
+  });
+
+  it.each(['stream', 'rsync'] as const)(
+    'mirrors into a transport=ssh target (via %s), byte-exact',
+    async (via) => {
+      const sourceDir = freshPath(server, 'local');
+      const source = await destinationFor(sshUrl(sourceDir));
+      const target = await destinationFor(sshUrl(freshPath(server, 'remote')));
+      try {
+        await writeBackup(source, ctx, 'database/20261124T020000Z-aaaaaa');
+        await writeBackup(source, ctx, 'credentials/20261125T030000Z-cccccc');
+        const report = await mirrorRepository({
+          source,
+          target,
+          ctx,
+          ...(via === 'rsync' ? { via, sourceDir } : {}),
+        });
+        expect(report.copied).toHaveLength(2);
+        expect(await snapshot(target, ctx)).toEqual(await snapshot(source, ctx));
+        await source.delete(await keysIn(source, 'database/'), ctx);
+        const pruned = await mirrorRepository({
+          source,
+          target,
+          ctx,
+          delete: true,
+          ...(via === 'rsync' ? { via, sourceDir } : {}),
+        });
+        expect(pruned.deleted).toEqual(['database/20261124T020000Z-aaaaaa']);
+        expect(await snapshot(target, ctx)).toEqual(await snapshot(source, ctx));
+      } finally {
+        await source.close?.();
+        await target.close?.();
+      }
+    },
+  );
+});
