@@ -20,6 +20,8 @@ const DATA_FOLLOWS = 'nexus-backup-data-follows';
 const MISSING = 3;
 /** Objects up to this size go through the control shell in one command, without a data session. */
 const SMALL_OBJECT_BYTES = 256 * 1024;
+/** Bytes sent between two background syncs of an upload's temp file. */
+const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
 /** Paths per `rm`/`rmdir` command line: far below any server's ARG_MAX. */
 const PATHS_PER_COMMAND = 200;
 
@@ -180,17 +182,30 @@ export function createShellDestination(options: SftpOptions): Destination {
           stdout += text;
         });
         let bytes = 0;
+        // Flushing behind (as the sftp transport does): the sync before the rename finds little left.
+        // Each is only an early start of that final sync, so a failed one is of no consequence.
+        let flushedAt = 0;
+        let flushing: Promise<unknown> | undefined;
+        const control = ssh.control;
+        const counted = (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (!flushing && bytes - flushedAt >= FLUSH_EVERY_BYTES) {
+            flushedAt = bytes;
+            flushing = control
+              .run(`sync -- ${q(temp)}`)
+              .catch(() => {})
+              .finally(() => {
+                flushing = undefined;
+              });
+          }
+          return chunk;
+        };
         const sent = pipeline(async function* () {
-          for (const chunk of head.chunks) {
-            bytes += chunk.length;
-            yield chunk;
-          }
-          for await (const chunk of head.rest) {
-            bytes += (chunk as Buffer).length;
-            yield chunk as Buffer;
-          }
+          for (const chunk of head.chunks) yield counted(chunk);
+          for await (const chunk of head.rest) yield counted(chunk as Buffer);
         }, child.stdin as NodeJS.WritableStream);
         const [sending, written] = await Promise.allSettled([sent, exit]);
+        await flushing;
         const ended = (written as PromiseFulfilledResult<RemoteExit>).value;
         if (ended.code !== 0) throw fail(ended, 'write', key);
         if (sending.status === 'rejected') throw sending.reason;
