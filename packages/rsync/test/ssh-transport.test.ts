@@ -209,6 +209,33 @@ describe('transport=ssh host keys and accounts', () => {
     expect(error.hint).toContain('transport=sftp');
   });
 
+  it('reports a key the server does not accept as a refused login naming the user and key', async () => {
+    const stranger = await generateKeyPair(scratch, 'stranger');
+    const error = await putFails(sshUrl(freshPath(server, 'login'), { identity: stranger.privateKeyFile }));
+    expect(error).toMatchObject({ code: 'CONNECTION' });
+    expect(error.message).toContain(`refused login as "${server.user}"`);
+    expect(error.message).toContain(stranger.privateKeyFile);
+  });
+
+  it('retries a refused connection as often as retries= says, then names host and port', async () => {
+    const url = sshUrl(freshPath(server, 'closed'), { retries: '1' });
+    url.port = '1';
+    const lines: string[] = [];
+    const destination = await destinationFor(url);
+    const error = await destination
+      .put('x', Readable.from([Buffer.from('x')]), createTestContext({ lines }))
+      .then(
+        () => undefined,
+        (failure: NexusError) => failure,
+      );
+    await destination.close?.();
+    expect(error).toMatchObject({
+      code: 'CONNECTION',
+      message: expect.stringContaining('127.0.0.1:1 refused the connection'),
+    });
+    expect(lines.filter((line) => line.includes('retrying'))).toHaveLength(1);
+  });
+
   it('refuses key passphrases and passwords, which ssh could only take from a prompt', async () => {
     process.env.NEXUS_TEST_SSH_PASSPHRASE = 'secret';
     try {
