@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { addAbortSignal, type Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Destination,
@@ -16,9 +16,10 @@ import { SshMaster } from './ssh-master.js';
 
 /** `get`'s remote command prints this line before the file's bytes (and after any start-up noise). */
 const DATA_FOLLOWS = 'nexus-backup-data-follows';
-/** The remote exit status `get` uses for a missing object. */
+/** The remote exit statuses `get` uses for a missing object, and for one too large for the control shell. */
 const MISSING = 3;
-/** Objects up to this size go through the control shell in one command, without a data session. */
+const LARGE = 4;
+/** Objects up to this size are written and read through the control shell, without a data session. */
 const SMALL_OBJECT_BYTES = 256 * 1024;
 /** Bytes sent between two background syncs of an upload's temp file. */
 const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
@@ -235,13 +236,22 @@ export function createShellDestination(options: SftpOptions): Destination {
     async get(key: string, ctx: RunContext): Promise<Readable> {
       const path = remotePath(key);
       const ssh = await master(ctx);
+      const notFound = () =>
+        new NexusError('NOT_FOUND', `no object ${key} in ${location}`, { provider: 'sftp' });
+      // small (manifests, read by every scan): base64 through the control shell, no session to start
+      const small = await ssh.control.run(
+        `[ -f ${q(path)} ] || exit ${MISSING}; [ "$(wc -c < ${q(path)})" -le ${SMALL_OBJECT_BYTES} ] || exit ${LARGE}; exec base64 < ${q(path)}`,
+      );
+      ctx.signal.throwIfAborted();
+      if (small.code === MISSING) throw notFound();
+      if (small.code === 0)
+        return addAbortSignal(ctx.signal, Readable.from([Buffer.from(small.stdout, 'base64')]));
+      if (small.code !== LARGE) throw fail(small, 'read', key);
       const child = ssh.session(
         `[ -f ${q(path)} ] || exit ${MISSING}; printf '%s\\n' ${DATA_FOLLOWS}; exec cat -- ${q(path)}`,
       );
       child.stdin?.end();
       const exit = exitOf(child);
-      const notFound = () =>
-        new NexusError('NOT_FOUND', `no object ${key} in ${location}`, { provider: 'sftp' });
       const stream = new AfterMarker(DATA_FOLLOWS, exit, (ended) =>
         ended.code === MISSING ? notFound() : fail(ended, 'read', key),
       );

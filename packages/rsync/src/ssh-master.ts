@@ -101,6 +101,8 @@ export class SshMaster {
     try {
       await master.ready(endpoint, label, ctx);
     } catch (error) {
+      master.closing = true;
+      master.spare?.kill('SIGKILL');
       child.kill('SIGKILL');
       throw error;
     }
@@ -123,6 +125,7 @@ export class SshMaster {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearInterval(loggedIn);
         ctx.signal.removeEventListener('abort', onAbort);
         child.stdout?.removeAllListeners('data');
         if (error) reject(error);
@@ -131,6 +134,13 @@ export class SshMaster {
       const onAbort = () =>
         settle(new NexusError('ABORTED', 'the operation was aborted', { provider: 'sftp' }));
       ctx.signal.addEventListener('abort', onAbort, { once: true });
+      // The control socket appears once the login succeeded: the data session kept warm can start
+      // its login shell then, alongside the master's, instead of after it.
+      const loggedIn = setInterval(() => {
+        if (!existsSync(this.socket)) return;
+        clearInterval(loggedIn);
+        this.warmUp();
+      }, 10);
       const timer = setTimeout(
         () => {
           settle(
