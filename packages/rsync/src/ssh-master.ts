@@ -14,15 +14,16 @@ const SHELL_READY = 'nexus-backup-shell-ok';
 /**
  * Skips the probe line below, prints the marker, then becomes the control shell that runs the
  * small commands (rename, delete, list) without a login shell's start-up per command. It ends
- * when our end of its stdin closes (we close, or this process dies).
+ * when our end of its stdin closes (we close, or this process dies). The login shell only runs
+ * `exec sh -c '...'` (no backslash, no quote inside), which bash, zsh, fish and csh all read alike.
  */
-const MASTER_COMMAND = `IFS= read -r _; printf '%s\\n' ${SHELL_READY}; exec sh`;
+const MASTER_COMMAND = `exec sh -c 'IFS= read -r _; echo ${SHELL_READY}; exec sh'`;
 /**
- * A data session: reads its command line from stdin, then runs it with the rest of stdin. Started
- * ahead of need, so the login shell's start-up (often a good part of a second with heavy rc files)
- * is paid while other work goes on.
+ * A data session: reads its command line from stdin, then runs it in `sh` with the rest of stdin.
+ * Started ahead of need, so the login shell's start-up (often a good part of a second with heavy
+ * rc files) is paid while other work goes on.
  */
-const DATA_SESSION = 'IFS= read -r nexus_command && eval "$nexus_command"';
+const DATA_SESSION = `exec sh -c 'IFS= read -r nexus_command && eval "$nexus_command"'`;
 /**
  * SSH_FXP_INIT (version 3) and a newline, written to the master's stdin at once. A shell reads it as one line; an
  * account that only runs SFTP (ForceCommand internal-sftp) answers SSH_FXP_VERSION instead of the
