@@ -103,19 +103,19 @@ export function createShellDestination(options: SftpOptions): Destination {
     );
   };
 
-  /** Regular files under `dir` (a path below `base`) with size and mtime, temp files included. */
+  /** Regular files under `dirKey` ('' or ending in '/') with size and mtime, temp files included. */
   async function walk(dirKey: string, ctx: RunContext) {
     const dir = dirKey === '' ? base : remotePath(dirKey.replace(/\/$/, ''));
+    // cd first: a repository folder that is a symlink is followed, as SFTP's readdir does
     const listed = await run(
-      `[ -d ${q(dir)} ] || exit 0; exec find ${q(dir)} -type f -exec stat -c '%s %Y %n' -- {} +`,
+      `[ -d ${q(dir)} ] || exit 0; cd -- ${q(dir)} || exit 1; exec find . -type f -exec stat -c '%s %Y %n' -- {} +`,
       ctx,
     );
     const files: { key: string; name: string; bytes: number; modified: Date }[] = [];
-    const prefix = `${base}/`;
     for (const line of listed.stdout.split('\n')) {
-      const match = /^(\d+) (\d+) (.*)$/.exec(line);
-      if (!match?.[3]?.startsWith(prefix)) continue; // an error message, folded into the output
-      const key = match[3].slice(prefix.length);
+      const match = /^(\d+) (\d+) \.\/(.*)$/.exec(line);
+      if (!match?.[3]) continue; // an error message, folded into the output
+      const key = `${dirKey}${match[3]}`;
       files.push({
         key,
         name: posix.basename(key),
@@ -126,7 +126,7 @@ export function createShellDestination(options: SftpOptions): Destination {
     // a folder removed while find walked it (a concurrent prune) is not a failure
     const vanished = listed.stderr
       .split('\n')
-      .filter((line) => !/^\d+ \d+ /.test(line))
+      .filter((line) => line.trim() !== '' && !/^\d+ \d+ /.test(line))
       .every((line) => /No such file or directory/.test(line));
     if (listed.code !== 0 && !(listed.code === 1 && vanished))
       throw fail(listed, 'list', dirKey || '(everything)');

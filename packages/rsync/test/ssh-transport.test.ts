@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -114,6 +114,24 @@ describe('transport=ssh objects', () => {
       await destination.delete([key, 'db/small $USER.json'], ctx);
       expect(await keysIn(destination)).toEqual([]);
       expect(await readdir(folder)).toEqual([]); // the emptied db/ folder is gone too
+    } finally {
+      await destination.close?.();
+    }
+  });
+
+  it('lists, reads and deletes in a repository folder that is a symlink, as the sftp transport does', async () => {
+    const real = freshPath(server, 'real');
+    const link = freshPath(server, 'link');
+    await mkdir(real);
+    await symlink(real, link);
+    const destination = await destinationFor(sshUrl(link));
+    try {
+      await destination.put('db/a.bin', randomStream(300 * 1024).stream, ctx);
+      expect(await keysIn(destination)).toEqual(['db/a.bin']);
+      expect(await keysIn(destination, 'db/a')).toEqual(['db/a.bin']);
+      expect(await readdir(join(real, 'db'))).toEqual(['a.bin']);
+      await destination.delete(['db/a.bin'], ctx);
+      expect(await keysIn(destination)).toEqual([]);
     } finally {
       await destination.close?.();
     }
