@@ -36,6 +36,12 @@ export function systemSshOptions(endpoint: SftpOptions, knownHostsFile: string):
     `ServerAliveInterval=${endpoint.keepalive}`,
     '-o',
     'ServerAliveCountMax=3',
+    // OpenSSH's default ciphers with AES-GCM first: with hardware AES (any x86-64 or ARMv8 server of
+    // the last decade) it costs both ends about half the CPU of chacha20-poly1305, OpenSSH's first
+    // choice (measured here: 0.17 s against 0.30 s of client CPU per 200 MiB). The same six as
+    // OpenSSH's default list, so a server that accepts the defaults accepts these.
+    '-c',
+    'aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr',
   ];
   // IdentitiesOnly: offering every agent key first can hit the server's MaxAuthTries before ours
   if (endpoint.identity) args.push('-i', endpoint.identity, '-o', 'IdentitiesOnly=yes');
