@@ -188,7 +188,9 @@ export class SshMaster {
         // stderr may still be arriving: read it once the pipes have closed
         child.once('close', () => {
           if (settled) return;
-          const detail = lastLines(stderr);
+          // OpenSSH's forced internal-sftp says "This service allows sftp connections only." on stdout
+          const said = stdout.toString('latin1').replace(/[^\x20-\x7e\n]/g, '');
+          const detail = lastLines(stderr) || lastLines(said);
           if (code !== SSH_FAILED) {
             return settle(
               noShell(label, `its login shell exited with ${code ?? signal}${detail ? `: ${detail}` : ''}`),

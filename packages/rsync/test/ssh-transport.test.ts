@@ -238,9 +238,9 @@ describe('transport=ssh host keys and accounts', () => {
   });
 
   it.each([
-    ['only SFTP (ForceCommand internal-sftp)', 'internal-sftp'],
-    ['a shell that refuses logins (nologin)', '/usr/sbin/nologin'],
-  ])('names transport=ssh and the way back when the account runs %s', async (_kind, command) => {
+    ['only SFTP (ForceCommand internal-sftp)', 'internal-sftp', 'allows sftp connections only'],
+    ['a shell that refuses logins (nologin)', '/usr/sbin/nologin', 'not available'],
+  ])('names transport=ssh and the way back when the account runs %s', async (_kind, command, reason) => {
     const restricted = await generateKeyPair(scratch, `restricted-${command.replace(/\W/g, '')}`);
     await server.authorize(`command="${command}" ${restricted.publicKey}`);
     const error = await putFails(
@@ -248,6 +248,7 @@ describe('transport=ssh host keys and accounts', () => {
     );
     expect(error).toMatchObject({ name: 'NexusError', code: 'USAGE' });
     expect(error.message).toContain('?transport=ssh needs a login shell');
+    expect(error.message).toContain(reason);
     expect(error.hint).toContain('transport=sftp');
   });
 
