@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,12 @@ afterAll(async () => {
   await server?.stop();
   await rm(scratch, { recursive: true, force: true });
 });
+
+/** The OpenSSH SFTP server binary (openssh-sftp-server), wherever the distribution puts it. */
+const SFTP_SERVER =
+  ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/libexec/sftp-server'].find(
+    (path) => existsSync(path),
+  ) ?? 'sftp-server not found: apt-get install -y openssh-sftp-server';
 
 /** A destination on this server through the system ssh client. */
 function sshUrl(path: string, query: Record<string, string> = {}): URL {
@@ -239,6 +246,7 @@ describe('transport=ssh host keys and accounts', () => {
 
   it.each([
     ['only SFTP (ForceCommand internal-sftp)', 'internal-sftp', 'allows sftp connections only'],
+    ['only an SFTP server binary (ForceCommand sftp-server)', SFTP_SERVER, 'runs only SFTP'],
     ['a shell that refuses logins (nologin)', '/usr/sbin/nologin', 'not available'],
   ])('names transport=ssh and the way back when the account runs %s', async (_kind, command, reason) => {
     const restricted = await generateKeyPair(scratch, `restricted-${command.replace(/\W/g, '')}`);
