@@ -332,6 +332,7 @@ async function benchTransfer() {
     progress(`sftp vs scp, ${config.transferMB} MiB, ${config.rounds} round(s)`);
     const sftp = await sftpBench({ root, payload, rounds: config.rounds });
     rows.push(comparisonRow('sftp repository vs scp', bytes, sftp.ours, sftp.theirs));
+    rows.push(comparisonRow('sftp repository, ?transport=ssh, vs scp', bytes, sftp.viaSsh, sftp.theirs));
   }
   if (sections.has('s3')) {
     progress(`s3 (s3rver) vs local repository, ${config.transferMB} MiB`);

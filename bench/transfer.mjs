@@ -60,6 +60,7 @@ export async function sftpBench({ root, payload, rounds }) {
       `?identity=${encodeURIComponent(server.identityFile)}&knownHosts=${encodeURIComponent(server.knownHostsFile)}`;
     const ours = [];
     const theirs = [];
+    const viaSsh = [];
     // Interleaved rounds, so a burst of load from other processes slows both sides alike.
     for (let round = 0; round < rounds; round++) {
       theirs.push(
@@ -75,8 +76,10 @@ export async function sftpBench({ root, payload, rounds }) {
         ]),
       );
       ours.push(await measure([backupFile(root, payload, url)]));
+      // ?transport=ssh: the same repository through the system ssh client (OpenSSH does the crypto)
+      viaSsh.push(await measure([backupFile(root, payload, `${url}&transport=ssh`)]));
     }
-    return { ours: fastest(ours), theirs: fastest(theirs) };
+    return { ours: fastest(ours), theirs: fastest(theirs), viaSsh: fastest(viaSsh) };
   } finally {
     await server.stop();
   }

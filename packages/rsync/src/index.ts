@@ -18,8 +18,11 @@ export const sftp = defineDestination({
   async create(options) {
     // Direct callers (scripts, tests) may hand over fromUrl output: fill defaults and check types here too.
     const resolved = resolveOptions(sftpOptions, { path: 'sftp', provider: 'sftp', values: { ...options } });
-    const { createSftpDestination } = await import('./sftp-destination.js');
-    const destination = await createSftpDestination(resolved);
+    // transport=ssh: the system OpenSSH client moves the bytes (its native crypto is faster than ssh2's)
+    const destination =
+      resolved.transport === 'ssh'
+        ? (await import('./shell-destination.js')).createShellDestination(resolved)
+        : (await import('./sftp-destination.js')).createSftpDestination(resolved);
     return Object.assign(destination, {
       // `mirror --via rsync`: core's mirror hands this the source it has read; the system rsync moves the bytes.
       mirrorMethods: {

@@ -20,6 +20,7 @@ import { knownHostsName } from './known-hosts.js';
 import { sftpEndpointOf } from './sftp-endpoints.js';
 import type { SftpOptions } from './sftp-options.js';
 import { openSession } from './sftp-session.js';
+import { systemSshOptions } from './system-ssh.js';
 
 /**
  * The same mirror through the system rsync over ssh, in two passes so manifests land last:
@@ -103,25 +104,7 @@ async function sshCommand(
       `${knownHostsName(endpoint.host, endpoint.port)} ${type} ${key.toString('base64')}\n`,
     );
   }
-  const args = [
-    'ssh',
-    '-p',
-    String(endpoint.port),
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'StrictHostKeyChecking=yes',
-    '-o',
-    `UserKnownHostsFile=${knownHosts}`,
-    '-o',
-    'GlobalKnownHostsFile=/dev/null',
-    '-o',
-    `ConnectTimeout=${endpoint.connectTimeout}`,
-    '-o',
-    `ServerAliveInterval=${endpoint.keepalive}`,
-  ];
-  // IdentitiesOnly: offering every agent key first can hit the server's MaxAuthTries before ours
-  if (endpoint.identity) args.push('-i', endpoint.identity, '-o', 'IdentitiesOnly=yes');
+  const args = ['ssh', ...systemSshOptions(endpoint, knownHosts)];
   return args.map(quoteForRsync).join(' ');
 }
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import {
@@ -9,6 +8,7 @@ import {
   toNexusError,
 } from '@nexus-backup/core';
 import type { FileEntryWithStats } from 'ssh2';
+import { checkKey, TEMP_NAME, tempPathFor } from './object-keys.js';
 import { rememberEndpoint } from './sftp-endpoints.js';
 import { describeLocation, type SftpOptions } from './sftp-options.js';
 import { openSession, type SftpSession } from './sftp-session.js';
@@ -17,9 +17,6 @@ import { readRemoteFile, writeRemoteFile } from './sftp-transfer.js';
 /** SFTP status codes (draft-ietf-secsh-filexfer-02) that we branch on. */
 const NO_SUCH_FILE = 2;
 const PERMISSION_DENIED = 3;
-
-/** Uploads land under `.<name>.nexus-tmp-<hex>` in the same folder and are renamed when complete. */
-const TEMP_NAME = /^\..+\.nexus-tmp-[0-9a-f]{12}$/;
 
 /** Folders listed at once while walking a repository. */
 const LIST_CONCURRENCY = 8;
@@ -164,7 +161,7 @@ export function createSftpDestination(options: SftpOptions): Destination {
         throw error;
       }
       const dir = posix.dirname(target);
-      const temp = posix.join(dir, `.${posix.basename(target)}.nexus-tmp-${randomBytes(6).toString('hex')}`);
+      const temp = tempPathFor(target);
       addAbortSignal(ctx.signal, body);
       let s: SftpSession | undefined;
       try {
@@ -276,17 +273,4 @@ export function createSftpDestination(options: SftpOptions): Destination {
   };
   rememberEndpoint(destination, options);
   return destination;
-}
-
-/** Keys are relative, `/`-separated and never climb out of the repository folder. */
-function checkKey(key: string): string {
-  const parts = key.split('/');
-  if (
-    key === '' ||
-    key.startsWith('/') ||
-    parts.some((part) => part === '' || part === '.' || part === '..')
-  ) {
-    throw new NexusError('INTERNAL', `invalid object key "${key}"`, { provider: 'sftp' });
-  }
-  return key;
 }

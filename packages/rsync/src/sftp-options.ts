@@ -76,6 +76,13 @@ export const sftpOptions = {
     default: 16,
     description: 'SFTP read/write requests kept in flight per transfer',
   },
+  transport: {
+    type: 'string',
+    default: 'sftp',
+    choices: ['sftp', 'ssh'] as const,
+    description:
+      'sftp: SFTP through the built-in SSH client; ssh: remote shell commands through the system ssh client (OpenSSH does the crypto: faster, needs a login shell)',
+  },
 } satisfies OptionsSpec;
 
 export type SftpOptions = OptionValues<typeof sftpOptions>;
@@ -93,6 +100,7 @@ const QUERY_OPTIONS = [
   'keepalive',
   'retries',
   'requests',
+  'transport',
   'port',
   'user',
 ] as const;

@@ -14,3 +14,9 @@ afterAll(async () => {
 describeDestinationConformance('sftp against OpenSSH sshd', async () => ({
   destination: await destinationFor(repositoryUrl(server, freshPath(server, 'conformance'))),
 }));
+
+describeDestinationConformance('sftp through the system ssh client (transport=ssh)', async () => ({
+  destination: await destinationFor(
+    repositoryUrl(server, freshPath(server, 'conformance-ssh'), { transport: 'ssh' }),
+  ),
+}));

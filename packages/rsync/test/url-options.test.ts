@@ -1,3 +1,4 @@
+import { resolveOptions } from '@nexus-backup/core';
 import { sftp } from '@nexus-backup/rsync';
 import { describe, expect, it } from 'vitest';
 
@@ -47,5 +48,18 @@ describe('sftp repository URLs', () => {
       /unknown option "identty"/,
     );
     expect(() => sftp.fromUrl(new URL('sftp://host.example/'))).toThrow(/names no folder/);
+  });
+
+  it('takes transport=ssh, and refuses a transport it does not know naming both', () => {
+    expect(sftp.fromUrl(new URL('sftp://host.example/srv?transport=ssh'))).toMatchObject({
+      transport: 'ssh',
+    });
+    expect(() =>
+      resolveOptions(sftp.options, {
+        path: 'sftp',
+        provider: 'sftp',
+        values: { ...sftp.fromUrl(new URL('sftp://host.example/srv?transport=scp')) },
+      }),
+    ).toThrow(/must be one of sftp, ssh, got "scp"/);
   });
 });
