@@ -9,6 +9,7 @@ import {
   ProviderRegistry,
   type RunContext,
 } from '@nexus-backup/core';
+import { hooksFromConfig, type OpsServices, type RunHooks } from '@nexus-backup/ops';
 import { type CliLogger, createLogger } from './logger.js';
 import { createProgress } from './progress.js';
 import { loadScheduleChecker } from './schedule-check.js';
@@ -119,6 +120,26 @@ export class Runtime {
       });
     })();
     return this.registryPromise;
+  }
+
+  /** The operations layer's inputs, from this command line: its registry, env, log, signal and connections. */
+  async services(): Promise<OpsServices> {
+    const registry = await this.registry();
+    return {
+      registry,
+      env: this.env,
+      log: this.log,
+      signal: this.abort.signal,
+      context: () => this.context(),
+      now: () => new Date(),
+      opened: (destination) => this.closeAtExit(destination),
+      closeAll: () => this.closeAll(),
+    };
+  }
+
+  /** The config's notifications and history database (none without a config). */
+  async hooks(): Promise<RunHooks> {
+    return hooksFromConfig(await this.config());
   }
 
   context(): RunContext {

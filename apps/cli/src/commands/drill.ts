@@ -1,9 +1,13 @@
 import { EXIT, formatBytes, type NexusConfig, NexusError, type PipelineConfig } from '@nexus-backup/core';
+import {
+  type DrillTarget,
+  drillBackup,
+  drillExitCode,
+  drillProblems,
+  formatDuration,
+  type ObservedDrill,
+} from '@nexus-backup/ops';
 import type { Command } from 'commander';
-import { drillProblems } from '../ops/drill-record.js';
-import { type DrillTarget, drillBackup, drillExitCode } from '../ops/drill-run.js';
-import type { ObservedDrill } from '../ops/observe-drill.js';
-import { formatDuration } from '../ops/run-message.js';
 import { printJson, printLines } from '../output.js';
 import { resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
@@ -44,9 +48,11 @@ export function registerDrill(program: Command, runtime: Runtime): void {
       const targets = await drillTargets(selectors, flags, runtime);
       let exitCode: number = EXIT.ok;
       const reports: ObservedDrill[] = [];
+      const services = await runtime.services();
+      const hooks = await runtime.hooks();
       for (const target of targets) {
         if (runtime.abort.signal.aborted) break;
-        const observed = await drillBackup(target, runtime);
+        const observed = await drillBackup(target, services, hooks);
         reports.push(observed);
         if (!flags.json) printDrill(observed);
         exitCode = Math.max(exitCode, drillExitCode(observed));

@@ -1,7 +1,6 @@
 import { EXIT, formatBytes, NexusError, toNexusError } from '@nexus-backup/core';
+import { describeDatabase, formatDuration, listRuns } from '@nexus-backup/ops';
 import { type Command, Option } from 'commander';
-import { describeDatabase, listRuns } from '../ops/history-store.js';
-import { formatDuration } from '../ops/run-message.js';
 import { printJson, printTable } from '../output.js';
 import type { Runtime } from '../runtime.js';
 

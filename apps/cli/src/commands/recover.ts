@@ -9,9 +9,8 @@ import {
   TOOL_VERSION,
   undoRecovery,
 } from '@nexus-backup/core';
+import { describeDatabase, notifyAll, recordRun } from '@nexus-backup/ops';
 import type { Command } from 'commander';
-import { describeDatabase, recordRun } from '../ops/history-store.js';
-import { notifyAll } from '../ops/notify.js';
 import { printJson } from '../output.js';
 import { openRepository, resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';

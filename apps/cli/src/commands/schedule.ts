@@ -1,7 +1,7 @@
 import { EXIT, NexusError } from '@nexus-backup/core';
+import { runScheduler } from '@nexus-backup/ops';
 import type { Command } from 'commander';
-import { createEventLog } from '../ops/event-log.js';
-import { runScheduler } from '../ops/scheduler.js';
+import { createEventLog } from '../event-log.js';
 import type { Runtime } from '../runtime.js';
 
 /** `schedule --config FILE [--json]`: a long-running scheduler for the pipelines with `schedule:`. */
@@ -27,8 +27,8 @@ export function registerSchedule(program: Command, runtime: Runtime): void {
       await runScheduler({
         pipelines,
         drills,
-        notifiers: config.notify,
-        runtime,
+        hooks: await runtime.hooks(),
+        services: await runtime.services(),
         log: createEventLog(runtime, Boolean(flags.json)),
       });
       process.exitCode = EXIT.ok;
