@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  BUILTIN_PROVIDERS,
   type Destination,
   type Logger,
   loadConfig,
   type NexusConfig,
   NexusError,
+  type ProviderDefinition,
+  type ProviderKind,
   ProviderRegistry,
   type RunContext,
 } from '@nexus-backup/core';
@@ -120,6 +123,18 @@ export class Runtime {
       });
     })();
     return this.registryPromise;
+  }
+
+  /** Every installed provider's definition (built-in packages present, then plugins), for what all of them declare. */
+  async installedDefinitions(): Promise<ProviderDefinition[]> {
+    const registry = await this.registry();
+    const found: ProviderDefinition[] = [];
+    for (const kind of Object.keys(BUILTIN_PROVIDERS) as ProviderKind[]) {
+      for (const name of Object.keys(BUILTIN_PROVIDERS[kind]))
+        if (registry.isInstalled(kind, name)) found.push(await registry.load(kind, name));
+      found.push(...(await registry.plugins(kind)));
+    }
+    return found;
   }
 
   /** The operations layer's inputs, from this command line: its registry, env, log, signal and connections. */

@@ -4,6 +4,7 @@
 export * from './check-backups.js';
 export * from './check-repository.js';
 export * from './drill-freshness.js';
+export * from './drill-pipelines.js';
 export * from './drill-record.js';
 export * from './drill-run.js';
 export * from './drill-schedule.js';

@@ -1,19 +1,18 @@
-import { EXIT, formatBytes, type NexusConfig, NexusError, type PipelineConfig } from '@nexus-backup/core';
+import { EXIT, formatBytes, type NexusConfig, NexusError } from '@nexus-backup/core';
 import {
   type DrillTarget,
   drillBackup,
   drillExitCode,
   drillProblems,
   formatDuration,
+  latestBackupTarget,
   type ObservedDrill,
+  pipelinesToDrill,
 } from '@nexus-backup/ops';
 import type { Command } from 'commander';
 import { printJson, printLines } from '../output.js';
 import { resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
-
-/** Sources whose backups `drill --config` drills when no pipeline is named. */
-const DRILLABLE_SOURCES = new Set(['postgres', 'files', 'credentials']);
 
 /**
  * `drill [PIPELINE[@ID]...] --from REPO [--db URL] [--check SQL]...` or `drill [PIPELINE...] --config FILE`:
@@ -88,53 +87,8 @@ async function drillTargets(
       return { selector, repository, ...(pipeline ? { pipeline } : {}), ...common };
     });
   }
-  const pipelines = configuredPipelines(config as NexusConfig, selectors);
-  return pipelines.map((pipeline) => {
-    const target = pipeline.to.find((repository) => !repository.optional) ?? pipeline.to[0];
-    if (!target) throw new NexusError('CONFIG', `${pipeline.path}.to names no repository`);
-    return {
-      selector: `${pipeline.name}@latest`,
-      repository: { url: target.url, optional: target.optional, label: target.name ?? target.url },
-      pipeline,
-      ...common,
-    };
-  });
-}
-
-/** Named pipelines (`drill db` or `drill db@ID` is a usage mistake without --from), else every drillable one. */
-function configuredPipelines(config: NexusConfig, names: string[]): PipelineConfig[] {
-  const all = Object.values(config.pipelines);
-  if (names.length === 0) {
-    const drillable = all.filter((pipeline) => DRILLABLE_SOURCES.has(pipeline.source.use));
-    if (drillable.length === 0) {
-      throw new NexusError(
-        'USAGE',
-        `${config.file} has no postgres, files or credentials pipeline to drill`,
-        {
-          hint: 'name a pipeline, or drill a repository with --from',
-        },
-      );
-    }
-    return drillable;
-  }
-  return names.map((name) => {
-    if (name.includes('@')) {
-      throw new NexusError(
-        'USAGE',
-        `"${name}" names a backup; with --config alone drills take each pipeline's latest`,
-        {
-          hint: 'add --from REPOSITORY to drill one backup by id',
-        },
-      );
-    }
-    const pipeline = config.pipelines[name];
-    if (!pipeline) {
-      throw new NexusError('USAGE', `no pipeline "${name}" in ${config.file}`, {
-        hint: `known pipelines: ${all.map((p) => p.name).join(', ') || '(none)'}`,
-      });
-    }
-    return pipeline;
-  });
+  const pipelines = await pipelinesToDrill(config as NexusConfig, selectors, await runtime.services());
+  return pipelines.map((pipeline) => latestBackupTarget(pipeline, common));
 }
 
 function printDrill(observed: ObservedDrill): void {
