@@ -287,7 +287,8 @@ function withDeclaredRules<O extends OptionsSpec, P>(definition: {
       option.integer !== undefined ||
       option.min !== undefined ||
       option.max !== undefined ||
-      option.pattern !== undefined,
+      option.pattern !== undefined ||
+      option.check !== undefined,
   );
   // Without rules `create` stays exactly the provider's own (a synchronous throw stays synchronous).
   if (!declaresRules) return definition.create;
