@@ -18,6 +18,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
   let restoredDir: string;
   let stateAtTarget: Record<string, string>;
   let targetTime: string;
+  let targetLsn: string;
   let segmentAfterBase: string;
   const archiving = () => ({
     archive_mode: 'on',
@@ -62,6 +63,8 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
         "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS now",
       )
     ).rows[0]?.now as string;
+    targetLsn = (await server.admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))
+      .rows[0]?.lsn as string;
     // T3: the mistake to roll back.
     await server.admin.exec('postgres', 'DROP TABLE orders');
     await switchAndWaitArchived(server);
@@ -178,6 +181,75 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     }
   });
 
+  it('restore base@latest with a target before the newest base backup ended restores the older one that fits, and says so', async () => {
+    const newer = await runCli(
+      ['backup', 'pgbase', '--db', dbUrl(), '--pgdata', server.dataDir, '--to', repo, '--pipeline', 'base'],
+      { env: env() },
+    );
+    expect(newer.code).toBe(0);
+    const newerId = /backup base@(\d{8}T\d{6}Z-[0-9a-f]{6})/.exec(newer.stderr)?.[1] as string;
+    expect(newerId).not.toBe(firstBase);
+
+    const restored = join(workspace.dir, 'restored-older');
+    const restore = await runCli(
+      [
+        ...['restore', 'base@latest', '--from', repo, '--to-pgdata', restored],
+        ...['--target-time', targetTime, '--wal-command', workspace.cli],
+      ],
+      { env: env() },
+    );
+    expect(restore.code).toBe(0);
+    expect(restore.stderr).toContain(
+      `restoring base@${firstBase}, the newest base backup that ended before --target-time ${targetTime} (${newerId} ended at `,
+    );
+    expect(restore.stderr).toContain(`restored base@${firstBase}`);
+    expect(restore.stdout).toContain('next: ');
+    const copy = await startPostgres({ major, dataDir: restored, password: server.password });
+    try {
+      expect(await tableChecksums(copy.url())).toEqual(stateAtTarget);
+    } finally {
+      await copy.stop();
+    }
+
+    // No selector id: the same choice; by stop LSN for --target-lsn.
+    for (const target of [
+      ['--target-time', targetTime],
+      ['--target-lsn', targetLsn],
+    ]) {
+      const plan = await runCli(
+        [
+          'restore',
+          'base',
+          '--from',
+          repo,
+          '--to-pgdata',
+          join(workspace.dir, 'plan'),
+          ...target,
+          '--dry-run',
+        ],
+        { env: env() },
+      );
+      expect({ code: plan.code, stderr: plan.stderr }).toEqual({
+        code: 0,
+        stderr: expect.stringContaining(`dry run: would restore base@${firstBase}`),
+      });
+    }
+
+    // A backup named by its id is never swapped: one that ended after the target is refused, nothing written.
+    const pinned = join(workspace.dir, 'too-new');
+    const refused = await runCli(
+      [
+        ...['restore', `base@${newerId}`, '--from', repo, '--to-pgdata', pinned],
+        ...['--target-time', targetTime, '--wal-command', workspace.cli],
+      ],
+      { env: env() },
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`after --target-time ${targetTime}`);
+    expect(refused.stderr).toContain('restore an older base backup');
+    expect((await readdir(workspace.dir)).filter((entry) => entry.includes('too-new'))).toEqual([]);
+  });
+
   it('prune of base backups removes only WAL older than the oldest kept base backup, and continuity still holds', async () => {
     await switchAndWaitArchived(server);
     const second = await runCli(
@@ -223,12 +295,17 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain(`timeline 1: ${keptStart}..`);
     expect(verify.stdout).toContain('complete');
+    // `verify` of the whole repository checks the kept base backup and its WAL pipeline's continuity.
+    const all = await runCli(['verify', '--from', repo]);
+    expect(all.code).toBe(0);
+    expect(all.stderr).toContain(`WAL wal timeline 1: ${keptStart}..`);
+    expect(all.stderr).toContain('1 backup(s) and 1 archive(s) checked, 0 failed');
   });
 
   it('wal check passes while archiving is fresh, and fails with exit 2 for a pipeline with nothing archived or a failing archive_command', async () => {
-    const fresh = await runCli(['wal', 'check', '--from', repo, '--max-age', '15min']);
+    const fresh = await runCli(['wal', 'check', '--from', repo, '--max-age', '15m']);
     expect(fresh.code).toBe(0);
-    expect(fresh.stdout).toContain('ok: newest WAL archived at');
+    expect(fresh.stdout).toMatch(/^ok {4}wal: newest WAL [0-9A-F]{24}\S* archived \d+s ago$/m);
     const stalled = await runCli([
       'wal',
       'check',
@@ -240,7 +317,7 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       '15min',
     ]);
     expect(stalled.code).toBe(2);
-    expect(stalled.stdout).toContain('STALE: no WAL archived');
+    expect(stalled.stdout).toContain('FAIL  other: no WAL archived');
 
     // With --db it also reads pg_stat_archiver: a failing archive_command is named with its segment.
     const walFolder = join(repo, 'wal', 'wal');
@@ -257,25 +334,28 @@ describe.each(majors)('point-in-time recovery on PostgreSQL %i', (major) => {
       expect(failing.code).toBe(2);
       expect(failing.stdout).toContain('archive_command is failing');
       expect(failing.stdout).toContain(rows[0]?.name as string);
+
+      // `check` with --db fails the same way next to the backups' freshness, and exports failed_count.
+      const metrics = join(workspace.dir, 'nexus.prom');
+      const check = await runCli(
+        [
+          ...['check', '--from', repo, '--max-age', '26h', '--max-wal-age', '15m'],
+          ...['--db', dbUrl(), '--prometheus', metrics],
+        ],
+        { env: env() },
+      );
+      expect(check.code).toBe(2);
+      expect(check.stdout).toMatch(/^ok {4}base: newest backup /m);
+      expect(check.stdout).toContain(`FAIL  wal: archive_command is failing: `);
+      expect(check.stdout).toContain(rows[0]?.name as string);
+      const text = await readFile(metrics, 'utf8');
+      expect(text).toMatch(
+        /^nexus_backup_wal_archiver_failed_count\{pipeline="wal",repository="[^"]+"\} [1-9]\d*$/m,
+      );
+      expect(text).toMatch(/^nexus_backup_wal_check_ok\{pipeline="wal",repository="[^"]+"\} 0$/m);
     } finally {
       await chmod(walFolder, 0o700);
     }
-  });
-
-  it('refuses a base backup that ended after --target-time, naming how to pick an older one', async () => {
-    const restored = join(workspace.dir, 'too-new');
-    const restore = await runCli(
-      [
-        ...['restore', 'base@latest', '--from', repo, '--to-pgdata', restored],
-        ...['--target-time', targetTime, '--wal-command', workspace.cli],
-      ],
-      { env: env() },
-    );
-    expect(restore.code).toBe(2);
-    expect(restore.stderr).toContain(`after --target-time ${targetTime}`);
-    expect(restore.stderr).toContain('restore an older base backup');
-    // Nothing left behind: neither the target nor the staging folder next to it.
-    expect((await readdir(workspace.dir)).filter((entry) => entry.includes('too-new'))).toEqual([]);
   });
 
   it('refuses to restore into a data directory that is not empty, writing nothing', async () => {

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI_BIN, runCli, tempDir } from './helpers/cli.js';
+import { CLI_BIN, copySampleService, runCli, tempDir } from './helpers/cli.js';
+import { type HttpListener, startHttpListener } from './ops-support.js';
 
 const SEGMENT = '000000010000000000000003';
 const SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -208,9 +209,102 @@ describe('wal push and wal fetch', () => {
       'timeline 1: 000000010000000000000001..000000010000000000000005 complete',
     );
 
+    const verified = await runCli(['verify', 'wal', '--from', repo]);
+    expect(verified.code).toBe(0);
+    expect(verified.stderr).toContain(
+      'WAL wal timeline 1: 000000010000000000000001..000000010000000000000005 complete',
+    );
+
     await rm(join(repo, 'wal', 'wal', '000000010000000000000003.json'));
     const gap = await runCli(['wal', 'verify', '--from', repo]);
     expect(gap.code).toBe(2);
     expect(gap.stdout).toContain('MISSING 000000010000000000000003');
+    // `verify` of the WAL pipeline runs the same continuity check, for the operator's usual command.
+    const verifyGap = await runCli(['verify', 'wal', '--from', repo]);
+    expect(verifyGap.code).toBe(2);
+    expect(verifyGap.stderr).toContain(
+      'WAL wal timeline 1: 000000010000000000000001..000000010000000000000005 MISSING 000000010000000000000003',
+    );
+    expect(verifyGap.stderr).toContain('0 backup(s) and 1 archive(s) checked, 1 failed');
+    const json = JSON.parse((await runCli(['verify', 'wal', '--from', repo, '--json'])).stdout);
+    expect(json.ok).toBe(false);
+    expect(json.data[0].details.timelines[0].gaps).toEqual(['000000010000000000000003']);
+  });
+});
+
+describe('check --max-wal-age', () => {
+  let dir: string;
+  let repo: string;
+  let listener: HttpListener | undefined;
+  beforeEach(async () => {
+    dir = await tempDir('wal-check');
+    repo = join(dir, 'backups');
+    // A backup for `--max-age`: the WAL pipeline has no manifests, its freshness is the archive's.
+    const service = await copySampleService();
+    try {
+      const backup = await runCli(['backup', 'files', '.env', '--to', repo, '--pipeline', 'config'], {
+        cwd: service,
+      });
+      expect(backup.code).toBe(0);
+    } finally {
+      await rm(dirname(service), { recursive: true, force: true });
+    }
+    await mkdir(join(dir, 'pg_wal'));
+    await writeFile(join(dir, 'pg_wal', SEGMENT), randomBytes(1024));
+    expect((await runCli(['wal', 'push', join(dir, 'pg_wal', SEGMENT), '--to', repo])).code).toBe(0);
+  });
+  afterEach(async () => {
+    await listener?.close();
+    listener = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+  /** Makes the newest archived WAL file look archived `minutes` ago (the repository's own file time). */
+  const archivedAgo = (minutes: number) => {
+    const when = new Date(Date.now() - minutes * 60_000);
+    return utimes(join(repo, 'wal', 'wal', `${SEGMENT}.json`), when, when);
+  };
+
+  it('15m means 15 minutes: a WAL file archived 10 minutes ago passes', async () => {
+    await archivedAgo(10);
+    const check = await runCli(['check', '--from', repo, '--max-age', '26h', '--max-wal-age', '15m']);
+    expect({ code: check.code, stderr: check.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(check.stdout).toContain(`ok    wal: newest WAL ${SEGMENT} archived 10m ago`);
+    expect(check.stdout).toMatch(/^ok {4}config: newest backup /m);
+  });
+
+  it('a WAL file archived 20 minutes ago fails the check with exit 2, posts the webhook and writes the metrics', async () => {
+    await archivedAgo(20);
+    listener = await startHttpListener();
+    const metrics = join(dir, 'nexus.prom');
+    const check = await runCli([
+      ...['check', '--from', repo, '--max-age', '26h', '--max-wal-age', '15m'],
+      ...['--notify', `${listener.url}/hooks/wal`, '--prometheus', metrics],
+    ]);
+    expect(check.code).toBe(2);
+    const problem = `wal: WAL archiving stalled: newest WAL ${SEGMENT} archived 20m ago (max 15m)`;
+    expect(check.stdout).toContain(`FAIL  ${problem}`);
+    expect(listener.requests).toHaveLength(1);
+    expect(JSON.parse(listener.requests[0]?.body ?? '').text).toContain(`- ${problem}`);
+    const text = await readFile(metrics, 'utf8');
+    expect(text).toContain(`nexus_backup_wal_check_ok{pipeline="wal",repository="${repo}"} 0`);
+    expect(text).toMatch(
+      /^nexus_backup_wal_last_archived_timestamp_seconds\{pipeline="wal",repository="[^"]+"\} \d+/m,
+    );
+    // The backup pipeline itself is fresh: only the WAL problem counts.
+    expect(text).toContain(`nexus_backup_check_ok{pipeline="config",repository="${repo}"} 1`);
+  });
+
+  it('a WAL age in months is refused as a usage error naming the units (m is minutes here)', async () => {
+    const check = await runCli(['check', '--from', repo, '--max-age', '26h', '--max-wal-age', '1mo']);
+    expect(check.code).toBe(64);
+    expect(check.stderr).toContain('invalid duration "1mo": unknown unit "mo"');
+    expect(check.stderr).toContain('m or min (minutes)');
+  });
+
+  it('without --max-wal-age, check judges backups only, as before', async () => {
+    await archivedAgo(60 * 24 * 30);
+    const check = await runCli(['check', '--from', repo, '--max-age', '26h']);
+    expect(check.code).toBe(0);
+    expect(check.stdout).not.toContain('wal');
   });
 });

@@ -32,7 +32,7 @@ import { type GlobalFlags, type MainOptions, Runtime } from './runtime.js';
 export type { MainOptions } from './runtime.js';
 
 /** Commands whose flags come from provider declarations: only these load provider definitions. */
-const PROVIDER_COMMANDS = new Set(['backup', 'restore', 'copy', 'cleanup']);
+const PROVIDER_COMMANDS = new Set(['backup', 'restore', 'copy', 'cleanup', 'check']);
 
 /** Runs the CLI and returns the exit code (0 ok, 1 warnings, 2 failed, 64 usage or config error). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
@@ -98,7 +98,7 @@ async function buildProgram(runtime: Runtime, command: string | undefined): Prom
   registerPrune(program, runtime);
   await registerCopy(program, runtime, providerCommand === 'copy');
   registerMirror(program, runtime);
-  registerCheck(program, runtime);
+  await registerCheck(program, runtime, providerCommand === 'check');
   registerHistory(program, runtime);
   registerSchedule(program, runtime);
   registerRecover(program, runtime);

@@ -3,7 +3,8 @@ import type { CommandDefinition } from './commands.js';
 import type { DrillOptions, DrillReport } from './drill-contract.js';
 import type { MirrorMethod } from './mirror-contract.js';
 import { checkOptionRules, type OptionsSpec, type OptionValues } from './options.js';
-import type { Repository } from './repository.js';
+import type { BackupEntry, Repository } from './repository.js';
+import type { RestoreChoice, SourceCheckResult, SourceDataCheck } from './source-hooks.js';
 
 /** Plain JSON, the only thing that goes into a manifest. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -219,6 +220,33 @@ export interface SourceDefinition<O extends OptionsSpec = OptionsSpec, R extends
    * folders (archived WAL). Returns one line per action taken, or that would be taken on a dry run.
    */
   afterPrune?(repository: Repository, ctx: RunContext, options: { dryRun: boolean }): Promise<string[]>;
+  /**
+   * For `verify`: checks of that same outside data (archived WAL continuity), for every pipeline of it
+   * the repository holds, or only `pipeline` when given. Returns nothing for pipelines it does not own.
+   */
+  verifyData?(
+    repository: Repository,
+    ctx: RunContext,
+    options: { pipeline?: string },
+  ): Promise<SourceDataCheck[]>;
+  /** Flags this source adds to `check` (e.g. `--max-wal-age`), derived like its other options. */
+  checkOptions?: OptionsSpec;
+  /** For `check`: judges that outside data with the `checkOptions` values; called when any was given. */
+  check?(
+    repository: Repository,
+    options: Record<string, unknown>,
+    ctx: RunContext,
+  ): Promise<SourceCheckResult>;
+  /**
+   * For `restore`: may pick, among the intact backups of the selected pipeline (oldest first), the one
+   * that fits the restore target options better than `selected`; see RestoreChoice.
+   */
+  chooseRestoreBackup?(
+    candidates: BackupEntry[],
+    selected: BackupEntry,
+    target: Record<string, unknown>,
+    pinned: boolean,
+  ): RestoreChoice;
 }
 
 export interface TransformDefinition<O extends OptionsSpec = OptionsSpec> extends DefinitionBase<O> {

@@ -47,11 +47,39 @@ const FIXED_MS: Record<Exclude<Component, 'years' | 'months'>, number> = {
   seconds: SECOND,
 };
 
+/**
+ * Units of a short age (WAL archiving lag, `check --max-wal-age 15m`): nobody means months there, so
+ * `m` is minutes, as in Prometheus and most monitoring tools; years and months are not accepted.
+ */
+const CLOCK_UNITS: readonly { names: readonly string[]; component: Component }[] = [
+  { names: ['w'], component: 'weeks' },
+  { names: ['d'], component: 'days' },
+  { names: ['h'], component: 'hours' },
+  { names: ['m', 'min'], component: 'minutes' },
+  { names: ['s'], component: 'seconds' },
+];
+
+export const CLOCK_DURATION_FORMS =
+  'a whole number and a unit, largest unit first: w (weeks), d (days), h (hours), m or min (minutes), ' +
+  's (seconds); e.g. 30s, 15m, 2h30m, 1d';
+
 /** Parses `1y2m3d`-style text; throws NexusError USAGE naming the accepted forms. */
 export function parseDuration(input: string): Duration {
+  return parseWithUnits(input, UNITS, DURATION_FORMS);
+}
+
+/**
+ * Milliseconds of a short age where `m` means minutes (`15m`, `2h30m`): for lags measured in minutes
+ * such as WAL archiving, unlike retention durations where `m` is restic's months.
+ */
+export function parseClockDurationMs(input: string): number {
+  return durationMs(parseWithUnits(input, CLOCK_UNITS, CLOCK_DURATION_FORMS));
+}
+
+function parseWithUnits(input: string, units: typeof UNITS, forms: string): Duration {
   const text = input.trim();
   const fail = (problem: string): never => {
-    throw new NexusError('USAGE', `invalid duration "${text}": ${problem}; use ${DURATION_FORMS}`);
+    throw new NexusError('USAGE', `invalid duration "${text}": ${problem}; use ${forms}`);
   };
   if (text === '') fail('it is empty');
   const duration: Duration = {
@@ -76,12 +104,12 @@ export function parseDuration(input: string): Duration {
         group.lastIndex === text.length ? `"${digits}" has no unit` : unexpected(text.slice(group.lastIndex)),
       );
     }
-    const index = UNITS.findIndex((candidate) => candidate.names.includes(unit));
+    const index = units.findIndex((candidate) => candidate.names.includes(unit));
     if (index === -1) fail(`unknown unit "${unit}"`);
     if (index < nextUnit) fail('units must go from largest to smallest, each at most once');
     const value = Number(digits);
     if (!Number.isSafeInteger(value)) fail(`${digits} is too large`);
-    duration[UNITS[index]!.component] = value;
+    duration[units[index]!.component] = value;
     nextUnit = index + 1;
   }
   if (UNITS.every(({ component }) => duration[component] === 0)) fail('it is zero');

@@ -30,5 +30,6 @@ export * from './repository.js';
 export * from './restore.js';
 export * from './retention.js';
 export * from './run-owner.js';
+export * from './source-hooks.js';
 export * from './verify.js';
 export * from './version.js';

@@ -1,4 +1,11 @@
-import { durationMs, NexusError, parseDuration, parseDurationMs, subtractDuration } from '@nexus-backup/core';
+import {
+  durationMs,
+  NexusError,
+  parseClockDurationMs,
+  parseDuration,
+  parseDurationMs,
+  subtractDuration,
+} from '@nexus-backup/core';
 import { describe, expect, it } from 'vitest';
 
 const HOUR = 3600_000;
@@ -66,6 +73,24 @@ describe('durationMs', () => {
   it('refuses months and years, which have no fixed length, and says minutes are min', () => {
     expect(() => parseDurationMs('1m')).toThrow(/no fixed length.*"min"/);
     expect(() => durationMs(parseDuration('1y'))).toThrow(NexusError);
+  });
+});
+
+describe('parseClockDurationMs (ages in minutes: check --max-wal-age)', () => {
+  it.each([
+    ['15m', 15 * 60_000],
+    ['15min', 15 * 60_000],
+    ['2h30m', 150 * 60_000],
+    ['26h', 26 * HOUR],
+    ['1d', DAY],
+    ['45s', 45_000],
+  ])('gives %s as %d ms (m is minutes here)', (text, ms) => {
+    expect(parseClockDurationMs(text)).toBe(ms);
+  });
+
+  it('refuses months and years, naming the units it takes', () => {
+    expect(() => parseClockDurationMs('1mo')).toThrow(/unknown unit "mo".*m or min \(minutes\)/);
+    expect(() => parseClockDurationMs('1y')).toThrow(/unknown unit "y"/);
   });
 });
 

@@ -5,6 +5,7 @@ import {
   type PipelineConfig,
   type Repository,
   type RunContext,
+  type SourceCheckMetric,
 } from '@nexus-backup/core';
 import { type CheckReport, checkRepository, describeCheck } from './check-repository.js';
 import { checkDrillAge } from './drill-freshness.js';
@@ -13,6 +14,7 @@ import { urlHost } from './http-post.js';
 import { type NotifyFailure, notifyAll, postWebhook } from './notify.js';
 import { openRepository, type RepositoryRef } from './open-repository.js';
 import type { OpsServices } from './services.js';
+import { runSourceChecks, type SourceCheckRequest } from './source-checks.js';
 
 /**
  * A check beyond freshness, run on the report after the repository was judged: it adds its problems
@@ -37,15 +39,24 @@ export interface CheckBackupsOptions {
   minSize?: number;
   /** Also require a successful restore drill younger than this in `history.db`. */
   maxDrillAgeMs?: number;
-  /** More checks, run in order after freshness (and the drill age). */
+  /** Sources' own checks of data outside backup folders (pgbase: `--max-wal-age`); their problems join the report's. */
+  sourceChecks?: readonly SourceCheckRequest[];
+  /** More checks, run in order after freshness, the drill age and the source checks. */
   checks?: ReportCheck[];
+}
+
+/** A check's outcome: the report, plus what source checks add for people (lines) and for Prometheus (gauges). */
+export interface CheckOutcome extends CheckReport {
+  sourceMetrics: SourceCheckMetric[];
+  /** `ok` lines of passing source checks. */
+  sourceLines: string[];
 }
 
 /** `nexus-backup check`: one scan of the repository, every pipeline judged by its policy, then the extra checks. */
 export async function checkBackups(
   options: CheckBackupsOptions,
   services: OpsServices,
-): Promise<CheckReport> {
+): Promise<CheckOutcome> {
   const { config } = options;
   const policyFor = (name: string): FreshnessPolicy => {
     const configured = config?.pipelines[name]?.check;
@@ -77,8 +88,11 @@ export async function checkBackups(
       now: services.now(),
     });
   }
+  const sources = await runSourceChecks(repository, options.sourceChecks ?? [], services);
+  report.problems.push(...sources.problems);
+  report.ok &&= sources.problems.length === 0;
   for (const check of options.checks ?? []) await check(report, repository, ctx, services);
-  return report;
+  return Object.assign(report, { sourceMetrics: sources.metrics, sourceLines: sources.lines });
 }
 
 export interface CheckNotification {

@@ -25,3 +25,4 @@ export * from './run-message.js';
 export * from './run-record.js';
 export * from './scheduler.js';
 export * from './services.js';
+export * from './source-checks.js';

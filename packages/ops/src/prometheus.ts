@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { NexusError } from '@nexus-backup/core';
+import { NexusError, type SourceCheckMetric } from '@nexus-backup/core';
 import type { PipelineFreshness } from './freshness.js';
 
 interface Gauge {
@@ -59,6 +59,17 @@ export function renderPrometheus(results: PipelineFreshness[], repository: strin
       lines.push(`${gauge.name}${renderLabels(sample.labels)} ${sample.value}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Gauges a source's check contributed (e.g. WAL archiving), in the same textfile format. */
+export function renderGauges(metrics: SourceCheckMetric[]): string {
+  const lines: string[] = [];
+  for (const name of new Set(metrics.map((metric) => metric.name))) {
+    const samples = metrics.filter((metric) => metric.name === name);
+    lines.push(`# HELP ${name} ${samples[0]?.help}`, `# TYPE ${name} gauge`);
+    for (const sample of samples) lines.push(`${name}${renderLabels(sample.labels)} ${sample.value}`);
+  }
+  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
 }
 
 function renderLabels(labels: Record<string, string>): string {

@@ -5,6 +5,7 @@ import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { NexusError, type RestoreArtifact, type RestoreReport, type RunContext } from '@nexus-backup/core';
 import { DATA_ARTIFACT, LABEL_ARTIFACT, readWalMeta, TABLESPACE_MAP_ARTIFACT } from './base-info.js';
+import { lsnValue } from './choose-base.js';
 
 export interface BaseRestoreTarget {
   toPgdata: string;
@@ -44,6 +45,7 @@ export async function restoreBase(
   try {
     let walPipeline: string | undefined;
     let stopTime: string | undefined;
+    let stopLsn: string | undefined;
     for await (const artifact of artifacts) {
       if (artifact.name === DATA_ARTIFACT) {
         const { Unpack } = await import('tar');
@@ -53,19 +55,23 @@ export async function restoreBase(
         const wal = readWalMeta(artifact.meta);
         walPipeline ??= wal?.walPipeline;
         stopTime ??= wal?.stopTime;
+        stopLsn ??= wal?.stopLsn;
       } else {
         artifact.stream.resume();
       }
     }
-    if (target.targetTime && stopTime && Date.parse(target.targetTime) < Date.parse(stopTime)) {
-      throw new NexusError(
-        'TARGET',
-        `this base backup ended at ${stopTime}, after --target-time ${target.targetTime}`,
-        {
-          provider: 'pgbase',
-          hint: 'restore an older base backup (`nexus-backup list`), PIPELINE@ID',
-        },
-      );
+    // Recovery only moves forward from where the backup ended: an earlier target cannot be reached.
+    const endedAfter =
+      target.targetTime && stopTime && Date.parse(target.targetTime) < Date.parse(stopTime)
+        ? `ended at ${stopTime}, after --target-time ${target.targetTime}`
+        : target.targetLsn && stopLsn && lsnValue(target.targetLsn) < lsnValue(stopLsn)
+          ? `ended at LSN ${stopLsn}, after --target-lsn ${target.targetLsn}`
+          : undefined;
+    if (endedAfter) {
+      throw new NexusError('TARGET', `this base backup ${endedAfter}`, {
+        provider: 'pgbase',
+        hint: 'restore an older base backup: name the pipeline without @ID (e.g. `restore base`) and the newest one that fits is picked',
+      });
     }
     await mkdir(join(staging, 'pg_wal', 'archive_status'), { recursive: true, mode: 0o700 });
     const restoreCommand = buildRestoreCommand(target, walPipeline ?? 'wal');

@@ -1,11 +1,14 @@
 import { defineSource } from '@nexus-backup/core';
 import { baseBackup, connect, serverFacts } from './base-backup.js';
 import { type BaseRestoreTarget, restoreBase } from './base-restore.js';
+import { chooseBaseBackup } from './choose-base.js';
+import { checkWalArchives, verifyWalData } from './wal-checks.js';
 import { walCommands } from './wal-commands.js';
 import { pruneWalArchives } from './wal-retention.js';
 
 export { checkContinuity } from './continuity.js';
 export { fetchWalFile } from './wal-fetch.js';
+export { judgeWalArchive } from './wal-health.js';
 export { pushWalFile } from './wal-push.js';
 
 /**
@@ -120,4 +123,26 @@ export const pgbase = defineSource({
     };
   },
   afterPrune: pruneWalArchives,
+  verifyData: verifyWalData,
+  checkOptions: {
+    maxWalAge: {
+      type: 'string',
+      description:
+        'WAL archiving: the newest archived WAL file must be younger than this; m means minutes here, e.g. 15m',
+      placeholder: 'DURATION',
+    },
+    walPipeline: {
+      type: 'string',
+      description: 'the WAL pipeline to check (default: those the base backups archive into, else wal)',
+      placeholder: 'PIPELINE',
+    },
+    db: {
+      type: 'string',
+      description:
+        "WAL archiving: also read this server's pg_stat_archiver and fail while archive_command is failing",
+      placeholder: 'URL',
+    },
+  },
+  check: (repository, options, ctx) => checkWalArchives(repository, options, ctx),
+  chooseRestoreBackup: chooseBaseBackup,
 });

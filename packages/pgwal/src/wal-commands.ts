@@ -5,12 +5,10 @@ import {
   type Json,
   NexusError,
   type PlannedTransform,
-  parseDurationMs,
   type Repository,
 } from '@nexus-backup/core';
-import { connect } from './base-backup.js';
 import { checkContinuity } from './continuity.js';
-import { listWalArchive } from './wal-archive.js';
+import { checkWalArchives, continuityLines } from './wal-checks.js';
 import { fetchWalFile } from './wal-fetch.js';
 import { pushWalFile } from './wal-push.js';
 import { drainSpool, spoolWalFile } from './wal-spool.js';
@@ -172,7 +170,7 @@ export const walFetch = defineCommand({
   },
 });
 
-/** `wal verify`: archive continuity per timeline, naming the gaps. */
+/** `wal verify`: archive continuity per timeline, naming the gaps (what `verify <wal pipeline>` runs too). */
 export const walVerify = defineCommand({
   path: ['wal', 'verify'],
   description:
@@ -185,22 +183,12 @@ export const walVerify = defineCommand({
     const repository = await services.openRepository(options.from);
     const report = await checkContinuity(repository, options.pipeline, services.ctx);
     if (services.json) services.print(report as unknown as Json);
-    else {
-      const lines = report.timelines.map((timeline) =>
-        timeline.gaps.length === 0
-          ? `timeline ${timeline.timeline}: ${timeline.first}..${timeline.last} complete`
-          : `timeline ${timeline.timeline}: ${timeline.first}..${timeline.last} MISSING ${timeline.gaps.join(', ')}`,
-      );
-      if (report.timelines.length === 0)
-        lines.push(`no WAL archived in ${repository.label} (${options.pipeline})`);
-      for (const key of report.incomplete) lines.push(`incomplete push (ignored): ${key}`);
-      services.print(lines);
-    }
+    else services.print(continuityLines(report, repository.label));
     return report.ok ? EXIT.ok : EXIT.failed;
   },
 });
 
-/** `wal check --max-age 15min [--db URL]`: is archiving alive? */
+/** `wal check --max-age 15m [--db URL]`: is archiving alive? (`check --max-wal-age` runs the same judgement.) */
 export const walCheck = defineCommand({
   path: ['wal', 'check'],
   description:
@@ -210,7 +198,7 @@ export const walCheck = defineCommand({
     pipeline: pipelineOption,
     maxAge: {
       type: 'string',
-      description: 'the newest archived WAL file must be younger than this, e.g. 15min',
+      description: 'the newest archived WAL file must be younger than this; m means minutes here, e.g. 15m',
       required: true,
     },
     db: {
@@ -221,60 +209,17 @@ export const walCheck = defineCommand({
     },
   },
   async run(_args, options, services) {
-    const maxAgeMs = parseDurationMs(options.maxAge);
     const repository = await services.openRepository(options.from);
-    const listing = await listWalArchive(repository, options.pipeline, services.ctx);
-    const newest = listing.files.reduce<Date | undefined>(
-      (latest, file) => (!latest || file.modified > latest ? file.modified : latest),
-      undefined,
+    const result = await checkWalArchives(
+      repository,
+      { maxWalAge: options.maxAge, walPipeline: options.pipeline, ...(options.db ? { db: options.db } : {}) },
+      services.ctx,
     );
-    const problems: string[] = [];
-    const ageMs = newest ? Date.now() - newest.getTime() : Number.POSITIVE_INFINITY;
-    if (ageMs > maxAgeMs) {
-      problems.push(
-        `${newest ? `newest WAL archived at ${newest.toISOString()}` : 'no WAL archived'}, older than ${options.maxAge}`,
-      );
-    }
-    if (options.db) {
-      const failing = await archiverFailure(options.db);
-      if (failing) problems.push(failing);
-    }
-    const result = {
-      pipeline: options.pipeline,
-      repository: repository.label,
-      newest: newest?.toISOString() ?? null,
-      ok: problems.length === 0,
-      problems,
-    };
-    if (services.json) services.print(result);
-    else
-      services.print(
-        result.ok
-          ? [`ok: newest WAL archived at ${result.newest} in ${repository.label} (${options.pipeline})`]
-          : problems.map((problem) => `STALE: ${problem}; check archive_command and the server log`),
-      );
-    return result.ok ? EXIT.ok : EXIT.failed;
+    const ok = result.problems.length === 0;
+    if (services.json) services.print({ ok, ...result } as unknown as Json);
+    else services.print([...result.lines, ...result.problems.map((problem) => `FAIL  ${problem.message}`)]);
+    return ok ? EXIT.ok : EXIT.failed;
   },
 });
-
-/** pg_stat_archiver: archive_command is failing when its last failure is newer than its last success. */
-async function archiverFailure(url: string): Promise<string | undefined> {
-  const client = await connect(url);
-  try {
-    const { rows } = await client.query<{
-      failed: string | null;
-      failedAt: Date | null;
-      okAt: Date | null;
-      count: string;
-    }>(
-      'SELECT last_failed_wal AS failed, last_failed_time AS "failedAt", last_archived_time AS "okAt", failed_count::text AS count FROM pg_stat_archiver',
-    );
-    const row = rows[0];
-    if (!row?.failedAt || (row.okAt && row.okAt >= row.failedAt)) return undefined;
-    return `archive_command is failing: ${row.count} failure(s), the last on ${row.failed} at ${row.failedAt.toISOString()}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 export const walCommands = [walPush, walDaemon, walFetch, walVerify, walCheck];

@@ -1,20 +1,27 @@
 import { EXIT, formatBytes, NexusError, parseByteSize, parseDurationMs } from '@nexus-backup/core';
 import {
-  type CheckReport,
+  type CheckOutcome,
   checkBackups,
   formatDuration,
   notifyCheck,
+  renderGauges,
   renderPrometheus,
   writeTextfileAtomically,
 } from '@nexus-backup/ops';
 import { type Command, Option } from 'commander';
 import { printJson, printLines } from '../output.js';
+import { addDeclaredOptions } from '../provider-flags.js';
 import { resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { installedCheckOptions, sourceCheckRequests } from './source-hooks.js';
 
 /** `check [PIPELINE...] --from <repo> --max-age 26h [--min-size SIZE] [--notify URL] [--json] [--prometheus FILE]` */
-export function registerCheck(program: Command, runtime: Runtime): void {
-  program
+export async function registerCheck(
+  program: Command,
+  runtime: Runtime,
+  loadProviders: boolean,
+): Promise<void> {
+  const command = program
     .command('check')
     .description(
       'exit 2 unless every pipeline has a complete backup younger than --max-age (for cron and monitoring)',
@@ -50,50 +57,54 @@ export function registerCheck(program: Command, runtime: Runtime): void {
     .option(
       '--prometheus <file>',
       'write a node-exporter textfile (last success time, size, duration, check status)',
-    )
-    .action(async (names: string[], _options: unknown, command: Command) => {
-      const flags = command.optsWithGlobals();
-      runtime.flags = flags;
-      const webhook = webhookUrl(flags, runtime.env);
-      const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
-      const maxDrillAgeMs =
-        flags.maxDrillAge === undefined ? undefined : parseDurationMs(flags.maxDrillAge as string);
-      const repository = await resolveRepositoryRef(flags.from as string, runtime);
-      // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
-      const config = await runtime.config();
-      const services = await runtime.services();
-      const report = await checkBackups(
-        {
-          repository,
-          pipelines: names,
-          ...(config ? { config } : {}),
-          ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
-          ...(flags.minSize !== undefined ? { minSize: flags.minSize as number } : {}),
-          ...(maxDrillAgeMs !== undefined ? { maxDrillAgeMs } : {}),
-        },
-        services,
+    );
+  // Checks sources add for data outside backup folders (pgbase: --max-wal-age, --db).
+  if (loadProviders) addDeclaredOptions(command, await installedCheckOptions(runtime));
+  command.action(async (names: string[], _options: unknown, command: Command) => {
+    const flags = command.optsWithGlobals();
+    runtime.flags = flags;
+    const webhook = webhookUrl(flags, runtime.env);
+    const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
+    const maxDrillAgeMs =
+      flags.maxDrillAge === undefined ? undefined : parseDurationMs(flags.maxDrillAge as string);
+    const repository = await resolveRepositoryRef(flags.from as string, runtime);
+    // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
+    const config = await runtime.config();
+    const services = await runtime.services();
+    const report = await checkBackups(
+      {
+        repository,
+        pipelines: names,
+        ...(config ? { config } : {}),
+        ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
+        ...(flags.minSize !== undefined ? { minSize: flags.minSize as number } : {}),
+        ...(maxDrillAgeMs !== undefined ? { maxDrillAgeMs } : {}),
+        sourceChecks: await sourceCheckRequests(runtime, flags),
+      },
+      services,
+    );
+    if (!flags.quiet && !flags.json) printLines(report.sourceLines);
+    printReport(report, runtime);
+    let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
+    if (flags.prometheus)
+      await writeTextfileAtomically(
+        flags.prometheus as string,
+        renderPrometheus(report.pipelines, report.repository, report.checkedAt) +
+          renderGauges(report.sourceMetrics),
       );
-      printReport(report, runtime);
-      let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
-      if (flags.prometheus)
-        await writeTextfileAtomically(
-          flags.prometheus as string,
-          renderPrometheus(report.pipelines, report.repository, report.checkedAt),
-        );
-      const failures = await notifyCheck(
-        report,
-        webhook
-          ? { webhook, onSuccess: Boolean(flags.notifyOnSuccess) }
-          : { notifiers: config?.notify ?? [] },
-        services,
-      );
-      for (const failure of failures) runtime.log.warn(`notification failed: ${failure.message}`);
-      if (failures.length > 0) exitCode = Math.max(exitCode, EXIT.warnings);
-      process.exitCode = exitCode;
-    });
+    const failures = await notifyCheck(
+      report,
+      webhook ? { webhook, onSuccess: Boolean(flags.notifyOnSuccess) } : { notifiers: config?.notify ?? [] },
+      services,
+    );
+    for (const failure of failures) runtime.log.warn(`notification failed: ${failure.message}`);
+    if (failures.length > 0) exitCode = Math.max(exitCode, EXIT.warnings);
+    process.exitCode = exitCode;
+  });
 }
 
-function printReport(report: CheckReport, runtime: Runtime): void {
+function printReport(outcome: CheckOutcome, runtime: Runtime): void {
+  const { sourceMetrics: _metrics, sourceLines: _lines, ...report } = outcome;
   if (runtime.flags.json) {
     printJson({ ...report, checkedAt: report.checkedAt.toISOString() });
     return;

@@ -12,6 +12,7 @@ import { printJson, printLines } from '../output.js';
 import { addDeclaredOptions } from '../provider-flags.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
+import { sourcesInRepository } from './source-hooks.js';
 
 /**
  * Commands that providers bring (`wal push`, `wal fetch`, ...). Only the provider behind the command on
@@ -122,18 +123,8 @@ export async function pruneSourceData(
   dryRun: boolean,
 ): Promise<string[]> {
   const ctx = runtime.context();
-  const registry = await runtime.registry();
-  const providers = new Set(
-    (await repository.scan(ctx)).backups.map((backup) => backup.manifest.source.provider),
-  );
   const lines: string[] = [];
-  for (const name of providers) {
-    if (
-      !registry.isInstalled('source', name) &&
-      !(await registry.plugins('source')).some((p) => p.name === name)
-    )
-      continue; // a provider that is not installed has nothing to clean up here
-    const definition = await registry.load('source', name);
+  for (const definition of await sourcesInRepository(repository, runtime)) {
     if (definition.afterPrune) lines.push(...(await definition.afterPrune(repository, ctx, { dryRun })));
   }
   return lines;

@@ -46,14 +46,14 @@ export async function registerRestore(
     const ctx = runtime.context();
     const repository = await openRepositoryByName(parsed.from as string, runtime);
     // `@latest` takes the newest intact backup; every newer one it passes over is named (exit 1).
-    const { backup, skipped } = await repository.select(selector, ctx);
+    let { backup, skipped } = await repository.select(selector, ctx);
     for (const passed of skipped)
       runtime.log.warn(
         `skipped the newer backup ${passed.id}: ${passed.reason}; restoring ${backup.pipeline}@${backup.id} instead`,
       );
     const skippedExit = skipped.length > 0 ? EXIT.warnings : EXIT.ok;
     const registry = await runtime.registry();
-    const where = `${backup.pipeline}@${backup.id}`;
+    let where = `${backup.pipeline}@${backup.id}`;
     const definition = await loadManifestProvider(registry, 'source', backup.manifest.source.provider, where);
     const target = resolveOptions(definition.restoreOptions, {
       path: `restore ${definition.name}`,
@@ -68,6 +68,15 @@ export async function registerRestore(
       await installedRestoreOptions(runtime),
       definition.name,
     );
+    // The source may pick another backup of the pipeline for this target (pgbase: one that ended before it).
+    if (definition.chooseRestoreBackup) {
+      const pinned = /@(?!latest$)/.test(selector ?? '');
+      const candidates = (await repository.scan(ctx, backup.pipeline)).backups;
+      const choice = definition.chooseRestoreBackup(candidates, backup, target, pinned);
+      if (choice.note) runtime.log.info(choice.note);
+      backup = choice.backup;
+      where = `${backup.pipeline}@${backup.id}`;
+    }
     if (parsed.dryRun) {
       process.exitCode = Math.max(await dryRun(backup, target, runtime, repository), skippedExit);
       return;

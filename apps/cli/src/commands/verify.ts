@@ -4,6 +4,7 @@ import { printJson } from '../output.js';
 import { openRepositoryByName } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 import { assertSelector } from '../selector.js';
+import { sourceDataChecks } from './source-hooks.js';
 
 /**
  * `verify [PIPELINE[@ID]] --from <repo> [--read] [--json]`: checks that each manifest is one restore
@@ -31,7 +32,9 @@ export function registerVerify(program: Command, runtime: Runtime): void {
       const backups = id ? [await repository.find(selector, ctx)] : scan.backups;
       const damaged = id ? [] : scan.damaged;
       const unreadable = id ? [] : scan.unreadable;
-      if (backups.length + damaged.length + unreadable.length === 0) {
+      // Data the backups depend on outside their folders (a WAL pipeline's archive continuity).
+      const dataChecks = id ? [] : await sourceDataChecks(repository, runtime, pipeline || undefined);
+      if (backups.length + damaged.length + unreadable.length + dataChecks.length === 0) {
         throw new NexusError(
           'NOT_FOUND',
           `no complete backup${pipeline ? ` of ${pipeline}` : ''} in ${repository.label}`,
@@ -66,9 +69,10 @@ export function registerVerify(program: Command, runtime: Runtime): void {
           leftOut: [],
         });
       }
-      const failed = checks.filter((check) => !check.ok).length;
+      const failed =
+        checks.filter((check) => !check.ok).length + dataChecks.filter((check) => !check.ok).length;
       if (runtime.flags.json) {
-        printJson({ repository: repository.label, ok: failed === 0, backups: checks });
+        printJson({ repository: repository.label, ok: failed === 0, backups: checks, data: dataChecks });
       } else {
         for (const check of checks) {
           const name = `${check.pipeline}@${check.id}`;
@@ -86,7 +90,13 @@ export function registerVerify(program: Command, runtime: Runtime): void {
               `${check.pipeline}@${check.id} is incomplete, not backed up: ${check.leftOut.map((gap) => `${gap.kind} ${gap.name}`).join('; ')}`,
             );
         }
-        runtime.log.info(`${checks.length} backup(s) checked, ${failed} failed`);
+        for (const check of dataChecks)
+          for (const line of check.lines) {
+            if (check.ok) runtime.log.info(line);
+            else runtime.log.warn(line);
+          }
+        const data = dataChecks.length > 0 ? ` and ${dataChecks.length} archive(s)` : '';
+        runtime.log.info(`${checks.length} backup(s)${data} checked, ${failed} failed`);
       }
       process.exitCode = failed > 0 ? EXIT.failed : EXIT.ok;
     });
