@@ -16,6 +16,7 @@ export * from './http-post.js';
 export * from './notify.js';
 export * from './observe-backup.js';
 export * from './observe-drill.js';
+export * from './observe-recovery.js';
 export * from './open-repository.js';
 export * from './pipeline.js';
 export * from './plan.js';
