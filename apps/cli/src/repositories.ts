@@ -1,11 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NexusError, type Repository, redactSecrets } from '@nexus-backup/core';
-import {
-  type OpenOptions,
-  openRepository as openRepositoryWith,
-  type RepositoryRef,
-} from '@nexus-backup/ops';
+import type { OpenOptions, RepositoryRef } from '@nexus-backup/ops';
 import type { Runtime } from './runtime.js';
 
 export type { OpenOptions, RepositoryRef } from '@nexus-backup/ops';
@@ -33,7 +29,9 @@ export async function openRepository(
   runtime: Runtime,
   openOptions: OpenOptions = {},
 ): Promise<Repository> {
-  return openRepositoryWith(ref, await runtime.services(), openOptions);
+  // The operations layer loads with the first command that opens a repository, not at startup.
+  const { openRepository: open } = await import('@nexus-backup/ops');
+  return open(ref, await runtime.services(), openOptions);
 }
 
 export async function openRepositoryByName(

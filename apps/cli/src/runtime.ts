@@ -12,7 +12,7 @@ import {
   ProviderRegistry,
   type RunContext,
 } from '@nexus-backup/core';
-import { hooksFromConfig, type OpsServices, type RunHooks } from '@nexus-backup/ops';
+import type { OpsServices, RunHooks } from '@nexus-backup/ops';
 import { type CliLogger, createLogger } from './logger.js';
 import { createProgress } from './progress.js';
 import { loadScheduleChecker } from './schedule-check.js';
@@ -154,6 +154,7 @@ export class Runtime {
 
   /** The config's notifications and history database (none without a config). */
   async hooks(): Promise<RunHooks> {
+    const { hooksFromConfig } = await import('@nexus-backup/ops');
     return hooksFromConfig(await this.config());
   }
 

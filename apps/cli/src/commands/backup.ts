@@ -6,7 +6,7 @@ import {
   NexusError,
   type TransformDefinition,
 } from '@nexus-backup/core';
-import { buildBackupPlan, observeBackup, type ProviderValues, runPlannedBackup } from '@nexus-backup/ops';
+import type { ProviderValues } from '@nexus-backup/ops';
 import { type Command, Option } from 'commander';
 import { addDeclaredOptions, pickDeclaredValues, toCommanderOption } from '../provider-flags.js';
 import { resolveRepositoryRef } from '../repositories.js';
@@ -61,6 +61,7 @@ export async function registerBackup(
         destinations: targets.map((target) => target.label),
       };
       // observeBackup sends the config's notifications and history row around the run (issue 8).
+      const { buildBackupPlan, observeBackup, runPlannedBackup } = await import('@nexus-backup/ops');
       const services = await runtime.services();
       const observed = await observeBackup(services, await runtime.hooks(), run, async () => {
         const plan = await buildBackupPlan(

@@ -1,13 +1,5 @@
 import { EXIT, formatBytes, NexusError, parseByteSize, parseDurationMs } from '@nexus-backup/core';
-import {
-  type CheckOutcome,
-  checkBackups,
-  formatDuration,
-  notifyCheck,
-  renderGauges,
-  renderPrometheus,
-  writeTextfileAtomically,
-} from '@nexus-backup/ops';
+import type { CheckOutcome } from '@nexus-backup/ops';
 import { type Command, Option } from 'commander';
 import { printJson, printLines } from '../output.js';
 import { addDeclaredOptions } from '../provider-flags.js';
@@ -71,7 +63,8 @@ export async function registerCheck(
     // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
     const config = await runtime.config();
     const services = await runtime.services();
-    const report = await checkBackups(
+    const ops = await import('@nexus-backup/ops');
+    const report = await ops.checkBackups(
       {
         repository,
         pipelines: names,
@@ -84,15 +77,15 @@ export async function registerCheck(
       services,
     );
     if (!flags.quiet && !flags.json) printLines(report.sourceLines);
-    printReport(report, runtime);
+    printReport(report, runtime, ops.formatDuration);
     let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
     if (flags.prometheus)
-      await writeTextfileAtomically(
+      await ops.writeTextfileAtomically(
         flags.prometheus as string,
-        renderPrometheus(report.pipelines, report.repository, report.checkedAt) +
-          renderGauges(report.sourceMetrics),
+        ops.renderPrometheus(report.pipelines, report.repository, report.checkedAt) +
+          ops.renderGauges(report.sourceMetrics),
       );
-    const failures = await notifyCheck(
+    const failures = await ops.notifyCheck(
       report,
       webhook ? { webhook, onSuccess: Boolean(flags.notifyOnSuccess) } : { notifiers: config?.notify ?? [] },
       services,
@@ -103,7 +96,7 @@ export async function registerCheck(
   });
 }
 
-function printReport(outcome: CheckOutcome, runtime: Runtime): void {
+function printReport(outcome: CheckOutcome, runtime: Runtime, formatDuration: (ms: number) => string): void {
   const { sourceMetrics: _metrics, sourceLines: _lines, ...report } = outcome;
   if (runtime.flags.json) {
     printJson({ ...report, checkedAt: report.checkedAt.toISOString() });

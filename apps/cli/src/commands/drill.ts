@@ -1,14 +1,8 @@
 import { EXIT, formatBytes, type NexusConfig, NexusError } from '@nexus-backup/core';
-import {
-  type DrillTarget,
-  drillBackup,
-  drillExitCode,
-  drillProblems,
-  formatDuration,
-  latestBackupTarget,
-  type ObservedDrill,
-  pipelinesToDrill,
-} from '@nexus-backup/ops';
+import type { DrillTarget, ObservedDrill } from '@nexus-backup/ops';
+
+type Ops = typeof import('@nexus-backup/ops');
+
 import type { Command } from 'commander';
 import { printJson, printLines } from '../output.js';
 import { resolveRepositoryRef } from '../repositories.js';
@@ -44,17 +38,18 @@ export function registerDrill(program: Command, runtime: Runtime): void {
     .action(async (selectors: string[], _options: unknown, command: Command) => {
       const flags = command.optsWithGlobals();
       runtime.flags = flags;
-      const targets = await drillTargets(selectors, flags, runtime);
+      const ops = await import('@nexus-backup/ops');
+      const targets = await drillTargets(selectors, flags, runtime, ops);
       let exitCode: number = EXIT.ok;
       const reports: ObservedDrill[] = [];
       const services = await runtime.services();
       const hooks = await runtime.hooks();
       for (const target of targets) {
         if (runtime.abort.signal.aborted) break;
-        const observed = await drillBackup(target, services, hooks);
+        const observed = await ops.drillBackup(target, services, hooks);
         reports.push(observed);
-        if (!flags.json) printDrill(observed);
-        exitCode = Math.max(exitCode, drillExitCode(observed));
+        if (!flags.json) printDrill(observed, ops);
+        exitCode = Math.max(exitCode, ops.drillExitCode(observed));
       }
       if (flags.json) printJson({ drills: reports.map(drillJson) });
       process.exitCode = exitCode;
@@ -65,6 +60,7 @@ async function drillTargets(
   selectors: string[],
   flags: Record<string, unknown>,
   runtime: Runtime,
+  ops: Ops,
 ): Promise<DrillTarget[]> {
   const common = {
     ...(typeof flags.db === 'string' ? { db: flags.db } : {}),
@@ -87,11 +83,12 @@ async function drillTargets(
       return { selector, repository, ...(pipeline ? { pipeline } : {}), ...common };
     });
   }
-  const pipelines = await pipelinesToDrill(config as NexusConfig, selectors, await runtime.services());
-  return pipelines.map((pipeline) => latestBackupTarget(pipeline, common));
+  const pipelines = await ops.pipelinesToDrill(config as NexusConfig, selectors, await runtime.services());
+  return pipelines.map((pipeline) => ops.latestBackupTarget(pipeline, common));
 }
 
-function printDrill(observed: ObservedDrill): void {
+function printDrill(observed: ObservedDrill, ops: Ops): void {
+  const { drillProblems, formatDuration } = ops;
   const { record, result, error } = observed;
   const name = `${record.pipeline}${record.backupId ? `@${record.backupId}` : ''}`;
   if (error || !result) {

@@ -1,5 +1,4 @@
 import { EXIT, formatBytes, NexusError, toNexusError } from '@nexus-backup/core';
-import { describeDatabase, formatDuration, listRuns } from '@nexus-backup/ops';
 import { type Command, Option } from 'commander';
 import { printJson, printTable } from '../output.js';
 import type { Runtime } from '../runtime.js';
@@ -16,6 +15,7 @@ export function registerHistory(program: Command, runtime: Runtime): void {
     .action(async (pipeline: string | undefined, _options: unknown, command: Command) => {
       const flags = command.optsWithGlobals();
       runtime.flags = flags;
+      const { describeDatabase, formatDuration, listRuns } = await import('@nexus-backup/ops');
       const config = await runtime.config(true);
       const db = config?.history?.db;
       if (!db) {

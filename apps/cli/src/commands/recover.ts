@@ -7,7 +7,6 @@ import {
   runRecovery,
   undoRecovery,
 } from '@nexus-backup/core';
-import { reportRecovery } from '@nexus-backup/ops';
 import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { openRepository, resolveRepositoryRef } from '../repositories.js';
@@ -64,6 +63,7 @@ export function registerRecover(program: Command, runtime: Runtime): void {
           rollbackOnFailure: parsed.rollbackOnFailure !== false,
         });
     printReport(report, runtime);
+    const { reportRecovery } = await import('@nexus-backup/ops');
     let exit: number = report.ok ? (report.warnings.length > 0 ? EXIT.warnings : EXIT.ok) : EXIT.failed;
     if (
       report.outcome !== 'planned' &&

@@ -1,5 +1,4 @@
 import { EXIT, formatError, NexusError, type PipelineConfig } from '@nexus-backup/core';
-import { runPipeline } from '@nexus-backup/ops';
 import type { Command } from 'commander';
 import type { Runtime } from '../runtime.js';
 import { reportBackup } from './backup-report.js';
@@ -34,6 +33,7 @@ export function registerRun(program: Command, runtime: Runtime): void {
 
 /** One pipeline through the operations layer, with its report and retention tables printed as they happen. */
 async function runAndReport(pipeline: PipelineConfig, runtime: Runtime): Promise<number> {
+  const { runPipeline } = await import('@nexus-backup/ops');
   const run = await runPipeline(pipeline, await runtime.services(), {
     hooks: await runtime.hooks(),
     onBackup: (result) => reportBackup(result, runtime),

@@ -1,5 +1,4 @@
 import { EXIT, NexusError } from '@nexus-backup/core';
-import { runScheduler } from '@nexus-backup/ops';
 import type { Command } from 'commander';
 import { createEventLog } from '../event-log.js';
 import type { Runtime } from '../runtime.js';
@@ -24,6 +23,7 @@ export function registerSchedule(program: Command, runtime: Runtime): void {
       }
       // Relative paths in a config file mean relative to that file, as for `run`.
       process.chdir(config.baseDir);
+      const { runScheduler } = await import('@nexus-backup/ops');
       await runScheduler({
         pipelines,
         drills,
