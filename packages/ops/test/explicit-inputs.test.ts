@@ -109,4 +109,39 @@ describe('operations take their inputs explicitly', () => {
       message: 'no maximum age for pipeline conf',
     });
   });
+
+  it('a check of your own runs on the report after freshness and can fail it', async () => {
+    const { config } = await project();
+    const pipeline = config.pipelines.conf;
+    if (!pipeline) throw new Error('the test config has no conf pipeline');
+    const services = createServices({ searchPaths: [import.meta.dirname] });
+    await runPipeline(pipeline, services);
+    const [repository] = pipelineRepositories(pipeline);
+    if (!repository) throw new Error('the pipeline names no repository');
+    const report = await checkBackups(
+      {
+        repository,
+        config,
+        checks: [
+          async (found) => {
+            // e.g. a rule of your own: at least two backups of every pipeline.
+            for (const result of found.pipelines) {
+              const problem = {
+                pipeline: result.pipeline,
+                kind: 'missing' as const,
+                message: `${result.pipeline}: only one backup`,
+              };
+              result.problems.push(problem);
+              result.ok = false;
+              found.problems.push(problem);
+            }
+            found.ok = false;
+          },
+        ],
+      },
+      services,
+    );
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((problem) => problem.message)).toEqual(['conf: only one backup']);
+  });
 });
