@@ -142,7 +142,57 @@ export async function walBench({ root, work, segments, baseMB, passphrase }) {
     rows,
   );
   await rm(pgWal, { recursive: true, force: true });
+  await walFetchBench({ cli, work, segments: segments * 2 + 10 });
   await baseBackupBench({ cli, work, baseMB });
+}
+
+/**
+ * restore_command as recovery runs it: one `wal fetch %f pg_wal/RECOVERYXLOG` per segment, in order,
+ * the file consumed before the next call; without and with `--prefetch 8`.
+ */
+export async function walFetchBench({ cli, work, segments }) {
+  const pgWal = join(work, 'wal-fetch-bench-pg_wal');
+  const spool = join(work, 'wal-fetch-bench-spool');
+  const repo = join(work, 'wal-fetch-bench-repo');
+  await mkdir(pgWal, { recursive: true });
+  await mkdir(spool, { recursive: true });
+  const names = Array.from(
+    { length: segments },
+    (_, index) => `00000001000000000000${(index + 16).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
+  for (const name of names) await writeFile(join(spool, name), walLike());
+  await run(process.execPath, [cli, 'wal', 'daemon', '--spool', spool, '--to', repo, '--once']);
+  const replay = (extra) =>
+    timed(async () => {
+      for (const name of names) {
+        const target = join(pgWal, 'RECOVERYXLOG');
+        await run(process.execPath, [cli, 'wal', 'fetch', name, target, '--from', repo, ...extra]);
+        await rm(target);
+      }
+    });
+  const plain = await replay([]);
+  const prefetched = await replay(['--prefetch', '8']);
+  printTable(
+    `WAL restore: ${segments} segments of 16 MiB fetched one restore_command call each, gzip, local repository`,
+    ['', 'wall', 'segments/s', 'per segment', 'vs plain'],
+    [
+      [
+        'wal fetch',
+        seconds(plain),
+        (segments / plain).toFixed(1),
+        `${((plain / segments) * 1000).toFixed(0)} ms`,
+        '1.00x',
+      ],
+      [
+        'wal fetch --prefetch 8',
+        seconds(prefetched),
+        (segments / prefetched).toFixed(1),
+        `${((prefetched / segments) * 1000).toFixed(0)} ms`,
+        ratio(prefetched, plain),
+      ],
+    ],
+  );
+  for (const dir of [pgWal, spool, repo]) await rm(dir, { recursive: true, force: true });
 }
 
 async function baseBackupBench({ cli, work, baseMB }) {

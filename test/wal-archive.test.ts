@@ -197,6 +197,44 @@ describe('wal push and wal fetch', () => {
     }
   });
 
+  it('wal fetch --prefetch fetches the next segments verified beside %p, serves the next call from them, and never prefetches a damaged one', async () => {
+    const names = [1, 2, 3, 4].map((seg) => `00000001000000000000000${seg}`);
+    const contents = new Map<string, Buffer>();
+    for (const name of names) {
+      contents.set(name, await walFile(name, 64 * 1024));
+      expect((await push(name)).code).toBe(0);
+    }
+    const stored3 = join(repo, 'wal', 'wal', `${names[2]}.gz`);
+    const original3 = await readFile(stored3);
+    const damaged = Buffer.from(original3);
+    damaged[damaged.length >> 1] = (damaged[damaged.length >> 1] as number) ^ 0xff;
+    await writeFile(stored3, damaged);
+
+    const recovery = join(dir, 'restored', 'pg_wal');
+    await mkdir(recovery, { recursive: true });
+    const target = join(recovery, 'RECOVERYXLOG');
+    const ahead = join(recovery, '.nexus-prefetch');
+    const first = await fetch(names[0] as string, target, '--prefetch', '2');
+    expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: '' });
+    expect((await readFile(target)).equals(contents.get(names[0] as string) as Buffer)).toBe(true);
+    // Segment 2 was fetched ahead; the damaged segment 3 was not.
+    expect(await readdir(ahead)).toEqual([names[1]]);
+    await rm(target);
+
+    // The next call takes segment 2 from the prefetch folder: the archive no longer needs to hold it.
+    await rm(join(repo, 'wal', 'wal', `${names[1]}.json`));
+    const second = await fetch(names[1] as string, target, '--prefetch', '2');
+    expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: '' });
+    expect((await readFile(target)).equals(contents.get(names[1] as string) as Buffer)).toBe(true);
+    expect(await readdir(ahead)).toEqual([]);
+    await rm(target);
+
+    // Asked for, the damaged segment is refused as always: exit 2, nothing at %p.
+    const third = await fetch(names[2] as string, target, '--prefetch', '2');
+    expect(third.code).toBe(2);
+    expect(await readdir(recovery)).toEqual(['.nexus-prefetch']);
+  });
+
   it('wal verify names a deleted segment as a gap and exits 2', async () => {
     for (let seg = 1; seg <= 5; seg += 1) {
       const name = `0000000100000000000000${seg.toString(16).toUpperCase().padStart(2, '0')}`;

@@ -21,6 +21,7 @@ export interface BaseRestoreTarget {
   walCommand: string;
   walConfig?: string;
   walPassphraseFile?: string;
+  walPrefetch?: number;
 }
 
 /**
@@ -173,6 +174,7 @@ function buildRestoreCommand(target: BaseRestoreTarget, walPipeline: string): st
     '--pipeline',
     target.walPipeline ?? walPipeline,
   );
+  if (target.walPrefetch) words.push('--prefetch', String(target.walPrefetch));
   return words.map((word, index) => (index === 0 ? word : shellQuote(word))).join(' ');
 }
 

@@ -21,7 +21,7 @@ export interface ContinuityReport {
 /**
  * Archive continuity per timeline: every segment from the oldest base backup's start on that timeline
  * (or the oldest archived segment when none starts there) to the newest archived one, up to each base
- * backup's stop segment, must be present. Recovery cannot pass a gap.
+ * backup's stop segment, must be present. Recovery cannot pass a gap; older segments are not needed.
  */
 export async function checkContinuity(
   repository: Repository,
@@ -42,7 +42,8 @@ export async function checkContinuity(
   for (const timeline of [...timelines].sort((a, b) => a - b)) {
     const numbers = present.get(timeline) ?? new Set<number>();
     const onTimeline = bases.filter((base) => base.timeline === timeline);
-    const starts = [...onTimeline.map((base) => base.startSegment), ...numbers];
+    // From the oldest base backup's start: WAL before it (a late push prune keeps for a while) is never replayed.
+    const starts = onTimeline.length > 0 ? onTimeline.map((base) => base.startSegment) : [...numbers];
     const ends = [...onTimeline.map((base) => base.stopSegment), ...numbers];
     const first = Math.min(...starts);
     const last = Math.max(...ends);

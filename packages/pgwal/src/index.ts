@@ -97,6 +97,14 @@ export const pgbase = defineSource({
       description: 'passphrase file restore_command passes to wal fetch (encrypted WAL)',
       placeholder: 'FILE',
     },
+    walPrefetch: {
+      type: 'number',
+      description: 'restore_command fetches this many following segments ahead (wal fetch --prefetch)',
+      integer: true,
+      min: 0,
+      max: 64,
+      placeholder: 'N',
+    },
   },
   commands: walCommands,
   create(options) {

@@ -10,6 +10,7 @@ import {
 import { checkContinuity } from './continuity.js';
 import { checkWalArchives, continuityLines } from './wal-checks.js';
 import { fetchWalFile } from './wal-fetch.js';
+import { fetchWithPrefetch, PREFETCH_FOLDER } from './wal-prefetch.js';
 import { pushWalFile } from './wal-push.js';
 import { drainSpool, spoolWalFile } from './wal-spool.js';
 
@@ -148,19 +149,28 @@ export const walFetch = defineCommand({
   options: {
     from: { type: 'string', description: 'repository path, URL or config name', required: true },
     pipeline: pipelineOption,
+    prefetch: {
+      type: 'number',
+      description: `also fetch this many following segments into ${PREFETCH_FOLDER}/ beside %p, for the next calls`,
+      default: 0,
+      integer: true,
+      min: 0,
+      max: 64,
+    },
   },
   async run([name, target], options, services) {
     const repository = await services.openRepository(options.from);
-    const marker = await fetchWalFile(
-      {
-        name: name as string,
-        target: target as string,
-        pipeline: options.pipeline,
-        repository,
-        loadTransform: services.loadTransform,
-      },
-      services.ctx,
-    );
+    const input = {
+      name: name as string,
+      target: target as string,
+      pipeline: options.pipeline,
+      repository,
+      loadTransform: services.loadTransform,
+    };
+    const marker =
+      options.prefetch > 0
+        ? await fetchWithPrefetch(input, options.prefetch, services.ctx)
+        : await fetchWalFile(input, services.ctx);
     if (!marker) {
       // PostgreSQL asks for files past the archive's end on purpose: this is how recovery ends.
       services.ctx.log.info(`${name} is not in ${repository.label} (${options.pipeline})`);
