@@ -29,8 +29,9 @@ describe('selective installs', () => {
   it('the CLI with only local and gzip backs up and restores, and names the package a missing provider needs', async () => {
     const tarballs = await tempDir('tarballs');
     const project = await tempDir('project');
-    const packed = ['packages/core', 'apps/cli', 'packages/local', 'packages/gzip'].map((dir) =>
-      pack(dir, tarballs),
+    // The CLI's operations layer (run, check, schedule, history) is its own package, always installed with it.
+    const packed = ['packages/core', 'packages/ops', 'apps/cli', 'packages/local', 'packages/gzip'].map(
+      (dir) => pack(dir, tarballs),
     );
     await writeFile(
       join(project, 'package.json'),
@@ -42,6 +43,7 @@ describe('selective installs', () => {
       'core',
       'gzip',
       'local',
+      'ops',
     ]);
 
     await writeFile(join(project, '.env'), 'TOKEN=demo\n');

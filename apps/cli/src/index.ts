@@ -45,7 +45,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    rejectPasswordsInArgv(argv);
+    await rejectPasswordsInArgv(argv, () => runtime.installedDefinitions());
     const command = findCommandName(argv);
     const program = await buildProgram(runtime, command);
     process.exitCode = undefined;

@@ -1,15 +1,10 @@
-import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { NexusError, Repository, redactSecrets, resolveOptions } from '@nexus-backup/core';
+import { pathToFileURL } from 'node:url';
+import { NexusError, type Repository, redactSecrets } from '@nexus-backup/core';
+import type { OpenOptions, RepositoryRef } from '@nexus-backup/ops';
 import type { Runtime } from './runtime.js';
 
-export interface RepositoryRef {
-  url: string;
-  optional: boolean;
-  /** How messages name it: the config name, or the URL without credentials. */
-  label: string;
-}
+export type { OpenOptions, RepositoryRef } from '@nexus-backup/ops';
 
 const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
@@ -28,40 +23,15 @@ export async function resolveRepositoryRef(value: string, runtime: Runtime): Pro
   return { url: pathToFileURL(resolve(value)).href, optional: false, label: resolve(value) };
 }
 
-export interface OpenOptions {
-  /** A backup (or a mirror) creates its repository; every other command reads one that must exist. */
-  create?: boolean;
-}
-
+/** Opens a repository through the operations layer, with this command line's registry and connections. */
 export async function openRepository(
   ref: RepositoryRef,
   runtime: Runtime,
   openOptions: OpenOptions = {},
 ): Promise<Repository> {
-  let url: URL;
-  try {
-    url = new URL(ref.url.startsWith('/') ? pathToFileURL(ref.url).href : ref.url);
-  } catch (error) {
-    throw new NexusError('USAGE', `"${ref.label}" is not a valid repository URL or path`, { cause: error });
-  }
-  const scheme = url.protocol.replace(/:$/, '');
-  const registry = await runtime.registry();
-  const definition = await registry.destinationForScheme(scheme).catch((error: unknown) => {
-    // The registry does not know which repository it was asked for; the message names it.
-    if (error instanceof NexusError && error.code === 'USAGE')
-      throw new NexusError('USAGE', `${error.message} in ${ref.label}`, { hint: error.hint, cause: error });
-    throw error;
-  });
-  if (url.protocol === 'file:' && !openOptions.create) await assertLocalRepositoryExists(url, ref.label);
-  const options = resolveOptions(definition.options, {
-    path: ref.label,
-    provider: definition.name,
-    values: definition.fromUrl(url) as Record<string, unknown>,
-    env: runtime.env,
-  });
-  const destination = await definition.create(options);
-  runtime.closeAtExit(destination);
-  return new Repository(destination, ref.label);
+  // The operations layer loads with the first command that opens a repository, not at startup.
+  const { openRepository: open } = await import('@nexus-backup/ops');
+  return open(ref, await runtime.services(), openOptions);
 }
 
 export async function openRepositoryByName(
@@ -70,24 +40,6 @@ export async function openRepositoryByName(
   openOptions: OpenOptions = {},
 ): Promise<Repository> {
   return openRepository(await resolveRepositoryRef(value, runtime), runtime, openOptions);
-}
-
-/** Reading a folder that is not there would list nothing and exit 0, as if the repository were empty. */
-async function assertLocalRepositoryExists(url: URL, label: string): Promise<void> {
-  const path = fileURLToPath(url);
-  const found = await stat(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
-    throw new NexusError('IO', `cannot read the repository ${label}: ${error.message}`, { cause: error });
-  });
-  if (!found?.isDirectory()) {
-    throw new NexusError(
-      'NOT_FOUND',
-      `the repository ${label} ${found ? 'is not a folder' : 'does not exist'}`,
-      {
-        hint: 'check the path (a backup with --to creates it)',
-      },
-    );
-  }
 }
 
 /** `scheme://user:secret@host/...` -> `scheme://user:***@host/...`: labels end up in logs and messages. */

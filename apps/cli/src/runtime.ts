@@ -1,14 +1,18 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  BUILTIN_PROVIDERS,
   type Destination,
   type Logger,
   loadConfig,
   type NexusConfig,
   NexusError,
+  type ProviderDefinition,
+  type ProviderKind,
   ProviderRegistry,
   type RunContext,
 } from '@nexus-backup/core';
+import type { OpsServices, RunHooks } from '@nexus-backup/ops';
 import { type CliLogger, createLogger } from './logger.js';
 import { createProgress } from './progress.js';
 import { loadScheduleChecker } from './schedule-check.js';
@@ -119,6 +123,39 @@ export class Runtime {
       });
     })();
     return this.registryPromise;
+  }
+
+  /** Every installed provider's definition (built-in packages present, then plugins), for what all of them declare. */
+  async installedDefinitions(): Promise<ProviderDefinition[]> {
+    const registry = await this.registry();
+    const found: ProviderDefinition[] = [];
+    for (const kind of Object.keys(BUILTIN_PROVIDERS) as ProviderKind[]) {
+      for (const name of Object.keys(BUILTIN_PROVIDERS[kind]))
+        if (registry.isInstalled(kind, name)) found.push(await registry.load(kind, name));
+      found.push(...(await registry.plugins(kind)));
+    }
+    return found;
+  }
+
+  /** The operations layer's inputs, from this command line: its registry, env, log, signal and connections. */
+  async services(): Promise<OpsServices> {
+    const registry = await this.registry();
+    return {
+      registry,
+      env: this.env,
+      log: this.log,
+      signal: this.abort.signal,
+      context: () => this.context(),
+      now: () => new Date(),
+      opened: (destination) => this.closeAtExit(destination),
+      closeAll: () => this.closeAll(),
+    };
+  }
+
+  /** The config's notifications and history database (none without a config). */
+  async hooks(): Promise<RunHooks> {
+    const { hooksFromConfig } = await import('@nexus-backup/ops');
+    return hooksFromConfig(await this.config());
   }
 
   context(): RunContext {

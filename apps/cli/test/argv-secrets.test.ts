@@ -1,7 +1,32 @@
+import { postgres } from '@nexus-backup/postgres';
+import { sftp } from '@nexus-backup/rsync';
+import { s3 } from '@nexus-backup/s3';
 import { describe, expect, it } from 'vitest';
-import { passwordKind, rejectPasswordsInArgv } from '../src/argv-secrets.js';
+import { rejectPasswordsInArgv } from '../src/argv-secrets.js';
 
-describe('the argv guard reads values as libpq does', () => {
+/** The built-in definitions that declare argv secrets: their hints and detectors are what the CLI uses. */
+const installed = async () => [postgres, s3, sftp];
+
+/** The hint the guard gives for one value, or undefined when it lets the value through. */
+async function hintFor(value: string): Promise<string | undefined> {
+  try {
+    await rejectPasswordsInArgv([value], installed);
+    return undefined;
+  } catch (error) {
+    expect((error as Error).message).toMatch(/a password on the command line/);
+    return (error as { hint: string }).hint;
+  }
+}
+
+const HINT = {
+  postgres: postgres.argvSecrets?.hint,
+  s3: s3.argvSecrets?.hint,
+  sftp: sftp.argvSecrets?.hint,
+  webhook: expect.stringMatching(/--notify-env VAR/),
+  other: 'put the URL in an environment variable, or in the config file as $VAR',
+};
+
+describe('the argv guard reads values as libpq does, with the hints providers declare', () => {
   it.each([
     ['postgresql://u:pw@h/db', 'postgres'],
     ['postgres://u:pw@h:5432/db', 'postgres'],
@@ -18,9 +43,11 @@ describe('the argv guard reads values as libpq does', () => {
     ['https://u:token@hooks.example/x', 'webhook'],
     ['https://hooks.example/x?token=abc', 'webhook'],
     ['sftp://u:pw@h/p', 'sftp'],
+    ['ssh://u:pw@h/p', 'sftp'],
     ['ftp://u:pw@h/p', 'other'],
-  ])('%s holds a password (%s)', (value, kind) => {
-    expect(passwordKind(value)).toBe(kind);
+  ] as const)('%s holds a password (hint of %s)', async (value, kind) => {
+    expect(HINT[kind]).toBeDefined();
+    expect(await hintFor(value)).toEqual(HINT[kind]);
   });
 
   it.each([
@@ -36,18 +63,37 @@ describe('the argv guard reads values as libpq does', () => {
     'sftp://backup@h:22/srv?identity=/root/.ssh/id_ed25519',
     'https://hooks.slack.com/services/T000/B000/XXXX',
     './backups',
-  ])('%s holds none', (value) => {
-    expect(passwordKind(value)).toBeUndefined();
+  ])('%s holds none', async (value) => {
+    expect(await hintFor(value)).toBeUndefined();
   });
 
-  it('refuses --flag=value forms and names the value redacted, never the password', () => {
-    expect(() => rejectPasswordsInArgv(['backup', 'postgres', '--db=postgresql://u:hunter2@h/db'])).toThrow(
-      /a password on the command line \(postgresql:\/\/u:\*\*\*@h\/db\)/,
+  it('refuses --flag=value forms and names the value redacted, never the password', async () => {
+    await expect(
+      rejectPasswordsInArgv(['backup', 'postgres', '--db=postgresql://u:hunter2@h/db'], installed),
+    ).rejects.toThrow(/a password on the command line \(postgresql:\/\/u:\*\*\*@h\/db\)/);
+    const refused = await rejectPasswordsInArgv(['--db', 'host=h password=hunter2'], installed).catch(
+      (error: Error) => error,
     );
-    try {
-      rejectPasswordsInArgv(['--db', 'host=h password=hunter2']);
-    } catch (error) {
-      expect((error as Error).message).not.toContain('hunter2');
-    }
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).not.toContain('hunter2');
+  });
+
+  it('still refuses a URL password with the generic hint when no provider can be loaded', async () => {
+    const broken = async () => {
+      throw new Error('a plugin that does not load');
+    };
+    await expect(rejectPasswordsInArgv(['s3://AKIA:hunter2@bucket/p'], broken)).rejects.toMatchObject({
+      hint: HINT.other,
+    });
+  });
+
+  it('loads no provider for a command line without a password-like value', async () => {
+    let loads = 0;
+    const counting = async () => {
+      loads += 1;
+      return installed();
+    };
+    await rejectPasswordsInArgv(['backup', 'files', 'src', '--to', 's3://bucket/p?region=x'], counting);
+    expect(loads).toBe(0);
   });
 });

@@ -6,6 +6,12 @@ import { defineCommand, EXIT, NexusError } from '@nexus-backup/core';
 import { createDecryptStream } from './decrypt-stream.js';
 import { PROVIDER, usageError } from './integrity.js';
 
+/** `--pbkdf2` and `--iter` only mean something for an openssl file. */
+function opensslOnly(values: Readonly<Record<string, unknown>>): string | undefined {
+  const given = values.pbkdf2 === true || values.iter !== undefined;
+  return given && !values.openssl ? '--pbkdf2 and --iter describe openssl files; add --openssl' : undefined;
+}
+
 /**
  * `decrypt FILE [--openssl [--pbkdf2 --iter N] [--md sha256|md5]] > plain`: the disaster-recovery
  * escape hatch, no repository needed. Reads our format (detected by its magic) or files made by the
@@ -26,8 +32,13 @@ export const decryptCommand = defineCommand({
       type: 'boolean',
       description:
         'openssl file made with -pbkdf2 (default: the legacy key derivation of `openssl enc -salt`)',
+      check: (values: Readonly<Record<string, unknown>>) => opensslOnly(values),
     },
-    iter: { type: 'number', description: 'openssl -iter N used with -pbkdf2 (openssl default 10000)' },
+    iter: {
+      type: 'number',
+      description: 'openssl -iter N used with -pbkdf2 (openssl default 10000)',
+      check: (values: Readonly<Record<string, unknown>>) => opensslOnly(values),
+    },
     md: {
       type: 'string',
       description: 'openssl -md digest: sha256 (OpenSSL >= 1.1) or md5 (older)',
@@ -46,9 +57,6 @@ export const decryptCommand = defineCommand({
     const { iter } = options;
     if (iter !== undefined && (!Number.isInteger(iter) || iter < 1)) {
       throw usageError(`--iter must be a positive whole number, got "${String(iter)}"`);
-    }
-    if ((options.pbkdf2 || iter !== undefined) && !options.openssl) {
-      throw usageError('--pbkdf2 and --iter describe openssl files; add --openssl');
     }
     const decrypt = createDecryptStream({
       passphrase: await ctx.secrets.passphrase('decrypt'),

@@ -8,10 +8,10 @@ import {
 } from '@nexus-backup/core';
 import { DecoderStream } from './decoder-stream.js';
 import { decryptCommand } from './decrypt-command.js';
-import { PROVIDER, requirePassphrase, usageError } from './integrity.js';
+import { PROVIDER, requirePassphrase } from './integrity.js';
 import { NexusDecoder } from './nexus-decoder.js';
 import { NexusEncryptStream } from './nexus-encrypt-stream.js';
-import { chunkSizeProblem, FORMAT_VERSION, type ScryptParams, scryptParamsProblem } from './nexus-format.js';
+import { FORMAT_VERSION, LIMITS, type ScryptParams, scryptMemoryBytes } from './nexus-format.js';
 import { MasterKeyCache } from './nexus-keys.js';
 import { opensslDecryptCommand } from './openssl-keys.js';
 import { OpensslDecoder, OpensslEncryptStream } from './openssl-streams.js';
@@ -40,20 +40,45 @@ const options = {
     description: 'plaintext bytes per authenticated chunk (nexus format)',
     default: DEFAULT_CHUNK_SIZE,
     placeholder: 'BYTES',
+    integer: true,
+    min: LIMITS.minChunkSize,
+    max: LIMITS.maxChunkSize,
   },
   scryptLogN: {
     type: 'number',
     description: 'scrypt cost as log2(N) (nexus format); each step doubles time and memory',
     default: DEFAULT_SCRYPT.logN,
     placeholder: 'N',
+    integer: true,
+    min: LIMITS.minScryptLogN,
+    max: LIMITS.maxScryptLogN,
+    // N and r together set the memory scrypt needs: each may be in range while both are too much.
+    check: (values: Readonly<Record<string, unknown>>) =>
+      scryptMemoryProblem(values.scryptLogN as number, values.scryptR as number),
   },
-  scryptR: { type: 'number', description: 'scrypt block size r (nexus format)', default: DEFAULT_SCRYPT.r },
-  scryptP: { type: 'number', description: 'scrypt parallelism p (nexus format)', default: DEFAULT_SCRYPT.p },
+  scryptR: {
+    type: 'number',
+    description: 'scrypt block size r (nexus format)',
+    default: DEFAULT_SCRYPT.r,
+    integer: true,
+    min: 1,
+    max: LIMITS.maxScryptR,
+  },
+  scryptP: {
+    type: 'number',
+    description: 'scrypt parallelism p (nexus format)',
+    default: DEFAULT_SCRYPT.p,
+    integer: true,
+    min: 1,
+    max: LIMITS.maxScryptP,
+  },
   iter: {
     type: 'number',
     description: 'PBKDF2-HMAC-SHA256 iterations (openssl format)',
     default: DEFAULT_OPENSSL_ITER,
     placeholder: 'N',
+    integer: true,
+    min: MIN_OPENSSL_ITER,
   },
 } as const;
 
@@ -72,7 +97,7 @@ export const aes = defineTransform({
   // `nexus-backup decrypt FILE`: the escape hatch for one file, no repository needed.
   commands: [decryptCommand],
   create(values: AesOptions) {
-    const settings = validate(values);
+    const settings = settingsOf(values);
     // One cache per instance: every artifact of a run shares the scrypt result (each file still gets its own key).
     const keys = new MasterKeyCache();
     return {
@@ -110,21 +135,19 @@ interface Settings {
   iter: number;
 }
 
-function validate(values: AesOptions): Settings {
-  const scrypt = { logN: values.scryptLogN, r: values.scryptR, p: values.scryptP };
-  const scryptProblem = scryptParamsProblem(scrypt);
-  if (scryptProblem) throw usageError(`invalid --scrypt-* options: ${scryptProblem}`);
-  const chunkProblem = chunkSizeProblem(values.chunkSize);
-  if (chunkProblem) throw usageError(`invalid --chunk-size: ${chunkProblem}`);
-  if (!Number.isInteger(values.iter) || values.iter < MIN_OPENSSL_ITER) {
-    throw usageError(`--iter must be an integer of at least ${MIN_OPENSSL_ITER}, got ${values.iter}`);
-  }
+/** The options as the streams use them; their rules are declared above and checked before `create` runs. */
+function settingsOf(values: AesOptions): Settings {
   return {
     format: values.format as Settings['format'],
     chunkSize: values.chunkSize,
-    scrypt,
+    scrypt: { logN: values.scryptLogN, r: values.scryptR, p: values.scryptP },
     iter: values.iter,
   };
+}
+
+function scryptMemoryProblem(logN: number, r: number): string | undefined {
+  if (r === undefined || scryptMemoryBytes({ logN, r, p: 1 }) <= LIMITS.maxScryptMemory) return undefined;
+  return `scrypt N=2^${logN} r=${r} needs more than ${LIMITS.maxScryptMemory / 2 ** 30} GiB of memory`;
 }
 
 /** What decode needs besides the passphrase; the nexus values are informational (the header is authoritative). */

@@ -45,18 +45,37 @@ describe('aes transform definition', () => {
     expect(JSON.stringify([nexus.params(), openssl.params()])).not.toContain(PASSPHRASE);
   });
 
-  it('refuses unsafe or unusable options with a usage error', async () => {
+  it('refuses unsafe or unusable options by their declared rules, naming where the value was', async () => {
     for (const [values, message] of [
-      [{ chunkSize: 100 }, /--chunk-size: chunk size must be an integer from 1024 to 16777216/],
-      [{ scryptLogN: 30 }, /scrypt log2\(N\) must be an integer from 10 to 22, got 30/],
-      [{ scryptLogN: 22, scryptR: 16 }, /needs more than 2 GiB of memory/],
-      [{ iter: 10 }, /--iter must be an integer of at least 1000, got 10/],
+      [
+        { chunkSize: 100 },
+        /aes chunkSize must be a whole number from 1024 to 16777216, got 100 \(transforms\.aes\.chunkSize\)/,
+      ],
+      [{ scryptLogN: 30 }, /aes scryptLogN must be a whole number from 10 to 22, got 30/],
+      [{ scryptP: 0 }, /aes scryptP must be a whole number from 1 to 16, got 0/],
+      [
+        { scryptLogN: 22, scryptR: 16 },
+        /aes scrypt N=2\^22 r=16 needs more than 2 GiB of memory \(transforms\.aes\.scryptLogN\)/,
+      ],
+      [{ iter: 10 }, /aes iter must be a whole number of at least 1000, got 10/],
     ] as const) {
-      await expect(createAes(values)).rejects.toMatchObject({ code: 'USAGE', message });
+      await expect(createAes(values)).rejects.toMatchObject({ code: 'CONFIG', message });
     }
     await expect(createAes({ format: 'gpg' })).rejects.toMatchObject({
       code: 'CONFIG',
       message: /must be one of nexus, openssl/,
+    });
+  });
+
+  it('checks the same rules, the memory rule over N and r included, when create is called without resolving', async () => {
+    const values = { format: 'nexus', chunkSize: 1024, scryptLogN: 22, scryptR: 16, scryptP: 1, iter: 1000 };
+    await expect(aes.create(values)).rejects.toMatchObject({
+      code: 'USAGE',
+      message: 'aes scrypt N=2^22 r=16 needs more than 2 GiB of memory',
+    });
+    await expect(aes.create({ ...values, scryptR: 8, chunkSize: 100 })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: 'aes chunkSize must be a whole number from 1024 to 16777216, got 100',
     });
   });
 

@@ -189,6 +189,23 @@ interface DefinitionBase<O extends OptionsSpec> {
   /** CLI commands the provider brings (e.g. `wal push`); the CLI registers them generically. */
   // biome-ignore lint/suspicious/noExplicitAny: each command declares its own options
   commands?: CommandDefinition<any>[];
+  /** Where a password for this provider goes instead of argv, and how to recognise one there. */
+  argvSecrets?: ArgvSecrets;
+}
+
+/**
+ * argv is readable by every user (`ps`), so the CLI refuses a value that carries a password. A URL
+ * with a password in its user info or a secret query key (`?password=`) is found for any scheme; a
+ * provider says whose URLs are its own and where their password belongs, and may recognise values
+ * of its own syntax that are not URLs (libpq `key=value` strings).
+ */
+export interface ArgvSecrets {
+  /** URL schemes this hint covers; a destination's own `schemes` when omitted. */
+  schemes?: readonly string[];
+  /** True when a value that is not a URL carries a password in this provider's syntax. */
+  detect?(value: string): boolean;
+  /** Where the password should go instead (an environment variable, a key file, a credential chain). */
+  hint: string;
 }
 
 export interface SourceDefinition<O extends OptionsSpec = OptionsSpec, R extends OptionsSpec = OptionsSpec>
@@ -304,7 +321,8 @@ function withDeclaredRules<O extends OptionsSpec, P>(definition: {
       option.integer !== undefined ||
       option.min !== undefined ||
       option.max !== undefined ||
-      option.pattern !== undefined,
+      option.pattern !== undefined ||
+      option.check !== undefined,
   );
   // Without rules `create` stays exactly the provider's own (a synchronous throw stays synchronous).
   if (!declaresRules) return definition.create;

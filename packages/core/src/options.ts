@@ -35,6 +35,12 @@ export interface OptionSpec {
   max?: number;
   /** A string value must match this, e.g. `/^[a-z_]+$/`. */
   pattern?: RegExp;
+  /**
+   * A rule over several options (`scryptLogN` with `scryptR`): called with every resolved value once
+   * all of them are resolved, and only when this option has a value. Returns what is wrong, worded to
+   * follow the provider's name (`scrypt N=2^22 r=16 needs more than 2 GiB of memory`), or undefined.
+   */
+  check?(values: Readonly<Record<string, unknown>>): string | undefined;
 }
 
 export type OptionsSpec = Record<string, OptionSpec>;
@@ -128,7 +134,25 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
     }
     result[name] = value;
   }
+  const problem = crossOptionProblem(spec, result);
+  if (problem) {
+    const where = fromCli ? '' : ` (${path}.${problem.name})`;
+    throw new NexusError(code, `${provider} ${problem.text}${where}`, { provider });
+  }
   return result as OptionValues<O>;
+}
+
+/** The first declared `check` that finds a problem, with the option that declares it. */
+function crossOptionProblem(
+  spec: OptionsSpec,
+  values: Record<string, unknown>,
+): { name: string; text: string } | undefined {
+  for (const [name, option] of Object.entries(spec)) {
+    if (!option.check || values[name] === undefined) continue;
+    const text = option.check(values);
+    if (text) return { name, text };
+  }
+  return undefined;
 }
 
 /** A positional option is given as the command's arguments on the command line, never as a flag. */
@@ -237,6 +261,8 @@ export function checkOptionRules(spec: OptionsSpec, values: Record<string, unkno
     const problem = values[name] === undefined ? undefined : ruleProblem(option, values[name]);
     if (problem) throw new NexusError('USAGE', `${provider} ${name} ${problem}`, { provider });
   }
+  const problem = crossOptionProblem(spec, values);
+  if (problem) throw new NexusError('USAGE', `${provider} ${problem.text}`, { provider });
 }
 
 /** Options with their secret values replaced, safe for manifests and logs. */

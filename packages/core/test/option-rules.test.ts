@@ -58,3 +58,49 @@ describe('declared option rules are checked when options are resolved', () => {
     });
   });
 });
+
+describe('a cross-option check in a declaration', () => {
+  const pair = {
+    low: { type: 'number', description: 'low end', default: 1, check: (values) => order(values) },
+    high: { type: 'number', description: 'high end', default: 10 },
+  } satisfies OptionsSpec;
+  function order(values: Readonly<Record<string, unknown>>): string | undefined {
+    return (values.low as number) > (values.high as number)
+      ? `low ${String(values.low)} is above high ${String(values.high)}`
+      : undefined;
+  }
+  const resolvePair = (values: Record<string, unknown>, fromCli = false) =>
+    resolveOptions(pair, { path: 'pipelines.db.source', provider: 'demo', values, fromCli });
+
+  it('sees every resolved value, defaults included, and passes values that fit together', () => {
+    expect(resolvePair({ low: 5 })).toEqual({ low: 5, high: 10 });
+    expect(() => resolvePair({ low: 11 })).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG',
+        message: 'demo low 11 is above high 10 (pipelines.db.source.low)',
+      }),
+    );
+  });
+
+  it('is a usage error without a config path for command-line values', () => {
+    expect(() => resolvePair({ low: '3', high: '2' }, true)).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: 'demo low 3 is above high 2' }),
+    );
+  });
+
+  it("runs in a definition's create for callers that skip resolveOptions", async () => {
+    const demo = defineTransform({
+      name: 'demo',
+      description: 'demo',
+      extension: '.demo',
+      options: pair,
+      create: () => {
+        throw new Error('create must not run when a check fails');
+      },
+    });
+    await expect(demo.create({ low: 4, high: 3 })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: 'demo low 4 is above high 3',
+    });
+  });
+});

@@ -9,6 +9,7 @@ import {
   type RunContext,
   type Source,
 } from '@nexus-backup/core';
+import { conninfoHasPassword } from './conninfo-secret.js';
 import { databaseRecovery } from './recovery/index.js';
 import { planSelection } from './subset/plan.js';
 
@@ -228,6 +229,11 @@ export const postgres = defineSource({
   requiresEncryption: (options) => options.globalsPasswords === true,
   // Dump text compresses to about gzip -6's size with zstd -3 at several times the speed (bench/README.md).
   defaultCompression: 'zstd',
+  argvSecrets: {
+    schemes: ['postgres', 'postgresql'],
+    detect: conninfoHasPassword,
+    hint: 'put the password in PGPASSWORD or ~/.pgpass, or the whole URL in DATABASE_URL (or in the config file as $VAR)',
+  },
   create(options) {
     if (options.globalsPasswords && !options.globals) {
       throw new NexusError('USAGE', '--globals-passwords needs --globals', {

@@ -15,6 +15,9 @@ export const sftp = defineDestination({
   schemes: ['sftp', 'ssh'],
   options: sftpOptions,
   fromUrl: sftpOptionsFromUrl,
+  argvSecrets: {
+    hint: 'use a key (?identity=FILE) or ssh-agent; for a config repository put the URL in an environment variable and write $VAR',
+  },
   async create(options) {
     // Direct callers (scripts, tests) may hand over fromUrl output: fill defaults and check types here too.
     const resolved = resolveOptions(sftpOptions, { path: 'sftp', provider: 'sftp', values: { ...options } });

@@ -14,6 +14,9 @@ export const s3 = defineDestination({
   schemes: ['s3'],
   options: s3Options,
   fromUrl: s3OptionsFromUrl,
+  argvSecrets: {
+    hint: 'S3 keys come from the AWS credential chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws/credentials, or an instance role; write s3://bucket/prefix without them',
+  },
   async create(options) {
     const { createS3Destination } = await import('./s3-destination.js');
     return createS3Destination(options);

@@ -1,17 +1,16 @@
 import {
   BUILTIN_PROVIDERS,
   BUILTIN_TRANSFORM_FLAGS,
+  EXIT,
   kebabCase,
   NexusError,
   type TransformDefinition,
 } from '@nexus-backup/core';
+import type { ProviderValues } from '@nexus-backup/ops';
 import { type Command, Option } from 'commander';
-import { observeBackup } from '../ops/observe-backup.js';
-import { buildBackupPlan, type ProviderValues } from '../plan.js';
 import { addDeclaredOptions, pickDeclaredValues, toCommanderOption } from '../provider-flags.js';
 import { resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
-import { runPlannedBackup } from '../verbose-backup.js';
 import { reportBackup } from './backup-report.js';
 import { loadSourceCommands } from './source-commands.js';
 
@@ -62,7 +61,9 @@ export async function registerBackup(
         destinations: targets.map((target) => target.label),
       };
       // observeBackup sends the config's notifications and history row around the run (issue 8).
-      const { result, exitCode } = await observeBackup(runtime, run, async () => {
+      const { buildBackupPlan, observeBackup, runPlannedBackup } = await import('@nexus-backup/ops');
+      const services = await runtime.services();
+      const observed = await observeBackup(services, await runtime.hooks(), run, async () => {
         const plan = await buildBackupPlan(
           {
             pipeline: run.pipeline,
@@ -70,11 +71,13 @@ export async function registerBackup(
             transforms: selectTransforms(transforms, parsed, definition.defaultCompression),
             targets,
           },
-          runtime,
+          services,
         );
-        return runPlannedBackup(plan, runtime);
+        return runPlannedBackup(plan, services);
       });
-      process.exitCode = Math.max(reportBackup(result, runtime), exitCode);
+      if (!observed.result) throw observed.error;
+      const hooksExit = observed.hookFailed ? EXIT.warnings : EXIT.ok;
+      process.exitCode = Math.max(reportBackup(observed.result, runtime), hooksExit);
     });
   });
 }

@@ -1,24 +1,11 @@
-import {
-  EXIT,
-  formatBytes,
-  NexusError,
-  type PipelineConfig,
-  parseByteSize,
-  parseDurationMs,
-} from '@nexus-backup/core';
+import { EXIT, formatBytes, NexusError, parseByteSize, parseDurationMs } from '@nexus-backup/core';
+import type { CheckOutcome } from '@nexus-backup/ops';
 import { type Command, Option } from 'commander';
-import { type CheckReport, checkRepository, describeCheck } from '../ops/check-repository.js';
-import { checkDrillAge } from '../ops/drill-freshness.js';
-import type { FreshnessPolicy } from '../ops/freshness.js';
-import { urlHost } from '../ops/http-post.js';
-import { notifyAll, postWebhook } from '../ops/notify.js';
-import { renderGauges, renderPrometheus, writeTextfileAtomically } from '../ops/prometheus.js';
-import { formatDuration } from '../ops/run-message.js';
 import { printJson, printLines } from '../output.js';
 import { addDeclaredOptions } from '../provider-flags.js';
-import { openRepository, resolveRepositoryRef } from '../repositories.js';
+import { resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
-import { installedCheckOptions, sourceChecks } from './source-hooks.js';
+import { installedCheckOptions, sourceCheckRequests } from './source-hooks.js';
 
 /** `check [PIPELINE...] --from <repo> --max-age 26h [--min-size SIZE] [--notify URL] [--json] [--prometheus FILE]` */
 export async function registerCheck(
@@ -26,7 +13,7 @@ export async function registerCheck(
   runtime: Runtime,
   loadProviders: boolean,
 ): Promise<void> {
-  const check = program
+  const command = program
     .command('check')
     .description(
       'exit 2 unless every pipeline has a complete backup younger than --max-age (for cron and monitoring)',
@@ -62,82 +49,55 @@ export async function registerCheck(
     .option(
       '--prometheus <file>',
       'write a node-exporter textfile (last success time, size, duration, check status)',
-    )
-    .action(async (names: string[], _options: unknown, command: Command) => {
-      const flags = command.optsWithGlobals();
-      runtime.flags = flags;
-      const webhook = webhookUrl(flags, runtime.env);
-      const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
-      const maxDrillAgeMs =
-        flags.maxDrillAge === undefined ? undefined : parseDurationMs(flags.maxDrillAge as string);
-      const ref = await resolveRepositoryRef(flags.from as string, runtime);
-      // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
-      const config = await runtime.config();
-      const policyFor = (name: string): FreshnessPolicy => {
-        const configured = config?.pipelines[name]?.check;
-        const policy: FreshnessPolicy = {};
-        const age = maxAgeMs ?? configured?.maxAgeMs;
-        const size = (flags.minSize as number | undefined) ?? configured?.minSize;
-        if (age === undefined) {
-          throw new NexusError('USAGE', `no maximum age for pipeline ${name}`, {
-            hint: `pass --max-age (e.g. 26h) or set pipelines.${name}.check.maxAge in the config`,
-          });
-        }
-        policy.maxAgeMs = age;
-        if (size !== undefined) policy.minSize = size;
-        return policy;
-      };
-      const configured = config ? configuredPipelines(Object.values(config.pipelines), ref.url) : undefined;
-      const repository = await openRepository(ref, runtime);
-      const report = await checkRepository(
+    );
+  // Checks sources add for data outside backup folders (pgbase: --max-wal-age, --db).
+  if (loadProviders) addDeclaredOptions(command, await installedCheckOptions(runtime));
+  command.action(async (names: string[], _options: unknown, command: Command) => {
+    const flags = command.optsWithGlobals();
+    runtime.flags = flags;
+    const webhook = webhookUrl(flags, runtime.env);
+    const maxAgeMs = flags.maxAge === undefined ? undefined : parseDurationMs(flags.maxAge as string);
+    const maxDrillAgeMs =
+      flags.maxDrillAge === undefined ? undefined : parseDurationMs(flags.maxDrillAge as string);
+    const repository = await resolveRepositoryRef(flags.from as string, runtime);
+    // Like every other command: --config FILE, else ./nexus-backup.yaml when it exists.
+    const config = await runtime.config();
+    const services = await runtime.services();
+    const ops = await import('@nexus-backup/ops');
+    const report = await ops.checkBackups(
+      {
         repository,
-        (found) =>
-          (names.length > 0 ? names : (configured ?? found)).map((name) => ({
-            name,
-            policy: policyFor(name),
-          })),
-        runtime.context(),
+        pipelines: names,
+        ...(config ? { config } : {}),
+        ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
+        ...(flags.minSize !== undefined ? { minSize: flags.minSize as number } : {}),
+        ...(maxDrillAgeMs !== undefined ? { maxDrillAgeMs } : {}),
+        sourceChecks: await sourceCheckRequests(runtime, flags),
+      },
+      services,
+    );
+    if (!flags.quiet && !flags.json) printLines(report.sourceLines);
+    printReport(report, runtime, ops.formatDuration);
+    let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
+    if (flags.prometheus)
+      await ops.writeTextfileAtomically(
+        flags.prometheus as string,
+        ops.renderPrometheus(report.pipelines, report.repository, report.checkedAt) +
+          ops.renderGauges(report.sourceMetrics),
       );
-      if (maxDrillAgeMs !== undefined) {
-        const historyDb = (config ?? (await runtime.config()))?.history?.db;
-        await checkDrillAge(report, { historyDb, maxAgeMs: maxDrillAgeMs });
-      }
-      // Checks sources add for data outside backup folders (pgbase: --max-wal-age, --db).
-      const extra = await sourceChecks(repository, runtime, flags);
-      report.problems.push(...extra.problems);
-      report.ok &&= extra.problems.length === 0;
-      if (!flags.quiet && !flags.json) printLines(extra.lines);
-      printReport(report, runtime);
-      let exitCode: number = report.ok ? EXIT.ok : EXIT.failed;
-      if (flags.prometheus)
-        await writeTextfileAtomically(
-          flags.prometheus as string,
-          renderPrometheus(report.pipelines, report.repository, report.checkedAt) +
-            renderGauges(extra.metrics),
-        );
-      if (webhook && (!report.ok || flags.notifyOnSuccess)) {
-        try {
-          await postWebhook(webhook, describeCheck(report));
-          runtime.log.debug(`notified ${urlHost(webhook)}`);
-        } catch (error) {
-          runtime.log.warn(`notification failed: ${(error as Error).message}`);
-          exitCode = Math.max(exitCode, EXIT.warnings);
-        }
-      } else if (!webhook && config) {
-        // Webhooks only: a healthchecks URL expects the backup run's own pings, and a check's
-        // success ping would hide a backup that never ran.
-        const webhooks = config.notify.filter((target) => target.kind === 'webhook');
-        const event = report.ok ? 'success' : 'failure';
-        const failures = await notifyAll(webhooks, { event, text: describeCheck(report) });
-        for (const failure of failures) runtime.log.warn(`notification failed: ${failure.message}`);
-        if (failures.length > 0) exitCode = Math.max(exitCode, EXIT.warnings);
-      }
-      process.exitCode = exitCode;
-    });
-  if (loadProviders) addDeclaredOptions(check, await installedCheckOptions(runtime));
+    const failures = await ops.notifyCheck(
+      report,
+      webhook ? { webhook, onSuccess: Boolean(flags.notifyOnSuccess) } : { notifiers: config?.notify ?? [] },
+      services,
+    );
+    for (const failure of failures) runtime.log.warn(`notification failed: ${failure.message}`);
+    if (failures.length > 0) exitCode = Math.max(exitCode, EXIT.warnings);
+    process.exitCode = exitCode;
+  });
 }
 
-function printReport(report: CheckReport, runtime: Runtime): void {
+function printReport(outcome: CheckOutcome, runtime: Runtime, formatDuration: (ms: number) => string): void {
+  const { sourceMetrics: _metrics, sourceLines: _lines, ...report } = outcome;
   if (runtime.flags.json) {
     printJson({ ...report, checkedAt: report.checkedAt.toISOString() });
     return;
@@ -154,18 +114,6 @@ function printReport(report: CheckReport, runtime: Runtime): void {
   }
   for (const problem of report.problems) lines.push(`FAIL  ${problem.message}`);
   printLines(lines);
-}
-
-/** With a config: the pipelines that write to this repository, or all of them when none does. */
-function configuredPipelines(pipelines: PipelineConfig[], repositoryUrl: string): string[] {
-  const same = (url: string) => normalizeUrl(url) === normalizeUrl(repositoryUrl);
-  const writers = pipelines.filter((pipeline) => pipeline.to.some((repository) => same(repository.url)));
-  return (writers.length > 0 ? writers : pipelines).map((pipeline) => pipeline.name);
-}
-
-function normalizeUrl(url: string): string {
-  const text = url.startsWith('/') ? `file://${url}` : url;
-  return text.replace(/\/+$/, '');
 }
 
 function webhookUrl(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): string | undefined {

@@ -1,15 +1,12 @@
-import { EXIT, formatBytes, type NexusConfig, NexusError, type PipelineConfig } from '@nexus-backup/core';
+import { EXIT, formatBytes, type NexusConfig, NexusError } from '@nexus-backup/core';
+import type { DrillTarget, ObservedDrill } from '@nexus-backup/ops';
+
+type Ops = typeof import('@nexus-backup/ops');
+
 import type { Command } from 'commander';
-import { drillProblems } from '../ops/drill-record.js';
-import { type DrillTarget, drillBackup, drillExitCode } from '../ops/drill-run.js';
-import type { ObservedDrill } from '../ops/observe-drill.js';
-import { formatDuration } from '../ops/run-message.js';
 import { printJson, printLines } from '../output.js';
 import { resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
-
-/** Sources whose backups `drill --config` drills when no pipeline is named. */
-const DRILLABLE_SOURCES = new Set(['postgres', 'files', 'credentials']);
 
 /**
  * `drill [PIPELINE[@ID]...] --from REPO [--db URL] [--check SQL]...` or `drill [PIPELINE...] --config FILE`:
@@ -41,15 +38,18 @@ export function registerDrill(program: Command, runtime: Runtime): void {
     .action(async (selectors: string[], _options: unknown, command: Command) => {
       const flags = command.optsWithGlobals();
       runtime.flags = flags;
-      const targets = await drillTargets(selectors, flags, runtime);
+      const ops = await import('@nexus-backup/ops');
+      const targets = await drillTargets(selectors, flags, runtime, ops);
       let exitCode: number = EXIT.ok;
       const reports: ObservedDrill[] = [];
+      const services = await runtime.services();
+      const hooks = await runtime.hooks();
       for (const target of targets) {
         if (runtime.abort.signal.aborted) break;
-        const observed = await drillBackup(target, runtime);
+        const observed = await ops.drillBackup(target, services, hooks);
         reports.push(observed);
-        if (!flags.json) printDrill(observed);
-        exitCode = Math.max(exitCode, drillExitCode(observed));
+        if (!flags.json) printDrill(observed, ops);
+        exitCode = Math.max(exitCode, ops.drillExitCode(observed));
       }
       if (flags.json) printJson({ drills: reports.map(drillJson) });
       process.exitCode = exitCode;
@@ -60,6 +60,7 @@ async function drillTargets(
   selectors: string[],
   flags: Record<string, unknown>,
   runtime: Runtime,
+  ops: Ops,
 ): Promise<DrillTarget[]> {
   const common = {
     ...(typeof flags.db === 'string' ? { db: flags.db } : {}),
@@ -82,56 +83,12 @@ async function drillTargets(
       return { selector, repository, ...(pipeline ? { pipeline } : {}), ...common };
     });
   }
-  const pipelines = configuredPipelines(config as NexusConfig, selectors);
-  return pipelines.map((pipeline) => {
-    const target = pipeline.to.find((repository) => !repository.optional) ?? pipeline.to[0];
-    if (!target) throw new NexusError('CONFIG', `${pipeline.path}.to names no repository`);
-    return {
-      selector: `${pipeline.name}@latest`,
-      repository: { url: target.url, optional: target.optional, label: target.name ?? target.url },
-      pipeline,
-      ...common,
-    };
-  });
+  const pipelines = await ops.pipelinesToDrill(config as NexusConfig, selectors, await runtime.services());
+  return pipelines.map((pipeline) => ops.latestBackupTarget(pipeline, common));
 }
 
-/** Named pipelines (`drill db` or `drill db@ID` is a usage mistake without --from), else every drillable one. */
-function configuredPipelines(config: NexusConfig, names: string[]): PipelineConfig[] {
-  const all = Object.values(config.pipelines);
-  if (names.length === 0) {
-    const drillable = all.filter((pipeline) => DRILLABLE_SOURCES.has(pipeline.source.use));
-    if (drillable.length === 0) {
-      throw new NexusError(
-        'USAGE',
-        `${config.file} has no postgres, files or credentials pipeline to drill`,
-        {
-          hint: 'name a pipeline, or drill a repository with --from',
-        },
-      );
-    }
-    return drillable;
-  }
-  return names.map((name) => {
-    if (name.includes('@')) {
-      throw new NexusError(
-        'USAGE',
-        `"${name}" names a backup; with --config alone drills take each pipeline's latest`,
-        {
-          hint: 'add --from REPOSITORY to drill one backup by id',
-        },
-      );
-    }
-    const pipeline = config.pipelines[name];
-    if (!pipeline) {
-      throw new NexusError('USAGE', `no pipeline "${name}" in ${config.file}`, {
-        hint: `known pipelines: ${all.map((p) => p.name).join(', ') || '(none)'}`,
-      });
-    }
-    return pipeline;
-  });
-}
-
-function printDrill(observed: ObservedDrill): void {
+function printDrill(observed: ObservedDrill, ops: Ops): void {
+  const { drillProblems, formatDuration } = ops;
   const { record, result, error } = observed;
   const name = `${record.pipeline}${record.backupId ? `@${record.backupId}` : ''}`;
   if (error || !result) {

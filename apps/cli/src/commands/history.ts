@@ -1,7 +1,5 @@
-import { EXIT, formatBytes, NexusError, toNexusError } from '@nexus-backup/core';
+import { EXIT, formatBytes, NexusError } from '@nexus-backup/core';
 import { type Command, Option } from 'commander';
-import { describeDatabase, listRuns } from '../ops/history-store.js';
-import { formatDuration } from '../ops/run-message.js';
 import { printJson, printTable } from '../output.js';
 import type { Runtime } from '../runtime.js';
 
@@ -17,6 +15,7 @@ export function registerHistory(program: Command, runtime: Runtime): void {
     .action(async (pipeline: string | undefined, _options: unknown, command: Command) => {
       const flags = command.optsWithGlobals();
       runtime.flags = flags;
+      const { formatDuration, readHistory } = await import('@nexus-backup/ops');
       const config = await runtime.config(true);
       const db = config?.history?.db;
       if (!db) {
@@ -24,18 +23,7 @@ export function registerHistory(program: Command, runtime: Runtime): void {
           hint: 'add `history: { db: <PostgreSQL URL> }` to the config (an environment variable keeps the URL out of the file)',
         });
       }
-      let rows: Awaited<ReturnType<typeof listRuns>>;
-      try {
-        rows = await listRuns(db, { ...(pipeline ? { pipeline } : {}), limit: flags.limit as number });
-      } catch (error) {
-        throw new NexusError(
-          'CONNECTION',
-          `cannot read the history from ${describeDatabase(db)}: ${toNexusError(error).message}`,
-          {
-            cause: error,
-          },
-        );
-      }
+      const rows = await readHistory(db, { ...(pipeline ? { pipeline } : {}), limit: flags.limit as number });
       if (flags.json) {
         printJson({ runs: rows });
       } else {

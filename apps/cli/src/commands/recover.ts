@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import {
   EXIT,
   forgetOldState,
@@ -6,12 +5,9 @@ import {
   type RecoveryEnvironment,
   type RecoveryReport,
   runRecovery,
-  TOOL_VERSION,
   undoRecovery,
 } from '@nexus-backup/core';
 import type { Command } from 'commander';
-import { describeDatabase, recordRun } from '../ops/history-store.js';
-import { notifyAll } from '../ops/notify.js';
 import { printJson } from '../output.js';
 import { openRepository, resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
@@ -67,8 +63,12 @@ export function registerRecover(program: Command, runtime: Runtime): void {
           rollbackOnFailure: parsed.rollbackOnFailure !== false,
         });
     printReport(report, runtime);
+    const { reportRecovery } = await import('@nexus-backup/ops');
     let exit: number = report.ok ? (report.warnings.length > 0 ? EXIT.warnings : EXIT.ok) : EXIT.failed;
-    if (report.outcome !== 'planned' && !(await recordAndNotify(report, runtime)))
+    if (
+      report.outcome !== 'planned' &&
+      !(await reportRecovery(report, await runtime.services(), await runtime.hooks()))
+    )
       exit = Math.max(exit, EXIT.warnings);
     process.exitCode = exit;
   });
@@ -102,44 +102,4 @@ function printReport(report: RecoveryReport, runtime: Runtime): void {
   const total = `${(report.totalMs / 1000).toFixed(1)} s`;
   if (report.ok) log.info(`${report.outcome} in ${total} (recovery ${report.stamp})`);
   else log.warn(`recovery ${report.outcome} at step "${report.failedStep}" after ${total}: ${report.error}`);
-}
-
-/** History row and notifications, like a backup run's; false when one of them failed. */
-async function recordAndNotify(report: RecoveryReport, runtime: Runtime): Promise<boolean> {
-  const config = await runtime.config();
-  const finishedAt = new Date();
-  const status = report.ok ? 'success' : 'failure';
-  const text = report.ok
-    ? `nexus-backup: recovery ${report.stamp} on ${hostname()} ${report.outcome} in ${(report.totalMs / 1000).toFixed(1)} s`
-    : `nexus-backup: recovery ${report.stamp} on ${hostname()} ${report.outcome} at step "${report.failedStep}": ${report.error}`;
-  let ok = true;
-  for (const failure of await notifyAll(config?.notify ?? [], { event: status, text })) {
-    runtime.log.warn(`notification failed: ${failure.message}`);
-    ok = false;
-  }
-  const historyDb = config?.history?.db;
-  if (historyDb) {
-    try {
-      await recordRun(historyDb, {
-        kind: 'recovery',
-        pipeline: report.items.map((item) => item.pipeline).join(',') || 'recover',
-        backupId: report.stamp,
-        status,
-        startedAt: new Date(finishedAt.getTime() - report.totalMs),
-        finishedAt,
-        durationMs: report.totalMs,
-        destinations: report.items.map((item) => ({ repository: item.repository, ok: report.ok })),
-        ...(report.error ? { error: `${report.failedStep}: ${report.error}` } : {}),
-        warnings: report.warnings,
-        host: hostname(),
-        toolVersion: TOOL_VERSION,
-      });
-    } catch (error) {
-      runtime.log.warn(
-        `history: could not record the recovery in ${describeDatabase(historyDb)}: ${(error as Error).message}`,
-      );
-      ok = false;
-    }
-  }
-  return ok;
 }

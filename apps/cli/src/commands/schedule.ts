@@ -1,7 +1,6 @@
 import { EXIT, NexusError } from '@nexus-backup/core';
 import type { Command } from 'commander';
-import { createEventLog } from '../ops/event-log.js';
-import { runScheduler } from '../ops/scheduler.js';
+import { createEventLog } from '../event-log.js';
 import type { Runtime } from '../runtime.js';
 
 /** `schedule --config FILE [--json]`: a long-running scheduler for the pipelines with `schedule:`. */
@@ -24,11 +23,12 @@ export function registerSchedule(program: Command, runtime: Runtime): void {
       }
       // Relative paths in a config file mean relative to that file, as for `run`.
       process.chdir(config.baseDir);
+      const { runScheduler } = await import('@nexus-backup/ops');
       await runScheduler({
         pipelines,
         drills,
-        notifiers: config.notify,
-        runtime,
+        hooks: await runtime.hooks(),
+        services: await runtime.services(),
         log: createEventLog(runtime, Boolean(flags.json)),
       });
       process.exitCode = EXIT.ok;

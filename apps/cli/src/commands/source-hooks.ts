@@ -1,11 +1,5 @@
-import {
-  type OptionsSpec,
-  type Repository,
-  resolveOptions,
-  type SourceCheckResult,
-  type SourceDataCheck,
-  type SourceDefinition,
-} from '@nexus-backup/core';
+import type { OptionsSpec, Repository, SourceDataCheck, SourceDefinition } from '@nexus-backup/core';
+import type { SourceCheckRequest } from '@nexus-backup/ops';
 import { pickDeclaredValues } from '../provider-flags.js';
 import type { Runtime } from '../runtime.js';
 import { installedSources } from './restore-options.js';
@@ -63,28 +57,16 @@ export async function installedCheckOptions(runtime: Runtime): Promise<OptionsSp
   return merged;
 }
 
-/** `check`: runs the check of every installed source for which one of its own `check` flags was given. */
-export async function sourceChecks(
-  repository: Repository,
+/** `check`: the installed sources with a check for which one of their own `check` flags was given. */
+export async function sourceCheckRequests(
   runtime: Runtime,
   parsed: Record<string, unknown>,
-): Promise<SourceCheckResult> {
-  const result: SourceCheckResult = { problems: [], metrics: [], lines: [] };
+): Promise<SourceCheckRequest[]> {
+  const requests: SourceCheckRequest[] = [];
   for (const definition of await installedSources(runtime)) {
     if (!definition.check || !definition.checkOptions) continue;
     const values = pickDeclaredValues(definition.checkOptions, parsed);
-    if (Object.keys(values).length === 0) continue;
-    const options = resolveOptions(definition.checkOptions, {
-      path: `check (${definition.name})`,
-      provider: definition.name,
-      values,
-      env: runtime.env,
-      fromCli: true,
-    });
-    const one = await definition.check(repository, options, runtime.context());
-    result.problems.push(...one.problems);
-    result.metrics.push(...one.metrics);
-    result.lines.push(...one.lines);
+    if (Object.keys(values).length > 0) requests.push({ definition, values, fromCli: true });
   }
-  return result;
+  return requests;
 }

@@ -1,7 +1,8 @@
 import { type DecodeStage, defaultOptions, EXIT, type PipelineConfig, runDrill } from '@nexus-backup/core';
-import { openRepository, type RepositoryRef } from '../repositories.js';
-import type { Runtime } from '../runtime.js';
+import type { RunHooks } from './hooks.js';
 import { type ObservedDrill, observeDrill } from './observe-drill.js';
+import { openRepository, type RepositoryRef } from './open-repository.js';
+import type { OpsServices } from './services.js';
 
 /** One drill to run: a backup selector in one repository, with the pipeline's config when there is one. */
 export interface DrillTarget {
@@ -16,17 +17,22 @@ export interface DrillTarget {
 }
 
 /** Drills one backup and records it (history, webhooks); never throws, the outcome is in the result. */
-export async function drillBackup(target: DrillTarget, runtime: Runtime): Promise<ObservedDrill> {
+export async function drillBackup(
+  target: DrillTarget,
+  services: OpsServices,
+  hooks: RunHooks,
+): Promise<ObservedDrill> {
   const pipelineName = target.pipeline?.name ?? target.selector?.split('@')[0] ?? '';
   return observeDrill(
-    runtime,
+    services,
+    hooks,
     { pipeline: pipelineName || '(unnamed)', repository: target.repository.label },
     async (found) => {
-      const ctx = runtime.context();
-      const repository = await openRepository(target.repository, runtime);
+      const ctx = services.context();
+      const repository = await openRepository(target.repository, services);
       const backup = await repository.find(target.selector, ctx);
       found(backup.id);
-      const registry = await runtime.registry();
+      const { registry } = services;
       const definition = await registry.load('source', backup.manifest.source.provider);
       const stages: DecodeStage[] = [];
       for (const transform of backup.manifest.transforms) {
@@ -38,7 +44,7 @@ export async function drillBackup(target: DrillTarget, runtime: Runtime): Promis
       }
       const source = await definition.create(defaultOptions(definition.options));
       const db =
-        target.db ?? target.pipeline?.drill?.db ?? sourceDb(target.pipeline) ?? runtime.env.DATABASE_URL;
+        target.db ?? target.pipeline?.drill?.db ?? sourceDb(target.pipeline) ?? services.env.DATABASE_URL;
       return runDrill(
         {
           repository,

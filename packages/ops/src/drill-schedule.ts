@@ -1,10 +1,11 @@
 import type { PipelineConfig } from '@nexus-backup/core';
 import { formatBytes } from '@nexus-backup/core';
-import type { Runtime } from '../runtime.js';
 import { drillProblems } from './drill-record.js';
 import { drillBackup, drillExitCode } from './drill-run.js';
 import type { EventLog } from './event-log.js';
+import type { RunHooks } from './hooks.js';
 import { formatDuration } from './run-message.js';
+import type { OpsServices } from './services.js';
 
 /**
  * One scheduled drill of a pipeline's latest backup in its first (required) repository: history and
@@ -12,7 +13,8 @@ import { formatDuration } from './run-message.js';
  */
 export async function scheduledDrill(
   pipeline: PipelineConfig,
-  runtime: Runtime,
+  services: OpsServices,
+  hooks: RunHooks,
   log: EventLog,
 ): Promise<void> {
   log('drill-started', { pipeline: pipeline.name }, `${pipeline.name}: restore drill started`);
@@ -29,7 +31,8 @@ export async function scheduledDrill(
       pipeline,
       checks: [],
     },
-    runtime,
+    services,
+    hooks,
   );
   const { record, result } = observed;
   const exitCode = drillExitCode(observed);
@@ -41,7 +44,7 @@ export async function scheduledDrill(
     restoreMs: result?.restoreMs ?? null,
     bytesRestored: result?.bytesRestored ?? null,
     ...(record.error ? { error: record.error } : {}),
-    ...(runtime.abort.signal.aborted ? { interrupted: true } : {}),
+    ...(services.signal.aborted ? { interrupted: true } : {}),
   };
   const text = result?.ok
     ? `${pipeline.name}: restore drill of ${record.backupId} ok, restored ${formatBytes(result.bytesRestored)} in ${formatDuration(result.restoreMs)}`

@@ -1,4 +1,4 @@
-import { NexusError } from '@nexus-backup/core';
+import { NexusError, toNexusError } from '@nexus-backup/core';
 import type pg from 'pg';
 import type { RunDestination, RunKind, RunRecord, RunStatus } from './run-record.js';
 
@@ -118,6 +118,22 @@ export async function listRuns(
       host: row.host,
     }));
   });
+}
+
+/** `listRuns` for a reader: a failure names the database (never its password) and is a CONNECTION error. */
+export async function readHistory(
+  url: string,
+  options: { pipeline?: string; limit: number },
+): Promise<HistoryRow[]> {
+  try {
+    return await listRuns(url, options);
+  } catch (error) {
+    throw new NexusError(
+      'CONNECTION',
+      `cannot read the history from ${describeDatabase(url)}: ${toNexusError(error).message}`,
+      { cause: error },
+    );
+  }
 }
 
 /** When each pipeline last drilled successfully (finished_at), from every drill ever recorded. */

@@ -1,41 +1,36 @@
-import {
-  EXIT,
-  formatBytes,
-  NexusError,
-  type NotifyConfig,
-  type PipelineConfig,
-  toNexusError,
-} from '@nexus-backup/core';
+import { EXIT, formatBytes, NexusError, type PipelineConfig, toNexusError } from '@nexus-backup/core';
 import type { Cron } from 'croner';
-import { runPipeline } from '../commands/run.js';
-import { openRepository } from '../repositories.js';
-import type { Runtime } from '../runtime.js';
 import { checkRepository, describeCheck } from './check-repository.js';
 import { scheduledDrill } from './drill-schedule.js';
 import type { EventLog } from './event-log.js';
+import type { RunHooks } from './hooks.js';
 import { notifyAll } from './notify.js';
-import { observeRuns } from './observe-backup.js';
+import { openRepository } from './open-repository.js';
+import { pipelineRepositories, runPipeline } from './pipeline.js';
 import { formatDuration } from './run-message.js';
 import type { RunRecord } from './run-record.js';
+import type { OpsServices } from './services.js';
 
 export interface SchedulerOptions {
+  /** Pipelines with `schedule:`: each runs (backup, retention, `check:`) on its cron expression. */
   pipelines: PipelineConfig[];
   /** Pipelines with `drill.schedule`: their latest backup is drilled then (see drill-schedule.ts). */
   drills?: PipelineConfig[];
-  notifiers: NotifyConfig[];
-  runtime: Runtime;
+  /** Notifications and history of every run and drill; check problems go to the notifiers too. */
+  hooks: RunHooks;
+  services: OpsServices;
   log: EventLog;
 }
 
 /**
- * Runs each pipeline on its cron schedule until the runtime's signal aborts (SIGTERM/SIGINT). A
+ * Runs each pipeline on its cron schedule until the services' signal aborts (SIGTERM/SIGINT). A
  * pipeline never overlaps itself: a tick that finds the previous run still going is skipped and
  * logged. On shutdown no new run starts; the run in flight sees the same abort signal, so the core
  * engine stops it and removes its partial output, and this resolves once it has.
  */
 export async function runScheduler(options: SchedulerOptions): Promise<void> {
-  const { runtime, log } = options;
-  const signal = runtime.abort.signal;
+  const { services, log } = options;
+  const signal = services.signal;
   // Loaded only here: `nexus-backup --help` and every other command never load croner.
   const { Cron } = await import('croner');
   const running = new Map<string, Promise<void>>();
@@ -55,7 +50,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
       running.delete(pipeline.name);
       // Each run opens its repositories (SSH sessions, S3 agents); a long-lived scheduler closes them
       // whenever no run is in flight, instead of holding one more set per run until it exits.
-      if (running.size === 0) await runtime.closeAll();
+      if (running.size === 0) await services.closeAll?.();
     });
     running.set(pipeline.name, run);
   };
@@ -91,9 +86,9 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
         );
         return;
       }
-      const run = scheduledDrill(pipeline, runtime, log).finally(async () => {
+      const run = scheduledDrill(pipeline, services, options.hooks, log).finally(async () => {
         running.delete(key);
-        if (running.size === 0) await runtime.closeAll();
+        if (running.size === 0) await services.closeAll?.();
       });
       running.set(key, run);
     });
@@ -140,23 +135,21 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
 
 /** One scheduled run: the pipeline (backup, notifications, history, retention), then its check, then one `run-finished`. */
 async function runOnce(pipeline: PipelineConfig, options: SchedulerOptions): Promise<void> {
-  const { runtime, log } = options;
+  const { services, log } = options;
   log('run-started', { pipeline: pipeline.name }, `${pipeline.name}: run started`);
   let record: RunRecord | undefined;
-  const unsubscribe = observeRuns(runtime, (observed) => {
-    if (observed.pipeline === pipeline.name) record = observed;
-  });
   let exitCode: number;
   try {
-    exitCode = await runPipeline(pipeline, runtime, { report: false });
+    const run = await runPipeline(pipeline, services, { hooks: options.hooks });
+    record = run.backup.record;
+    exitCode = run.exitCode;
+    if (run.backup.error) services.log.warn(`pipeline ${pipeline.name} failed: ${run.backup.error.message}`);
   } catch (error) {
     exitCode = toNexusError(error).exitCode;
-  } finally {
-    unsubscribe();
   }
   // The check belongs to the run: `run-finished` comes last, so a tick during the check is a skip too.
-  if (pipeline.check && !runtime.abort.signal.aborted) await runCheck(pipeline, options);
-  logFinished(pipeline, exitCode, record, log, runtime.abort.signal.aborted);
+  if (pipeline.check && !services.signal.aborted) await runCheck(pipeline, options);
+  logFinished(pipeline, exitCode, record, log, services.signal.aborted);
 }
 
 function logFinished(
@@ -191,13 +184,20 @@ function logFinished(
 
 /** The pipeline's `check:` against each repository it writes to; problems go to the config's notifiers. */
 async function runCheck(pipeline: PipelineConfig, options: SchedulerOptions): Promise<void> {
-  const { runtime, log } = options;
+  const { services, log } = options;
   const policy = { ...pipeline.check };
-  for (const target of pipeline.to) {
-    const label = target.name ?? target.url;
+  for (const target of pipelineRepositories(pipeline)) {
+    const { label } = target;
     try {
-      const repository = await openRepository({ url: target.url, optional: target.optional, label }, runtime);
-      const report = await checkRepository(repository, [{ name: pipeline.name, policy }], runtime.context());
+      const repository = await openRepository(target, services);
+      const report = await checkRepository(
+        repository,
+        [{ name: pipeline.name, policy }],
+        services.context(),
+        {
+          now: services.now(),
+        },
+      );
       const problems = report.problems.map((problem) => problem.message);
       log(
         'check',
@@ -208,7 +208,7 @@ async function runCheck(pipeline: PipelineConfig, options: SchedulerOptions): Pr
         report.ok ? 'info' : 'warning',
       );
       if (!report.ok) {
-        const failures = await notifyAll(options.notifiers, {
+        const failures = await notifyAll(options.hooks.notifiers, {
           event: 'failure',
           text: describeCheck(report),
         });

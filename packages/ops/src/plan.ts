@@ -8,8 +8,8 @@ import {
   type SourceDefinition,
   type TransformDefinition,
 } from '@nexus-backup/core';
-import { openRepository, type RepositoryRef } from './repositories.js';
-import type { Runtime } from './runtime.js';
+import { openRepository, type RepositoryRef } from './open-repository.js';
+import type { OpsServices } from './services.js';
 
 export interface ProviderValues {
   name: string;
@@ -29,16 +29,16 @@ export interface PlanInput {
 }
 
 /** Loads and validates every provider of a pipeline before anything is read or written. */
-export async function buildBackupPlan(input: PlanInput, runtime: Runtime): Promise<BackupPlan> {
-  const registry = await runtime.registry();
+export async function buildBackupPlan(input: PlanInput, services: OpsServices): Promise<BackupPlan> {
+  const registry = services.registry;
   const sourceDefinition = await registry.load('source', input.source.name);
-  const sourceOptions = resolveProviderOptions(sourceDefinition, input.source, runtime.env);
+  const sourceOptions = resolveProviderOptions(sourceDefinition, input.source, services.env);
   const transforms: PlannedTransform[] = [];
   const uses = withPreferredCompression(input, sourceDefinition, registry);
   rejectDuplicates(uses.map((use) => use.name));
   for (const use of uses) {
     const definition = await registry.load('transform', use.name);
-    const options = resolveProviderOptions(definition, use, runtime.env);
+    const options = resolveProviderOptions(definition, use, services.env);
     transforms.push({
       definition,
       version: registry.versionOf(definition),
@@ -48,7 +48,7 @@ export async function buildBackupPlan(input: PlanInput, runtime: Runtime): Promi
   const targets: BackupTarget[] = [];
   for (const ref of input.targets)
     targets.push({
-      repository: await openRepository(ref, runtime, { create: true }),
+      repository: await openRepository(ref, services, { create: true }),
       optional: ref.optional,
     });
   return {

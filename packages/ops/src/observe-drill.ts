@@ -1,9 +1,10 @@
 import { type DrillResult, type NexusError, toNexusError } from '@nexus-backup/core';
-import type { Runtime } from '../runtime.js';
 import { describeDrill, drillRecord } from './drill-record.js';
 import { describeDatabase, recordRun } from './history-store.js';
+import type { RunHooks } from './hooks.js';
 import { notifyAll } from './notify.js';
 import type { RunRecord } from './run-record.js';
+import type { OpsServices } from './services.js';
 
 export interface ObservedDrill {
   record: RunRecord;
@@ -19,14 +20,14 @@ export interface ObservedDrill {
  * and a drill's success ping would hide a backup that never ran.
  */
 export async function observeDrill(
-  runtime: Runtime,
+  services: OpsServices,
+  hooks: RunHooks,
   target: { pipeline: string; repository: string },
   run: (found: (backupId: string) => void) => Promise<DrillResult>,
 ): Promise<ObservedDrill> {
-  const config = await runtime.config();
-  const webhooks = (config?.notify ?? []).filter((notifier) => notifier.kind === 'webhook');
-  const historyDb = config?.history?.db;
-  const startedAt = new Date();
+  const webhooks = hooks.notifiers.filter((notifier) => notifier.kind === 'webhook');
+  const { historyDb } = hooks;
+  const startedAt = services.now();
   let backupId: string | undefined;
   let result: DrillResult | undefined;
   let error: NexusError | undefined;
@@ -35,10 +36,10 @@ export async function observeDrill(
     result = await run((id) => {
       backupId = id;
     });
-    record = drillRecord(target, startedAt, { result });
+    record = drillRecord(target, startedAt, { result }, services.now());
   } catch (caught) {
     error = toNexusError(caught);
-    record = drillRecord(target, startedAt, { error, ...(backupId ? { backupId } : {}) });
+    record = drillRecord(target, startedAt, { error, ...(backupId ? { backupId } : {}) }, services.now());
   }
   let hookFailed = false;
   const [notifyFailures, historyError] = await Promise.all([
@@ -50,10 +51,10 @@ export async function observeDrill(
         )
       : undefined,
   ]);
-  for (const failure of notifyFailures) runtime.log.warn(`notification failed: ${failure.message}`);
+  for (const failure of notifyFailures) services.log.warn(`notification failed: ${failure.message}`);
   if (notifyFailures.length > 0) hookFailed = true;
   if (historyDb && historyError) {
-    runtime.log.warn(
+    services.log.warn(
       `history: could not record the drill in ${describeDatabase(historyDb)}: ${toNexusError(historyError).message}`,
     );
     hookFailed = true;

@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { Manifest, RepositoryScan } from '@nexus-backup/core';
 import { NexusError } from '@nexus-backup/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { evaluateFreshness } from '../src/ops/freshness.js';
-import { httpPost } from '../src/ops/http-post.js';
-import { healthchecksUrl, webhookBody } from '../src/ops/notify.js';
-import { renderPrometheus } from '../src/ops/prometheus.js';
+import { evaluateFreshness } from '../src/freshness.js';
+import { httpPost } from '../src/http-post.js';
+import { healthchecksUrl, webhookBody } from '../src/notify.js';
+import { renderPrometheus } from '../src/prometheus.js';
 
 function manifest(
   pipeline: string,

@@ -39,8 +39,12 @@ export interface RunRecord {
   toolVersion: string;
 }
 
-export function succeededRun(pipeline: string, startedAt: Date, result: BackupResult): RunRecord {
-  const finishedAt = new Date();
+export function succeededRun(
+  pipeline: string,
+  startedAt: Date,
+  result: BackupResult,
+  finishedAt: Date = new Date(),
+): RunRecord {
   return {
     pipeline,
     backupId: result.manifest.id,
@@ -65,8 +69,8 @@ export function failedRun(
   startedAt: Date,
   destinations: string[],
   error: NexusError,
+  finishedAt: Date = new Date(),
 ): RunRecord {
-  const finishedAt = new Date();
   return {
     pipeline,
     status: 'failure',

@@ -1,10 +1,7 @@
-import type { Runtime } from '../runtime.js';
-
-export type EventFields = Record<string, unknown>;
+import type { EventLog } from '@nexus-backup/ops';
+import type { Runtime } from './runtime.js';
 
 /** One line per event: a JSON object on stdout with `--json`, else a readable line on stderr. */
-export type EventLog = (event: string, fields: EventFields, text: string, level?: 'info' | 'warning') => void;
-
 export function createEventLog(runtime: Runtime, json: boolean): EventLog {
   return (event, fields, text, level = 'info') => {
     if (json) {

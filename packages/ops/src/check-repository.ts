@@ -26,9 +26,10 @@ export async function checkRepository(
     | { name: string; policy: FreshnessPolicy }[]
     | ((found: string[]) => { name: string; policy: FreshnessPolicy }[]),
   ctx: RunContext,
+  options: { now?: Date } = {},
 ): Promise<CheckReport> {
   const scan = await repository.scan(ctx);
-  const checkedAt = new Date();
+  const checkedAt = options.now ?? new Date();
   const pipelines = typeof wanted === 'function' ? wanted(pipelinesInScan(scan)) : wanted;
   const results = evaluateFreshness(scan, pipelines, repository.label, checkedAt);
   const problems = results.flatMap((result) => result.problems);

@@ -7,18 +7,18 @@ import {
   redactValue,
   runBackup,
 } from '@nexus-backup/core';
-import type { Runtime } from './runtime.js';
+import type { OpsServices } from './services.js';
 
 /**
- * Runs a planned backup; with `-v` it logs what each stage does: the source and its options, each
+ * Runs a planned backup; at debug level it logs what each stage does: the source and its options, each
  * transform with its decode parameters, each destination, then per artifact the raw and stored bytes,
  * per destination the outcome, and the timings. Secrets never appear: options are redacted first.
  */
-export async function runPlannedBackup(plan: BackupPlan, runtime: Runtime): Promise<BackupResult> {
-  const log = runtime.log;
+export async function runPlannedBackup(plan: BackupPlan, services: OpsServices): Promise<BackupResult> {
+  const log = services.log;
   describePlan(plan, log);
   const started = performance.now();
-  const result = await runBackup(plan, runtime.context());
+  const result = await runBackup(plan, services.context());
   describeResult(result, performance.now() - started, log);
   return result;
 }

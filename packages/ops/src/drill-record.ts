@@ -13,8 +13,8 @@ export function drillRecord(
   target: { pipeline: string; repository: string },
   startedAt: Date,
   outcome: { result: DrillResult } | { error: NexusError; backupId?: string },
+  finishedAt: Date = new Date(),
 ): RunRecord {
-  const finishedAt = new Date();
   const base = {
     kind: 'drill' as const,
     pipeline: target.pipeline,
