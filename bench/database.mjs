@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { measure } from './measure.mjs';
 import { libpqEnv } from './sample-database.mjs';
+import { sampleServerActivity } from './server-activity.mjs';
 
 const run = promisify(execFile);
 const PASSPHRASE = 'bench passphrase - not a secret';
@@ -21,30 +22,34 @@ export function databaseBench({ root, work, db }) {
     const result = await measure(stages, options);
     return { ...result, serverCpu: (await db.serverCpuSeconds()) - before };
   };
+  /** `run()`, with pg_stat_activity sampled meanwhile when `observe` asks for it. */
+  const observed = async (observe, run) => {
+    if (!observe) return run();
+    const sampler = await sampleServerActivity(db.server.url('postgres'));
+    try {
+      return { ...(await run()), server: await sampler.stop() };
+    } catch (error) {
+      await sampler.stop();
+      throw error;
+    }
+  };
 
   return {
     /**
-     * Our backup (postgres -> compression -> aes -> local); returns the measurement and the manifest.
-     * `compression` is the compressor's flags (`--gzip=6` by default, `[]` for the CLI's own default).
+     * Our backup (postgres -> compression -> aes -> local) with `args` (compression and jobs flags; none:
+     * the CLI's defaults); returns the measurement and the manifest. `observe` profiles the CLI
+     * (`--cpu-prof` into `observe.profileDir`) and samples the server's activity during the run.
      */
-    async oursBackup(label, extraArgs = [], compression = ['--gzip=6']) {
+    async oursBackup(label, args = [], observe = undefined) {
       const repo = join(work, `repo-${label}`);
       await rm(repo, { recursive: true, force: true });
-      const result = await measureWithServer(
-        [
-          nexus(
-            'backup',
-            'postgres',
-            ...compression,
-            '--encrypt',
-            ...extraArgs,
-            '--to',
-            repo,
-            '--pipeline',
-            'db',
-          ),
-        ],
-        { env: { ...env, DATABASE_URL: db.sourceUrl } },
+      const result = await observed(observe, () =>
+        measureWithServer(
+          [nexus('backup', 'postgres', '--encrypt', ...args, '--to', repo, '--pipeline', 'db')],
+          {
+            env: { ...env, DATABASE_URL: db.sourceUrl, ...profiled(observe) },
+          },
+        ),
       );
       const manifest = await readManifest(join(repo, 'db'));
       // Summed: a postgres backup may be stored as several artifacts (pre-data, data, post-data).
@@ -134,14 +139,13 @@ export function databaseBench({ root, work, db }) {
     },
 
     /** `nexus-backup restore db@latest --from <repo> --create-db <name>` (decrypts, checks hashes). */
-    async oursRestore(repo, name, extraArgs = []) {
+    async oursRestore(repo, name, args = [], observe = undefined) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
-      const result = await measureWithServer(
-        [nexus('restore', 'db@latest', '--from', repo, '--create-db', name, ...extraArgs)],
-        {
-          env: { ...env, DATABASE_URL: db.server.url('postgres') },
-        },
+      const result = await observed(observe, () =>
+        measureWithServer([nexus('restore', 'db@latest', '--from', repo, '--create-db', name, ...args)], {
+          env: { ...env, DATABASE_URL: db.server.url('postgres'), ...profiled(observe) },
+        }),
       );
       return { ...result, counts: await db.rowCounts(name) };
     },
@@ -165,6 +169,11 @@ export function databaseBench({ root, work, db }) {
       for (const name of restoredNames.splice(0)) await db.server.admin.dropDatabase(name);
     },
   };
+}
+
+/** NODE_OPTIONS that make the CLI write a V8 CPU profile into `observe.profileDir` when it exits. */
+function profiled(observe) {
+  return observe?.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${observe.profileDir}` } : {};
 }
 
 async function folderBytes(dir) {
