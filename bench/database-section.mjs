@@ -388,7 +388,7 @@ async function profileOneOfEach({ bench, work, jobs, backupJobs, config, progres
       files.map(async (name) => summariseProfile(JSON.parse(await readFile(join(profileDir, name), 'utf8')))),
     );
     const main = summaries.sort((a, b) => b.wallMs - a.wallMs)[0];
-    const title = `4. CPU profile of our ${what}`;
+    const title = `3b. CPU profile of our ${what}`;
     console.log(
       `\n${title}: wall ${seconds(result.wall)}, process CPU ${seconds(result.cpu)} ` +
         `(main thread busy ${seconds(main.busyMs / 1000)}, so about ` +
@@ -396,7 +396,7 @@ async function profileOneOfEach({ bench, work, jobs, backupJobs, config, progres
         `GC helpers), server CPU ${seconds(result.serverCpu)}; profiles in ${profileDir}`,
     );
     printProfile(title, main);
-    printServerActivity(`4. Server side of our ${what}`, result.server);
+    printServerActivity(`3b. Server side of our ${what}`, result.server);
     return result;
   };
   const backup = await observe('backup', (options) =>
