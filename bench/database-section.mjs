@@ -9,7 +9,7 @@ import { databaseBench } from './database.mjs';
 import { printProfile, summariseProfile } from './profile.mjs';
 import { megabytes, mib, printTable, ratio, seconds } from './report.mjs';
 import { startSampleDatabase } from './sample-database.mjs';
-import { printServerActivity } from './server-activity.mjs';
+import { phaseTotals, printServerActivity } from './server-activity.mjs';
 
 const run = promisify(execFile);
 
@@ -276,12 +276,66 @@ function printAnchors({ backups, restores, plainBytes, uptime }, { jobs, rounds,
       ratio(row.best.wall, pgRestore?.wall),
     ]),
   );
+  printServerSides(backups, restores);
   for (const row of restores) {
     const same = JSON.stringify(row.counts) === JSON.stringify(source);
     console.log(
       `rows restored by ${row.what} ${same ? 'match' : 'DIFFER FROM'} the source: ${JSON.stringify(row.counts)}`,
     );
   }
+}
+
+/**
+ * Tables 1c and 2c: what the server's backends did during each row's best run. COPY "waiting" is a
+ * backend blocked on the client (ClientWrite: the client reads slower than the server writes;
+ * ClientRead: the client sends slower than the server loads).
+ */
+function printServerSides(backups, restores) {
+  const s = (value) => `${value.toFixed(1)} s`;
+  const span = (range) => (range ? `${range[0].toFixed(1)}-${range[1].toFixed(1)} s` : '-');
+  printTable(
+    '1c. Server side of each backup (best run; connection-seconds in each phase, from pg_stat_activity every 100 ms)',
+    ['pipeline', 'COPY reading', 'COPY waiting for client', 'other SQL', 'idle in tx', 'COPY from-to'],
+    backups.map((row) => {
+      const t = phaseTotals(row.best.server);
+      return [
+        row.what,
+        s(t.copyBusy),
+        s(t.copyWaiting),
+        s(t.other),
+        s(t.idleInTransaction),
+        span(t.copySpan),
+      ];
+    }),
+  );
+  printTable(
+    '2c. Server side of each restore (best run; connection-seconds): loading rows, then building indexes and keys',
+    [
+      'pipeline',
+      'COPY loading',
+      'COPY waiting for client',
+      'index, PK, unique',
+      'FK checks',
+      'other SQL',
+      'idle in tx',
+      'COPY from-to',
+      'builds from-to',
+    ],
+    restores.map((row) => {
+      const t = phaseTotals(row.best.server);
+      return [
+        row.what,
+        s(t.copyBusy),
+        s(t.copyWaiting),
+        s(t.indexes),
+        s(t.foreignKeys),
+        s(t.other),
+        s(t.idleInTransaction),
+        span(t.copySpan),
+        span(t.buildSpan),
+      ];
+    }),
+  );
 }
 
 /** Section 3; returns the largest growth of peak RSS from the smallest size to the largest. */

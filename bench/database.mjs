@@ -22,9 +22,11 @@ export function databaseBench({ root, work, db }) {
     const result = await measure(stages, options);
     return { ...result, serverCpu: (await db.serverCpuSeconds()) - before };
   };
-  /** `run()`, with pg_stat_activity sampled meanwhile when `observe` asks for it. */
-  const observed = async (observe, run) => {
-    if (!observe) return run();
+  /**
+   * `run()` with the server's activity sampled meanwhile (pg_stat_activity every 100 ms: which phase
+   * each backend is in), for every row, so the server's side of each pipeline can be compared.
+   */
+  const observed = async (run) => {
     const sampler = await sampleServerActivity(db.server.url('postgres'));
     try {
       return { ...(await run()), server: await sampler.stop() };
@@ -37,13 +39,13 @@ export function databaseBench({ root, work, db }) {
   return {
     /**
      * Our backup (postgres -> compression -> aes -> local) with `args` (compression and jobs flags; none:
-     * the CLI's defaults); returns the measurement and the manifest. `observe` profiles the CLI
-     * (`--cpu-prof` into `observe.profileDir`) and samples the server's activity during the run.
+     * the CLI's defaults); returns the measurement and the manifest. With `observe.profileDir`
+     * the CLI writes a V8 CPU profile (`--cpu-prof`) there.
      */
     async oursBackup(label, args = [], observe = undefined) {
       const repo = join(work, `repo-${label}`);
       await rm(repo, { recursive: true, force: true });
-      const result = await observed(observe, () =>
+      const result = await observed(() =>
         measureWithServer(
           [nexus('backup', 'postgres', '--encrypt', ...args, '--to', repo, '--pipeline', 'db')],
           {
@@ -60,23 +62,25 @@ export function databaseBench({ root, work, db }) {
     /** `pg_dump | <compressor> | openssl enc -aes-256-cbc -pbkdf2` into a file (gzip -6 unless named). */
     async shellBackup(label, compressor = ['gzip', '-6']) {
       const file = join(work, `shell-${label}.sql.${compressor[0]}.enc`);
-      const result = await measureWithServer(
-        [
-          ['pg_dump', '-d', db.database],
-          compressor,
+      const result = await observed(() =>
+        measureWithServer(
           [
-            'openssl',
-            'enc',
-            '-aes-256-cbc',
-            '-pbkdf2',
-            '-salt',
-            '-pass',
-            'env:BENCH_PASSPHRASE',
-            '-out',
-            file,
+            ['pg_dump', '-d', db.database],
+            compressor,
+            [
+              'openssl',
+              'enc',
+              '-aes-256-cbc',
+              '-pbkdf2',
+              '-salt',
+              '-pass',
+              'env:BENCH_PASSPHRASE',
+              '-out',
+              file,
+            ],
           ],
-        ],
-        { env },
+          { env },
+        ),
       );
       return { ...result, file, storedBytes: (await stat(file)).size };
     },
@@ -111,7 +115,7 @@ export function databaseBench({ root, work, db }) {
     /** `pg_dump > /dev/null`: what the server's COPY and pg_dump cost, the floor of every backup row. */
     async dumpOnly() {
       return {
-        ...(await measureWithServer([['pg_dump', '-d', db.database]], { env })),
+        ...(await observed(() => measureWithServer([['pg_dump', '-d', db.database]], { env }))),
         storedBytes: undefined,
       };
     },
@@ -120,9 +124,8 @@ export function databaseBench({ root, work, db }) {
     async dirBackup(label, jobs) {
       const dir = join(work, `pg_dump-${label}.dir`);
       await rm(dir, { recursive: true, force: true });
-      const result = await measureWithServer(
-        [['pg_dump', '-Fd', '-j', String(jobs), '-f', dir, '-d', db.database]],
-        { env },
+      const result = await observed(() =>
+        measureWithServer([['pg_dump', '-Fd', '-j', String(jobs), '-f', dir, '-d', db.database]], { env }),
       );
       return { ...result, dir, storedBytes: await folderBytes(dir) };
     },
@@ -131,9 +134,11 @@ export function databaseBench({ root, work, db }) {
     async dirRestore(dir, name, jobs) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
-      const result = await measureWithServer(
-        [['pg_restore', '--exit-on-error', '-j', String(jobs), '-d', name, dir]],
-        { env, prelude: ['createdb', name] },
+      const result = await observed(() =>
+        measureWithServer([['pg_restore', '--exit-on-error', '-j', String(jobs), '-d', name, dir]], {
+          env,
+          prelude: ['createdb', name],
+        }),
       );
       return { ...result, counts: await db.rowCounts(name) };
     },
@@ -142,7 +147,7 @@ export function databaseBench({ root, work, db }) {
     async oursRestore(repo, name, args = [], observe = undefined) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
-      const result = await observed(observe, () =>
+      const result = await observed(() =>
         measureWithServer([nexus('restore', 'db@latest', '--from', repo, '--create-db', name, ...args)], {
           env: { ...env, DATABASE_URL: db.server.url('postgres'), ...profiled(observe) },
         }),
@@ -154,12 +159,14 @@ export function databaseBench({ root, work, db }) {
     async shellRestore(gz, name) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
-      const result = await measureWithServer(
-        [
-          ['gunzip', '-c', gz],
-          ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-q', '-d', name],
-        ],
-        { env, prelude: ['createdb', name] },
+      const result = await observed(() =>
+        measureWithServer(
+          [
+            ['gunzip', '-c', gz],
+            ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-q', '-d', name],
+          ],
+          { env, prelude: ['createdb', name] },
+        ),
       );
       return { ...result, counts: await db.rowCounts(name) };
     },

@@ -103,3 +103,31 @@ function phaseOf({ state, wait_event: wait, query }) {
   const word = sql.match(/^(CREATE|ALTER|DROP|REFRESH)\s+[A-Z]+|^[A-Z]+/)?.[0];
   return `other: ${word ?? '(empty)'}`;
 }
+
+/**
+ * One row of a per-pipeline comparison: connection-seconds by kind of work, and when the table data
+ * and the builds ran (seconds from the run's start).
+ */
+export function phaseTotals(summary) {
+  const sum = (test) =>
+    summary.phases
+      .filter((phase) => test(phase.name))
+      .reduce((total, phase) => total + phase.connectionSeconds, 0);
+  const span = (test) => {
+    const phases = summary.phases.filter((phase) => test(phase.name));
+    if (phases.length === 0) return undefined;
+    return [Math.min(...phases.map((p) => p.first)), Math.max(...phases.map((p) => p.last))];
+  };
+  const isCopy = (name) => name.startsWith('COPY');
+  const isBuild = (name) => /INDEX|key \(ALTER/.test(name);
+  return {
+    copyBusy: sum((name) => isCopy(name) && !name.includes('waiting')),
+    copyWaiting: sum((name) => isCopy(name) && name.includes('waiting')),
+    indexes: sum((name) => name === 'CREATE INDEX' || name.startsWith('primary/unique')),
+    foreignKeys: sum((name) => name.startsWith('foreign key')),
+    idleInTransaction: sum((name) => name.startsWith('idle in transaction')),
+    other: sum((name) => name.startsWith('other')),
+    copySpan: span(isCopy),
+    buildSpan: span(isBuild),
+  };
+}
