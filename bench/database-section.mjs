@@ -365,6 +365,18 @@ function printMemory(memory, jobs) {
         `backup ${mib(perJob('backup'))}, restore ${mib(perJob('restore'))}`,
     );
   }
+  const withDefaultKdf = labels.find((label) => label.endsWith(`(default), jobs ${jobs}`));
+  const withCheapKdf = cheap(jobs);
+  for (const size of sizes) {
+    if (!withDefaultKdf || !withCheapKdf) continue;
+    const kdf = (side) =>
+      (cell(size, withDefaultKdf, side)?.rssMiB ?? Number.NaN) -
+      (cell(size, withCheapKdf, side)?.rssMiB ?? Number.NaN);
+    console.log(
+      `the default KDF's one-off memory at ${size} (default minus scrypt 2^14, jobs ${jobs}): ` +
+        `backup ${mib(kdf('backup'))}, restore ${mib(kdf('restore'))}`,
+    );
+  }
   const [first, last] = [sizes[0], sizes.at(-1)];
   let growth = 0;
   for (const label of labels) {
