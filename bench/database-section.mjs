@@ -19,8 +19,9 @@ const TARGETS = { guide: 0.5, pigz: 0.8, psql: 0.7, pgRestore: 1.0, gzipSize: 1.
 /**
  * @param {{ root: string, work: string, jobs: number, kdfLabel: string, progress: (m: string) => void,
  *   config: { dbMB: number, smallMB: number, bigMB?: number, dbRounds: number, profile: boolean,
- *   profileDir?: string } }} options
- * @returns {Promise<string>} the plain `.sql.gz` of pg_dump's dump (the transforms section reads it)
+ *   profileDir?: string, memoryOnly?: boolean } }} options
+ * @returns {Promise<string | undefined>} the plain `.sql.gz` of pg_dump's dump (the transforms section
+ *   reads it); none with `memoryOnly`
  */
 export async function databaseSection({ root, work, jobs, kdfLabel, progress, config }) {
   const cli = join(root, 'apps/cli/bin/nexus-backup.js');
@@ -71,11 +72,23 @@ export async function databaseSection({ root, work, jobs, kdfLabel, progress, co
       }
     };
 
-    if (config.smallMB < config.dbMB) {
+    if (config.smallMB < config.dbMB || config.memoryOnly) {
       progress(`seeding the sample database to about ${config.smallMB} MB of dump text`);
       await db.seed(config.smallMB);
       await measureMemory(`${config.smallMB} MB`);
-      if (config.profile) await profileOneOfEach({ bench, work, jobs, backupJobs, config, progress });
+      if (config.profile && !config.memoryOnly)
+        await profileOneOfEach({ bench, work, jobs, backupJobs, config, progress });
+    }
+
+    if (config.memoryOnly) {
+      // BENCH_ONLY=memory: the peak RSS rows alone, at the small and (BENCH_BIG=1) the big size.
+      if (config.bigMB) {
+        progress(`seeding the sample database to about ${config.bigMB} MB of dump text (BENCH_BIG)`);
+        await db.seed(config.bigMB);
+        await measureMemory(`${config.bigMB} MB`);
+      }
+      printMemory(memory, jobs);
+      return undefined;
     }
 
     progress(`seeding the sample database to about ${config.dbMB} MB of dump text`);
@@ -385,6 +398,7 @@ function printMemory(memory, jobs) {
       if (Number.isFinite(grew)) growth = Math.max(growth, grew);
     }
   }
+  console.log(`largest growth of a row's peak RSS from ${first} to ${last}: ${growth.toFixed(2)}x`);
   return { growth, from: first, to: last };
 }
 

@@ -6,7 +6,7 @@
 //   BENCH_BIG=1          our peak RSS at 2 GB of dump text too (BENCH_BIG_MB), beside the small and main sizes
 //   BENCH_PROFILE=0      skip the CPU profile of one backup and one restore (BENCH_PROFILE_DIR keeps the files)
 //   BENCH_QUICK=1        smoke run: 50 MB database, 10 MB small size, smaller transform/transfer data
-//   BENCH_ONLY=database,transforms,sftp,s3,wal   run only these sections
+//   BENCH_ONLY=database,transforms,sftp,s3,wal   run only these sections (memory: section 3's rows alone)
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -56,6 +56,15 @@ let dumpGz;
 try {
   if (sections.has('database')) {
     dumpGz = await databaseSection({ root, work, jobs: JOBS, kdfLabel: DEFAULT_KDF_LABEL, progress, config });
+  } else if (sections.has('memory')) {
+    await databaseSection({
+      root,
+      work,
+      jobs: JOBS,
+      kdfLabel: DEFAULT_KDF_LABEL,
+      progress,
+      config: { ...config, memoryOnly: true },
+    });
   }
   if (sections.has('transforms')) await benchTransforms();
   if (sections.has('sftp') || sections.has('s3')) await benchTransfer();
