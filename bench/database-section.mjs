@@ -390,6 +390,17 @@ function printMemory(memory, jobs) {
         `backup ${mib(kdf('backup'))}, restore ${mib(kdf('restore'))}`,
     );
   }
+  // Time to the first COPY: the CLI's start, the KDF and the catalog reads, all before any row moves.
+  for (const size of sizes) {
+    const firstCopy = (label) => {
+      const span = phaseTotals(cell(size, label, 'backup')?.server ?? { phases: [] }).copySpan;
+      return span ? `${span[0].toFixed(1)} s` : 'n/a';
+    };
+    console.log(
+      `our backup's first COPY at ${size}, from the CLI's spawn: ` +
+        labels.map((label) => `${firstCopy(label)} (${label})`).join(', '),
+    );
+  }
   const [first, last] = [sizes[0], sizes.at(-1)];
   let growth = 0;
   for (const label of labels) {
