@@ -397,7 +397,7 @@ function printMemory(memory, jobs) {
       return span ? `${span[0].toFixed(1)} s` : 'n/a';
     };
     console.log(
-      `our backup's first COPY at ${size}, from the CLI's spawn: ` +
+      `our backup's first COPY at ${size} (seconds from the sampler's start, ~0.25 s before the spawn): ` +
         labels.map((label) => `${firstCopy(label)} (${label})`).join(', '),
     );
   }
