@@ -333,6 +333,7 @@ function printServerSides(backups, restores) {
       'idle in tx',
       'COPY from-to',
       'builds from-to',
+      'own phases pre/data/post',
     ],
     restores.map((row) => {
       const t = phaseTotals(row.best.server);
@@ -346,9 +347,17 @@ function printServerSides(backups, restores) {
         s(t.idleInTransaction),
         span(t.copySpan),
         span(t.buildSpan),
+        ownPhases(row.best.phases),
       ];
     }),
   );
+}
+
+/** The restore report's own phase times (`--json` details.phases), when the CLI gives them. */
+function ownPhases(phases) {
+  if (!phases) return '-';
+  const s = (ms) => (ms / 1000).toFixed(1);
+  return `${s(phases.preDataMs)} / ${s(phases.dataMs)} / ${s(phases.postDataMs)} s`;
 }
 
 /** Section 3; returns the largest growth of peak RSS from the smallest size to the largest. */
@@ -488,6 +497,8 @@ async function profileOneOfEach({ bench, work, jobs, backupJobs, config, progres
     );
     printProfile(title, main);
     printServerActivity(`3b. Server side of our ${what}`, result.server);
+    if (result.phases)
+      console.log(`the restore's own phase times, pre-data / data / post-data: ${ownPhases(result.phases)}`);
     return result;
   };
   const backup = await observe('backup', (options) =>

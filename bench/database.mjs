@@ -147,12 +147,17 @@ export function databaseBench({ root, work, db }) {
     async oursRestore(repo, name, args = [], observe = undefined) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
+      // --json: the report carries the restore's own timing per phase (pre-data, data, post-data).
+      const report = join(work, `restore-${name}.json`);
       const result = await observed(() =>
-        measureWithServer([nexus('restore', 'db@latest', '--from', repo, '--create-db', name, ...args)], {
-          env: { ...env, DATABASE_URL: db.server.url('postgres'), ...profiled(observe) },
-        }),
+        measureWithServer(
+          [nexus('--json', 'restore', 'db@latest', '--from', repo, '--create-db', name, ...args)],
+          { env: { ...env, DATABASE_URL: db.server.url('postgres'), ...profiled(observe) }, output: report },
+        ),
       );
-      return { ...result, counts: await db.rowCounts(name) };
+      const phases = findKey(await readFile(report, 'utf8').then(parseJson), 'phases');
+      await rm(report, { force: true });
+      return { ...result, phases, counts: await db.rowCounts(name) };
     },
 
     /** `createdb <name> && gunzip -c dump.sql.gz | psql -v ON_ERROR_STOP=1 -q -d <name>`. */
@@ -176,6 +181,25 @@ export function databaseBench({ root, work, db }) {
       for (const name of restoredNames.splice(0)) await db.server.admin.dropDatabase(name);
     },
   };
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // a CLI without --json output: no phases to show
+  }
+}
+
+/** The first value under `key` anywhere in `value` (depth first). */
+function findKey(value, key) {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (key in value) return value[key];
+  for (const child of Object.values(value)) {
+    const found = findKey(child, key);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** NODE_OPTIONS that make the CLI write a V8 CPU profile into `observe.profileDir` when it exits. */
