@@ -96,7 +96,6 @@ export async function databaseSection({ root, work, jobs, kdfLabel, progress, co
     const source = await db.rowCounts();
     const anchors = await runAnchors({
       bench,
-      db,
       jobs,
       backupJobs,
       jobsNote,
@@ -473,7 +472,7 @@ function printTargets({ backups, restores }, memory, jobs) {
  * Section 4 (at the small size): one default backup and one `--jobs N` restore under `node --cpu-prof`,
  * the server's backends sampled meanwhile; prints where the CLI's main thread spent its time and what the
  * server was doing. The process's CPU time beyond the main thread's busy time ran on other threads
- * (compression and hashing-free zlib work in libuv's pool, GC helpers).
+ * (zstd and zlib in libuv's pool, GC helper threads).
  */
 async function profileOneOfEach({ bench, work, jobs, backupJobs, config, progress }) {
   const base = config.profileDir ?? join(work, 'profiles');
