@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { measure } from './measure.mjs';
 import { libpqEnv } from './sample-database.mjs';
+import { sampleServerActivity } from './server-activity.mjs';
 
 const run = promisify(execFile);
 const PASSPHRASE = 'bench passphrase - not a secret';
@@ -21,30 +22,36 @@ export function databaseBench({ root, work, db }) {
     const result = await measure(stages, options);
     return { ...result, serverCpu: (await db.serverCpuSeconds()) - before };
   };
+  /**
+   * `run()` with the server's activity sampled meanwhile (pg_stat_activity every 100 ms: which phase
+   * each backend is in), for every row, so the server's side of each pipeline can be compared.
+   */
+  const observed = async (run) => {
+    const sampler = await sampleServerActivity(db.server.url('postgres'));
+    try {
+      return { ...(await run()), server: await sampler.stop() };
+    } catch (error) {
+      await sampler.stop();
+      throw error;
+    }
+  };
 
   return {
     /**
-     * Our backup (postgres -> compression -> aes -> local); returns the measurement and the manifest.
-     * `compression` is the compressor's flags (`--gzip=6` by default, `[]` for the CLI's own default).
+     * Our backup (postgres -> compression -> aes -> local) with `args` (compression and jobs flags; none:
+     * the CLI's defaults); returns the measurement and the manifest. With `observe.profileDir`
+     * the CLI writes a V8 CPU profile (`--cpu-prof`) there.
      */
-    async oursBackup(label, extraArgs = [], compression = ['--gzip=6']) {
+    async oursBackup(label, args = [], observe = undefined) {
       const repo = join(work, `repo-${label}`);
       await rm(repo, { recursive: true, force: true });
-      const result = await measureWithServer(
-        [
-          nexus(
-            'backup',
-            'postgres',
-            ...compression,
-            '--encrypt',
-            ...extraArgs,
-            '--to',
-            repo,
-            '--pipeline',
-            'db',
-          ),
-        ],
-        { env: { ...env, DATABASE_URL: db.sourceUrl } },
+      const result = await observed(() =>
+        measureWithServer(
+          [nexus('backup', 'postgres', '--encrypt', ...args, '--to', repo, '--pipeline', 'db')],
+          {
+            env: { ...env, DATABASE_URL: db.sourceUrl, ...profiled(observe) },
+          },
+        ),
       );
       const manifest = await readManifest(join(repo, 'db'));
       // Summed: a postgres backup may be stored as several artifacts (pre-data, data, post-data).
@@ -55,23 +62,25 @@ export function databaseBench({ root, work, db }) {
     /** `pg_dump | <compressor> | openssl enc -aes-256-cbc -pbkdf2` into a file (gzip -6 unless named). */
     async shellBackup(label, compressor = ['gzip', '-6']) {
       const file = join(work, `shell-${label}.sql.${compressor[0]}.enc`);
-      const result = await measureWithServer(
-        [
-          ['pg_dump', '-d', db.database],
-          compressor,
+      const result = await observed(() =>
+        measureWithServer(
           [
-            'openssl',
-            'enc',
-            '-aes-256-cbc',
-            '-pbkdf2',
-            '-salt',
-            '-pass',
-            'env:BENCH_PASSPHRASE',
-            '-out',
-            file,
+            ['pg_dump', '-d', db.database],
+            compressor,
+            [
+              'openssl',
+              'enc',
+              '-aes-256-cbc',
+              '-pbkdf2',
+              '-salt',
+              '-pass',
+              'env:BENCH_PASSPHRASE',
+              '-out',
+              file,
+            ],
           ],
-        ],
-        { env },
+          { env },
+        ),
       );
       return { ...result, file, storedBytes: (await stat(file)).size };
     },
@@ -106,7 +115,7 @@ export function databaseBench({ root, work, db }) {
     /** `pg_dump > /dev/null`: what the server's COPY and pg_dump cost, the floor of every backup row. */
     async dumpOnly() {
       return {
-        ...(await measureWithServer([['pg_dump', '-d', db.database]], { env })),
+        ...(await observed(() => measureWithServer([['pg_dump', '-d', db.database]], { env }))),
         storedBytes: undefined,
       };
     },
@@ -115,9 +124,8 @@ export function databaseBench({ root, work, db }) {
     async dirBackup(label, jobs) {
       const dir = join(work, `pg_dump-${label}.dir`);
       await rm(dir, { recursive: true, force: true });
-      const result = await measureWithServer(
-        [['pg_dump', '-Fd', '-j', String(jobs), '-f', dir, '-d', db.database]],
-        { env },
+      const result = await observed(() =>
+        measureWithServer([['pg_dump', '-Fd', '-j', String(jobs), '-f', dir, '-d', db.database]], { env }),
       );
       return { ...result, dir, storedBytes: await folderBytes(dir) };
     },
@@ -126,36 +134,44 @@ export function databaseBench({ root, work, db }) {
     async dirRestore(dir, name, jobs) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
-      const result = await measureWithServer(
-        [['pg_restore', '--exit-on-error', '-j', String(jobs), '-d', name, dir]],
-        { env, prelude: ['createdb', name] },
+      const result = await observed(() =>
+        measureWithServer([['pg_restore', '--exit-on-error', '-j', String(jobs), '-d', name, dir]], {
+          env,
+          prelude: ['createdb', name],
+        }),
       );
       return { ...result, counts: await db.rowCounts(name) };
     },
 
     /** `nexus-backup restore db@latest --from <repo> --create-db <name>` (decrypts, checks hashes). */
-    async oursRestore(repo, name, extraArgs = []) {
+    async oursRestore(repo, name, args = [], observe = undefined) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
-      const result = await measureWithServer(
-        [nexus('restore', 'db@latest', '--from', repo, '--create-db', name, ...extraArgs)],
-        {
-          env: { ...env, DATABASE_URL: db.server.url('postgres') },
-        },
+      // --json: the report carries the restore's own timing per phase (pre-data, data, post-data).
+      const report = join(work, `restore-${name}.json`);
+      const result = await observed(() =>
+        measureWithServer(
+          [nexus('--json', 'restore', 'db@latest', '--from', repo, '--create-db', name, ...args)],
+          { env: { ...env, DATABASE_URL: db.server.url('postgres'), ...profiled(observe) }, output: report },
+        ),
       );
-      return { ...result, counts: await db.rowCounts(name) };
+      const phases = findKey(await readFile(report, 'utf8').then(parseJson), 'phases');
+      await rm(report, { force: true });
+      return { ...result, phases, counts: await db.rowCounts(name) };
     },
 
     /** `createdb <name> && gunzip -c dump.sql.gz | psql -v ON_ERROR_STOP=1 -q -d <name>`. */
     async shellRestore(gz, name) {
       restoredNames.push(name);
       await db.server.admin.dropDatabase(name);
-      const result = await measureWithServer(
-        [
-          ['gunzip', '-c', gz],
-          ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-q', '-d', name],
-        ],
-        { env, prelude: ['createdb', name] },
+      const result = await observed(() =>
+        measureWithServer(
+          [
+            ['gunzip', '-c', gz],
+            ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-q', '-d', name],
+          ],
+          { env, prelude: ['createdb', name] },
+        ),
       );
       return { ...result, counts: await db.rowCounts(name) };
     },
@@ -165,6 +181,30 @@ export function databaseBench({ root, work, db }) {
       for (const name of restoredNames.splice(0)) await db.server.admin.dropDatabase(name);
     },
   };
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // a CLI without --json output: no phases to show
+  }
+}
+
+/** The first value under `key` anywhere in `value` (depth first). */
+function findKey(value, key) {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (key in value) return value[key];
+  for (const child of Object.values(value)) {
+    const found = findKey(child, key);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** NODE_OPTIONS that make the CLI write a V8 CPU profile into `observe.profileDir` when it exits. */
+function profiled(observe) {
+  return observe?.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${observe.profileDir}` } : {};
 }
 
 async function folderBytes(dir) {
