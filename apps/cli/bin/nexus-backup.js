@@ -19,10 +19,14 @@ if (NODE_MAJOR < 22) {
 // nothing is retained (issue 16; bench/README.md, memory). A 2 MiB semi-space keeps it flat. V8 reads
 // the flag only at start, hence one execve (same pid and file descriptors, no second process). A flag
 // given by the operator (argv or NODE_OPTIONS) wins; without process.execve (Windows, Node < 22.15)
-// the CLI runs with V8's default.
+// the CLI runs with V8's default. `wal push` / `wal fetch` skip it: PostgreSQL starts one per 16 MiB
+// segment, so the second start (~25 ms of CPU) would cost more than their bounded memory gains.
 const YOUNG_GENERATION_FLAG = '--max-semi-space-size=2';
 const setsYoungGeneration = (flags) => /--max[-_]semi[-_]space[-_]size/.test(flags);
+const [command, subcommand] = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
+const perSegment = command === 'wal' && (subcommand === 'push' || subcommand === 'fetch');
 if (
+  !perSegment &&
   typeof process.execve === 'function' &&
   process.platform !== 'win32' &&
   !setsYoungGeneration(process.execArgv.join(' ')) &&

@@ -10,6 +10,7 @@ const BIN = resolve(import.meta.dirname, '../bin/nexus-backup.js');
 /** The V8 flags and pid the CLI ran with, reported by a preloaded hook when it exits. */
 async function cliFlags(
   nodeOptions: string | undefined,
+  args: string[] = ['--version'],
 ): Promise<{ flags: string[]; pid: number; childPid: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'nexus-young-'));
   try {
@@ -22,7 +23,7 @@ async function cliFlags(
     if (nodeOptions === undefined) delete env.NODE_OPTIONS;
     else env.NODE_OPTIONS = nodeOptions;
     return await new Promise((done, reject) => {
-      const child = spawn(process.execPath, ['--import', pathToFileURL(hook).href, BIN, '--version'], {
+      const child = spawn(process.execPath, ['--import', pathToFileURL(hook).href, BIN, ...args], {
         env,
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -44,7 +45,7 @@ async function cliFlags(
 
 describe('the CLI bounds V8 young generation (flat peak RSS as the data grows)', () => {
   it.skipIf(typeof process.execve !== 'function' || process.platform === 'win32')(
-    'runs with a 2 MiB semi-space in the same process, keeping the caller flags, unless the operator sets one',
+    'runs with a 2 MiB semi-space in the same process, keeping the caller flags, unless the operator sets one or it is a per-segment wal command',
     async () => {
       const bounded = await cliFlags(undefined);
       expect(bounded.flags[0]).toBe('--max-semi-space-size=2');
@@ -54,6 +55,12 @@ describe('the CLI bounds V8 young generation (flat peak RSS as the data grows)',
 
       const own = await cliFlags('--max-semi-space-size=8');
       expect(own.flags.join(' ')).not.toContain('--max-semi-space-size=2');
+
+      // One process per WAL segment: no second start for a bounded 16 MiB.
+      const walPush = await cliFlags(undefined, ['wal', 'push', '--help']);
+      expect(walPush.flags.join(' ')).not.toContain('--max-semi-space-size');
+      const backup = await cliFlags(undefined, ['backup', '--help']);
+      expect(backup.flags[0]).toBe('--max-semi-space-size=2');
     },
   );
 });
