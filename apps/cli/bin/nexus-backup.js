@@ -16,8 +16,9 @@ if (NODE_MAJOR < 22) {
 
 // V8 grows the young generation lazily with the bytes a run moves (up to 64 MiB on Node 24) and dead
 // stream Buffers wait in it for a scavenge, so a backup's peak RSS grew with the database although
-// nothing is retained (issue 16; bench/README.md, memory). A 2 MiB semi-space keeps it flat. V8 reads
-// the flag only at start, hence one execve (same pid and file descriptors, no second process). A flag
+// nothing is retained (issue 16; bench/README.md, round 4). A 2 MiB semi-space keeps the restore flat
+// and the backup within 1.2x from 100 MB to 2 GB. V8 reads the flag only at start, hence one execve
+// (same pid and file descriptors, no second process). A flag
 // given by the operator (argv or NODE_OPTIONS) wins; without process.execve (Windows, Node < 22.15)
 // the CLI runs with V8's default. `wal push` / `wal fetch` skip it: PostgreSQL starts one per 16 MiB
 // segment, so the second start (~25 ms of CPU) would cost more than their bounded memory gains.
