@@ -14,6 +14,33 @@ if (NODE_MAJOR < 22) {
   process.exit(64);
 }
 
+// V8 grows the young generation lazily with the bytes a run moves (up to 64 MiB on Node 24) and dead
+// stream Buffers wait in it for a scavenge, so a backup's peak RSS grew with the database although
+// nothing is retained (issue 16; bench/README.md, round 4). A 2 MiB semi-space keeps the restore flat
+// and the backup within 1.2x from 100 MB to 2 GB. V8 reads the flag only at start, hence one execve
+// (same pid and file descriptors, no second process). A flag
+// given by the operator (argv or NODE_OPTIONS) wins; without process.execve (Windows, Node < 22.15)
+// the CLI runs with V8's default. `wal push` / `wal fetch` skip it: PostgreSQL starts one per 16 MiB
+// segment, so the second start (~25 ms of CPU) would cost more than their bounded memory gains.
+const YOUNG_GENERATION_FLAG = '--max-semi-space-size=2';
+const setsYoungGeneration = (flags) => /--max[-_]semi[-_]space[-_]size/.test(flags);
+const [command, subcommand] = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
+const perSegment = command === 'wal' && (subcommand === 'push' || subcommand === 'fetch');
+if (
+  !perSegment &&
+  typeof process.execve === 'function' &&
+  process.platform !== 'win32' &&
+  !setsYoungGeneration(process.execArgv.join(' ')) &&
+  !setsYoungGeneration(process.env.NODE_OPTIONS ?? '')
+) {
+  process.execve(process.execPath, [
+    process.execPath,
+    YOUNG_GENERATION_FLAG,
+    ...process.execArgv,
+    ...process.argv.slice(1),
+  ]);
+}
+
 const { main } = await import('../dist/index.js');
 const here = dirname(fileURLToPath(import.meta.url));
 process.exitCode = await main(process.argv.slice(2), { searchPaths: [process.cwd(), here] });
