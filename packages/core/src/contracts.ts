@@ -146,6 +146,12 @@ export interface Source {
 export interface Transform {
   /** What decode needs (level, cipher, KDF, salt); never a secret. Stored in the manifest. */
   params(): { [key: string]: Json };
+  /**
+   * Optional one-off work of a backup (a passphrase's key derivation) that core starts, without
+   * waiting, when the backup starts, so it runs while the source plans; core awaits it before the
+   * first `encode` and fails the backup with its error before anything is written.
+   */
+  prepare?(ctx: RunContext): Promise<void>;
   /** A fresh encoder for one artifact. */
   encode(ctx: RunContext): Promise<Duplex>;
   /** A fresh decoder for one artifact, from the params the manifest stored. */
