@@ -132,8 +132,19 @@ export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promis
   };
 
   try {
-    const description = await plan.source.source.describe(ctx);
-    const stored = await storeArtifacts(plan, id, ctx, liveTargets, failTarget, prepared);
+    // The manifest's facts are gathered while the source starts its backup (for postgres a connection
+    // and a few queries fewer before the first COPY); a failed describe cancels it and is the error.
+    const describeFailed = new AbortController();
+    const describing = plan.source.source.describe(ctx);
+    describing.catch((error: unknown) => describeFailed.abort(error));
+    const storeCtx = { ...ctx, signal: AbortSignal.any([ctx.signal, describeFailed.signal]) };
+    const stored = await storeArtifacts(plan, id, storeCtx, liveTargets, failTarget, prepared).catch(
+      async (error: unknown) => {
+        await describing;
+        throw error;
+      },
+    );
+    const description = await describing;
     // A source that yields nothing never encodes: a failed prepare (a wrong setting) still fails the run.
     await prepared;
     artifacts.push(...stored);

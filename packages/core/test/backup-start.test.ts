@@ -181,3 +181,37 @@ describe('Transform.prepare', () => {
     expect(destination.objects.size).toBe(0);
   });
 });
+
+describe('Source.describe beside the backup', () => {
+  it('a describe that fails while an artifact streams cancels the backup, is the error, and leaves no backup', async () => {
+    const events: string[] = [];
+    const destination = memoryDestination();
+    let failDescribe: (error: Error) => void = () => undefined;
+    let destroyed = false;
+    const endless = new Readable({
+      read() {
+        events.push('artifact read');
+        // Describe fails once the first bytes are flowing; the stream never ends by itself.
+        failDescribe(new Error('pg_database_size failed'));
+        this.push(Buffer.alloc(1000, 1));
+      },
+      destroy(error, callback) {
+        destroyed = true;
+        callback(error);
+      },
+    });
+    const plan = await planFor(
+      {
+        prepare: async () => undefined,
+        describe: () => new Promise<void>((_, reject) => (failDescribe = reject)),
+        artifacts: () => [{ name: 'data.sql', stream: endless }],
+      },
+      new Repository(destination),
+      events,
+    );
+    await expect(runBackup(plan, ctx())).rejects.toThrow(/pg_database_size failed/);
+    expect(destroyed).toBe(true);
+    expect(destination.objects.size).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+});
