@@ -105,7 +105,10 @@ export interface RecoverySupport {
 export interface Source {
   /** Present when the source can restore beside a live target and swap it in (`nexus-backup recover`). */
   recovery?: RecoverySupport;
-  /** Non-secret facts about what is backed up (server version, row counts, host, git commit). */
+  /**
+   * Non-secret facts about what is backed up (server version, row counts, host, git commit). A backup
+   * runs it beside `backup`, not before it; when it rejects, the backup is cancelled with its error.
+   */
   describe(ctx: RunContext): Promise<{ [key: string]: Json }>;
   backup(ctx: RunContext): AsyncIterable<Artifact>;
   /**
