@@ -102,6 +102,13 @@ export const aes = defineTransform({
     const keys = new MasterKeyCache();
     return {
       params: () => paramsOf(settings),
+      // scrypt (~0.4 s, on libuv's thread pool) runs while the source plans, not before the first COPY.
+      async prepare(ctx: RunContext): Promise<void> {
+        const passphrase = await ctx.secrets.passphrase('encrypt');
+        if (settings.format === 'nexus') {
+          await keys.forEncryption(requirePassphrase(passphrase), settings.scrypt);
+        }
+      },
       async encode(ctx: RunContext): Promise<Duplex> {
         ctx.signal.throwIfAborted();
         const passphrase = await ctx.secrets.passphrase('encrypt');

@@ -5,7 +5,7 @@ import { aes } from '@nexus-backup/aes';
 import type { RunContext } from '@nexus-backup/core';
 import { createTestContext } from '@nexus-backup/testkit';
 import { describe, expect, it } from 'vitest';
-import { collectInto, createAes, encrypt, PASSPHRASE, pieces } from './support.js';
+import { collectInto, context, createAes, decrypt, encrypt, PASSPHRASE, pieces } from './support.js';
 
 describe('aes transform definition', () => {
   it('declares an encrypting transform with the .aes extension', () => {
@@ -162,5 +162,18 @@ describe('aes transform definition', () => {
     );
     expect(delivered).toBe(plaintext.length);
     expect(maxAhead, 'encrypted bytes read ahead of the sink').toBeLessThan(2 * 1024 * 1024);
+  });
+  it('prepare fails on an empty passphrase before any stream exists, and encode after it reuses its key', async () => {
+    const refused = await createAes();
+    await expect(refused.prepare?.(context(''))).rejects.toThrow(/the passphrase is empty/);
+    const prepared = await createAes();
+    await prepared.prepare?.(context());
+    const plaintext = randomBytes(5000);
+    const { encoded, params } = await encrypt(prepared, plaintext);
+    const second = await encrypt(prepared, plaintext);
+    // One scrypt per instance: both files carry the salt prepare derived with (bytes 13-44 of the header).
+    expect(second.encoded.subarray(13, 45)).toEqual(encoded.subarray(13, 45));
+    expect((await decrypt(prepared, encoded, params)).output).toEqual(plaintext);
+    expect((await decrypt(prepared, second.encoded, params)).output).toEqual(plaintext);
   });
 });

@@ -89,6 +89,7 @@ export function checkBackupPolicy(plan: BackupPlan): void {
  */
 export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promise<BackupResult> {
   checkBackupPolicy(plan);
+  const prepared = prepareTransforms(plan.transforms, callerCtx);
   const startedAt = new Date();
   const id = createBackupId(startedAt);
   const live = new Map(plan.targets.map((target) => [target, undefined as NexusError | undefined]));
@@ -131,8 +132,21 @@ export async function runBackup(plan: BackupPlan, callerCtx: RunContext): Promis
   };
 
   try {
-    const description = await plan.source.source.describe(ctx);
-    const stored = await storeArtifacts(plan, id, ctx, liveTargets, failTarget);
+    // The manifest's facts are gathered while the source starts its backup (for postgres a connection
+    // and a few queries fewer before the first COPY); a failed describe cancels it and is the error.
+    const describeFailed = new AbortController();
+    const describing = plan.source.source.describe(ctx);
+    describing.catch((error: unknown) => describeFailed.abort(error));
+    const storeCtx = { ...ctx, signal: AbortSignal.any([ctx.signal, describeFailed.signal]) };
+    const stored = await storeArtifacts(plan, id, storeCtx, liveTargets, failTarget, prepared).catch(
+      async (error: unknown) => {
+        await describing;
+        throw error;
+      },
+    );
+    const description = await describing;
+    // A source that yields nothing never encodes: a failed prepare (a wrong setting) still fails the run.
+    await prepared;
     artifacts.push(...stored);
     for (const artifact of stored) warnings.push(...incompleteWarnings(artifact.name, artifact.meta));
     const manifest: Manifest = {
@@ -191,6 +205,7 @@ async function storeArtifacts(
   ctx: RunContext,
   liveTargets: () => BackupTarget[],
   failTarget: (target: BackupTarget, error: unknown) => void,
+  prepared: Promise<void>,
 ): Promise<ManifestArtifact[]> {
   const limit = Math.max(1, Math.floor(plan.source.source.concurrentArtifacts ?? 1));
   const extensions = plan.transforms.map((stage) => stage.definition.extension).join('');
@@ -214,7 +229,16 @@ async function storeArtifacts(
   const store = async (artifact: Artifact, index: number) => {
     const file = `${artifact.name}${extensions}`;
     progress?.start(file, artifact.expectedBytes);
-    const digests = await storeArtifact(artifact.stream, file, liveTargets(), plan, id, storeCtx, failTarget);
+    const digests = await storeArtifact(
+      artifact.stream,
+      file,
+      liveTargets(),
+      plan,
+      id,
+      storeCtx,
+      failTarget,
+      prepared,
+    );
     progress?.done();
     // The meta is read once the stream has ended: a source may fill it in as it streams (row counts).
     stored[index] = {
@@ -306,8 +330,16 @@ async function storeArtifact(
   id: string,
   ctx: RunContext,
   failTarget: (target: BackupTarget, error: unknown) => void,
+  prepared: Promise<void>,
 ): Promise<{ raw: ReturnType<HashingStream['digest']>; stored: ReturnType<HashingStream['digest']> }> {
   const raw = new HashingStream();
+  try {
+    await prepared;
+  } catch (error) {
+    // Nothing of this artifact was read: its stream would otherwise hold a connection open.
+    input.destroy();
+    throw error;
+  }
   const encoders = await Promise.all(plan.transforms.map((stage) => stage.transform.encode(ctx)));
   // Without transforms the stored bytes are the raw bytes: hashing them twice cost ~20% of the CPU
   // of an uncompressed backup to SFTP.
@@ -351,6 +383,26 @@ async function storeArtifact(
   const fatal = putResults.find((result) => result.status === 'rejected');
   if (fatal?.status === 'rejected') throw fatal.reason;
   return { raw: raw.digest(), stored: (stored ?? raw).digest() };
+}
+
+/**
+ * Starts every transform's `prepare` at once (the KDF runs on libuv's thread pool while the source
+ * plans). The promise is marked handled here, so a run that fails before any artifact (a lease, the
+ * source's describe) reports its own error and leaves no unhandled rejection; a prepare that fails
+ * is reported with its provider's name.
+ */
+function prepareTransforms(transforms: PlannedTransform[], ctx: RunContext): Promise<void> {
+  const prepared = Promise.all(
+    transforms.map(async (stage) => {
+      try {
+        await stage.transform.prepare?.(ctx);
+      } catch (error) {
+        throw toNexusError(error, 'IO', stage.definition.name);
+      }
+    }),
+  ).then(() => undefined);
+  prepared.catch(() => undefined);
+  return prepared;
 }
 
 /** Best effort: a leftover without a manifest is invisible anyway, and prune removes what this misses. */

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type Document, LineCounter, parseDocument } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { interpolateConfig } from './config/interpolate.js';
 import { ConfigKeyError, locateKeyPath } from './config/key-path.js';
 import { ConfigProblems } from './config/problems.js';
 import type { NexusConfig } from './config/types.js';
 import { validateConfig } from './config/validate.js';
+import { yamlLibrary } from './config/yaml-library.js';
 import { NexusError } from './errors.js';
 
 export type { HealthCheckConfig, RecoveryConfig, RecoveryItemConfig } from './config/recovery.js';
@@ -89,6 +90,7 @@ function configOrThrow(inspection: ConfigInspection): NexusConfig {
 export function inspectConfigText(text: string, options: ParseConfigOptions): ConfigInspection {
   const file = resolve(options.file);
   const env = options.env ?? process.env;
+  const { LineCounter, parseDocument } = yamlLibrary();
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   const syntaxError = document.errors[0];

@@ -105,7 +105,10 @@ export interface RecoverySupport {
 export interface Source {
   /** Present when the source can restore beside a live target and swap it in (`nexus-backup recover`). */
   recovery?: RecoverySupport;
-  /** Non-secret facts about what is backed up (server version, row counts, host, git commit). */
+  /**
+   * Non-secret facts about what is backed up (server version, row counts, host, git commit). A backup
+   * runs it beside `backup`, not before it; when it rejects, the backup is cancelled with its error.
+   */
   describe(ctx: RunContext): Promise<{ [key: string]: Json }>;
   backup(ctx: RunContext): AsyncIterable<Artifact>;
   /**
@@ -146,6 +149,12 @@ export interface Source {
 export interface Transform {
   /** What decode needs (level, cipher, KDF, salt); never a secret. Stored in the manifest. */
   params(): { [key: string]: Json };
+  /**
+   * Optional one-off work of a backup (a passphrase's key derivation) that core starts, without
+   * waiting, when the backup starts, so it runs while the source plans; core awaits it before the
+   * first `encode` and fails the backup with its error before anything is written.
+   */
+  prepare?(ctx: RunContext): Promise<void>;
   /** A fresh encoder for one artifact. */
   encode(ctx: RunContext): Promise<Duplex>;
   /** A fresh decoder for one artifact, from the params the manifest stored. */

@@ -1,4 +1,5 @@
-import { type Document, isMap, isScalar, isSeq, type LineCounter, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { yamlLibrary } from './yaml-library.js';
 
 /** Where a value sits in the config: `['pipelines', 'db', 'transforms', 0]`. */
 export type KeyPath = readonly (string | number)[];
@@ -36,6 +37,7 @@ export function locateKeyPath(
   lineCounter: LineCounter,
   path: KeyPath,
 ): { line: number; col: number } | undefined {
+  const { isMap, isScalar, isSeq } = yamlLibrary();
   let node: unknown = document.contents;
   let found: Node | undefined = isScalar(node) || isMap(node) || isSeq(node) ? node : undefined;
   for (const segment of path) {
