@@ -35,6 +35,7 @@ export interface PerTableRestoreOptions {
 interface Phases {
   preDataMs: number;
   dataMs: number;
+  /** From the last data artifact's commit to the end: the early builds still running, then the rest of post-data. */
   postDataMs: number;
   /** Post-data statements (index and key builds, foreign keys) that started before the last data artifact committed. */
   startedDuringData: number;
@@ -43,8 +44,9 @@ interface Phases {
 /**
  * Restores a per-table backup like `pg_restore -j`: pre-data on one connection in one transaction,
  * then the data artifacts on `jobs` connections at once (each in its own transaction, tables emptied
- * and loaded with COPY FREEZE), then post-data with its index, key and foreign-key builds on `jobs`
- * connections in dependency order. Not one transaction: into a new database it stays all or nothing
+ * and loaded with COPY FREEZE), a table's index and key builds (and foreign keys, once both tables are
+ * in) starting as soon as its artifact commits, within the same `jobs`; then the rest of post-data in
+ * its order, any builds left for it on `jobs` connections in dependency order. Not one transaction: into a new database it stays all or nothing
  * because a failed one is dropped; an existing database is left partly loaded by a failure.
  */
 export async function restorePerTable(options: PerTableRestoreOptions): Promise<RestoreReport> {
@@ -164,6 +166,8 @@ async function load(
     }
     await data.finish();
     phases.dataMs = Date.now() - phase;
+
+    phase = Date.now();
     if (early !== undefined) {
       await early.finish();
       phases.startedDuringData = early.startedDuringData;
@@ -171,8 +175,6 @@ async function load(
       tally.parallel = (tally.parallel ?? 0) + early.statementCount;
       await early.close();
     }
-
-    phase = Date.now();
     post = bulkLoad(main, url, { jobs, inTransaction: false, ctx });
     await runScript(main, tail, ctx, tally, post.hooks);
     await post.finish();
