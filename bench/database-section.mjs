@@ -356,7 +356,8 @@ function printServerSides(backups, restores) {
 function ownPhases(phases) {
   if (!phases) return '-';
   const s = (ms) => (ms / 1000).toFixed(1);
-  return `${s(phases.preDataMs)} / ${s(phases.dataMs)} / ${s(phases.postDataMs)} s`;
+  const during = phases.startedDuringData ? ` (${phases.startedDuringData} builds during data)` : '';
+  return `${s(phases.preDataMs)} / ${s(phases.dataMs)} / ${s(phases.postDataMs)} s${during}`;
 }
 
 /** Section 3; returns the largest growth of peak RSS from the smallest size to the largest. */

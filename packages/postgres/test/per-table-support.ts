@@ -22,7 +22,10 @@ export async function backupArtifacts(db: string): Promise<HeldArtifact[]> {
   return held;
 }
 
-/** A restore's view of held artifacts: a fresh stream for each, opened when the restore asks for it. */
+/**
+ * A restore's view of held artifacts: a fresh stream for each, made by `streamOf` when the restore first
+ * reads it (as core's LazyReadable opens a repository read), so handing out the handle opens nothing.
+ */
 export function restoreArtifacts(
   held: HeldArtifact[],
   streamOf: (artifact: HeldArtifact) => Readable = (artifact) => Readable.from([artifact.bytes]),
@@ -33,8 +36,31 @@ export function restoreArtifacts(
         name: artifact.name,
         meta: artifact.meta,
         rawBytes: artifact.bytes.length,
-        stream: streamOf(artifact),
+        stream: lazily(() => streamOf(artifact)),
       };
     }
   })();
+}
+
+function lazily(open: () => Readable): Readable {
+  let inner: Readable | undefined;
+  const outer: Readable = new Readable({
+    read() {
+      if (inner !== undefined) {
+        inner.resume();
+        return;
+      }
+      inner = open();
+      inner.on('data', (chunk: Buffer) => {
+        if (!outer.push(chunk)) inner?.pause();
+      });
+      inner.once('end', () => outer.push(null));
+      inner.once('error', (error) => outer.destroy(error));
+    },
+    destroy(error, callback) {
+      inner?.destroy();
+      callback(error);
+    },
+  });
+  return outer;
 }

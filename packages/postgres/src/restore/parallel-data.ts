@@ -3,6 +3,7 @@ import type { Client } from 'pg';
 import { bulkLoadSettings } from './bulk-load.js';
 import { connectTo } from './connection.js';
 import { freshTableCopy } from './fresh-table-copy.js';
+import { JobBudget } from './job-budget.js';
 import { runScript, type ScriptTally } from './run-script.js';
 import { readSqlScript } from './sql-script-reader.js';
 
@@ -18,14 +19,12 @@ interface Worker {
  * largest first). The caller opens the next artifact after `free()`, so no more than `jobs` artifact
  * streams (each holding a repository read) are open. The first failure stops the rest: their backends are
  * terminated (their transactions roll back) and their streams destroyed; it is thrown from the next
- * `submit`, `race` or `finish`.
+ * `free`, `submit` or `finish`.
  */
 export class ParallelData {
   private readonly workers: Worker[] = [];
   private readonly seen = new Set<string>();
   private failure: Error | undefined;
-  private readonly failed: Promise<never>;
-  private fail!: (error: Error) => void;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -34,11 +33,11 @@ export class ParallelData {
     private readonly tally: ScriptTally,
     private readonly ctx: RunContext,
     private readonly terminate: (pids: number[]) => Promise<void>,
+    /** Shared with the builds that start while data loads; by default this loader's own. */
+    private readonly budget: JobBudget = new JobBudget(jobs),
+    /** Called when an artifact's transaction committed: its tables' rows are in. */
+    private readonly committed: (artifact: RestoreArtifact) => void = () => {},
   ) {
-    this.failed = new Promise<never>((_, reject) => {
-      this.fail = reject;
-    });
-    this.failed.catch(() => {});
     ctx.signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
@@ -51,33 +50,41 @@ export class ParallelData {
    * artifact streams are open); rejects with the first failure.
    */
   async free(): Promise<void> {
-    while (this.failure === undefined && this.busy() >= this.jobs) await this.nextChange();
+    while (this.failure === undefined && !this.canLoad()) await this.nextChange();
     if (this.failure !== undefined) throw this.failure;
   }
 
   /** Starts loading `artifact` once a connection is free; rejects with the first failure. */
   async submit(artifact: RestoreArtifact): Promise<void> {
-    while (this.failure === undefined && this.busy() >= this.jobs) await this.nextChange();
+    while (this.failure === undefined && !this.canLoad()) await this.nextChange();
     if (this.failure !== undefined) {
       artifact.stream.destroy();
       throw this.failure;
     }
+    // Taken before a new connection is awaited, so no build takes the slot meanwhile.
+    this.budget.take();
     let worker = this.workers.find((candidate) => candidate.artifact === undefined);
     if (worker === undefined) {
       try {
         worker = await this.connect();
       } catch (error) {
+        this.budget.give();
         artifact.stream.destroy();
         throw error;
       }
+    }
+    if (this.failure !== undefined) {
+      this.budget.give();
+      artifact.stream.destroy();
+      throw this.failure;
     }
     worker.artifact = artifact;
     void this.load(worker, artifact);
   }
 
-  /** `work` (e.g. reading the next artifact), or the first failure of a load if that comes first. */
-  race<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.failed]);
+  /** Stops the loads with another part's failure (a build that started while data loads). */
+  abortWith(failure: Error): void {
+    this.stop(failure);
   }
 
   /** Waits until every submitted artifact is loaded and committed; throws the first failure. */
@@ -92,6 +99,10 @@ export class ParallelData {
     if (this.busy() > 0)
       this.stop(new NexusError('ABORTED', 'the restore stopped', { provider: 'postgres' }));
     await Promise.all(this.workers.map((worker) => worker.client.end().catch(() => {})));
+  }
+
+  private canLoad(): boolean {
+    return this.busy() < this.jobs && this.budget.canLoad();
   }
 
   private busy(): number {
@@ -122,9 +133,11 @@ export class ParallelData {
       await client.query('COMMIT');
       this.ctx.log.debug(`[postgres] loaded ${artifact.name} in ${Date.now() - started} ms`);
       worker.artifact = undefined;
+      this.committed(artifact);
     } catch (error) {
       this.stop(this.failure === undefined ? naming(artifact.name, error) : this.failure);
     } finally {
+      this.budget.give();
       this.wake?.();
     }
   }
@@ -133,7 +146,7 @@ export class ParallelData {
   private stop(failure: Error): void {
     if (this.failure !== undefined) return;
     this.failure = failure;
-    this.fail(failure);
+    this.budget.changed();
     const running = this.workers.filter((worker) => worker.artifact !== undefined);
     for (const worker of running) worker.artifact?.stream.destroy();
     const pids = running.map((worker) => worker.pid).filter((pid) => pid > 0);
@@ -141,13 +154,15 @@ export class ParallelData {
     this.wake?.();
   }
 
+  /** A load ended, a failure, or (shared budget) a build ended. */
   private nextChange(): Promise<void> {
-    return new Promise((resolve) => {
+    const own = new Promise<void>((resolve) => {
       this.wake = () => {
         this.wake = undefined;
         resolve();
       };
     });
+    return Promise.race([own, this.budget.next()]);
   }
 }
 

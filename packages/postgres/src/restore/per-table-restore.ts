@@ -8,11 +8,15 @@ import {
 import type { Client } from 'pg';
 import { type BulkLoad, bulkLoad, bulkLoadSettings } from './bulk-load.js';
 import { connectTo, urlForDatabase } from './connection.js';
+import { EarlyPostData } from './early-post-data.js';
 import { checkJobsRange, intoNewDatabase, report } from './index.js';
+import { JobBudget } from './job-budget.js';
+import type { MarkedEvent } from './object-markers.js';
 import { ParallelData } from './parallel-data.js';
+import { inheritanceTables, planPostData, readPostData } from './post-data-plan.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { emptyTally, runScript, type ScriptTally } from './run-script.js';
-import { readSqlScript } from './sql-script-reader.js';
+import { readSqlScript, type SqlScriptEvent } from './sql-script-reader.js';
 import { assertEmptyDatabase } from './target-database.js';
 
 export interface PerTableRestoreOptions {
@@ -31,14 +35,18 @@ export interface PerTableRestoreOptions {
 interface Phases {
   preDataMs: number;
   dataMs: number;
+  /** From the last data artifact's commit to the end: the early builds still running, then the rest of post-data. */
   postDataMs: number;
+  /** Post-data statements (index and key builds, foreign keys) that started before the last data artifact committed. */
+  startedDuringData: number;
 }
 
 /**
  * Restores a per-table backup like `pg_restore -j`: pre-data on one connection in one transaction,
  * then the data artifacts on `jobs` connections at once (each in its own transaction, tables emptied
- * and loaded with COPY FREEZE), then post-data with its index, key and foreign-key builds on `jobs`
- * connections in dependency order. Not one transaction: into a new database it stays all or nothing
+ * and loaded with COPY FREEZE), a table's index and key builds (and foreign keys, once both tables are
+ * in) starting as soon as its artifact commits, within the same `jobs`; then the rest of post-data in
+ * its order, any builds left for it on `jobs` connections in dependency order. Not one transaction: into a new database it stays all or nothing
  * because a failed one is dropped; an existing database is left partly loaded by a failure.
  */
 export async function restorePerTable(options: PerTableRestoreOptions): Promise<RestoreReport> {
@@ -80,14 +88,24 @@ async function load(
 ): Promise<{ tally: ScriptTally; phases: Phases }> {
   const { preData, rest, jobs, ctx } = options;
   const tally = emptyTally();
-  const phases: Phases = { preDataMs: 0, dataMs: 0, postDataMs: 0 };
+  const phases: Phases = { preDataMs: 0, dataMs: 0, postDataMs: 0, startedDuringData: 0 };
+  // Every artifact's handle up front: a stream opens on its first read (core's LazyReadable; a live
+  // dump's on its own connection), so holding them costs nothing until a connection reads one.
+  const artifacts: RestoreArtifact[] = [];
   let main: Client;
   try {
+    for (let next = await rest.next(); !next.done; next = await rest.next()) {
+      artifacts.push(next.value);
+      if (next.value.meta.part !== 'data') break;
+    }
     main = await connectTo(url);
   } catch (error) {
     preData.stream.destroy();
+    for (const artifact of artifacts) artifact.stream.destroy();
     throw error;
   }
+  const dataArtifacts = artifacts.filter((artifact) => artifact.meta.part === 'data');
+  const postData = artifacts.at(-1)?.meta.part === 'data' ? undefined : artifacts.at(-1);
   main.on('notice', (notice) => ctx.log.debug(`postgres: ${notice.message}`));
   const onAbort = () => void main.end().catch(() => {});
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -95,14 +113,24 @@ async function load(
   const terminate = async (pids: number[]) => {
     await main.query('SELECT pg_catalog.pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
   };
-  const data = new ParallelData(url, jobs, tally, ctx, terminate);
+  const budget = new JobBudget(jobs);
+  let early: EarlyPostData | undefined;
+  const data = new ParallelData(url, jobs, tally, ctx, terminate, budget, (artifact) =>
+    early?.committed(artifact),
+  );
   let post: BulkLoad | undefined;
-  let current: RestoreArtifact = preData;
-  // The artifact asked for when a load failed arrives later: its stream is then released unread.
-  let pending: Promise<IteratorResult<RestoreArtifact>> | undefined;
+  let reading: Promise<MarkedEvent[]> | undefined;
   try {
+    if (postData === undefined) throw missingPostData();
+    expectPart(postData, 'post-data');
     if (!fresh) await assertEmptyDatabase(main, url);
     for (const setting of bulkLoadSettings(jobs)) await main.query(setting);
+    // post-data.sql read whole and verified while pre-data runs (two streams, within `jobs`), so its
+    // builds can start as soon as their tables' rows are in.
+    if (overlaps(jobs, postData, dataArtifacts)) {
+      reading = readPostData(postData);
+      reading.catch(() => {});
+    }
 
     let phase = Date.now();
     expectPart(preData, 'pre-data');
@@ -113,27 +141,42 @@ async function load(
     phases.preDataMs = Date.now() - phase;
 
     phase = Date.now();
-    // The next artifact is opened only when a connection is free for it.
-    const following = async () => {
+    let tail: AsyncIterable<SqlScriptEvent> = readSqlScript(postData.stream);
+    if (reading !== undefined) {
+      const plan = planPostData(await reading, await inheritanceTables(main));
+      tail = fromArray(plan.rest);
+      ctx.log.debug(
+        `[postgres] ${plan.early.length} post-data statements start as soon as their tables' rows are in`,
+      );
+      early = await EarlyPostData.open(
+        url,
+        jobs,
+        [...bulkLoadSettings(jobs), ...plan.setup],
+        plan.early,
+        dataArtifacts,
+        budget,
+        ctx,
+        terminate,
+        (failure) => data.abortWith(failure),
+      );
+    }
+    for (const artifact of dataArtifacts) {
       await data.free();
-      pending = rest.next();
-      return data.race(pending);
-    };
-    let next = await following();
-    while (!next.done && next.value.meta.part === 'data') {
-      current = next.value;
-      await data.submit(next.value);
-      next = await following();
+      await data.submit(artifact);
     }
     await data.finish();
     phases.dataMs = Date.now() - phase;
 
     phase = Date.now();
-    if (next.done) throw missingPostData();
-    current = next.value;
-    expectPart(current, 'post-data');
+    if (early !== undefined) {
+      await early.finish();
+      phases.startedDuringData = early.startedDuringData;
+      tally.statements += early.statementCount;
+      tally.parallel = (tally.parallel ?? 0) + early.statementCount;
+      await early.close();
+    }
     post = bulkLoad(main, url, { jobs, inTransaction: false, ctx });
-    await runScript(main, readSqlScript(current.stream), ctx, tally, post.hooks);
+    await runScript(main, tail, ctx, tally, post.hooks);
     await post.finish();
     // Everything so far committed without waiting for its WAL flush; this commit waits for all of it,
     // so a reported restore survives a server crash.
@@ -143,23 +186,34 @@ async function load(
     await main.query('COMMIT');
     phases.postDataMs = Date.now() - phase;
     ctx.log.debug(
-      `[postgres] restore phases: pre-data ${phases.preDataMs} ms, data ${phases.dataMs} ms on ${jobs} connections, post-data ${phases.postDataMs} ms`,
+      `[postgres] restore phases: pre-data ${phases.preDataMs} ms, data ${phases.dataMs} ms on ${jobs} connections (${phases.startedDuringData} post-data statements started meanwhile), post-data ${phases.postDataMs} ms`,
     );
     return { tally, phases };
   } catch (error) {
     preData.stream.destroy();
-    current.stream.destroy();
-    pending?.then(
-      (late) => late.done || late.value.stream.destroy(),
-      () => {},
-    );
+    for (const artifact of artifacts) artifact.stream.destroy();
     throw explain(error, ctx, fresh, url);
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     await data.close();
+    await early?.close();
     await post?.close();
     await main.end().catch(() => {});
   }
+}
+
+/**
+ * Whether post-data's builds can start while data loads: with more than one connection, a post-data
+ * artifact of schema only (one holding table data keeps today's order), and data artifacts that list
+ * their tables.
+ */
+function overlaps(jobs: number, postData: RestoreArtifact, data: readonly RestoreArtifact[]): boolean {
+  if (jobs <= 1 || postData.meta.tables !== undefined) return false;
+  return data.every((artifact) => Array.isArray(artifact.meta.tables) || artifact.meta.largeObjects === true);
+}
+
+async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
 }
 
 function expectPart(artifact: RestoreArtifact, part: 'pre-data' | 'post-data'): void {
