@@ -47,6 +47,16 @@ describe('commitStaged', () => {
 
     expect((error as NodeJS.ErrnoException).code).toBe('ENOENT');
     expect(await snapshotTree(target)).toEqual(targetBefore);
-    expect(await snapshotTree(stagedDir)).toEqual(stagedBefore);
+    // Moving a file out of a staged folder and back sets that folder's mtime to now, which crosses a
+    // second boundary now and then; staging is ours, so what must come back is its content, not its folder times.
+    expect(withoutFolderTimes(await snapshotTree(stagedDir))).toEqual(withoutFolderTimes(stagedBefore));
   });
 });
+
+function withoutFolderTimes(tree: Awaited<ReturnType<typeof snapshotTree>>) {
+  return Object.fromEntries(
+    Object.entries(tree).map(([path, entry]) =>
+      entry.kind === 'directory' ? [path, { ...entry, mtime: undefined }] : [path, entry],
+    ),
+  );
+}
