@@ -13,6 +13,7 @@ import type {
 } from './contracts.js';
 import { NexusError, toNexusError } from './errors.js';
 import { FanOut } from './fan-out.js';
+import { CoalescingStream } from './coalesce.js';
 import { HashingStream } from './hashing.js';
 import { acquireLease, type Lease } from './lease.js';
 import { incompleteWarnings } from './left-out.js';
@@ -367,6 +368,7 @@ async function storeArtifact(
   });
   const stages = [
     input,
+    new CoalescingStream(),
     raw,
     new ProgressStream(ctx.progress),
     ...encoders,

@@ -11,6 +11,7 @@ export * from './errors.js';
 export * from './fan-out.js';
 export * from './format-bytes.js';
 export * from './hashing.js';
+export * from './coalesce.js';
 export * from './lease.js';
 export * from './lease-holder.js';
 export * from './left-out.js';

@@ -9,6 +9,7 @@ import type {
   TransformDefinition,
 } from './contracts.js';
 import { NexusError } from './errors.js';
+import { CoalescingStream } from './coalesce.js';
 import { VerifyingStream } from './hashing.js';
 import { LazyReadable } from './lazy-readable.js';
 import type { ManifestArtifact } from './manifest.js';
@@ -117,6 +118,7 @@ export async function openDecodedArtifact(
   pipeline(
     [
       stored,
+      new CoalescingStream(),
       new VerifyingStream(artifact.stored, `stored ${artifact.file}`),
       ...decoders,
       new VerifyingStream(artifact.raw, `decoded ${artifact.name}`),

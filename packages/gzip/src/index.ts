@@ -1,5 +1,5 @@
 import { addAbortSignal, type Duplex } from 'node:stream';
-import { defineTransform } from '@nexus-backup/core';
+import { defineTransform, STREAM_CHUNK_BYTES } from '@nexus-backup/core';
 import { reportDamagedInput } from './damaged-input.js';
 
 const MAX_WORKERS = 64;
@@ -41,14 +41,18 @@ export const gzip = defineTransform({
       async encode(ctx): Promise<Duplex> {
         // Reject now: a stream handed back already destroyed would raise its error before anyone listens.
         ctx.signal.throwIfAborted();
-        if (parallel === 0) return addAbortSignal(ctx.signal, zlib.createGzip({ level }));
+        if (parallel === 0)
+          return addAbortSignal(ctx.signal, zlib.createGzip({ level, chunkSize: STREAM_CHUNK_BYTES }));
         const { ParallelGzipEncoder } = await import('./parallel-gzip-encoder.js');
         ctx.signal.throwIfAborted();
         return addAbortSignal(ctx.signal, new ParallelGzipEncoder(parallel, level));
       },
       async decode(ctx): Promise<Duplex> {
         ctx.signal.throwIfAborted();
-        return addAbortSignal(ctx.signal, reportDamagedInput(zlib.createGunzip()));
+        return addAbortSignal(
+          ctx.signal,
+          reportDamagedInput(zlib.createGunzip({ chunkSize: STREAM_CHUNK_BYTES })),
+        );
       },
     };
   },

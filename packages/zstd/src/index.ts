@@ -1,5 +1,5 @@
 import { addAbortSignal, type Duplex } from 'node:stream';
-import { defineTransform } from '@nexus-backup/core';
+import { defineTransform, STREAM_CHUNK_BYTES } from '@nexus-backup/core';
 import { parallelFrames } from './parallel-frames.js';
 
 const MAX_WORKERS = 64;
@@ -61,13 +61,18 @@ export const zstd = defineTransform({
         // Reject now: a stream handed back already destroyed would raise its error before anyone listens.
         ctx.signal.throwIfAborted();
         const stage =
-          workers > 0 ? parallelFrames(zlib, params, workers) : zlib.createZstdCompress({ params });
+          workers > 0
+            ? parallelFrames(zlib, params, workers)
+            : zlib.createZstdCompress({ params, chunkSize: STREAM_CHUNK_BYTES });
         return addAbortSignal(ctx.signal, stage);
       },
       async decode(ctx, stored): Promise<Duplex> {
         ctx.signal.throwIfAborted();
         const window = stored.long === true ? { [constants.ZSTD_d_windowLogMax]: LONG_WINDOW_LOG } : {};
-        return addAbortSignal(ctx.signal, zlib.createZstdDecompress({ params: window }));
+        return addAbortSignal(
+          ctx.signal,
+          zlib.createZstdDecompress({ params: window, chunkSize: STREAM_CHUNK_BYTES }),
+        );
       },
     };
   },
