@@ -98,4 +98,56 @@ describe('restore --jobs through the nexus-backup binary', () => {
     expect(refused.code).toBe(64);
     expect(refused.stderr).toContain('jobs must be a whole number from 1 to 64, got 0');
   });
+
+  it('an encrypted backup restored with a wrong passphrase: exit 2 saying so, and no database is left behind (its key is derived while CREATE DATABASE runs)', async () => {
+    const repo = join(dir, 'encrypted');
+    const passphrase = { ...env, NEXUS_BACKUP_PASSPHRASE: 'the right passphrase' };
+    const backup = await runCli(
+      ['backup', 'postgres', '--db', urlOf('app'), '--encrypt', '--to', repo, '--pipeline', 'db'],
+      { env: passphrase },
+    );
+    expect(backup.code).toBe(0);
+    const databases = async () =>
+      (await server.admin.query('SELECT datname FROM pg_catalog.pg_database ORDER BY 1')).rows.map(
+        (row: { datname: string }) => row.datname,
+      );
+    const before = await databases();
+    const wrong = await runCli(
+      [
+        'restore',
+        'db@latest',
+        '--from',
+        repo,
+        '--create-db',
+        'app_wrong',
+        '--db',
+        urlOf('app'),
+        '--jobs',
+        '2',
+      ],
+      { env: { ...env, NEXUS_BACKUP_PASSPHRASE: 'not the passphrase' } },
+    );
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('wrong passphrase');
+    expect(wrong.stderr).not.toContain('not the passphrase');
+    expect(await databases()).toEqual(before);
+
+    const right = await runCli(
+      [
+        'restore',
+        'db@latest',
+        '--from',
+        repo,
+        '--create-db',
+        'app_right',
+        '--db',
+        urlOf('app'),
+        '--jobs',
+        '2',
+      ],
+      { env: passphrase },
+    );
+    expect(right.code).toBe(0);
+    expect(await tableChecksums(server.url('app_right'))).toEqual(await tableChecksums(server.url('app')));
+  });
 });
