@@ -149,5 +149,8 @@ describe('restore --jobs through the nexus-backup binary', () => {
     );
     expect(right.code).toBe(0);
     expect(await tableChecksums(server.url('app_right'))).toEqual(await tableChecksums(server.url('app')));
+    // Artifacts loaded side by side share one progress line, named after the backup, not after an artifact.
+    expect(right.stderr).toMatch(/^db@\S+: [\d.]+ \w+ in [\d.]+ s/m);
+    expect(right.stderr).not.toMatch(/data-\d{4}\.sql/);
   });
 });

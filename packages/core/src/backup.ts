@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CoalescingStream } from './coalesce.js';
 import type {
   Artifact,
   Json,
@@ -13,7 +14,6 @@ import type {
 } from './contracts.js';
 import { NexusError, toNexusError } from './errors.js';
 import { FanOut } from './fan-out.js';
-import { CoalescingStream } from './coalesce.js';
 import { HashingStream } from './hashing.js';
 import { acquireLease, type Lease } from './lease.js';
 import { incompleteWarnings } from './left-out.js';
@@ -25,7 +25,7 @@ import {
   type Manifest,
   type ManifestArtifact,
 } from './manifest.js';
-import { ProgressStream } from './progress-stream.js';
+import { ProgressStream, sharedProgress } from './progress-stream.js';
 import type { Repository } from './repository.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -212,7 +212,9 @@ async function storeArtifacts(
   const extensions = plan.transforms.map((stage) => stage.definition.extension).join('');
   const cancel = new AbortController();
   const shared =
-    limit > 1 && ctx.progress ? sharedProgress(ctx.progress, plan.source.definition.name) : undefined;
+    limit > 1 && ctx.progress
+      ? sharedProgress(ctx.progress, `${plan.source.definition.name} artifacts`)
+      : undefined;
   const progress = shared ?? ctx.progress;
   const storeCtx: RunContext = {
     ...ctx,
@@ -270,31 +272,6 @@ async function storeArtifacts(
   shared?.finish();
   if (failure) throw failure.error;
   return stored.filter((artifact): artifact is ManifestArtifact => artifact !== undefined);
-}
-
-interface SharedProgress extends ProgressSink {
-  /** Ends the one progress line, once every artifact is stored. */
-  finish(): void;
-}
-
-/**
- * Artifacts stored side by side report to one progress line (their bytes summed) instead of each
- * starting and ending its own.
- */
-function sharedProgress(sink: ProgressSink, label: string): SharedProgress {
-  let started = false;
-  return {
-    start() {
-      if (started) return;
-      started = true;
-      sink.start(`${label} artifacts`);
-    },
-    advance: (bytes) => sink.advance(bytes),
-    done() {},
-    finish() {
-      if (started) sink.done();
-    },
-  };
 }
 
 /**

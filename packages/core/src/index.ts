@@ -1,5 +1,6 @@
 export * from './backup.js';
 export * from './byte-size.js';
+export * from './coalesce.js';
 export * from './commands.js';
 export * from './config.js';
 export * from './contracts.js';
@@ -11,7 +12,6 @@ export * from './errors.js';
 export * from './fan-out.js';
 export * from './format-bytes.js';
 export * from './hashing.js';
-export * from './coalesce.js';
 export * from './lease.js';
 export * from './lease-holder.js';
 export * from './left-out.js';

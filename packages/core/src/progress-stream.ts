@@ -15,3 +15,29 @@ export class ProgressStream extends Transform {
     callback(null, chunk);
   }
 }
+
+export interface SharedProgress extends ProgressSink {
+  /** Ends the one progress line, once every artifact is through. */
+  finish(): void;
+}
+
+/**
+ * Artifacts that stream side by side (a parallel dump stored, a parallel restore loading) report to one
+ * progress line, their bytes summed, instead of each starting and ending its own: one line has one
+ * label, and a second artifact's start would take it over. `expectedBytes` is the whole run's, when known.
+ */
+export function sharedProgress(sink: ProgressSink, label: string, expectedBytes?: number): SharedProgress {
+  let started = false;
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      sink.start(label, expectedBytes);
+    },
+    advance: (bytes) => sink.advance(bytes),
+    done() {},
+    finish() {
+      if (started) sink.done();
+    },
+  };
+}

@@ -1,5 +1,6 @@
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CoalescingStream } from './coalesce.js';
 import type {
   RestoreArtifact,
   RestoreReport,
@@ -9,12 +10,11 @@ import type {
   TransformDefinition,
 } from './contracts.js';
 import { NexusError } from './errors.js';
-import { CoalescingStream } from './coalesce.js';
 import { VerifyingStream } from './hashing.js';
 import { LazyReadable } from './lazy-readable.js';
 import type { ManifestArtifact } from './manifest.js';
 import { defaultOptions } from './options.js';
-import { ProgressStream } from './progress-stream.js';
+import { ProgressStream, sharedProgress } from './progress-stream.js';
 import type { ProviderRegistry } from './registry.js';
 import type { BackupEntry, Repository } from './repository.js';
 import { verifyArtifact } from './verify.js';
@@ -43,7 +43,14 @@ export async function runRestore(plan: RestorePlan, ctx: RunContext): Promise<Re
     throw new NexusError('INTERNAL', 'decode stages do not match the manifest transforms');
   }
   await verifyBeforeUnauthenticatedDecode(plan, ctx);
-  return plan.source.restore(ctx, decodedArtifacts(plan, ctx), plan.target);
+  // One line for the whole restore: a source may load several artifacts at once (postgres --jobs).
+  const rawBytes = manifest.artifacts.reduce((sum, artifact) => sum + artifact.raw.bytes, 0);
+  const progress =
+    ctx.progress && sharedProgress(ctx.progress, `${plan.backup.pipeline}@${plan.backup.id}`, rawBytes);
+  const restoreCtx = progress ? { ...ctx, progress } : ctx;
+  const report = await plan.source.restore(restoreCtx, decodedArtifacts(plan, restoreCtx), plan.target);
+  progress?.finish();
+  return report;
 }
 
 /** Unauthenticated ciphers (openssl CBC) would hand out garbage before the hash check could fail. */
