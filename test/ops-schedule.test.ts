@@ -55,6 +55,7 @@ function startScheduler(config: string): {
 async function waitForPartialBytes(pipelineDir: string): Promise<void> {
   for (;;) {
     for (const folder of await readdir(pipelineDir)) {
+      if (folder.startsWith('.')) continue; // .leases: a run's lease, not its bytes
       const names = await readdir(join(pipelineDir, folder)).catch(() => [] as string[]);
       if (names.includes('manifest.json')) continue;
       for (const name of names) {
@@ -72,7 +73,7 @@ const count = (events: SchedulerEvent[], name: string, status?: string) =>
 describe('nexus-backup schedule', () => {
   it('runs a pipeline every second without overlap and stops cleanly on SIGTERM mid-run', async () => {
     const dir = await tempDir('schedule');
-    // Each run streams 12 KiB with a 150 ms pause before each KiB: at least 1.8 s, so ticks land mid-run.
+    // Each run streams 12 chunks of 256 KiB with a 150 ms pause before each: at least 1.8 s, so ticks land mid-run.
     const config = await writeOpsProject(
       dir,
       `plugins: [./slow-source.mjs]
@@ -85,7 +86,7 @@ pipelines:
     to: [local]
     schedule: "* * * * * *"
     retention: { keepLast: 10 }
-    check: { maxAge: 1h, minSize: 12288 }
+    check: { maxAge: 1h, minSize: 3145728 }
 `,
     );
     const scheduler = startScheduler(config);
@@ -153,7 +154,7 @@ pipelines:
     transforms: []
     to: [./repo]
     schedule: "${second} * * * * *"
-    check: { maxAge: 1h, minSize: 1000000 }
+    check: { maxAge: 1h, minSize: 1000000 } # more than the 512 KiB a run stores
 notify:
   - { url: "${hook.url}/hook", on: [failure] }
 `,
@@ -165,7 +166,7 @@ notify:
       const check = scheduler.events.find((event) => event.event === 'check');
       expect(check).toMatchObject({ pipeline: 'slow', ok: false });
       expect((check?.problems as string[] | undefined)?.[0]).toMatch(
-        /^slow: too small: newest backup \S+ stores 2048 bytes/,
+        /^slow: too small: newest backup \S+ stores 524288 bytes/,
       );
       // The backup itself succeeded (no failure post for it); the failed check was posted.
       expect(hook.requests).toHaveLength(1);

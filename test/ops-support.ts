@@ -58,7 +58,8 @@ import { defineSource } from '${core}';
 async function* chunks(count, delayMs, signal) {
   for (let index = 0; index < count; index++) {
     await sleep(delayMs, undefined, { signal });
-    yield Buffer.alloc(1024, index % 256);
+    // 256 KiB: stages pass 1 MiB chunks, so a run's first bytes reach the repository after four of these.
+    yield Buffer.alloc(256 * 1024, index % 256);
   }
 }
 
@@ -66,8 +67,8 @@ export const slow = defineSource({
   name: 'slow',
   description: 'test source that streams slowly',
   options: {
-    chunks: { type: 'number', description: 'KiB to produce', default: 4 },
-    delayMs: { type: 'number', description: 'pause before each KiB', default: 100 },
+    chunks: { type: 'number', description: 'chunks of 256 KiB to produce', default: 4 },
+    delayMs: { type: 'number', description: 'pause before each chunk', default: 100 },
     fail: { type: 'boolean', description: 'fail before streaming (as an unreachable server does)', default: false },
   },
   restoreOptions: {},
