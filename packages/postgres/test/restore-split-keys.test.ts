@@ -14,7 +14,7 @@ import { restorePerTable } from '../src/restore/per-table-restore.js';
 import { inheritanceTables, planPostData, readPostData } from '../src/restore/post-data-plan.js';
 import { notNullColumns } from '../src/restore/split-key-build.js';
 import { backupArtifacts, type HeldArtifact, restoreArtifacts } from './per-table-support.js';
-import { withClient } from './restore-support.js';
+import { databaseExists, withClient } from './restore-support.js';
 
 const majors = (process.env.NEXUS_TEST_PG_MAJORS?.split(',').map(Number) ?? [
   POSTGRES_MAJORS[0],
@@ -185,6 +185,24 @@ describe.each(majors)(
         await describeDatabase(server.url('chunks_only')),
       );
       expect(await keyLinks(server.url('chunks_jobs2'))).toEqual(await keyLinks(server.url('chunks_only')));
+    });
+
+    it('a duplicate key fails its index build, naming the script line and statement, and drops the new database', async () => {
+      // Row 2 given row 1's id: the primary key breaks, the unique constraint on (request_id, chunk_index) does not.
+      const duplicated = chunksOnly.map((artifact) => {
+        if (artifact.meta.part !== 'data') return artifact;
+        const text = artifact.bytes.toString('utf8');
+        expect(text).toContain('\n1\t0\t1\n2\t0\t2\n');
+        return { ...artifact, bytes: Buffer.from(text.replace('\n2\t0\t2\n', '\n1\t0\t2\n')) };
+      });
+      const failure = await restore(duplicated, 'chunks_duplicate', 2).then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
+      expect(failure?.message).toMatch(
+        /^the statement at line \d+ failed: .*could not create unique index "chunks_pkey".*; statement: CREATE UNIQUE INDEX chunks_pkey ON public\.chunks USING btree \(id\);; no database "chunks_duplicate" was created$/,
+      );
+      expect(await databaseExists(server, 'chunks_duplicate')).toBe(false);
     });
   },
 );
