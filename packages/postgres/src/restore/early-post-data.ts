@@ -20,11 +20,11 @@ interface Worker {
  * Runs the index and key builds and foreign keys of post-data while the data still loads, like
  * `pg_restore -j`: a build once every data artifact holding its table has committed, a foreign key
  * once both tables' rows are in and every early build on them (the referenced key among them) is
- * done, a key's attach once its index is built. Within the restore's `jobs` (the budget shared with the data loads), never two statements at
- * once where one locks a table the other uses (a key or foreign key locks its tables exclusively), so
- * no lock waits and no lock-order deadlock. The first failure stops the running statements (their
- * backends are terminated) and is handed to `onFailure` (which stops the data loads) and thrown from
- * `finish`.
+ * done, a key's attach once its index is built. Within the restore's `jobs` (the budget shared with
+ * the data loads), never two statements at once where one locks a table the other uses (a key, its
+ * attach or a foreign key locks its tables exclusively), so no lock waits and no lock-order deadlock.
+ * The first failure stops the running statements (their backends are terminated) and is handed to
+ * `onFailure` (which stops the data loads) and thrown from `finish`.
  */
 export class EarlyPostData {
   private readonly workers: Worker[] = [];
