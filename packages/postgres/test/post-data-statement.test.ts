@@ -29,6 +29,14 @@ describe('which post-data statements restore --jobs runs on other connections', 
       ['public.t'],
       [],
     ],
+    // A key attaching its index (a key's build in two steps, split-key-build.ts) locks its table alike.
+    [
+      'ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_pkey;',
+      'build',
+      ['public.t'],
+      [],
+    ],
+    ['ALTER TABLE ONLY "S"."T" ADD CONSTRAINT u UNIQUE USING INDEX u;', 'build', ['S.T'], []],
     [
       'ALTER TABLE ONLY public.r ADD CONSTRAINT r_excl EXCLUDE USING gist (during WITH &&);',
       'build',
@@ -47,7 +55,6 @@ describe('which post-data statements restore --jobs runs on other connections', 
 
   it.each([
     'ALTER INDEX public.parent_idx ATTACH PARTITION public.child_idx;',
-    'ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_idx;',
     'ALTER TABLE public.t ADD CONSTRAINT t_check CHECK (a > 0) NOT VALID;',
     'CREATE TRIGGER t_touch BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION public.touch();',
     "COMMENT ON INDEX public.api_requests_ts IS 'CREATE INDEX x ON y USING btree (z)';",

@@ -20,15 +20,16 @@ interface Worker {
  * Runs the index and key builds and foreign keys of post-data while the data still loads, like
  * `pg_restore -j`: a build once every data artifact holding its table has committed, a foreign key
  * once both tables' rows are in and every early build on them (the referenced key among them) is
- * done. Within the restore's `jobs` (the budget shared with the data loads), never two statements at
- * once where one locks a table the other uses (a key or foreign key locks its tables exclusively), so
- * no lock waits and no lock-order deadlock. The first failure stops the running statements (their
- * backends are terminated) and is handed to `onFailure` (which stops the data loads) and thrown from
- * `finish`.
+ * done, a key's attach once its index is built. Within the restore's `jobs` (the budget shared with
+ * the data loads), never two statements at once where one locks a table the other uses (a key, its
+ * attach or a foreign key locks its tables exclusively), so no lock waits and no lock-order deadlock.
+ * The first failure stops the running statements (their backends are terminated) and is handed to
+ * `onFailure` (which stops the data loads) and thrown from `finish`.
  */
 export class EarlyPostData {
   private readonly workers: Worker[] = [];
   private readonly entries: Entry[];
+  private readonly entryOf = new Map<EarlyStatement, Entry>();
   /** Data artifacts not yet committed, per table they hold. */
   private readonly loading = new Map<string, number>();
   /** Early builds not yet done, per table. */
@@ -38,6 +39,8 @@ export class EarlyPostData {
   private wake: (() => void) | undefined;
   /** Statements that started while some data artifact was not yet committed (the report's proof of overlap). */
   startedDuringData = 0;
+  /** The most statements that ran at once on one table (the report's proof that a table's builds ran side by side). */
+  mostOnOneTable = 0;
 
   private constructor(
     statements: EarlyStatement[],
@@ -48,6 +51,7 @@ export class EarlyPostData {
     private readonly onFailure: (failure: Error) => void,
   ) {
     this.entries = statements.map((statement) => ({ statement, state: 'waiting' }));
+    for (const entry of this.entries) this.entryOf.set(entry.statement, entry);
     for (const { statement } of this.entries) {
       if (statement.foreignKey) continue;
       for (const table of statement.tables) this.buildsLeft.set(table, (this.buildsLeft.get(table) ?? 0) + 1);
@@ -88,8 +92,9 @@ export class EarlyPostData {
     return runner;
   }
 
+  /** The script's statements: a key built as its index and then its attach counts once. */
   get statementCount(): number {
-    return this.entries.length;
+    return this.entries.filter((entry) => entry.statement.after === undefined).length;
   }
 
   /** A data artifact's transaction committed: the statements waiting only for its tables may start. */
@@ -153,6 +158,7 @@ export class EarlyPostData {
       entry.state = 'running';
       worker.running = entry;
       if (this.dataLeft > 0) this.startedDuringData++;
+      this.noteAtOnce(entry);
       void this.run(worker, entry);
     }
   }
@@ -186,8 +192,9 @@ export class EarlyPostData {
   }
 
   private ready(entry: Entry): boolean {
-    const { tables, foreignKey } = entry.statement;
+    const { tables, foreignKey, after } = entry.statement;
     if (tables.some((table) => this.loading.has(table))) return false;
+    if (after !== undefined && this.entryOf.get(after)?.state !== 'done') return false;
     return !foreignKey || tables.every((table) => (this.buildsLeft.get(table) ?? 0) === 0);
   }
 
@@ -201,6 +208,16 @@ export class EarlyPostData {
       if (work.shared.some((table) => running.exclusive.includes(table))) return true;
     }
     return false;
+  }
+
+  /** Counts, per table of a statement just started, the statements running on it. */
+  private noteAtOnce(entry: Entry): void {
+    for (const table of entry.statement.tables) {
+      const running = this.workers.filter((worker) =>
+        worker.running?.statement.tables.includes(table),
+      ).length;
+      this.mostOnOneTable = Math.max(this.mostOnOneTable, running);
+    }
   }
 
   private fail(failure: Error): void {

@@ -16,6 +16,7 @@ import { ParallelData } from './parallel-data.js';
 import { inheritanceTables, planPostData, readPostData } from './post-data-plan.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { emptyTally, runScript, type ScriptTally } from './run-script.js';
+import { notNullColumns } from './split-key-build.js';
 import { readSqlScript, type SqlScriptEvent } from './sql-script-reader.js';
 import { assertEmptyDatabase } from './target-database.js';
 
@@ -39,6 +40,8 @@ interface Phases {
   postDataMs: number;
   /** Post-data statements (index and key builds, foreign keys) that started before the last data artifact committed. */
   startedDuringData: number;
+  /** The most of those statements that ran at once on one table (a table's index and key builds side by side). */
+  mostOnOneTable: number;
 }
 
 /**
@@ -99,7 +102,7 @@ async function load(
 ): Promise<{ tally: ScriptTally; phases: Phases }> {
   const { preData, rest, jobs, ctx } = options;
   const tally = emptyTally();
-  const phases: Phases = { preDataMs: 0, dataMs: 0, postDataMs: 0, startedDuringData: 0 };
+  const phases: Phases = { preDataMs: 0, dataMs: 0, postDataMs: 0, startedDuringData: 0, mostOnOneTable: 0 };
   // Every artifact's handle up front: a stream opens on its first read (core's LazyReadable; a live
   // dump's on its own connection), so holding them costs nothing until a connection reads one.
   const artifacts: RestoreArtifact[] = [];
@@ -154,7 +157,7 @@ async function load(
     phase = Date.now();
     let tail: AsyncIterable<SqlScriptEvent> = readSqlScript(postData.stream);
     if (reading !== undefined) {
-      const plan = planPostData(await reading, await inheritanceTables(main));
+      const plan = planPostData(await reading, await inheritanceTables(main), await notNullColumns(main));
       tail = fromArray(plan.rest);
       ctx.log.debug(
         `[postgres] ${plan.early.length} post-data statements start as soon as their tables' rows are in`,
@@ -182,6 +185,7 @@ async function load(
     if (early !== undefined) {
       await early.finish();
       phases.startedDuringData = early.startedDuringData;
+      phases.mostOnOneTable = early.mostOnOneTable;
       tally.statements += early.statementCount;
       tally.parallel = (tally.parallel ?? 0) + early.statementCount;
       await early.close();

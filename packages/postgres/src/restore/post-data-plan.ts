@@ -2,6 +2,7 @@ import { NexusError, type RestoreArtifact } from '@nexus-backup/core';
 import type { Client } from 'pg';
 import { type MarkedEvent, readMarkedScript } from './object-markers.js';
 import { type PostDataWork, postDataWork } from './post-data-statement.js';
+import { splitKeepsResult, splitKeyBuild } from './split-key-build.js';
 import type { SqlStatementEvent } from './sql-script-reader.js';
 import { settingChangedBy } from './statement-text.js';
 
@@ -13,6 +14,8 @@ export interface EarlyStatement {
   tables: string[];
   /** A foreign key also waits for every early build on its two tables (the referenced key among them). */
   foreignKey: boolean;
+  /** Runs only once this one is done: a key's attach waits for the build of its index. */
+  after?: EarlyStatement;
 }
 
 export interface PostDataPlan {
@@ -54,11 +57,17 @@ export async function readPostData(artifact: RestoreArtifact): Promise<MarkedEve
  * else (sequence values, triggers, policies, attaches, grants, refreshes), anything after a session
  * setting that follows the first object, and whatever touches a partitioned table, a partition or an
  * inheritance parent or child (their keys are attached across tables). A foreign key runs early only
- * when no build on its tables was left for later.
+ * when no build on its tables was left for later. A plain primary key or unique constraint runs as
+ * its index build and then its attach (split-key-build.ts), so it builds beside the table's other
+ * indexes; a primary key only where `notNull` (the restored tables' NOT NULL columns) has its columns.
  */
-export function planPostData(events: MarkedEvent[], inheritance: ReadonlySet<string>): PostDataPlan {
+export function planPostData(
+  events: MarkedEvent[],
+  inheritance: ReadonlySet<string>,
+  notNull: ReadonlyMap<string, ReadonlySet<string>>,
+): PostDataPlan {
   const setup: string[] = [];
-  const early = new Map<MarkedEvent, EarlyStatement>();
+  const early = new Map<MarkedEvent, EarlyStatement[]>();
   const lateTables = new Set<string>();
   const foreignKeys: { event: MarkedEvent & SqlStatementEvent; work: PostDataWork }[] = [];
   let settled = false;
@@ -85,19 +94,38 @@ export function planPostData(events: MarkedEvent[], inheritance: ReadonlySet<str
       else for (const table of tables) lateTables.add(table);
       continue;
     }
-    if (eligible && tables.length === 1) early.set(event, { event, work, tables, foreignKey: false });
+    if (eligible && tables.length === 1) early.set(event, buildStatements(event, work, tables, notNull));
     else for (const table of tables) lateTables.add(table);
   }
   for (const { event, work } of foreignKeys) {
     const tables = [...new Set(work.exclusive)];
     if (tables.some((table) => lateTables.has(table))) continue;
-    early.set(event, { event, work, tables, foreignKey: true });
+    early.set(event, [{ event, work, tables, foreignKey: true }]);
   }
   return {
     early: events.flatMap((event) => early.get(event) ?? []),
     rest: events.filter((event) => !early.has(event)),
     setup,
   };
+}
+
+/** One early build, or a plain key's index build and attach when that makes the same constraint. */
+function buildStatements(
+  event: MarkedEvent & SqlStatementEvent,
+  work: PostDataWork,
+  tables: string[],
+  notNull: ReadonlyMap<string, ReadonlySet<string>>,
+): EarlyStatement[] {
+  const split = splitKeyBuild(event.sql);
+  if (split === undefined || !splitKeepsResult(split, notNull)) {
+    return [{ event, work, tables, foreignKey: false }];
+  }
+  const step = (sql: string): EarlyStatement => {
+    const stepWork = postDataWork(sql) as PostDataWork;
+    return { event: { ...event, sql }, work: stepWork, tables, foreignKey: false };
+  };
+  const index = step(split.createIndex);
+  return [index, { ...step(split.attach), after: index }];
 }
 
 /** Partitioned tables, partitions, inheritance parents and children (`schema.table`), as pre-data made them. */
