@@ -39,6 +39,8 @@ interface ConstraintRow {
   contype: string;
   name: string;
   sql: string;
+  /** A primary key's or unique constraint's index storage parameters, as `name='value', ...`; null when none. */
+  index_options: string | null;
 }
 
 /** Primary keys, unique and exclusion constraints, foreign keys, NOT VALID checks. */
@@ -47,7 +49,12 @@ export async function readConstraints(reader: CatalogReader): Promise<DumpObject
     SELECT co.oid, co.conrelid, co.conindid, co.contype, co.condeferrable, n.nspname || '.' || c.relname || '.' || co.conname AS name,
       pg_catalog.format('ALTER TABLE %s%I.%I ADD CONSTRAINT %I ',
         CASE WHEN co.contype IN ('p', 'u', 'x') OR (co.contype = 'f' AND c.relkind <> 'p') THEN 'ONLY ' ELSE '' END,
-        n.nspname, c.relname, co.conname) || pg_catalog.pg_get_constraintdef(co.oid) AS sql
+        n.nspname, c.relname, co.conname) || pg_catalog.pg_get_constraintdef(co.oid) AS sql,
+      CASE WHEN co.contype IN ('p', 'u') THEN (
+        SELECT pg_catalog.string_agg(pg_catalog.quote_ident(pg_catalog.split_part(o, '=', 1)) || '='
+          || pg_catalog.quote_literal(pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1)), ', ')
+        FROM pg_catalog.pg_class i, pg_catalog.unnest(i.reloptions) AS o WHERE i.oid = co.conindid)
+      END AS index_options
     FROM pg_catalog.pg_constraint co
     JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
     ${USER_RELATION}
@@ -64,12 +71,24 @@ export async function readConstraints(reader: CatalogReader): Promise<DumpObject
       deferrable: row.condeferrable,
       section: 'post-data',
       name: row.name,
-      sql: statement(row.sql),
+      sql: statement(withIndexOptions(row.sql, row.index_options)),
       identities,
       relation: row.conrelid,
       after: [identity('pg_class', row.conrelid)],
     });
   });
+}
+
+/**
+ * pg_get_constraintdef leaves out the storage parameters of a primary key's or unique constraint's
+ * index (`WITH (fillfactor=70)`; PostgreSQL prints them only for its own full commands, and for an
+ * exclusion constraint always). They go where the syntax takes them: after the column list and
+ * INCLUDE, before DEFERRABLE, which ends the definition.
+ */
+function withIndexOptions(sql: string, options: string | null): string {
+  if (options === null) return sql;
+  const at = / DEFERRABLE( INITIALLY DEFERRED)?$/.exec(sql)?.index ?? sql.length;
+  return `${sql.slice(0, at)} WITH (${options})${sql.slice(at)}`;
 }
 
 /** Indexes that no constraint owns, and the ATTACH of each partition's index to its parent's. */
