@@ -58,7 +58,7 @@ import { defineSource } from '${core}';
 async function* chunks(count, delayMs, signal) {
   for (let index = 0; index < count; index++) {
     await sleep(delayMs, undefined, { signal });
-    // 256 KiB: stages pass 1 MiB chunks, so a run's first bytes reach the repository after four of these.
+    // 256 KiB: what stages pass on at once (smaller chunks wait to be joined), so each reaches the repository.
     yield Buffer.alloc(256 * 1024, index % 256);
   }
 }

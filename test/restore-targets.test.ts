@@ -113,7 +113,7 @@ echo "exit=$?"; ls -A "$1"`;
   });
 
   it('gzip data that cannot be inflated reads "artifact X: gzip data is damaged (...)", exit 2', async () => {
-    // 3.2 MB: more than the 1 MiB chunks stages pass, so the damage reaches gunzip while the stored bytes
+    // 3.2 MB: many of the 256 KiB chunks stages pass, so the damage reaches gunzip while the stored bytes
     // still stream (a smaller artifact fails first on its stored SHA-256, also with exit 2).
     const repo = await filesBackup('inflate', 400, 8192);
     // Right after the 10-byte gzip header: the first deflate block header becomes an invalid block type.

@@ -1,7 +1,6 @@
 import { NexusError } from '@nexus-backup/core';
 import type pg from 'pg';
 import { PROVIDER } from './connection.js';
-import { CopyOutStream } from './copy-out-stream.js';
 import type { DumpObject } from './model.js';
 import { copyOutStatement } from './write.js';
 
@@ -16,7 +15,8 @@ export async function* copyTableOut(
   /** A row selection's own `COPY (SELECT ...) TO STDOUT`; default every row. */
   statement = copyOutStatement(object),
 ): AsyncGenerator<Buffer> {
-  const stream = client.query(new CopyOutStream(statement));
+  const { to: copyTo } = await import('pg-copy-streams');
+  const stream = client.query(copyTo(statement));
   let rows = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
