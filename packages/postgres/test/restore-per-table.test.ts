@@ -3,24 +3,15 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { isNexusError, type NexusError } from '@nexus-backup/core';
 import { createTestContext } from '@nexus-backup/testkit';
-import {
-  POSTGRES_MAJORS,
-  type PostgresMajor,
-  type PostgresServer,
-  startPostgres,
-} from '@nexus-backup/testkit/postgres';
+import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restorePerTable } from '../src/restore/per-table-restore.js';
 import { loadFixtureSet, loadZoo } from './dump-support.js';
-import { backupArtifacts, type HeldArtifact, restoreArtifacts } from './per-table-support.js';
+import { backupArtifacts, EDGE_MAJORS, type HeldArtifact, restoreArtifacts } from './per-table-support.js';
 import { databaseExists, withClient } from './restore-support.js';
 
-// Issue 16 asks for 13 and 18; NEXUS_TEST_PG_MAJORS=15 narrows it for a quick local run.
-const majors = (process.env.NEXUS_TEST_PG_MAJORS?.split(',').map(Number) ?? [
-  POSTGRES_MAJORS[0],
-  POSTGRES_MAJORS.at(-1),
-]) as PostgresMajor[];
+const majors = EDGE_MAJORS;
 
 const SAMPLE = join(import.meta.dirname, '../../../examples/sample-service');
 

@@ -1,25 +1,17 @@
 import { Readable } from 'node:stream';
 import type { RestoreArtifact } from '@nexus-backup/core';
 import { createTestContext } from '@nexus-backup/testkit';
-import {
-  POSTGRES_MAJORS,
-  type PostgresMajor,
-  type PostgresServer,
-  startPostgres,
-} from '@nexus-backup/testkit/postgres';
+import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restoreSql } from '../src/restore/index.js';
 import { restorePerTable } from '../src/restore/per-table-restore.js';
 import { inheritanceTables, planPostData, readPostData } from '../src/restore/post-data-plan.js';
 import { notNullColumns } from '../src/restore/split-key-build.js';
-import { backupArtifacts, type HeldArtifact, restoreArtifacts } from './per-table-support.js';
+import { backupArtifacts, EDGE_MAJORS, type HeldArtifact, restoreArtifacts } from './per-table-support.js';
 import { databaseExists, withClient } from './restore-support.js';
 
-const majors = (process.env.NEXUS_TEST_PG_MAJORS?.split(',').map(Number) ?? [
-  POSTGRES_MAJORS[0],
-  POSTGRES_MAJORS.at(-1),
-]) as PostgresMajor[];
+const majors = EDGE_MAJORS;
 
 /** Keys of the plain form (built as index, then attach) and every form that keeps its single statement. */
 function keysSchema(major: number): string {
