@@ -35,7 +35,9 @@ function catalogQueries(version: number): string[] {
        WHERE ${USER_SCHEMA} AND t.typtype IN ('e', 'd', 'c', 'r', 'm') AND ${NOT_EXTENSION('pg_type', 't.oid')}
          AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')`,
     `SELECT 'relation ' || c.oid::regclass::text || ' kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text
-        || ' options=' || coalesce(c.reloptions::text, '-') || ' am=' || coalesce(am.amname, '-')
+        || ' options=' || coalesce(c.reloptions::text, '-')
+        || ' toast=' || coalesce((SELECT t.reloptions::text FROM pg_class t WHERE t.oid = c.reltoastrelid), '-')
+        || ' am=' || coalesce(am.amname, '-')
         || ' partkey=' || coalesce(pg_get_partkeydef(c.oid), '-') || ' bound=' || coalesce(pg_get_expr(c.relpartbound, c.oid), '-')
         || ' rls=' || c.relrowsecurity || '/' || c.relforcerowsecurity || ' populated=' || c.relispopulated
         || ' replident=' || c.relreplident::text

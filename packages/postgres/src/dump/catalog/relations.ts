@@ -64,7 +64,9 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
       (SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent_oid,
       pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
       c.relpersistence, c.relispartition, c.relispopulated, c.relreplident, c.reloftype,
-      pg_catalog.array_to_string(c.reloptions, ', ') AS options,
+      -- The TOAST table's own storage parameters go in the same WITH, as toast.name (like pg_dump).
+      pg_catalog.array_to_string(c.reloptions || ARRAY(SELECT 'toast.' || o FROM pg_catalog.pg_class t,
+        pg_catalog.unnest(t.reloptions) AS o WHERE t.oid = c.reltoastrelid), ', ') AS options,
       CASE WHEN c.relkind IN ('r', 'm') AND am.amname <> 'heap' THEN pg_catalog.quote_ident(am.amname) END AS amname,
       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partbound,
