@@ -5,7 +5,6 @@ import { CoalescingStream } from './coalesce.js';
 import type {
   Artifact,
   Json,
-  ProgressSink,
   RunContext,
   Source,
   SourceDefinition,
