@@ -18,6 +18,7 @@ const NOT_EXTENSION = (catalog: string, oid: string) =>
 /** Each query returns one column `line`; `$version` is replaced by server_version_num. */
 function catalogQueries(version: number): string[] {
   const nullsNotDistinct = version >= 150000 ? 'i.indnullsnotdistinct' : 'false';
+  const columnCompression = version >= 140000 ? "nullif(a.attcompression::text, '')" : 'NULL';
   return [
     `SELECT 'schema ' || nspname || ' owner=' || pg_get_userbyid(nspowner) || ' acl=' || coalesce(nspacl::text, '-') AS line
        FROM pg_namespace WHERE ${USER_SCHEMA}`,
@@ -53,6 +54,7 @@ function catalogQueries(version: number): string[] {
         || ' generated=' || a.attgenerated::text || ' collation=' || a.attcollation::regcollation::text
         || ' local=' || a.attislocal || ' inherited=' || a.attinhcount
         || ' statistics=' || coalesce(a.attstattarget::int, -1) || ' storage=' || a.attstorage::text
+        || ' options=' || coalesce(a.attoptions::text, '-') || ' compression=' || coalesce(${columnCompression}, '-')
         || ' acl=' || coalesce(a.attacl::text, '-') AS line
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum

@@ -41,6 +41,10 @@ interface ColumnRow {
   collation: string | null;
   statistics: number;
   storage: string | null;
+  /** `n_distinct=-0.5, ...`: what ALTER COLUMN ... SET (...) set; null when nothing. */
+  attribute_options: string | null;
+  /** pglz or lz4 when set on the column (PostgreSQL 14+); null for the server's default. */
+  compression: string | null;
   parent_notnull: boolean;
   notnull_name: string | null;
   fdw_options: string;
@@ -224,6 +228,8 @@ function tableDefinition(
     }
     if (column.statistics >= 0) statements.push(statement(`${alter} SET STATISTICS ${column.statistics}`));
     if (column.storage) statements.push(statement(`${alter} SET STORAGE ${column.storage}`));
+    if (column.attribute_options) statements.push(statement(`${alter} SET (${column.attribute_options})`));
+    if (column.compression) statements.push(statement(`${alter} SET COMPRESSION ${column.compression}`));
   }
   if (relation.relreplident === 'f')
     statements.push(statement(`ALTER TABLE ONLY ${relation.qname} REPLICA IDENTITY FULL`));
@@ -296,6 +302,8 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
       ? `(SELECT pg_catalog.quote_ident(nn.conname) FROM pg_catalog.pg_constraint nn
            WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum)`
       : 'NULL';
+  const compression =
+    reader.version >= 140000 ? "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END" : 'NULL';
   return reader.rows<ColumnRow>(`
     SELECT a.attrelid, a.attnum, a.attname, pg_catalog.quote_ident(a.attname) AS quoted,
       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attislocal, a.attidentity, a.attgenerated,
@@ -305,6 +313,8 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
       COALESCE(a.attstattarget, -1)::int AS statistics,
       CASE WHEN a.attstorage <> t.typstorage THEN
         CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END END AS storage,
+      pg_catalog.array_to_string(a.attoptions, ', ') AS attribute_options,
+      ${compression} AS compression,
       EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa
         ON pa.attrelid = i.inhparent AND pa.attname = a.attname
         WHERE i.inhrelid = a.attrelid AND pa.attnotnull) AS parent_notnull,
