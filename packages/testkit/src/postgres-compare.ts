@@ -42,6 +42,8 @@ function catalogQueries(version: number): string[] {
         || ' partkey=' || coalesce(pg_get_partkeydef(c.oid), '-') || ' bound=' || coalesce(pg_get_expr(c.relpartbound, c.oid), '-')
         || ' rls=' || c.relrowsecurity || '/' || c.relforcerowsecurity || ' populated=' || c.relispopulated
         || ' replident=' || c.relreplident::text
+        || ' replident_index=' || coalesce((SELECT string_agg(indexrelid::regclass::text, ',') FROM pg_index WHERE indrelid = c.oid AND indisreplident), '-')
+        || ' clustered_on=' || coalesce((SELECT string_agg(indexrelid::regclass::text, ',') FROM pg_index WHERE indrelid = c.oid AND indisclustered), '-')
         || ' inherits=' || coalesce((SELECT string_agg(inhparent::regclass::text, ',' ORDER BY inhseqno) FROM pg_inherits WHERE inhrelid = c.oid), '-')
         || ' view=' || coalesce(CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, '-')
         || ' owner=' || pg_get_userbyid(c.relowner) || ' acl=' || coalesce(c.relacl::text, '-') AS line

@@ -20,6 +20,8 @@ export type ObjectKind =
   | 'constraint'
   | 'index'
   | 'index-attach'
+  | 'cluster-on'
+  | 'replica-identity'
   | 'foreign-key'
   | 'trigger'
   | 'rule'
@@ -70,6 +72,8 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   constraint: 12,
   index: 13,
   'index-attach': 14,
+  'cluster-on': 14.5,
+  'replica-identity': 14.6,
   rule: 15,
   trigger: 16,
   'foreign-key': 17,

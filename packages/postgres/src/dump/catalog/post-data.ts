@@ -91,6 +91,45 @@ function withIndexOptions(sql: string, options: string | null): string {
   return `${sql.slice(0, at)} WITH (${options})${sql.slice(at)}`;
 }
 
+/**
+ * Table settings that name one of its indexes, after that index (or the key that owns it): the index
+ * CLUSTER uses (`ALTER TABLE ... CLUSTER ON`) and REPLICA IDENTITY USING INDEX, as pg_dump writes them.
+ */
+export async function readIndexUses(reader: CatalogReader): Promise<DumpObject[]> {
+  const rows = await reader.rows<{
+    indexrelid: number;
+    indrelid: number;
+    name: string;
+    clustered: boolean;
+    replica: boolean;
+    qtable: string;
+    qindex: string;
+  }>(`
+    SELECT i.indexrelid, i.indrelid, n.nspname || '.' || c.relname || '.' || ic.relname AS name,
+      i.indisclustered AS clustered, i.indisreplident AND c.relreplident = 'i' AS replica,
+      pg_catalog.format('%I.%I', n.nspname, c.relname) AS qtable, pg_catalog.quote_ident(ic.relname) AS qindex
+    FROM pg_catalog.pg_index i
+    JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+    ${USER_RELATION}
+      AND (i.indisclustered OR (i.indisreplident AND c.relreplident = 'i'))
+    ORDER BY n.nspname, c.relname, ic.relname`);
+  const use = (row: (typeof rows)[number], kind: 'cluster-on' | 'replica-identity', clause: string) =>
+    dumpObject({
+      key: `${kind}:${row.indexrelid}`,
+      kind,
+      section: 'post-data',
+      name: row.name,
+      sql: statement(`ALTER TABLE ONLY ${row.qtable} ${clause} ${row.qindex}`),
+      relation: row.indrelid,
+      after: [identity('pg_class', row.indexrelid)],
+    });
+  return rows.flatMap((row) => [
+    ...(row.clustered ? [use(row, 'cluster-on', 'CLUSTER ON')] : []),
+    ...(row.replica ? [use(row, 'replica-identity', 'REPLICA IDENTITY USING INDEX')] : []),
+  ]);
+}
+
 /** Indexes that no constraint owns, and the ATTACH of each partition's index to its parent's. */
 export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> {
   const rows = await reader.rows<{
