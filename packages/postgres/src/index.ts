@@ -300,7 +300,7 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
       });
     },
     async restore(ctx, artifacts, target) {
-      const { restoreSql } = await import('./restore/index.js');
+      const { restoreSql, sqlRestoreOptions } = await import('./restore/index.js');
       const { concatenatedArtifacts } = await import('./restore/concatenated-artifacts.js');
       // The iterator stays open until the restore has read the stream: closing it early would let a
       // live source (copy postgres) end its dump before the bytes arrive.
@@ -332,13 +332,7 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
         }
         const report = await restoreSql({
           input: artifact.stream,
-          target: {
-            ...(typeof target.db === 'string' ? { db: target.db } : {}),
-            ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
-            ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
-          },
-          singleTransaction: target.singleTransaction !== false,
-          ...(typeof target.jobs === 'number' ? { jobs: target.jobs } : {}),
+          ...sqlRestoreOptions(target),
           // A data-only dump goes into a database that already has the schema.
           allowNonEmpty: artifact.meta.dataOnly === true,
           ctx,

@@ -51,7 +51,8 @@ export async function concatenatedArtifacts(
   };
 }
 
-async function nextDatabaseArtifact(
+/** The next artifact of the database itself; `globals.sql` (roles, made with --globals) is skipped unread. */
+export async function nextDatabaseArtifact(
   iterator: AsyncIterator<RestoreArtifact>,
 ): Promise<RestoreArtifact | undefined> {
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {

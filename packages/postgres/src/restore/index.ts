@@ -36,6 +36,24 @@ export interface RestoreSqlTarget {
   toFile?: string;
 }
 
+/**
+ * What `restore`'s target options (db, createDb, toFile, singleTransaction, jobs) mean to restoreSql,
+ * for the callers that hand it a script: the whole backup, or a selection of its tables.
+ */
+export function sqlRestoreOptions(
+  target: Record<string, unknown>,
+): Pick<RestoreSqlOptions, 'target' | 'singleTransaction' | 'jobs'> {
+  return {
+    target: {
+      ...(typeof target.db === 'string' ? { db: target.db } : {}),
+      ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
+      ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
+    },
+    singleTransaction: target.singleTransaction !== false,
+    ...(typeof target.jobs === 'number' ? { jobs: target.jobs } : {}),
+  };
+}
+
 export interface RestoreSqlOptions {
   /** A plain SQL script: ours or `pg_dump --format=plain`. */
   input: Readable;

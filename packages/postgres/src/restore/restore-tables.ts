@@ -5,7 +5,7 @@ import {
   type RestoreReport,
   type RunContext,
 } from '@nexus-backup/core';
-import { restoreSql } from './index.js';
+import { restoreSql, sqlRestoreOptions } from './index.js';
 import { selectTables } from './select-tables.js';
 
 /**
@@ -39,13 +39,7 @@ export async function restoreTables(
   const selection = await selectTables(iterator, { tables, dataOnly });
   const report = await restoreSql({
     input: selection.script,
-    target: {
-      ...(typeof target.db === 'string' ? { db: target.db } : {}),
-      ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
-      ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
-    },
-    singleTransaction: target.singleTransaction !== false,
-    ...(typeof target.jobs === 'number' ? { jobs: target.jobs } : {}),
+    ...sqlRestoreOptions(target),
     allowNonEmpty: dataOnly || selection.dataOnlyBackup,
     ctx,
   });

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { NexusError, type RestoreArtifact } from '@nexus-backup/core';
+import { nextDatabaseArtifact } from './concatenated-artifacts.js';
 import { type MarkedEvent, type ObjectMarker, readMarkedScript } from './object-markers.js';
 import { displayName, qualifiedNamesIn } from './relation-names.js';
 import { readSqlScript } from './sql-script-reader.js';
@@ -22,7 +23,6 @@ export interface SelectedScript {
   dataOnlyBackup: boolean;
 }
 
-const GLOBALS = 'globals.sql';
 /** Routines: objects name them without their arguments (`EXECUTE FUNCTION public.touch()`). */
 const ROUTINES = new Set(['function', 'aggregate', 'procedure']);
 /** Kinds whose name other objects use as a relation (and so may need it). */
@@ -110,17 +110,6 @@ export async function selectTables(
     warnings: selection.warnings,
     dataOnlyBackup,
   };
-}
-
-/** The next artifact of the database itself; `globals.sql` (roles, made with --globals) is skipped unread. */
-async function nextDatabaseArtifact(
-  iterator: AsyncIterator<RestoreArtifact>,
-): Promise<RestoreArtifact | undefined> {
-  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-    if (next.value.name !== GLOBALS) return next.value;
-    next.value.stream.destroy();
-  }
-  return undefined;
 }
 
 /** The tables chosen and what is known of the backup's relations, as the artifacts go by. */
