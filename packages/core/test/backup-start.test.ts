@@ -7,17 +7,12 @@ import {
   defineTransform,
   NexusError,
   Repository,
-  type RunContext,
   runBackup,
 } from '../src/index.js';
 import { memoryDestination } from './memory-destination.js';
+import { testContext } from './test-context.js';
 
-const silent = { info() {}, warn() {}, debug() {} };
-const ctx = (): RunContext => ({
-  signal: new AbortController().signal,
-  log: silent,
-  secrets: { passphrase: async () => 'unused' },
-});
+const ctx = testContext;
 
 interface Hooks {
   prepare: () => Promise<void>;

@@ -6,19 +6,14 @@ import {
   defineSource,
   NexusError,
   Repository,
-  type RunContext,
   runBackup,
 } from '../src/index.js';
 import { memoryDestination } from './memory-destination.js';
+import { testContext } from './test-context.js';
 
 // Issue 12 (1, 2): a backup leases before it writes, and commits a manifest only over objects it sees.
 
-const silent = { info() {}, warn() {}, debug() {} };
-const ctx = (): RunContext => ({
-  signal: new AbortController().signal,
-  log: silent,
-  secrets: { passphrase: async () => 'unused' },
-});
+const ctx = testContext;
 
 const twoArtifacts = defineSource({
   name: 'two',

@@ -8,17 +8,12 @@ import {
   defineSource,
   defineTransform,
   Repository,
-  type RunContext,
   runBackup,
 } from '../src/index.js';
 import { memoryDestination } from './memory-destination.js';
+import { testContext } from './test-context.js';
 
-const silent = { info() {}, warn() {}, debug() {} };
-const ctx = (): RunContext => ({
-  signal: new AbortController().signal,
-  log: silent,
-  secrets: { passphrase: async () => 'unused' },
-});
+const ctx = testContext;
 
 let encodes = 0;
 const gzipStage = defineTransform({

@@ -12,12 +12,9 @@ import {
   runDrill,
 } from '../src/index.js';
 import { memoryDestination } from './memory-destination.js';
+import { testContext } from './test-context.js';
 
-const ctx = (): RunContext => ({
-  signal: new AbortController().signal,
-  log: { info() {}, warn() {}, debug() {} },
-  secrets: { passphrase: async () => 'unused' },
-});
+const ctx = testContext;
 
 const PAYLOAD = Buffer.from('twelve bytes');
 

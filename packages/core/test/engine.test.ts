@@ -11,19 +11,13 @@ import {
   type ProgressSink,
   Repository,
   type RestoreArtifact,
-  type RunContext,
   runBackup,
   runRestore,
 } from '../src/index.js';
 import { memoryDestination } from './memory-destination.js';
+import { testContext } from './test-context.js';
 
-const silent = { info() {}, warn() {}, debug() {} };
-const ctx = (progress?: ProgressSink): RunContext => ({
-  signal: new AbortController().signal,
-  log: silent,
-  secrets: { passphrase: async () => 'unused' },
-  ...(progress ? { progress } : {}),
-});
+const ctx = testContext;
 
 const payloads = { 'one.bin': randomBytes(300_000), 'two.bin': randomBytes(5) };
 

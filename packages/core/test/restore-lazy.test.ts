@@ -8,18 +8,13 @@ import {
   defineTransform,
   Repository,
   type RestoreArtifact,
-  type RunContext,
   runBackup,
   runRestore,
 } from '../src/index.js';
 import { memoryDestination } from './memory-destination.js';
+import { testContext } from './test-context.js';
 
-const silent = { info() {}, warn() {}, debug() {} };
-const ctx = (): RunContext => ({
-  signal: new AbortController().signal,
-  log: silent,
-  secrets: { passphrase: async () => 'unused' },
-});
+const ctx = testContext;
 
 const payloads = { 'skipped.bin': randomBytes(200_000), 'wanted.bin': randomBytes(70_000) };
 
