@@ -227,7 +227,7 @@ export const postgres = defineSource({
   restoreOptions,
   // Role password hashes are secrets: a backup holding them must be encrypted, like credentials.
   requiresEncryption: (options) => options.globalsPasswords === true,
-  // Dump text compresses to about gzip -6's size with zstd -3 at several times the speed (bench/README.md).
+  // Dump text compresses a little smaller than gzip -6 with zstd -2 at several times the speed (bench/README.md).
   defaultCompression: 'zstd',
   argvSecrets: {
     schemes: ['postgres', 'postgresql'],

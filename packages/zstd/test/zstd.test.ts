@@ -6,7 +6,7 @@ import { zstd } from '@nexus-backup/zstd';
 import { describe, expect, it } from 'vitest';
 
 type Options = { level: number; workers: number; long: boolean };
-const defaults: Options = { level: 3, workers: 0, long: false };
+const defaults: Options = { level: 2, workers: 0, long: false };
 
 async function collect(input: Buffer, stage: Promise<NodeJS.ReadWriteStream>): Promise<Buffer> {
   const chunks: Buffer[] = [];
