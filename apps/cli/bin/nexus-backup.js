@@ -14,38 +14,28 @@ if (NODE_MAJOR < 22) {
   process.exit(64);
 }
 
-// Two V8 settings for a process whose heap stays small (12-15 MiB live) while it streams gigabytes of
-// Buffers through it (issue 16; bench/README.md, rounds 4 and 6):
-// - V8 grows the young generation lazily with the bytes a run moves (up to 64 MiB on Node 24) and dead
-//   stream Buffers wait in it for a scavenge, so a backup's peak RSS grew with the database although
-//   nothing is retained. A 2 MiB semi-space keeps the restore flat and the backup within 1.2x.
-// - Parallel GC spreads each of the run's hundreds of small collections over 4 helper threads: on a
-//   small heap that is coordination, not work (a 512 MB backup on 2 cores: 0.9 s of helper CPU; on
-//   one thread 0.2 s, the main thread's share unchanged), and those cores are the ones compression
-//   and PostgreSQL need.
-// V8 reads both only at start, hence one execve (same pid and file descriptors, no second process).
-// A setting the operator gives (argv or NODE_OPTIONS) wins; without process.execve (Windows,
-// Node < 22.15) the CLI runs with V8's defaults. `wal push` / `wal fetch` skip it: PostgreSQL starts
-// one per 16 MiB segment, so the second start (~25 ms of CPU) would cost more than it saves.
-const STREAMING_V8_FLAGS = [
-  { flag: '--max-semi-space-size=2', givenAs: /--max[-_]semi[-_]space[-_]size/ },
-  { flag: '--single-threaded-gc', givenAs: /--(no-)?single[-_]threaded[-_]gc/ },
-];
-const operatorFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-const missingFlags = STREAMING_V8_FLAGS.filter(({ givenAs }) => !givenAs.test(operatorFlags)).map(
-  ({ flag }) => flag,
-);
+// V8 grows the young generation lazily with the bytes a run moves (up to 64 MiB on Node 24) and dead
+// stream Buffers wait in it for a scavenge, so a backup's peak RSS grew with the database although
+// nothing is retained (issue 16; bench/README.md, round 4). A 2 MiB semi-space keeps the restore flat
+// and the backup within 1.2x from 100 MB to 2 GB. V8 reads the flag only at start, hence one execve
+// (same pid and file descriptors, no second process). A flag
+// given by the operator (argv or NODE_OPTIONS) wins; without process.execve (Windows, Node < 22.15)
+// the CLI runs with V8's default. `wal push` / `wal fetch` skip it: PostgreSQL starts one per 16 MiB
+// segment, so the second start (~25 ms of CPU) would cost more than their bounded memory gains.
+const YOUNG_GENERATION_FLAG = '--max-semi-space-size=2';
+const setsYoungGeneration = (flags) => /--max[-_]semi[-_]space[-_]size/.test(flags);
 const [command, subcommand] = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
 const perSegment = command === 'wal' && (subcommand === 'push' || subcommand === 'fetch');
 if (
   !perSegment &&
-  missingFlags.length > 0 &&
   typeof process.execve === 'function' &&
-  process.platform !== 'win32'
+  process.platform !== 'win32' &&
+  !setsYoungGeneration(process.execArgv.join(' ')) &&
+  !setsYoungGeneration(process.env.NODE_OPTIONS ?? '')
 ) {
   process.execve(process.execPath, [
     process.execPath,
-    ...missingFlags,
+    YOUNG_GENERATION_FLAG,
     ...process.execArgv,
     ...process.argv.slice(1),
   ]);
