@@ -1,4 +1,5 @@
 import { identity } from '../model.js';
+import { aggregateSignature } from './aggregate-signature.js';
 import type { AttachedStatement } from './comments.js';
 import { type CatalogReader, statement } from './query.js';
 
@@ -116,7 +117,9 @@ export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Pro
     if (row.subid !== 0 || !row.owner || !keyword) continue;
     statements.push({
       owner: identity(row.catalog, row.oid),
-      sql: statement(`ALTER ${keyword} ${row.identity} OWNER TO ${row.owner}`),
+      sql: statement(
+        `ALTER ${keyword} ${row.type === 'aggregate' ? aggregateSignature(row.identity) : row.identity} OWNER TO ${row.owner}`,
+      ),
     });
   }
   return statements;

@@ -1,4 +1,5 @@
 import { identity } from '../model.js';
+import { aggregateSignature } from './aggregate-signature.js';
 import { type CatalogReader, statement } from './query.js';
 
 export interface AttachedStatement {
@@ -73,7 +74,6 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
     case 'domain':
     case 'function':
     case 'procedure':
-    case 'aggregate':
     case 'collation':
     case 'text search configuration':
     case 'text search dictionary':
@@ -91,6 +91,8 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
     case 'publication':
     case 'subscription':
       return `${type.toUpperCase()} ${objectIdentity}`;
+    case 'aggregate':
+      return `AGGREGATE ${aggregateSignature(objectIdentity)}`;
     case 'cast':
       return `CAST ${objectIdentity}`;
     case 'language':
