@@ -55,7 +55,8 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
         FROM pg_catalog.aclexplode(o.acl) x) AS grants
     FROM (${OWNED_OBJECTS}) o,
       LATERAL pg_catalog.pg_identify_object(('pg_catalog.' || o.catalog)::pg_catalog.regclass, o.oid, o.subid) i
-    WHERE o.oid >= 16384 AND i.schema IS DISTINCT FROM 'pg_catalog' AND i.schema IS DISTINCT FROM 'information_schema'
+    -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs.
+    WHERE (o.oid >= 16384 OR o.catalog = 'pg_largeobject') AND i.schema IS DISTINCT FROM 'pg_catalog' AND i.schema IS DISTINCT FROM 'information_schema'
       AND NOT (o.catalog = 'pg_namespace' AND (i.identity = 'public' OR i.identity ~ '^pg_' OR i.identity = 'information_schema'))
     ORDER BY 1, 2, 3`);
 }
