@@ -54,6 +54,8 @@ interface IdentityRow extends SequenceParameters {
   table_oid: number;
   attnum: number;
   seqname: string;
+  /** The sequence's own persistence: it follows its table's when created, ALTER SEQUENCE may change it (15+). */
+  seqpersistence: string;
 }
 
 interface CheckRow {
@@ -230,6 +232,17 @@ function tableDefinition(
     if (column.storage) statements.push(statement(`${alter} SET STORAGE ${column.storage}`));
     if (column.attribute_options) statements.push(statement(`${alter} SET (${column.attribute_options})`));
     if (column.compression) statements.push(statement(`${alter} SET COMPRESSION ${column.compression}`));
+    const sequence = identities.get(`${relation.oid}:${column.attnum}`);
+    // An identity's sequence is created with its table's persistence; it may since have been changed.
+    if (
+      column.attidentity !== '' &&
+      sequence &&
+      !relation.relispartition &&
+      sequence.seqpersistence !== relation.relpersistence
+    ) {
+      const persistence = sequence.seqpersistence === 'u' ? 'UNLOGGED' : 'LOGGED';
+      statements.push(statement(`ALTER SEQUENCE ${sequence.seqname} SET ${persistence}`));
+    }
   }
   if (relation.relreplident === 'f')
     statements.push(statement(`ALTER TABLE ONLY ${relation.qname} REPLICA IDENTITY FULL`));
@@ -334,7 +347,8 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
 async function readIdentities(reader: CatalogReader): Promise<IdentityRow[]> {
   return reader.rows<IdentityRow>(`
     SELECT d.refobjid AS table_oid, d.refobjsubid AS attnum,
-      pg_catalog.format('%I.%I', n.nspname, c.relname) AS seqname, ${SEQUENCE_COLUMNS}
+      pg_catalog.format('%I.%I', n.nspname, c.relname) AS seqname, c.relpersistence AS seqpersistence,
+      ${SEQUENCE_COLUMNS}
     FROM pg_catalog.pg_depend d
     JOIN pg_catalog.pg_sequence s ON s.seqrelid = d.objid
     JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
