@@ -150,6 +150,11 @@ export interface DumpObject {
   partitionOf?: number;
   /** Large objects: the oid whose content the writer streams after `sql`. */
   largeObject?: number;
+  /**
+   * Statements that go after the owner and grants appended to `sql`: a sequence's OWNED BY, which
+   * PostgreSQL refuses while the sequence's owner is not yet its table's.
+   */
+  sqlAfterOwner?: string;
   /** Matviews that were populated at dump time get a REFRESH at the very end. */
   refresh?: string;
   /**

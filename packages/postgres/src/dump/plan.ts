@@ -117,7 +117,9 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
   }
   const withExtras = objects.map((object) => {
     const sql = extra.get(object);
-    return sql === undefined ? object : { ...object, sql: object.sql + sql };
+    if (sql === undefined && object.sqlAfterOwner === undefined) return object;
+    const { sqlAfterOwner, ...rest } = object;
+    return { ...rest, sql: object.sql + (sql ?? '') + (sqlAfterOwner ?? '') };
   });
   const selected = selectObjects(withExtras, edges, options, reader.warn);
   return orderObjects(selected, edges, reader.warn);

@@ -184,6 +184,9 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
             kind: 'sequence',
             section: 'pre-data',
             sql: sequenceDefinition(relation, sequence),
+            ...(sequence.owned_by
+              ? { sqlAfterOwner: statement(`ALTER SEQUENCE ${relation.qname} OWNED BY ${sequence.owned_by}`) }
+              : {}),
             identities: [key],
           }),
         );
@@ -297,12 +300,9 @@ interface SequenceRow extends SequenceParameters {
 
 function sequenceDefinition(relation: RelationRow, sequence: SequenceRow): string {
   const unlogged = relation.relpersistence === 'u' ? 'UNLOGGED ' : '';
-  const sql = statement(
+  return statement(
     `CREATE ${unlogged}SEQUENCE ${relation.qname} AS ${sequence.seqtype} ${sequenceOptions(sequence)}`,
   );
-  return sequence.owned_by
-    ? sql + statement(`ALTER SEQUENCE ${relation.qname} OWNED BY ${sequence.owned_by}`)
-    : sql;
 }
 
 function stripSemicolon(sql: string | null): string {
