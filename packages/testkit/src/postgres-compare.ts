@@ -25,7 +25,7 @@ function catalogQueries(version: number): string[] {
     `SELECT 'extension ' || extname || ' schema=' || extnamespace::regnamespace::text AS line FROM pg_extension`,
     `SELECT 'type ' || format_type(t.oid, NULL) || ' typtype=' || t.typtype::text
         || ' base=' || coalesce(format_type(nullif(t.typbasetype, 0), t.typtypmod), '-')
-        || ' default=' || coalesce(t.typdefault, '-') || ' notnull=' || t.typnotnull
+        || ' default=' || coalesce(pg_get_expr(t.typdefaultbin, 'pg_type'::regclass), t.typdefault, '-') || ' notnull=' || t.typnotnull
         || ' labels=' || coalesce((SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = t.oid), '-')
         || ' attrs=' || coalesce((SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod) || ':' || attcollation::regcollation::text, ',' ORDER BY attnum)
              FROM pg_attribute WHERE attrelid = t.typrelid AND attnum > 0 AND NOT attisdropped AND t.typtype = 'c'), '-')

@@ -123,7 +123,10 @@ async function domainDefinition(
     typdefault: string | null;
     typnotnull: boolean;
   }>(
-    `SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod) AS base, t.typdefault, t.typnotnull,
+    // typdefault is the default's text as typed, resolved against the search_path of its day; the
+    // expression itself deparses with every name qualified (the dump runs with an empty search_path).
+    `SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod) AS base, t.typnotnull,
+        COALESCE(pg_catalog.pg_get_expr(t.typdefaultbin, 'pg_catalog.pg_type'::pg_catalog.regclass), t.typdefault) AS typdefault,
         CASE WHEN t.typcollation <> 0 AND t.typcollation <> b.typcollation
           THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END AS collation
      FROM pg_catalog.pg_type t JOIN pg_catalog.pg_type b ON b.oid = t.typbasetype
