@@ -74,7 +74,9 @@ function catalogQueries(version: number): string[] {
         || ' valid=' || i.indisvalid || ' nullsnotdistinct=' || ${nullsNotDistinct}
         || ' parent=' || coalesce((SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = i.indexrelid), '-') AS line
        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE ${USER_SCHEMA}`,
+       -- An invalid index (a failed CREATE INDEX CONCURRENTLY) is not restored, like pg_dump; a partitioned
+       -- index is invalid until every partition has one, so that one is restored as it is.
+       WHERE ${USER_SCHEMA} AND (i.indisvalid OR c.relkind = 'I')`,
     `SELECT 'trigger ' || tgrelid::regclass::text || '.' || tgname || ' def=' || pg_get_triggerdef(t.oid)
         || ' enabled=' || tgenabled::text || ' clone=' || (tgparentid <> 0) AS line
        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace

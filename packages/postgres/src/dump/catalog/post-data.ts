@@ -130,7 +130,12 @@ export async function readIndexUses(reader: CatalogReader): Promise<DumpObject[]
   ]);
 }
 
-/** Indexes that no constraint owns, and the ATTACH of each partition's index to its parent's. */
+/**
+ * Indexes that no constraint owns, and the ATTACH of each partition's index to its parent's. An invalid
+ * index (what a failed CREATE INDEX or REINDEX CONCURRENTLY leaves) is left out, like pg_dump does: it
+ * serves no query, and building it could fail the restore (the duplicates that made it fail). A
+ * partitioned index is invalid only until every partition has one, so it stays.
+ */
 export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> {
   const rows = await reader.rows<{
     indexrelid: number;
@@ -145,7 +150,7 @@ export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> 
     FROM pg_catalog.pg_index i
     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
     JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
-    ${USER_RELATION}
+    ${USER_RELATION} AND (i.indisvalid OR ic.relkind = 'I')
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid
         AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x'))
     ORDER BY n.nspname, ic.relname`);
@@ -176,7 +181,7 @@ export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> 
     JOIN pg_catalog.pg_class pi ON pi.oid = inh.inhparent
     JOIN pg_catalog.pg_namespace pn ON pn.oid = pi.relnamespace
     JOIN pg_catalog.pg_class c ON c.oid = ix.indrelid
-    ${USER_RELATION} AND ci.relkind IN ('i', 'I')`);
+    ${USER_RELATION} AND (ix.indisvalid OR ci.relkind = 'I')`);
   for (const row of attachments) {
     objects.push(
       dumpObject({
