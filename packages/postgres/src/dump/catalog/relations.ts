@@ -237,12 +237,7 @@ function tableDefinition(
     if (column.compression) statements.push(statement(`${alter} SET COMPRESSION ${column.compression}`));
     const sequence = identities.get(`${relation.oid}:${column.attnum}`);
     // An identity's sequence is created with its table's persistence; it may since have been changed.
-    if (
-      column.attidentity !== '' &&
-      sequence &&
-      !relation.relispartition &&
-      sequence.seqpersistence !== relation.relpersistence
-    ) {
+    if (column.attidentity !== '' && sequence && sequence.seqpersistence !== relation.relpersistence) {
       const persistence = sequence.seqpersistence === 'u' ? 'UNLOGGED' : 'LOGGED';
       statements.push(statement(`ALTER SEQUENCE ${sequence.seqname} SET ${persistence}`));
     }
@@ -264,9 +259,10 @@ function columnDefinition(
   if (column.collation) sql += ` COLLATE ${column.collation}`;
   if (column.attgenerated === 's') sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
   if (column.attgenerated === 'v') sql += ` GENERATED ALWAYS AS (${column.generated}) VIRTUAL`;
+  // A partition shares its parent's identity on PostgreSQL 17+ (the sequence is the parent's, so it
+  // has no row here); before 17 a partition attached with an identity of its own keeps its sequence.
   const identityRow = identities.get(`${relation.oid}:${column.attnum}`);
-  // A partition shares its parent's identity (PostgreSQL 17+), so only the parent declares it.
-  if (column.attidentity !== '' && identityRow && !relation.relispartition) {
+  if (column.attidentity !== '' && identityRow) {
     const kind = column.attidentity === 'a' ? 'ALWAYS' : 'BY DEFAULT';
     sql += ` GENERATED ${kind} AS IDENTITY (SEQUENCE NAME ${identityRow.seqname} ${sequenceOptions(identityRow)})`;
   }
