@@ -35,6 +35,8 @@ interface ColumnRow {
   type: string;
   attnotnull: boolean;
   attislocal: boolean;
+  /** How many parents the column is inherited from. */
+  attinhcount: number;
   attidentity: string;
   attgenerated: string;
   generated: string | null;
@@ -208,7 +210,7 @@ function tableDefinition(
     reader.warn(`typed table ${relation.name} is dumped as a plain table (OF type is not kept)`);
   // A partition is created on its own and attached, so it keeps its own column order (like pg_dump).
   const own = columns.filter((column) => column.attislocal || relation.relispartition);
-  const lines = own.map((column) => columnDefinition(relation, column, identities));
+  const lines = own.map((column) => columnDefinition(relation, column, identities, reader.version));
   lines.push(...checks.map((check) => check.definition));
   const kind = relation.foreign !== null ? 'FOREIGN TABLE' : 'TABLE';
   let sql = `CREATE ${relation.relpersistence === 'u' ? 'UNLOGGED ' : ''}${kind} ${relation.qname} (`;
@@ -254,10 +256,15 @@ function columnDefinition(
   relation: RelationRow,
   column: ColumnRow,
   identities: Map<string, IdentityRow>,
+  version: number,
 ): string {
   let sql = `${column.quoted} ${column.type}${column.fdw_options}`;
   if (column.collation) sql += ` COLLATE ${column.collation}`;
-  if (column.attgenerated === 's') sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
+  // Before PostgreSQL 16 an inheritance child may not state a generation expression: it takes its
+  // parent's through INHERITS (16+ takes the child's own, which may differ).
+  const inheritsExpression = version < 160000 && column.attinhcount > 0 && !relation.relispartition;
+  if (column.attgenerated === 's' && !inheritsExpression)
+    sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
   if (column.attgenerated === 'v') sql += ` GENERATED ALWAYS AS (${column.generated}) VIRTUAL`;
   // A partition shares its parent's identity on PostgreSQL 17+ (the sequence is the parent's, so it
   // has no row here); before 17 a partition attached with an identity of its own keeps its sequence.
@@ -315,7 +322,7 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
     reader.version >= 140000 ? "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END" : 'NULL';
   return reader.rows<ColumnRow>(`
     SELECT a.attrelid, a.attnum, a.attname, pg_catalog.quote_ident(a.attname) AS quoted,
-      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attislocal, a.attidentity, a.attgenerated,
+      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attislocal, a.attinhcount, a.attidentity, a.attgenerated,
       CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END AS generated,
       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
         THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END AS collation,
