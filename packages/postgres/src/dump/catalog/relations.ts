@@ -2,6 +2,7 @@ import { type DumpObject, dumpObject, identity } from '../model.js';
 import { optionsClause } from './foreign-data.js';
 import { type CatalogReader, notFromExtension, statement, userSchema } from './query.js';
 import { SEQUENCE_COLUMNS, type SequenceParameters, sequenceOptions } from './sequence-options.js';
+import { type CheckRow, readTableChecks, separateCheck } from './table-checks.js';
 
 interface RelationRow {
   oid: number;
@@ -60,11 +61,6 @@ interface IdentityRow extends SequenceParameters {
   seqpersistence: string;
 }
 
-interface CheckRow {
-  conrelid: number;
-  definition: string;
-}
-
 /** Tables, partitions, views, materialized views and sequences, with their columns and defaults. */
 export async function readRelations(reader: CatalogReader): Promise<DumpObject[]> {
   const relations = await reader.rows<RelationRow>(`
@@ -101,7 +97,7 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
   const identities = new Map(
     (await readIdentities(reader)).map((row) => [`${row.table_oid}:${row.attnum}`, row]),
   );
-  const checks = groupBy(await readInlineChecks(reader), (check) => check.conrelid);
+  const checks = groupBy(await readTableChecks(reader), (check) => check.conrelid);
   const sequences = new Map((await readSequences(reader)).map((row) => [row.oid, row]));
 
   const objects: DumpObject[] = [];
@@ -120,13 +116,15 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
       case 'p':
       case 'f': {
         const tableColumns = columns.get(relation.oid) ?? [];
+        const tableChecks = checks.get(relation.oid) ?? [];
         const sql = tableDefinition(
           relation,
           tableColumns,
           identities,
-          checks.get(relation.oid) ?? [],
+          tableChecks.filter((check) => !check.separate),
           reader,
         );
+        objects.push(...tableChecks.filter((check) => check.separate).map(separateCheck));
         objects.push(
           dumpObject({ ...base, key, kind: 'table', section: 'pre-data', sql, identities: [key] }),
         );
@@ -358,18 +356,6 @@ async function readIdentities(reader: CatalogReader): Promise<IdentityRow[]> {
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
       AND d.deptype = 'i'`);
-}
-
-/**
- * Validated CHECK constraints go inside CREATE TABLE. A partition repeats its parent's (ATTACH requires
- * them); an inheritance child leaves the inherited ones to INHERITS. NOT VALID ones come after the data.
- */
-async function readInlineChecks(reader: CatalogReader): Promise<CheckRow[]> {
-  return reader.rows<CheckRow>(`
-    SELECT co.conrelid, pg_catalog.format('CONSTRAINT %I ', co.conname) || pg_catalog.pg_get_constraintdef(co.oid) AS definition
-    FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
-    WHERE co.contype = 'c' AND co.convalidated AND (co.conislocal OR c.relispartition)
-    ORDER BY co.conrelid, co.conname`);
 }
 
 async function readSequences(reader: CatalogReader): Promise<SequenceRow[]> {
