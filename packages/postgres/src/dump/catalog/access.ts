@@ -5,31 +5,32 @@ import { type CatalogReader, statement } from './query.js';
 
 /** Every owned user object with its owner and ACL: relations, types, routines, schemas, large objects. */
 const OWNED_OBJECTS = `
-  SELECT 'pg_class' AS catalog, c.oid, c.relowner AS owner, c.relacl AS acl, 0 AS subid
+  SELECT 'pg_class' AS catalog, c.oid, c.relowner AS owner, c.relacl AS acl, 0 AS subid,
+      CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END AS acltype
     FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-  UNION ALL SELECT 'pg_class', a.attrelid, NULL, a.attacl, a.attnum
+  UNION ALL SELECT 'pg_class', a.attrelid, NULL, a.attacl, a.attnum, 'c'
     FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
-  UNION ALL SELECT 'pg_type', t.oid, t.typowner, t.typacl, 0
+  UNION ALL SELECT 'pg_type', t.oid, t.typowner, t.typacl, 0, 'T'
     FROM pg_catalog.pg_type t WHERE t.typtype IN ('e', 'd', 'r', 'p')
       OR (t.typtype = 'b' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)) OR (t.typtype = 'c'
       AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c')
-  UNION ALL SELECT 'pg_proc', p.oid, p.proowner, p.proacl, 0 FROM pg_catalog.pg_proc p
-  UNION ALL SELECT 'pg_namespace', n.oid, n.nspowner, n.nspacl, 0 FROM pg_catalog.pg_namespace n
-  UNION ALL SELECT 'pg_collation', oid, collowner, NULL, 0 FROM pg_catalog.pg_collation
-  UNION ALL SELECT 'pg_ts_config', oid, cfgowner, NULL, 0 FROM pg_catalog.pg_ts_config
-  UNION ALL SELECT 'pg_ts_dict', oid, dictowner, NULL, 0 FROM pg_catalog.pg_ts_dict
-  UNION ALL SELECT 'pg_operator', oid, oprowner, NULL, 0 FROM pg_catalog.pg_operator
-  UNION ALL SELECT 'pg_opclass', oid, opcowner, NULL, 0 FROM pg_catalog.pg_opclass
-  UNION ALL SELECT 'pg_opfamily', oid, opfowner, NULL, 0 FROM pg_catalog.pg_opfamily
-  UNION ALL SELECT 'pg_conversion', oid, conowner, NULL, 0 FROM pg_catalog.pg_conversion
-  UNION ALL SELECT 'pg_statistic_ext', oid, stxowner, NULL, 0 FROM pg_catalog.pg_statistic_ext
-  UNION ALL SELECT 'pg_event_trigger', oid, evtowner, NULL, 0 FROM pg_catalog.pg_event_trigger
-  UNION ALL SELECT 'pg_foreign_data_wrapper', oid, fdwowner, fdwacl, 0 FROM pg_catalog.pg_foreign_data_wrapper
-  UNION ALL SELECT 'pg_foreign_server', oid, srvowner, srvacl, 0 FROM pg_catalog.pg_foreign_server
-  UNION ALL SELECT 'pg_language', oid, lanowner, lanacl, 0 FROM pg_catalog.pg_language WHERE lanispl
-  UNION ALL SELECT 'pg_largeobject', l.oid, l.lomowner, l.lomacl, 0 FROM pg_catalog.pg_largeobject_metadata l
-  UNION ALL SELECT 'pg_publication', p.oid, p.pubowner, NULL, 0 FROM pg_catalog.pg_publication p
-  UNION ALL SELECT 'pg_subscription', s.oid, s.subowner, NULL, 0 FROM pg_catalog.pg_subscription s
+  UNION ALL SELECT 'pg_proc', p.oid, p.proowner, p.proacl, 0, 'f' FROM pg_catalog.pg_proc p
+  UNION ALL SELECT 'pg_namespace', n.oid, n.nspowner, n.nspacl, 0, 'n' FROM pg_catalog.pg_namespace n
+  UNION ALL SELECT 'pg_collation', oid, collowner, NULL, 0, NULL FROM pg_catalog.pg_collation
+  UNION ALL SELECT 'pg_ts_config', oid, cfgowner, NULL, 0, NULL FROM pg_catalog.pg_ts_config
+  UNION ALL SELECT 'pg_ts_dict', oid, dictowner, NULL, 0, NULL FROM pg_catalog.pg_ts_dict
+  UNION ALL SELECT 'pg_operator', oid, oprowner, NULL, 0, NULL FROM pg_catalog.pg_operator
+  UNION ALL SELECT 'pg_opclass', oid, opcowner, NULL, 0, NULL FROM pg_catalog.pg_opclass
+  UNION ALL SELECT 'pg_opfamily', oid, opfowner, NULL, 0, NULL FROM pg_catalog.pg_opfamily
+  UNION ALL SELECT 'pg_conversion', oid, conowner, NULL, 0, NULL FROM pg_catalog.pg_conversion
+  UNION ALL SELECT 'pg_statistic_ext', oid, stxowner, NULL, 0, NULL FROM pg_catalog.pg_statistic_ext
+  UNION ALL SELECT 'pg_event_trigger', oid, evtowner, NULL, 0, NULL FROM pg_catalog.pg_event_trigger
+  UNION ALL SELECT 'pg_foreign_data_wrapper', oid, fdwowner, fdwacl, 0, 'F' FROM pg_catalog.pg_foreign_data_wrapper
+  UNION ALL SELECT 'pg_foreign_server', oid, srvowner, srvacl, 0, 'S' FROM pg_catalog.pg_foreign_server
+  UNION ALL SELECT 'pg_language', oid, lanowner, lanacl, 0, 'l' FROM pg_catalog.pg_language WHERE lanispl
+  UNION ALL SELECT 'pg_largeobject', l.oid, l.lomowner, l.lomacl, 0, 'L' FROM pg_catalog.pg_largeobject_metadata l
+  UNION ALL SELECT 'pg_publication', p.oid, p.pubowner, NULL, 0, NULL FROM pg_catalog.pg_publication p
+  UNION ALL SELECT 'pg_subscription', s.oid, s.subowner, NULL, 0, NULL FROM pg_catalog.pg_subscription s
     WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`;
 
 interface OwnedRow {
@@ -39,14 +40,26 @@ interface OwnedRow {
   type: string;
   identity: string;
   owner: string | null;
+  /** Whether the object has an ACL of its own: NULL means the defaults, `{}` that every privilege was revoked. */
+  has_acl: boolean;
+  /** Whether the owner holds exactly what ownership gives by default (acldefault); not when it revoked some from itself. */
+  owner_default: boolean;
   /** aclexplode rows: grantee role (PUBLIC for 0), privilege, grant option. */
   grants: { grantee: string; privilege: string; grantable: boolean; is_owner: boolean }[] | null;
+}
+
+/** The owner's own entries of an ACL, as sorted `privilege:grantable` text, to compare two ACLs by. */
+function ownerEntries(acl: string): string {
+  return `(SELECT pg_catalog.array_agg(x.privilege_type || ':' || x.is_grantable::text ORDER BY x.privilege_type)
+    FROM pg_catalog.aclexplode(${acl}) x WHERE x.grantee = o.owner)`;
 }
 
 async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
   return reader.rows<OwnedRow>(`
     SELECT o.catalog, o.oid, o.subid, i.type, i.identity,
-      pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.owner)) AS owner,
+      pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.owner)) AS owner, o.acl IS NOT NULL AS has_acl,
+      o.acl IS NULL OR o.subid <> 0 OR o.acltype IS NULL OR ${ownerEntries('o.acl')}
+        IS NOT DISTINCT FROM ${ownerEntries('pg_catalog.acldefault(o.acltype::"char", o.owner)')} AS owner_default,
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
           'grantee', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
           'privilege', x.privilege_type, 'grantable', x.is_grantable,
@@ -128,7 +141,8 @@ export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Pro
 
 /**
  * GRANTs that reproduce each non-default ACL (option `privileges`): revoke what PUBLIC gets by default,
- * then grant every entry except the owner's own, which ownership implies.
+ * then grant every entry except the owner's own, which ownership implies, unless the owner revoked
+ * some of its own privileges: then it loses them all and is granted back what it kept, like pg_dump.
  */
 export async function readPrivileges(
   reader: CatalogReader,
@@ -137,7 +151,7 @@ export async function readPrivileges(
   const rows = owned ?? (await readOwned(reader));
   const statements: AttachedStatement[] = [];
   for (const row of rows) {
-    if (row.grants === null) continue;
+    if (!row.has_acl) continue;
     const columnMatch = row.subid !== 0 ? /^(.*)\.("(?:[^"]|"")+"|[^.]+)$/.exec(row.identity) : null;
     const type = row.subid !== 0 ? 'table' : row.type;
     const keyword = GRANT_KEYWORD[type];
@@ -145,8 +159,9 @@ export async function readPrivileges(
     const target = columnMatch ? `TABLE ${columnMatch[1]}` : `${keyword} ${row.identity}`;
     const columns = columnMatch ? ` (${columnMatch[2]})` : '';
     let sql = row.subid === 0 ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
-    for (const grant of row.grants) {
-      if (grant.is_owner && row.subid === 0) continue;
+    if (!row.owner_default && row.owner) sql += statement(`REVOKE ALL ON ${target} FROM ${row.owner}`);
+    for (const grant of row.grants ?? []) {
+      if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
       const option = grant.grantable ? ' WITH GRANT OPTION' : '';
       sql += statement(`GRANT ${grant.privilege}${columns} ON ${target} TO ${grant.grantee}${option}`);
     }
