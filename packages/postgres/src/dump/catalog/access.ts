@@ -68,9 +68,13 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
         FROM pg_catalog.aclexplode(o.acl) x) AS grants
     FROM (${OWNED_OBJECTS}) o,
       LATERAL pg_catalog.pg_identify_object(('pg_catalog.' || o.catalog)::pg_catalog.regclass, o.oid, o.subid) i
-    -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs.
-    WHERE (o.oid >= 16384 OR o.catalog = 'pg_largeobject') AND i.schema IS DISTINCT FROM 'pg_catalog' AND i.schema IS DISTINCT FROM 'information_schema'
-      AND NOT (o.catalog = 'pg_namespace' AND (i.identity = 'public' OR i.identity ~ '^pg_' OR i.identity = 'information_schema'))
+    -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs. The
+    -- public schema comes with every database: only its ACL, and only when changed since initdb.
+    WHERE (o.oid >= 16384 OR o.catalog = 'pg_largeobject' OR (o.catalog = 'pg_namespace' AND i.identity = 'public'
+        AND o.acl IS DISTINCT FROM (SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip
+          WHERE ip.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND ip.objoid = o.oid AND ip.objsubid = 0)))
+      AND i.schema IS DISTINCT FROM 'pg_catalog' AND i.schema IS DISTINCT FROM 'information_schema'
+      AND NOT (o.catalog = 'pg_namespace' AND (i.identity ~ '^pg_' OR i.identity = 'information_schema'))
     ORDER BY 1, 2, 3`);
 }
 
@@ -122,13 +126,18 @@ const GRANT_KEYWORD: Record<string, string> = {
   'large object': 'LARGE OBJECT',
 };
 
+/** The public schema is in every database already, with its own owner there. */
+function isPublicSchema(row: OwnedRow): boolean {
+  return row.catalog === 'pg_namespace' && row.identity === 'public';
+}
+
 /** ALTER ... OWNER TO for each object (option `owners`). */
 export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Promise<AttachedStatement[]> {
   const rows = owned ?? (await readOwned(reader));
   const statements: AttachedStatement[] = [];
   for (const row of rows) {
     const keyword = OWNER_KEYWORD[row.type];
-    if (row.subid !== 0 || !row.owner || !keyword) continue;
+    if (row.subid !== 0 || !row.owner || !keyword || isPublicSchema(row)) continue;
     statements.push({
       owner: identity(row.catalog, row.oid),
       sql: statement(
