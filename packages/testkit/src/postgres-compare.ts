@@ -45,6 +45,7 @@ function catalogQueries(version: number): string[] {
         || ' replident_index=' || coalesce((SELECT string_agg(indexrelid::regclass::text, ',') FROM pg_index WHERE indrelid = c.oid AND indisreplident), '-')
         || ' clustered_on=' || coalesce((SELECT string_agg(indexrelid::regclass::text, ',') FROM pg_index WHERE indrelid = c.oid AND indisclustered), '-')
         || ' inherits=' || coalesce((SELECT string_agg(inhparent::regclass::text, ',' ORDER BY inhseqno) FROM pg_inherits WHERE inhrelid = c.oid), '-')
+        || ' of=' || coalesce(format_type(nullif(c.reloftype, 0), NULL), '-')
         || ' view=' || coalesce(CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, '-')
         || ' owner=' || pg_get_userbyid(c.relowner) || ' acl=' || coalesce(c.relacl::text, '-') AS line
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_am am ON am.oid = c.relam

@@ -16,7 +16,8 @@ interface RelationRow {
   relispartition: boolean;
   relispopulated: boolean;
   relreplident: string;
-  reloftype: number;
+  /** A typed table's composite type (CREATE TABLE ... OF type); null for others. */
+  oftype: string | null;
   options: string | null;
   amname: string | null;
   partkey: string | null;
@@ -67,7 +68,8 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
     SELECT c.oid, c.relkind, c.relname, n.nspname, n.nspname || '.' || c.relname AS name,
       (SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent_oid,
       pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
-      c.relpersistence, c.relispartition, c.relispopulated, c.relreplident, c.reloftype,
+      c.relpersistence, c.relispartition, c.relispopulated, c.relreplident,
+      CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype,
       -- The TOAST table's own storage parameters go in the same WITH, as toast.name (like pg_dump).
       pg_catalog.array_to_string(c.reloptions || ARRAY(SELECT 'toast.' || o FROM pg_catalog.pg_class t,
         pg_catalog.unnest(t.reloptions) AS o WHERE t.oid = c.reltoastrelid), ', ') AS options,
@@ -204,15 +206,23 @@ function tableDefinition(
   checks: CheckRow[],
   reader: CatalogReader,
 ): string {
-  if (relation.reloftype !== 0)
-    reader.warn(`typed table ${relation.name} is dumped as a plain table (OF type is not kept)`);
   // A partition is created on its own and attached, so it keeps its own column order (like pg_dump).
   const own = columns.filter((column) => column.attislocal || relation.relispartition);
-  const lines = own.map((column) => columnDefinition(relation, column, identities, reader.version));
+  const constraintsOf = (column: ColumnRow) =>
+    columnConstraints(relation, column, identities, reader.version);
+  // A typed table takes its columns from its composite type; only their constraints are its own.
+  const lines = relation.oftype
+    ? own.flatMap((column) => {
+        const constraints = constraintsOf(column);
+        return constraints === '' ? [] : [`${column.quoted} WITH OPTIONS${constraints}`];
+      })
+    : own.map((column) => columnHead(column) + constraintsOf(column));
   lines.push(...checks.map((check) => check.definition));
   const kind = relation.foreign !== null ? 'FOREIGN TABLE' : 'TABLE';
-  let sql = `CREATE ${relation.relpersistence === 'u' ? 'UNLOGGED ' : ''}${kind} ${relation.qname} (`;
-  sql += lines.length > 0 ? `\n    ${lines.join(',\n    ')}\n)` : ')';
+  const of = relation.oftype ? ` OF ${relation.oftype}` : '';
+  let sql = `CREATE ${relation.relpersistence === 'u' ? 'UNLOGGED ' : ''}${kind} ${relation.qname}${of}`;
+  if (lines.length > 0) sql += ` (\n    ${lines.join(',\n    ')}\n)`;
+  else if (!relation.oftype) sql += ' ()';
   if (relation.parents.length > 0) sql += `\nINHERITS (${relation.parents.join(', ')})`;
   if (relation.foreign !== null) sql += relation.foreign;
   if (relation.partkey) sql += `\nPARTITION BY ${relation.partkey}`;
@@ -250,14 +260,20 @@ function tableDefinition(
   return statements.join('');
 }
 
-function columnDefinition(
+/** A column's name, type, foreign-data options and collation. */
+function columnHead(column: ColumnRow): string {
+  const head = `${column.quoted} ${column.type}${column.fdw_options}`;
+  return column.collation ? `${head} COLLATE ${column.collation}` : head;
+}
+
+/** What follows a column's head: generation, identity and NOT NULL, each with its leading space. */
+function columnConstraints(
   relation: RelationRow,
   column: ColumnRow,
   identities: Map<string, IdentityRow>,
   version: number,
 ): string {
-  let sql = `${column.quoted} ${column.type}${column.fdw_options}`;
-  if (column.collation) sql += ` COLLATE ${column.collation}`;
+  let sql = '';
   // Before PostgreSQL 16 an inheritance child may not state a generation expression: it takes its
   // parent's through INHERITS (16+ takes the child's own, which may differ).
   const inheritsExpression = version < 160000 && column.attinhcount > 0 && !relation.relispartition;
