@@ -37,8 +37,6 @@ interface ColumnRow {
   type: string;
   attnotnull: boolean;
   attislocal: boolean;
-  /** How many parents the column is inherited from. */
-  attinhcount: number;
   attidentity: string;
   attgenerated: string;
   generated: string | null;
@@ -50,6 +48,8 @@ interface ColumnRow {
   /** pglz or lz4 when set on the column (PostgreSQL 14+); null for the server's default. */
   compression: string | null;
   parent_notnull: boolean;
+  /** A parent's column of the same name is generated (its expression comes through INHERITS). */
+  parent_generated: boolean;
   notnull_name: string | null;
   fdw_options: string;
 }
@@ -274,9 +274,9 @@ function columnConstraints(
   version: number,
 ): string {
   let sql = '';
-  // Before PostgreSQL 16 an inheritance child may not state a generation expression: it takes its
-  // parent's through INHERITS (16+ takes the child's own, which may differ).
-  const inheritsExpression = version < 160000 && column.attinhcount > 0 && !relation.relispartition;
+  // Before PostgreSQL 16 an inheritance child may not state a generation expression of a generated
+  // parent column: it takes the parent's through INHERITS (16+ takes the child's own, which may differ).
+  const inheritsExpression = version < 160000 && column.parent_generated && !relation.relispartition;
   if (column.attgenerated === 's' && !inheritsExpression)
     sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
   if (column.attgenerated === 'v') sql += ` GENERATED ALWAYS AS (${column.generated}) VIRTUAL`;
@@ -336,7 +336,7 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
     reader.version >= 140000 ? "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END" : 'NULL';
   return reader.rows<ColumnRow>(`
     SELECT a.attrelid, a.attnum, a.attname, pg_catalog.quote_ident(a.attname) AS quoted,
-      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attislocal, a.attinhcount, a.attidentity, a.attgenerated,
+      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attislocal, a.attidentity, a.attgenerated,
       CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END AS generated,
       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
         THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END AS collation,
@@ -348,6 +348,9 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
       EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa
         ON pa.attrelid = i.inhparent AND pa.attname = a.attname
         WHERE i.inhrelid = a.attrelid AND pa.attnotnull) AS parent_notnull,
+      EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa
+        ON pa.attrelid = i.inhparent AND pa.attname = a.attname
+        WHERE i.inhrelid = a.attrelid AND pa.attgenerated <> '') AS parent_generated,
       ${notNullName} AS notnull_name,
       ${optionsClause('a.attfdwoptions', true)} AS fdw_options
     FROM pg_catalog.pg_attribute a
