@@ -44,8 +44,17 @@ interface OwnedRow {
   has_acl: boolean;
   /** Whether the owner holds exactly what ownership gives by default (acldefault); not when it revoked some from itself. */
   owner_default: boolean;
-  /** aclexplode rows: grantee role (PUBLIC for 0), privilege, grant option. */
-  grants: { grantee: string; privilege: string; grantable: boolean; is_owner: boolean }[] | null;
+  /** aclexplode rows in ACL order: grantee role (PUBLIC for 0), privilege, grant option, grantor. */
+  grants:
+    | {
+        grantee: string;
+        privilege: string;
+        grantable: boolean;
+        is_owner: boolean;
+        grantor: string;
+        by_owner: boolean;
+      }[]
+    | null;
 }
 
 /** The owner's own entries of an ACL, as sorted `privilege:grantable` text, to compare two ACLs by. */
@@ -63,9 +72,12 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
           'grantee', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
           'privilege', x.privilege_type, 'grantable', x.is_grantable,
-          'is_owner', x.grantee = COALESCE(o.owner, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = o.oid)))
-          ORDER BY x.grantee, x.privilege_type)
-        FROM pg_catalog.aclexplode(o.acl) x) AS grants
+          'is_owner', x.grantee = COALESCE(o.owner, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = o.oid)),
+          'grantor', pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantor)),
+          'by_owner', x.grantor = COALESCE(o.owner, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = o.oid)))
+          ORDER BY x.n)
+        -- ACL order: a grant made by a holder of the grant option comes after the grant that gave it.
+        FROM pg_catalog.aclexplode(o.acl) WITH ORDINALITY AS x(grantor, grantee, privilege_type, is_grantable, n)) AS grants
     FROM (${OWNED_OBJECTS}) o,
       LATERAL pg_catalog.pg_identify_object(('pg_catalog.' || o.catalog)::pg_catalog.regclass, o.oid, o.subid) i
     -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs. The
@@ -152,6 +164,7 @@ export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Pro
  * GRANTs that reproduce each non-default ACL (option `privileges`): revoke what PUBLIC gets by default,
  * then grant every entry except the owner's own, which ownership implies, unless the owner revoked
  * some of its own privileges: then it loses them all and is granted back what it kept, like pg_dump.
+ * Grants are made in ACL order, each by its own grantor.
  */
 export async function readPrivileges(
   reader: CatalogReader,
@@ -172,7 +185,16 @@ export async function readPrivileges(
     for (const grant of row.grants ?? []) {
       if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
       const option = grant.grantable ? ' WITH GRANT OPTION' : '';
-      sql += statement(`GRANT ${grant.privilege}${columns} ON ${target} TO ${grant.grantee}${option}`);
+      const grantSql = statement(
+        `GRANT ${grant.privilege}${columns} ON ${target} TO ${grant.grantee}${option}`,
+      );
+      // A grant made by a holder of the grant option is made as that role, so it stays the grantor
+      // (revoking its option later cascades to it), like pg_dump; this needs a superuser restore.
+      sql += grant.by_owner
+        ? grantSql
+        : statement(`SET SESSION AUTHORIZATION ${grant.grantor}`) +
+          grantSql +
+          statement('RESET SESSION AUTHORIZATION');
     }
     statements.push({ owner: identity(row.catalog, row.oid), sql });
   }
