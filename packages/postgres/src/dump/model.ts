@@ -155,6 +155,11 @@ export interface DumpObject {
    * PostgreSQL refuses while the sequence's owner is not yet its table's.
    */
   sqlAfterOwner?: string;
+  /**
+   * Views: what breaks a dependency loop of views (see catalog/view-stubs.ts). `definition` is the
+   * CREATE VIEW that `sql` starts with; `stub` takes its place, and `replace` follows the loop.
+   */
+  loopStub?: { definition: string; stub: string; replace: string };
   /** Matviews that were populated at dump time get a REFRESH at the very end. */
   refresh?: string;
   /**

@@ -3,6 +3,7 @@ import { optionsClause } from './foreign-data.js';
 import { type CatalogReader, notFromExtension, statement, userSchema } from './query.js';
 import { SEQUENCE_COLUMNS, type SequenceParameters, sequenceOptions } from './sequence-options.js';
 import { type CheckRow, readTableChecks, separateCheck } from './table-checks.js';
+import { readViewStubs } from './view-stubs.js';
 
 interface RelationRow {
   oid: number;
@@ -101,6 +102,7 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
   );
   const checks = groupBy(await readTableChecks(reader), (check) => check.conrelid);
   const sequences = new Map((await readSequences(reader)).map((row) => [row.oid, row]));
+  const stubs = await readViewStubs(reader);
 
   const objects: DumpObject[] = [];
   for (const relation of relations) {
@@ -149,18 +151,30 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
         }
         break;
       }
-      case 'v':
+      case 'v': {
+        const definition = viewDefinition(relation);
+        const stub = stubs.get(relation.oid);
         objects.push(
           dumpObject({
             ...base,
             key,
             kind: 'view',
             section: 'pre-data',
-            sql: viewDefinition(relation),
+            sql: definition,
             identities: [key],
+            ...(stub === undefined
+              ? {}
+              : {
+                  loopStub: {
+                    definition,
+                    stub: statement(`CREATE VIEW ${relation.qname} AS\n${stub}`),
+                    replace: definition.replace(/^CREATE VIEW /, 'CREATE OR REPLACE VIEW '),
+                  },
+                }),
           }),
         );
         break;
+      }
       case 'm':
         objects.push(
           dumpObject({
