@@ -73,6 +73,8 @@ function catalogQueries(version: number): string[] {
        WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_constraint', 'co.oid')}`,
     `SELECT 'index ' || i.indexrelid::regclass::text || ' def=' || pg_get_indexdef(i.indexrelid)
         || ' valid=' || i.indisvalid || ' nullsnotdistinct=' || ${nullsNotDistinct}
+        || ' statistics=' || coalesce((SELECT string_agg(a.attnum || ':' || a.attstattarget, ',' ORDER BY a.attnum)
+             FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0), '-')
         || ' parent=' || coalesce((SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = i.indexrelid), '-') AS line
        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        -- An invalid index (a failed CREATE INDEX CONCURRENTLY) is not restored, like pg_dump; a partitioned

@@ -142,10 +142,15 @@ export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> 
     indrelid: number;
     name: string;
     sql: string;
+    statistics: string | null;
     parent: number | null;
   }>(`
     SELECT i.indexrelid, i.indrelid, n.nspname || '.' || ic.relname AS name,
       pg_catalog.pg_get_indexdef(i.indexrelid) AS sql,
+      -- An expression column's statistics target (ALTER INDEX ... ALTER COLUMN 1 SET STATISTICS 100).
+      (SELECT pg_catalog.string_agg(pg_catalog.format(E'ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s;\n',
+          n.nspname, ic.relname, a.attnum, a.attstattarget), '' ORDER BY a.attnum)
+        FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0) AS statistics,
       (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid) AS parent
     FROM pg_catalog.pg_index i
     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
@@ -160,7 +165,7 @@ export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> 
       kind: 'index',
       section: 'post-data',
       name: row.name,
-      sql: statement(row.sql),
+      sql: statement(row.sql) + (row.statistics ?? ''),
       identities: [identity('pg_class', row.indexrelid)],
       relation: row.indrelid,
       after: [identity('pg_class', row.indrelid)],
