@@ -63,6 +63,9 @@ function catalogQueries(version: number): string[] {
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
        WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
          AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'system column ' || c.oid::regclass::text || '.' || a.attname || ' acl=' || a.attacl::text AS line
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE ${USER_SCHEMA} AND a.attnum < 0 AND a.attacl IS NOT NULL`,
     `SELECT 'constraint ' || CASE WHEN conrelid <> 0 THEN conrelid::regclass::text ELSE format_type(contypid, NULL) END || '.' || conname
         || ' type=' || contype::text || ' def=' || pg_get_constraintdef(co.oid)
         || ' deferrable=' || condeferrable || '/' || condeferred || ' validated=' || convalidated

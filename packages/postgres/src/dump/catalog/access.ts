@@ -9,7 +9,8 @@ const OWNED_OBJECTS = `
       CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END AS acltype
     FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
   UNION ALL SELECT 'pg_class', a.attrelid, NULL, a.attacl, a.attnum, 'c'
-    FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
+    -- System columns too: GRANT SELECT (ctid) is a column grant like any other.
+    FROM pg_catalog.pg_attribute a WHERE a.attacl IS NOT NULL AND a.attnum <> 0 AND NOT a.attisdropped
   UNION ALL SELECT 'pg_type', t.oid, t.typowner, t.typacl, 0, 'T'
     FROM pg_catalog.pg_type t WHERE t.typtype IN ('e', 'd', 'r', 'p')
       OR (t.typtype = 'b' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)) OR (t.typtype = 'c'
