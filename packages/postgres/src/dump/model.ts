@@ -53,6 +53,7 @@ export type ObjectKind =
   | 'publication-member'
   | 'subscription'
   | 'default-acl'
+  | 'system-privileges'
   | 'database-settings';
 
 /** Emission order among objects that are ready at the same time (pg_dump's order, roughly). */
@@ -103,6 +104,7 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   'publication-member': 22,
   subscription: 23,
   'default-acl': 24,
+  'system-privileges': 24.5,
   'database-settings': 25,
   // Last (after publications, subscriptions and default privileges too), so no event trigger fires on
   // the restore's own DDL (the REFRESHes after it still may).

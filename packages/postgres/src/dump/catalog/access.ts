@@ -1,4 +1,4 @@
-import { identity } from '../model.js';
+import { type DumpObject, dumpObject, identity } from '../model.js';
 import { aggregateSignature } from './aggregate-signature.js';
 import type { AttachedStatement } from './comments.js';
 import { type CatalogReader, statement } from './query.js';
@@ -41,6 +41,8 @@ interface OwnedRow {
   type: string;
   identity: string;
   owner: string | null;
+  /** A system object (pg_catalog, information_schema) whose ACL changed since initdb: only its grants are the user's. */
+  system: boolean;
   /** Whether the object has an ACL of its own: NULL means the defaults, `{}` that every privilege was revoked. */
   has_acl: boolean;
   /** Whether the owner holds exactly what ownership gives by default (acldefault); not when it revoked some from itself. */
@@ -58,6 +60,13 @@ interface OwnedRow {
     | null;
 }
 
+/** `i` (pg_identify_object's row) is of the system's schemas. */
+const SYSTEM_SCHEMA = `COALESCE(i.schema IN ('pg_catalog', 'information_schema'), false)`;
+
+/** The ACL initdb (or CREATE EXTENSION) gave object `o`, from pg_init_privs; NULL when none. */
+const INITIAL_ACL = `(SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip
+  WHERE ip.classoid = ('pg_catalog.' || o.catalog)::pg_catalog.regclass AND ip.objoid = o.oid AND ip.objsubid = o.subid)`;
+
 /** The owner's own entries of an ACL, as sorted `privilege:grantable` text, to compare two ACLs by. */
 function ownerEntries(acl: string): string {
   return `(SELECT pg_catalog.array_agg(x.privilege_type || ':' || x.is_grantable::text ORDER BY x.privilege_type)
@@ -66,7 +75,7 @@ function ownerEntries(acl: string): string {
 
 async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
   return reader.rows<OwnedRow>(`
-    SELECT o.catalog, o.oid, o.subid, i.type, i.identity,
+    SELECT o.catalog, o.oid, o.subid, i.type, i.identity, o.oid < 16384 AND ${SYSTEM_SCHEMA} AS system,
       pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.owner)) AS owner, o.acl IS NOT NULL AS has_acl,
       o.acl IS NULL OR o.subid <> 0 OR o.acltype IS NULL OR ${ownerEntries('o.acl')}
         IS NOT DISTINCT FROM ${ownerEntries('pg_catalog.acldefault(o.acltype::"char", o.owner)')} AS owner_default,
@@ -82,12 +91,14 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
     FROM (${OWNED_OBJECTS}) o,
       LATERAL pg_catalog.pg_identify_object(('pg_catalog.' || o.catalog)::pg_catalog.regclass, o.oid, o.subid) i
     -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs. The
-    -- public schema comes with every database: only its ACL, and only when changed since initdb.
-    WHERE (o.oid >= 16384 OR o.catalog = 'pg_largeobject' OR (o.catalog = 'pg_namespace' AND i.identity = 'public'
-        AND o.acl IS DISTINCT FROM (SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip
-          WHERE ip.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND ip.objoid = o.oid AND ip.objsubid = 0)))
-      AND i.schema IS DISTINCT FROM 'pg_catalog' AND i.schema IS DISTINCT FROM 'information_schema'
-      AND NOT (o.catalog = 'pg_namespace' AND (i.identity ~ '^pg_' OR i.identity = 'information_schema'))
+    -- public schema and the system's objects come with every database: only their ACLs, and only
+    -- when changed since initdb (compared with pg_init_privs, as pg_dump does).
+    WHERE ((o.oid >= 16384 OR o.catalog = 'pg_largeobject' OR (o.catalog = 'pg_namespace' AND i.identity = 'public'
+          AND o.acl IS DISTINCT FROM ${INITIAL_ACL}))
+        AND NOT ${SYSTEM_SCHEMA}
+        AND NOT (o.catalog = 'pg_namespace' AND (i.identity ~ '^pg_' OR i.identity = 'information_schema')))
+      OR (o.oid < 16384 AND ${SYSTEM_SCHEMA} AND o.catalog IN ('pg_class', 'pg_proc', 'pg_type')
+        AND o.acl IS DISTINCT FROM ${INITIAL_ACL})
     ORDER BY 1, 2, 3`);
 }
 
@@ -150,7 +161,7 @@ export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Pro
   const statements: AttachedStatement[] = [];
   for (const row of rows) {
     const keyword = OWNER_KEYWORD[row.type];
-    if (row.subid !== 0 || !row.owner || !keyword || isPublicSchema(row)) continue;
+    if (row.subid !== 0 || !row.owner || !keyword || isPublicSchema(row) || row.system) continue;
     statements.push({
       owner: identity(row.catalog, row.oid),
       sql: statement(
@@ -172,34 +183,50 @@ export async function readPrivileges(
   owned?: OwnedRow[],
 ): Promise<AttachedStatement[]> {
   const rows = owned ?? (await readOwned(reader));
-  const statements: AttachedStatement[] = [];
-  for (const row of rows) {
-    if (!row.has_acl) continue;
-    const columnMatch = row.subid !== 0 ? /^(.*)\.("(?:[^"]|"")+"|[^.]+)$/.exec(row.identity) : null;
-    const type = row.subid !== 0 ? 'table' : row.type;
-    const keyword = GRANT_KEYWORD[type];
-    if (!keyword) continue;
-    const target = columnMatch ? `TABLE ${columnMatch[1]}` : `${keyword} ${row.identity}`;
-    const columns = columnMatch ? ` (${columnMatch[2]})` : '';
-    let sql = row.subid === 0 ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
-    if (!row.owner_default && row.owner) sql += statement(`REVOKE ALL ON ${target} FROM ${row.owner}`);
-    for (const grant of row.grants ?? []) {
-      if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
-      const option = grant.grantable ? ' WITH GRANT OPTION' : '';
-      const grantSql = statement(
-        `GRANT ${grant.privilege}${columns} ON ${target} TO ${grant.grantee}${option}`,
-      );
-      // A grant made by a holder of the grant option is made as that role, so it stays the grantor
-      // (revoking its option later cascades to it), like pg_dump; this needs a superuser restore.
-      sql += grant.by_owner
-        ? grantSql
-        : statement(`SET SESSION AUTHORIZATION ${grant.grantor}`) +
-          grantSql +
-          statement('RESET SESSION AUTHORIZATION');
-    }
-    statements.push({ owner: identity(row.catalog, row.oid), sql });
+  return rows.flatMap((row) => {
+    const sql = row.system ? undefined : privilegeStatements(row);
+    return sql === undefined ? [] : [{ owner: identity(row.catalog, row.oid), sql }];
+  });
+}
+
+/**
+ * The changed privileges of system objects (`REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep(...)
+ * FROM PUBLIC`), each its own object at the end, as the objects themselves are not dumped.
+ */
+export function systemPrivileges(owned: OwnedRow[]): DumpObject[] {
+  return owned.flatMap((row) => {
+    const sql = row.system ? privilegeStatements(row) : undefined;
+    if (sql === undefined) return [];
+    const key = `system-privileges:${row.catalog}:${row.oid}:${row.subid}`;
+    return [dumpObject({ key, kind: 'system-privileges', section: 'post-data', name: row.identity, sql })];
+  });
+}
+
+function privilegeStatements(row: OwnedRow): string | undefined {
+  if (!row.has_acl) return undefined;
+  const columnMatch = row.subid !== 0 ? /^(.*)\.("(?:[^"]|"")+"|[^.]+)$/.exec(row.identity) : null;
+  const type = row.subid !== 0 ? 'table' : row.type;
+  const keyword = GRANT_KEYWORD[type];
+  if (!keyword) return undefined;
+  const target = columnMatch ? `TABLE ${columnMatch[1]}` : `${keyword} ${row.identity}`;
+  const columns = columnMatch ? ` (${columnMatch[2]})` : '';
+  let sql = row.subid === 0 ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
+  if (!row.owner_default && row.owner) sql += statement(`REVOKE ALL ON ${target} FROM ${row.owner}`);
+  for (const grant of row.grants ?? []) {
+    if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
+    const option = grant.grantable ? ' WITH GRANT OPTION' : '';
+    const grantSql = statement(
+      `GRANT ${grant.privilege}${columns} ON ${target} TO ${grant.grantee}${option}`,
+    );
+    // A grant made by a holder of the grant option is made as that role, so it stays the grantor
+    // (revoking its option later cascades to it), like pg_dump; this needs a superuser restore.
+    sql += grant.by_owner
+      ? grantSql
+      : statement(`SET SESSION AUTHORIZATION ${grant.grantor}`) +
+        grantSql +
+        statement('RESET SESSION AUTHORIZATION');
   }
-  return statements;
+  return sql;
 }
 
 export { readOwned };
