@@ -41,7 +41,10 @@ interface OwnedRow {
   type: string;
   identity: string;
   owner: string | null;
-  /** A system object (pg_catalog, information_schema) whose ACL changed since initdb: only its grants are the user's. */
+  /**
+   * An object of the system's (pg_catalog, information_schema) or of an extension whose ACL changed
+   * since initdb or CREATE EXTENSION: the object is not dumped, only its grants are the user's.
+   */
   system: boolean;
   /** Whether the object has an ACL of its own: NULL means the defaults, `{}` that every privilege was revoked. */
   has_acl: boolean;
@@ -63,6 +66,10 @@ interface OwnedRow {
 /** `i` (pg_identify_object's row) is of the system's schemas. */
 const SYSTEM_SCHEMA = `COALESCE(i.schema IN ('pg_catalog', 'information_schema'), false)`;
 
+/** Object `o` belongs to an extension (a column: its table does). */
+const MEMBER = `EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+  WHERE e.classid = ('pg_catalog.' || o.catalog)::pg_catalog.regclass AND e.objid = o.oid AND e.deptype = 'e')`;
+
 /** The ACL initdb (or CREATE EXTENSION) gave object `o`, from pg_init_privs; NULL when none. */
 const INITIAL_ACL = `(SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip
   WHERE ip.classoid = ('pg_catalog.' || o.catalog)::pg_catalog.regclass AND ip.objoid = o.oid AND ip.objsubid = o.subid)`;
@@ -75,7 +82,7 @@ function ownerEntries(acl: string): string {
 
 async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
   return reader.rows<OwnedRow>(`
-    SELECT o.catalog, o.oid, o.subid, i.type, i.identity, o.oid < 16384 AND ${SYSTEM_SCHEMA} AS system,
+    SELECT o.catalog, o.oid, o.subid, i.type, i.identity, (o.oid < 16384 AND ${SYSTEM_SCHEMA}) OR ${MEMBER} AS system,
       pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.owner)) AS owner, o.acl IS NOT NULL AS has_acl,
       o.acl IS NULL OR o.subid <> 0 OR o.acltype IS NULL OR ${ownerEntries('o.acl')}
         IS NOT DISTINCT FROM ${ownerEntries('pg_catalog.acldefault(o.acltype::"char", o.owner)')} AS owner_default,
@@ -95,9 +102,9 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
     -- when changed since initdb (compared with pg_init_privs, as pg_dump does).
     WHERE ((o.oid >= 16384 OR o.catalog = 'pg_largeobject' OR (o.catalog = 'pg_namespace' AND i.identity = 'public'
           AND o.acl IS DISTINCT FROM ${INITIAL_ACL}))
-        AND NOT ${SYSTEM_SCHEMA}
+        AND NOT ${SYSTEM_SCHEMA} AND NOT ${MEMBER}
         AND NOT (o.catalog = 'pg_namespace' AND (i.identity ~ '^pg_' OR i.identity = 'information_schema')))
-      OR (o.oid < 16384 AND ${SYSTEM_SCHEMA} AND o.catalog IN ('pg_class', 'pg_proc', 'pg_type')
+      OR (((o.oid < 16384 AND ${SYSTEM_SCHEMA}) OR ${MEMBER}) AND o.catalog IN ('pg_class', 'pg_proc', 'pg_type')
         AND o.acl IS DISTINCT FROM ${INITIAL_ACL})
     ORDER BY 1, 2, 3`);
 }
@@ -191,7 +198,8 @@ export async function readPrivileges(
 
 /**
  * The changed privileges of system objects (`REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep(...)
- * FROM PUBLIC`), each its own object at the end, as the objects themselves are not dumped.
+ * FROM PUBLIC`) and of extension members (`GRANT EXECUTE ON FUNCTION pg_stat_statements_reset() TO
+ * ...`), each its own object at the end, as the objects themselves are not dumped.
  */
 export function systemPrivileges(owned: OwnedRow[]): DumpObject[] {
   return owned.flatMap((row) => {
