@@ -47,7 +47,8 @@ export function dataKindQueries(version: number): string[] {
          UNION ALL SELECT 'pg_proc'::regclass, p.oid, 0, p.proacl FROM pg_proc p
          UNION ALL SELECT 'pg_type'::regclass, t.oid, 0, t.typacl FROM pg_type t) o,
          LATERAL pg_identify_object(o.classid, o.oid, o.subid) i
-       WHERE (o.oid < 16384 OR EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = o.classid AND e.objid = o.oid AND e.deptype = 'e'))
+       WHERE ((o.oid < 16384 AND i.schema = 'pg_catalog')
+           OR EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = o.classid AND e.objid = o.oid AND e.deptype = 'e'))
          AND o.acl IS DISTINCT FROM (SELECT ip.initprivs FROM pg_init_privs ip
            WHERE ip.classoid = o.classid AND ip.objoid = o.oid AND ip.objsubid = o.subid)`,
     // Not the owner: tests restore into databases other roles own; the grants carry the grantor anyway.

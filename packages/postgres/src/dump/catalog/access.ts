@@ -46,6 +46,8 @@ interface OwnedRow {
    * since initdb or CREATE EXTENSION: the object is not dumped, only its grants are the user's.
    */
   system: boolean;
+  /** An identity column's sequence: it follows its table's owner, and PostgreSQL refuses to change it. */
+  identity_sequence: boolean;
   /** Whether the object has an ACL of its own: NULL means the defaults, `{}` that every privilege was revoked. */
   has_acl: boolean;
   /** Whether the owner holds exactly what ownership gives by default (acldefault); not when it revoked some from itself. */
@@ -84,6 +86,8 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
   return reader.rows<OwnedRow>(`
     SELECT o.catalog, o.oid, o.subid, i.type, i.identity, (o.oid < 16384 AND ${SYSTEM_SCHEMA}) OR ${MEMBER} AS system,
       pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.owner)) AS owner, o.acl IS NOT NULL AS has_acl,
+      o.catalog = 'pg_class' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = o.oid AND d.deptype = 'i') AS identity_sequence,
       o.acl IS NULL OR o.subid <> 0 OR o.acltype IS NULL OR ${ownerEntries('o.acl')}
         IS NOT DISTINCT FROM ${ownerEntries('pg_catalog.acldefault(o.acltype::"char", o.owner)')} AS owner_default,
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
@@ -104,7 +108,8 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
           AND o.acl IS DISTINCT FROM ${INITIAL_ACL}))
         AND NOT ${SYSTEM_SCHEMA} AND NOT ${MEMBER}
         AND NOT (o.catalog = 'pg_namespace' AND (i.identity ~ '^pg_' OR i.identity = 'information_schema')))
-      OR (((o.oid < 16384 AND ${SYSTEM_SCHEMA}) OR ${MEMBER}) AND o.catalog IN ('pg_class', 'pg_proc', 'pg_type')
+      -- Like pg_dump: information_schema is left as initdb made it (its grants are not in pg_init_privs).
+      OR (((o.oid < 16384 AND i.schema = 'pg_catalog') OR ${MEMBER}) AND o.catalog IN ('pg_class', 'pg_proc', 'pg_type')
         AND o.acl IS DISTINCT FROM ${INITIAL_ACL})
     ORDER BY 1, 2, 3`);
 }
@@ -169,6 +174,7 @@ export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Pro
   for (const row of rows) {
     const keyword = OWNER_KEYWORD[row.type];
     if (row.subid !== 0 || !row.owner || !keyword || isPublicSchema(row) || row.system) continue;
+    if (row.identity_sequence) continue;
     statements.push({
       owner: identity(row.catalog, row.oid),
       sql: statement(
