@@ -43,7 +43,7 @@ interface ConstraintRow {
   index_options: string | null;
 }
 
-/** Primary keys, unique and exclusion constraints, foreign keys, NOT VALID checks. */
+/** Primary keys, unique and exclusion constraints, foreign keys, NOT VALID checks and (18+) NOT NULLs. */
 export async function readConstraints(reader: CatalogReader): Promise<DumpObject[]> {
   const rows = await reader.rows<ConstraintRow>(`
     SELECT co.oid, co.conrelid, co.conindid, co.contype, co.condeferrable, n.nspname || '.' || c.relname || '.' || co.conname AS name,
@@ -59,7 +59,7 @@ export async function readConstraints(reader: CatalogReader): Promise<DumpObject
     JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
     ${USER_RELATION}
       AND (co.contype IN ('p', 'u', 'x') OR (co.contype = 'f' AND co.conparentid = 0)
-        OR (co.contype = 'c' AND NOT co.convalidated AND co.conislocal))
+        OR (co.contype IN ('c', 'n') AND NOT co.convalidated AND co.conislocal))
     ORDER BY n.nspname, c.relname, co.conname`);
   return rows.map((row) => {
     const identities = [identity('pg_constraint', row.oid)];

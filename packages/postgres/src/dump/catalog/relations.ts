@@ -52,6 +52,10 @@ interface ColumnRow {
   /** A parent's column of the same name is generated (its expression comes through INHERITS). */
   parent_generated: boolean;
   notnull_name: string | null;
+  /** PostgreSQL 18+: the NOT NULL constraint was added NOT VALID (then it is added after the data). */
+  notnull_invalid: boolean;
+  /** PostgreSQL 18+: the NOT NULL constraint is NO INHERIT. */
+  notnull_noinherit: boolean;
   fdw_options: string;
 }
 
@@ -74,7 +78,9 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
       -- The TOAST table's own storage parameters go in the same WITH, as toast.name (like pg_dump).
       pg_catalog.array_to_string(c.reloptions || ARRAY(SELECT 'toast.' || o FROM pg_catalog.pg_class t,
         pg_catalog.unnest(t.reloptions) AS o WHERE t.oid = c.reltoastrelid), ', ') AS options,
-      CASE WHEN c.relkind IN ('r', 'm') AND am.amname <> 'heap' THEN pg_catalog.quote_ident(am.amname) END AS amname,
+      -- A partitioned table has an access method only when given one (17+), heap included.
+      CASE WHEN (c.relkind IN ('r', 'm') AND am.amname <> 'heap') OR (c.relkind = 'p' AND c.relam <> 0)
+        THEN pg_catalog.quote_ident(am.amname) END AS amname,
       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partbound,
       (SELECT pg_catalog.format('%I.%I', pn.nspname, p.relname) FROM pg_catalog.pg_inherits i
@@ -301,12 +307,13 @@ function columnConstraints(
     const kind = column.attidentity === 'a' ? 'ALWAYS' : 'BY DEFAULT';
     sql += ` GENERATED ${kind} AS IDENTITY (SEQUENCE NAME ${identityRow.seqname} ${sequenceOptions(identityRow)})`;
   }
-  if (column.attnotnull && (column.attislocal || relation.relispartition)) {
+  if (column.attnotnull && !column.notnull_invalid && (column.attislocal || relation.relispartition)) {
     const defaultName = `${relation.relname}_${column.attname}_not_null`;
     sql +=
       column.notnull_name && column.notnull_name !== defaultName
         ? ` CONSTRAINT ${column.notnull_name} NOT NULL`
         : ' NOT NULL';
+    if (column.notnull_noinherit) sql += ' NO INHERIT';
   }
   return sql;
 }
@@ -341,9 +348,10 @@ function stripSemicolon(sql: string | null): string {
 }
 
 async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
-  const notNullName =
+  // PostgreSQL 18 keeps NOT NULL as a constraint with a name, NOT VALID and NO INHERIT of its own.
+  const notNull = (column: string) =>
     reader.version >= 180000
-      ? `(SELECT pg_catalog.quote_ident(nn.conname) FROM pg_catalog.pg_constraint nn
+      ? `(SELECT ${column} FROM pg_catalog.pg_constraint nn
            WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum)`
       : 'NULL';
   const compression =
@@ -365,7 +373,9 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
       EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa
         ON pa.attrelid = i.inhparent AND pa.attname = a.attname
         WHERE i.inhrelid = a.attrelid AND pa.attgenerated <> '') AS parent_generated,
-      ${notNullName} AS notnull_name,
+      ${notNull('pg_catalog.quote_ident(nn.conname)')} AS notnull_name,
+      COALESCE(${notNull('NOT nn.convalidated')}, false) AS notnull_invalid,
+      COALESCE(${notNull('nn.connoinherit')}, false) AS notnull_noinherit,
       ${optionsClause('a.attfdwoptions', true)} AS fdw_options
     FROM pg_catalog.pg_attribute a
     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
