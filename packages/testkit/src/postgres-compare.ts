@@ -25,7 +25,7 @@ function catalogQueries(version: number): string[] {
     `SELECT 'extension ' || extname || ' schema=' || extnamespace::regnamespace::text AS line FROM pg_extension`,
     `SELECT 'type ' || format_type(t.oid, NULL) || ' typtype=' || t.typtype::text
         || ' base=' || coalesce(format_type(nullif(t.typbasetype, 0), t.typtypmod), '-')
-        || ' default=' || coalesce(t.typdefault, '-') || ' notnull=' || t.typnotnull
+        || ' default=' || coalesce(pg_get_expr(t.typdefaultbin, 'pg_type'::regclass), t.typdefault, '-') || ' notnull=' || t.typnotnull
         || ' labels=' || coalesce((SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = t.oid), '-')
         || ' attrs=' || coalesce((SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod) || ':' || attcollation::regcollation::text, ',' ORDER BY attnum)
              FROM pg_attribute WHERE attrelid = t.typrelid AND attnum > 0 AND NOT attisdropped AND t.typtype = 'c'), '-')
@@ -45,6 +45,7 @@ function catalogQueries(version: number): string[] {
         || ' replident_index=' || coalesce((SELECT string_agg(indexrelid::regclass::text, ',') FROM pg_index WHERE indrelid = c.oid AND indisreplident), '-')
         || ' clustered_on=' || coalesce((SELECT string_agg(indexrelid::regclass::text, ',') FROM pg_index WHERE indrelid = c.oid AND indisclustered), '-')
         || ' inherits=' || coalesce((SELECT string_agg(inhparent::regclass::text, ',' ORDER BY inhseqno) FROM pg_inherits WHERE inhrelid = c.oid), '-')
+        || ' of=' || coalesce(format_type(nullif(c.reloftype, 0), NULL), '-')
         || ' view=' || coalesce(CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, '-')
         || ' owner=' || pg_get_userbyid(c.relowner) || ' acl=' || coalesce(c.relacl::text, '-') AS line
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_am am ON am.oid = c.relam
@@ -62,6 +63,9 @@ function catalogQueries(version: number): string[] {
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
        WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
          AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'system column ' || c.oid::regclass::text || '.' || a.attname || ' acl=' || a.attacl::text AS line
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE ${USER_SCHEMA} AND a.attnum < 0 AND a.attacl IS NOT NULL`,
     `SELECT 'constraint ' || CASE WHEN conrelid <> 0 THEN conrelid::regclass::text ELSE format_type(contypid, NULL) END || '.' || conname
         || ' type=' || contype::text || ' def=' || pg_get_constraintdef(co.oid)
         || ' deferrable=' || condeferrable || '/' || condeferred || ' validated=' || convalidated
@@ -72,9 +76,13 @@ function catalogQueries(version: number): string[] {
        WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_constraint', 'co.oid')}`,
     `SELECT 'index ' || i.indexrelid::regclass::text || ' def=' || pg_get_indexdef(i.indexrelid)
         || ' valid=' || i.indisvalid || ' nullsnotdistinct=' || ${nullsNotDistinct}
+        || ' statistics=' || coalesce((SELECT string_agg(a.attnum || ':' || a.attstattarget, ',' ORDER BY a.attnum)
+             FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0), '-')
         || ' parent=' || coalesce((SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = i.indexrelid), '-') AS line
        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE ${USER_SCHEMA}`,
+       -- An invalid index (a failed CREATE INDEX CONCURRENTLY) is not restored, like pg_dump; a partitioned
+       -- index is invalid until every partition has one, so that one is restored as it is.
+       WHERE ${USER_SCHEMA} AND (i.indisvalid OR c.relkind = 'I')`,
     `SELECT 'trigger ' || tgrelid::regclass::text || '.' || tgname || ' def=' || pg_get_triggerdef(t.oid)
         || ' enabled=' || tgenabled::text || ' clone=' || (tgparentid <> 0) AS line
        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -106,7 +114,7 @@ function catalogQueries(version: number): string[] {
        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE ${USER_SCHEMA}`,
     `SELECT 'comment ' || pg_describe_object(classoid, objoid, objsubid) || ' = ' || description AS line
-       FROM pg_description WHERE objoid >= 16384`,
+       FROM pg_description WHERE objoid >= 16384 OR classoid = 'pg_largeobject'::regclass`,
     ...dataKindQueries(version),
   ];
 }

@@ -39,6 +39,18 @@ export function dataKindQueries(version: number): string[] {
        WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     `SELECT 'database comment ' || shobj_description(d.oid, 'pg_database') AS line
        FROM pg_database d WHERE d.datname = current_database()`,
+    // Privileges of the system's and extensions' objects changed since initdb or CREATE EXTENSION
+    // (what pg_init_privs does not hold).
+    `SELECT 'system acl ' || i.type || ' ' || i.identity || ' acl=' || coalesce(o.acl::text, '-') AS line
+       FROM (SELECT 'pg_class'::regclass AS classid, c.oid, 0 AS subid, c.relacl AS acl FROM pg_class c
+         UNION ALL SELECT 'pg_class'::regclass, a.attrelid, a.attnum, a.attacl FROM pg_attribute a WHERE a.attacl IS NOT NULL
+         UNION ALL SELECT 'pg_proc'::regclass, p.oid, 0, p.proacl FROM pg_proc p
+         UNION ALL SELECT 'pg_type'::regclass, t.oid, 0, t.typacl FROM pg_type t) o,
+         LATERAL pg_identify_object(o.classid, o.oid, o.subid) i
+       WHERE ((o.oid < 16384 AND i.schema = 'pg_catalog')
+           OR EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = o.classid AND e.objid = o.oid AND e.deptype = 'e'))
+         AND o.acl IS DISTINCT FROM (SELECT ip.initprivs FROM pg_init_privs ip
+           WHERE ip.classoid = o.classid AND ip.objoid = o.oid AND ip.objsubid = o.subid)`,
     // Not the owner: tests restore into databases other roles own; the grants carry the grantor anyway.
     `SELECT 'database acl=' || coalesce(d.datacl::text, '-') AS line
        FROM pg_database d WHERE d.datname = current_database()`,

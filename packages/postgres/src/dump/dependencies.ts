@@ -11,7 +11,8 @@ export interface ObjectIndex {
 
 /**
  * Catalog rows that have no object of their own (an inline CHECK, a generated column's expression, a
- * view's `_RETURN` rule, an array type) map to the object of the relation or type they belong to. A
+ * view's `_RETURN` rule, an array type, an identity column's sequence, whose comment and grants follow
+ * the table that creates it) map to the object of the relation or type they belong to. A
  * partition's copy of its parent's constraint (a foreign key) maps to the parent's constraint: it
  * comes with it, so the partition table itself must not wait for what the key needs (the referenced
  * table's unique index, a post-data object).
@@ -28,7 +29,10 @@ async function readOwners(reader: CatalogReader): Promise<Map<string, string>> {
     UNION ALL SELECT 'pg_policy:' || oid, 'pg_class:' || polrelid FROM pg_catalog.pg_policy
     UNION ALL SELECT 'pg_type:' || oid, CASE WHEN typrelid <> 0 THEN 'pg_class:' || typrelid ELSE 'pg_type:' || typelem END
       FROM pg_catalog.pg_type WHERE oid >= 16384 AND (typrelid <> 0 OR typelem <> 0)
-    UNION ALL SELECT 'pg_class:' || i.indexrelid, 'pg_class:' || i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid >= 16384`);
+    UNION ALL SELECT 'pg_class:' || i.indexrelid, 'pg_class:' || i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid >= 16384
+    UNION ALL SELECT 'pg_class:' || d.objid, 'pg_class:' || d.refobjid FROM pg_catalog.pg_depend d
+      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND d.deptype = 'i' AND d.objid >= 16384`);
   return new Map(rows.map((row) => [row.item, row.owner]));
 }
 

@@ -53,6 +53,7 @@ export type ObjectKind =
   | 'publication-member'
   | 'subscription'
   | 'default-acl'
+  | 'system-privileges'
   | 'database-settings';
 
 /** Emission order among objects that are ready at the same time (pg_dump's order, roughly). */
@@ -103,6 +104,7 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   'publication-member': 22,
   subscription: 23,
   'default-acl': 24,
+  'system-privileges': 24.5,
   'database-settings': 25,
   // Last (after publications, subscriptions and default privileges too), so no event trigger fires on
   // the restore's own DDL (the REFRESHes after it still may).
@@ -150,6 +152,16 @@ export interface DumpObject {
   partitionOf?: number;
   /** Large objects: the oid whose content the writer streams after `sql`. */
   largeObject?: number;
+  /**
+   * Statements that go after the owner and grants appended to `sql`: a sequence's OWNED BY, which
+   * PostgreSQL refuses while the sequence's owner is not yet its table's.
+   */
+  sqlAfterOwner?: string;
+  /**
+   * Views: what breaks a dependency loop of views (see catalog/view-stubs.ts). `definition` is the
+   * CREATE VIEW that `sql` starts with; `stub` takes its place, and `replace` follows the loop.
+   */
+  loopStub?: { definition: string; stub: string; replace: string };
   /** Matviews that were populated at dump time get a REFRESH at the very end. */
   refresh?: string;
   /**

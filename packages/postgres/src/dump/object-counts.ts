@@ -134,6 +134,11 @@ function countQuery(catalog: CatalogRow): string {
     `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
       WHERE d.classid = '${table}'::pg_catalog.regclass AND d.objid = o.oid AND d.deptype = 'e')`,
   ];
+  if (catalog.relname === 'pg_class') {
+    // An invalid index is not dumped (see readIndexes), so a restore cannot have it.
+    conditions.push(`NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index x
+      WHERE x.indexrelid = o.oid AND NOT x.indisvalid AND o.relkind = 'i')`);
+  }
   if (catalog.relname === 'pg_namespace') {
     // public exists in every database; a recreated one has a new oid but is still not ours to count.
     conditions.push(`o.nspname !~ ${TRANSIENT_SCHEMA}`, `o.nspname <> 'public'`);

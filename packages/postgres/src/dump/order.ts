@@ -1,4 +1,4 @@
-import { type DumpObject, KIND_RANK, SECTION_RANK } from './model.js';
+import { type DumpObject, dumpObject, KIND_RANK, SECTION_RANK } from './model.js';
 
 function compare(a: DumpObject, b: DumpObject): number {
   return (
@@ -79,11 +79,30 @@ export function orderObjects(
   for (const object of objects) if (waitingOn.get(object.key) === 0) ready.push(object);
   const ordered: DumpObject[] = [];
   const done = new Set<string>();
-  while (ordered.length < objects.length) {
+  let total = objects.length;
+  while (ordered.length < total) {
     let next = ready.pop();
     if (!next) {
-      next = objects.filter((object) => !done.has(object.key)).sort(compare)[0] as DumpObject;
-      warn(`dependency loop around ${next.kind} ${next.name}; it is emitted before some of what it needs`);
+      const waiting = objects.filter((object) => !done.has(object.key)).sort(compare);
+      // A loop through a view breaks there: a stand-in now, the real view once the rest exists.
+      const view = waiting.find((object) => object.loopStub !== undefined);
+      if (view?.loopStub) {
+        const { definition, stub, replace } = view.loopStub;
+        const replacement = dumpObject({ ...view, key: `${view.key}:replace`, sql: replace, identities: [] });
+        delete replacement.loopStub;
+        const needs = [...(edges.get(view.key) ?? [])].filter((key) => byKey.has(key) && !done.has(key));
+        byKey.set(replacement.key, replacement);
+        waitingOn.set(replacement.key, needs.length);
+        for (const needed of needs)
+          dependents.set(needed, [...(dependents.get(needed) ?? []), replacement.key]);
+        if (needs.length === 0) ready.push(replacement);
+        total++;
+        next = { ...view, sql: stub + view.sql.slice(definition.length) };
+        delete next.loopStub;
+      } else {
+        next = waiting[0] as DumpObject;
+        warn(`dependency loop around ${next.kind} ${next.name}; it is emitted before some of what it needs`);
+      }
     }
     if (done.has(next.key)) continue;
     done.add(next.key);

@@ -1,4 +1,4 @@
-import { readOwned, readOwners, readPrivileges } from './catalog/access.js';
+import { readOwned, readOwners, readPrivileges, systemPrivileges } from './catalog/access.js';
 import { readAccessMethods } from './catalog/access-methods.js';
 import { readBaseTypes } from './catalog/base-types.js';
 import { readCasts, readConversions } from './catalog/casts.js';
@@ -105,10 +105,14 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
   if (options.dataOnly) addForeignKeyDataOrder(objects, edges, index.byKey);
 
   const attached: AttachedStatement[] = await readComments(reader);
+  const systemObjects: DumpObject[] = [];
   if (options.owners || options.privileges) {
     const owned = await readOwned(reader);
     if (options.owners) attached.push(...(await readOwners(reader, owned)));
-    if (options.privileges) attached.push(...(await readPrivileges(reader, owned)));
+    if (options.privileges) {
+      attached.push(...(await readPrivileges(reader, owned)));
+      systemObjects.push(...systemPrivileges(owned));
+    }
   }
   const extra = new Map<DumpObject, string>();
   for (const statement of attached) {
@@ -117,9 +121,11 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
   }
   const withExtras = objects.map((object) => {
     const sql = extra.get(object);
-    return sql === undefined ? object : { ...object, sql: object.sql + sql };
+    if (sql === undefined && object.sqlAfterOwner === undefined) return object;
+    const { sqlAfterOwner, ...rest } = object;
+    return { ...rest, sql: object.sql + (sql ?? '') + (sqlAfterOwner ?? '') };
   });
-  const selected = selectObjects(withExtras, edges, options, reader.warn);
+  const selected = selectObjects([...withExtras, ...systemObjects], edges, options, reader.warn);
   return orderObjects(selected, edges, reader.warn);
 }
 

@@ -147,7 +147,13 @@ export function selectObjects(
       .map((object) => (object.refresh === undefined ? object : { ...object, refresh: undefined }));
   }
   if (selection.dataOnly) {
-    result = result.map((object) => (object.section === 'data' ? object : { ...object, sql: '' }));
+    // A blanked view needs no stand-in to break a loop either (see order.ts).
+    const blank = { definition: '', stub: '', replace: '' };
+    result = result.map((object) =>
+      object.section === 'data'
+        ? object
+        : { ...object, sql: '', ...(object.loopStub ? { loopStub: blank } : {}) },
+    );
   }
   return result;
 }

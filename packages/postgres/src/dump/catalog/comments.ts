@@ -1,4 +1,5 @@
 import { identity } from '../model.js';
+import { aggregateSignature } from './aggregate-signature.js';
 import { type CatalogReader, statement } from './query.js';
 
 export interface AttachedStatement {
@@ -22,7 +23,8 @@ export async function readComments(reader: CatalogReader): Promise<AttachedState
     SELECT d.classoid::pg_catalog.regclass::text AS catalog, d.objoid, o.type, o.identity,
       pg_catalog.quote_literal(d.description) AS comment
     FROM pg_catalog.pg_description d, LATERAL pg_catalog.pg_identify_object(d.classoid, d.objoid, d.objsubid) o
-    WHERE d.objoid >= 16384 AND o.schema IS DISTINCT FROM 'pg_catalog' AND o.schema IS DISTINCT FROM 'information_schema'
+    -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs.
+    WHERE (d.objoid >= 16384 OR d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass) AND o.schema IS DISTINCT FROM 'pg_catalog' AND o.schema IS DISTINCT FROM 'information_schema'
       AND NOT (d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND o.identity = 'public')
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')
       AND d.classoid <> 'pg_catalog.pg_extension'::pg_catalog.regclass
@@ -73,7 +75,6 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
     case 'domain':
     case 'function':
     case 'procedure':
-    case 'aggregate':
     case 'collation':
     case 'text search configuration':
     case 'text search dictionary':
@@ -91,6 +92,8 @@ function commentTarget(type: string, objectIdentity: string): string | undefined
     case 'publication':
     case 'subscription':
       return `${type.toUpperCase()} ${objectIdentity}`;
+    case 'aggregate':
+      return `AGGREGATE ${aggregateSignature(objectIdentity)}`;
     case 'cast':
       return `CAST ${objectIdentity}`;
     case 'language':

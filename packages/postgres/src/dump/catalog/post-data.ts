@@ -43,7 +43,7 @@ interface ConstraintRow {
   index_options: string | null;
 }
 
-/** Primary keys, unique and exclusion constraints, foreign keys, NOT VALID checks. */
+/** Primary keys, unique and exclusion constraints, foreign keys, NOT VALID checks and (18+) NOT NULLs. */
 export async function readConstraints(reader: CatalogReader): Promise<DumpObject[]> {
   const rows = await reader.rows<ConstraintRow>(`
     SELECT co.oid, co.conrelid, co.conindid, co.contype, co.condeferrable, n.nspname || '.' || c.relname || '.' || co.conname AS name,
@@ -59,7 +59,7 @@ export async function readConstraints(reader: CatalogReader): Promise<DumpObject
     JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
     ${USER_RELATION}
       AND (co.contype IN ('p', 'u', 'x') OR (co.contype = 'f' AND co.conparentid = 0)
-        OR (co.contype = 'c' AND NOT co.convalidated AND co.conislocal))
+        OR (co.contype IN ('c', 'n') AND NOT co.convalidated AND co.conislocal))
     ORDER BY n.nspname, c.relname, co.conname`);
   return rows.map((row) => {
     const identities = [identity('pg_constraint', row.oid)];
@@ -130,22 +130,32 @@ export async function readIndexUses(reader: CatalogReader): Promise<DumpObject[]
   ]);
 }
 
-/** Indexes that no constraint owns, and the ATTACH of each partition's index to its parent's. */
+/**
+ * Indexes that no constraint owns, and the ATTACH of each partition's index to its parent's. An invalid
+ * index (what a failed CREATE INDEX or REINDEX CONCURRENTLY leaves) is left out, like pg_dump does: it
+ * serves no query, and building it could fail the restore (the duplicates that made it fail). A
+ * partitioned index is invalid only until every partition has one, so it stays.
+ */
 export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> {
   const rows = await reader.rows<{
     indexrelid: number;
     indrelid: number;
     name: string;
     sql: string;
+    statistics: string | null;
     parent: number | null;
   }>(`
     SELECT i.indexrelid, i.indrelid, n.nspname || '.' || ic.relname AS name,
       pg_catalog.pg_get_indexdef(i.indexrelid) AS sql,
+      -- An expression column's statistics target (ALTER INDEX ... ALTER COLUMN 1 SET STATISTICS 100).
+      (SELECT pg_catalog.string_agg(pg_catalog.format(E'ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s;\n',
+          n.nspname, ic.relname, a.attnum, a.attstattarget), '' ORDER BY a.attnum)
+        FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0) AS statistics,
       (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid) AS parent
     FROM pg_catalog.pg_index i
     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
     JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
-    ${USER_RELATION}
+    ${USER_RELATION} AND (i.indisvalid OR ic.relkind = 'I')
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid
         AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x'))
     ORDER BY n.nspname, ic.relname`);
@@ -155,7 +165,7 @@ export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> 
       kind: 'index',
       section: 'post-data',
       name: row.name,
-      sql: statement(row.sql),
+      sql: statement(row.sql) + (row.statistics ?? ''),
       identities: [identity('pg_class', row.indexrelid)],
       relation: row.indrelid,
       after: [identity('pg_class', row.indrelid)],
@@ -176,7 +186,7 @@ export async function readIndexes(reader: CatalogReader): Promise<DumpObject[]> 
     JOIN pg_catalog.pg_class pi ON pi.oid = inh.inhparent
     JOIN pg_catalog.pg_namespace pn ON pn.oid = pi.relnamespace
     JOIN pg_catalog.pg_class c ON c.oid = ix.indrelid
-    ${USER_RELATION} AND ci.relkind IN ('i', 'I')`);
+    ${USER_RELATION} AND (ix.indisvalid OR ci.relkind = 'I')`);
   for (const row of attachments) {
     objects.push(
       dumpObject({

@@ -2,6 +2,8 @@ import { type DumpObject, dumpObject, identity } from '../model.js';
 import { optionsClause } from './foreign-data.js';
 import { type CatalogReader, notFromExtension, statement, userSchema } from './query.js';
 import { SEQUENCE_COLUMNS, type SequenceParameters, sequenceOptions } from './sequence-options.js';
+import { type CheckRow, readTableChecks, separateCheck } from './table-checks.js';
+import { readViewStubs } from './view-stubs.js';
 
 interface RelationRow {
   oid: number;
@@ -15,7 +17,8 @@ interface RelationRow {
   relispartition: boolean;
   relispopulated: boolean;
   relreplident: string;
-  reloftype: number;
+  /** A typed table's composite type (CREATE TABLE ... OF type); null for others. */
+  oftype: string | null;
   options: string | null;
   amname: string | null;
   partkey: string | null;
@@ -46,7 +49,13 @@ interface ColumnRow {
   /** pglz or lz4 when set on the column (PostgreSQL 14+); null for the server's default. */
   compression: string | null;
   parent_notnull: boolean;
+  /** A parent's column of the same name is generated (its expression comes through INHERITS). */
+  parent_generated: boolean;
   notnull_name: string | null;
+  /** PostgreSQL 18+: the NOT NULL constraint was added NOT VALID (then it is added after the data). */
+  notnull_invalid: boolean;
+  /** PostgreSQL 18+: the NOT NULL constraint is NO INHERIT. */
+  notnull_noinherit: boolean;
   fdw_options: string;
 }
 
@@ -54,11 +63,8 @@ interface IdentityRow extends SequenceParameters {
   table_oid: number;
   attnum: number;
   seqname: string;
-}
-
-interface CheckRow {
-  conrelid: number;
-  definition: string;
+  /** The sequence's own persistence: it follows its table's when created, ALTER SEQUENCE may change it (15+). */
+  seqpersistence: string;
 }
 
 /** Tables, partitions, views, materialized views and sequences, with their columns and defaults. */
@@ -67,11 +73,14 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
     SELECT c.oid, c.relkind, c.relname, n.nspname, n.nspname || '.' || c.relname AS name,
       (SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent_oid,
       pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
-      c.relpersistence, c.relispartition, c.relispopulated, c.relreplident, c.reloftype,
+      c.relpersistence, c.relispartition, c.relispopulated, c.relreplident,
+      CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype,
       -- The TOAST table's own storage parameters go in the same WITH, as toast.name (like pg_dump).
       pg_catalog.array_to_string(c.reloptions || ARRAY(SELECT 'toast.' || o FROM pg_catalog.pg_class t,
         pg_catalog.unnest(t.reloptions) AS o WHERE t.oid = c.reltoastrelid), ', ') AS options,
-      CASE WHEN c.relkind IN ('r', 'm') AND am.amname <> 'heap' THEN pg_catalog.quote_ident(am.amname) END AS amname,
+      -- A partitioned table has an access method only when given one (17+), heap included.
+      CASE WHEN (c.relkind IN ('r', 'm') AND am.amname <> 'heap') OR (c.relkind = 'p' AND c.relam <> 0)
+        THEN pg_catalog.quote_ident(am.amname) END AS amname,
       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partbound,
       (SELECT pg_catalog.format('%I.%I', pn.nspname, p.relname) FROM pg_catalog.pg_inherits i
@@ -97,8 +106,9 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
   const identities = new Map(
     (await readIdentities(reader)).map((row) => [`${row.table_oid}:${row.attnum}`, row]),
   );
-  const checks = groupBy(await readInlineChecks(reader), (check) => check.conrelid);
+  const checks = groupBy(await readTableChecks(reader), (check) => check.conrelid);
   const sequences = new Map((await readSequences(reader)).map((row) => [row.oid, row]));
+  const stubs = await readViewStubs(reader);
 
   const objects: DumpObject[] = [];
   for (const relation of relations) {
@@ -116,13 +126,15 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
       case 'p':
       case 'f': {
         const tableColumns = columns.get(relation.oid) ?? [];
+        const tableChecks = checks.get(relation.oid) ?? [];
         const sql = tableDefinition(
           relation,
           tableColumns,
           identities,
-          checks.get(relation.oid) ?? [],
+          tableChecks.filter((check) => !check.separate),
           reader,
         );
+        objects.push(...tableChecks.filter((check) => check.separate).map(separateCheck));
         objects.push(
           dumpObject({ ...base, key, kind: 'table', section: 'pre-data', sql, identities: [key] }),
         );
@@ -145,18 +157,30 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
         }
         break;
       }
-      case 'v':
+      case 'v': {
+        const definition = viewDefinition(relation);
+        const stub = stubs.get(relation.oid);
         objects.push(
           dumpObject({
             ...base,
             key,
             kind: 'view',
             section: 'pre-data',
-            sql: viewDefinition(relation),
+            sql: definition,
             identities: [key],
+            ...(stub === undefined
+              ? {}
+              : {
+                  loopStub: {
+                    definition,
+                    stub: statement(`CREATE VIEW ${relation.qname} AS\n${stub}`),
+                    replace: definition.replace(/^CREATE VIEW /, 'CREATE OR REPLACE VIEW '),
+                  },
+                }),
           }),
         );
         break;
+      }
       case 'm':
         objects.push(
           dumpObject({
@@ -182,6 +206,9 @@ export async function readRelations(reader: CatalogReader): Promise<DumpObject[]
             kind: 'sequence',
             section: 'pre-data',
             sql: sequenceDefinition(relation, sequence),
+            ...(sequence.owned_by
+              ? { sqlAfterOwner: statement(`ALTER SEQUENCE ${relation.qname} OWNED BY ${sequence.owned_by}`) }
+              : {}),
             identities: [key],
           }),
         );
@@ -199,15 +226,23 @@ function tableDefinition(
   checks: CheckRow[],
   reader: CatalogReader,
 ): string {
-  if (relation.reloftype !== 0)
-    reader.warn(`typed table ${relation.name} is dumped as a plain table (OF type is not kept)`);
   // A partition is created on its own and attached, so it keeps its own column order (like pg_dump).
   const own = columns.filter((column) => column.attislocal || relation.relispartition);
-  const lines = own.map((column) => columnDefinition(relation, column, identities));
+  const constraintsOf = (column: ColumnRow) =>
+    columnConstraints(relation, column, identities, reader.version);
+  // A typed table takes its columns from its composite type; only their constraints are its own.
+  const lines = relation.oftype
+    ? own.flatMap((column) => {
+        const constraints = constraintsOf(column);
+        return constraints === '' ? [] : [`${column.quoted} WITH OPTIONS${constraints}`];
+      })
+    : own.map((column) => columnHead(column) + constraintsOf(column));
   lines.push(...checks.map((check) => check.definition));
   const kind = relation.foreign !== null ? 'FOREIGN TABLE' : 'TABLE';
-  let sql = `CREATE ${relation.relpersistence === 'u' ? 'UNLOGGED ' : ''}${kind} ${relation.qname} (`;
-  sql += lines.length > 0 ? `\n    ${lines.join(',\n    ')}\n)` : ')';
+  const of = relation.oftype ? ` OF ${relation.oftype}` : '';
+  let sql = `CREATE ${relation.relpersistence === 'u' ? 'UNLOGGED ' : ''}${kind} ${relation.qname}${of}`;
+  if (lines.length > 0) sql += ` (\n    ${lines.join(',\n    ')}\n)`;
+  else if (!relation.oftype) sql += ' ()';
   if (relation.parents.length > 0) sql += `\nINHERITS (${relation.parents.join(', ')})`;
   if (relation.foreign !== null) sql += relation.foreign;
   if (relation.partkey) sql += `\nPARTITION BY ${relation.partkey}`;
@@ -230,6 +265,12 @@ function tableDefinition(
     if (column.storage) statements.push(statement(`${alter} SET STORAGE ${column.storage}`));
     if (column.attribute_options) statements.push(statement(`${alter} SET (${column.attribute_options})`));
     if (column.compression) statements.push(statement(`${alter} SET COMPRESSION ${column.compression}`));
+    const sequence = identities.get(`${relation.oid}:${column.attnum}`);
+    // An identity's sequence is created with its table's persistence; it may since have been changed.
+    if (column.attidentity !== '' && sequence && sequence.seqpersistence !== relation.relpersistence) {
+      const persistence = sequence.seqpersistence === 'u' ? 'UNLOGGED' : 'LOGGED';
+      statements.push(statement(`ALTER SEQUENCE ${sequence.seqname} SET ${persistence}`));
+    }
   }
   if (relation.relreplident === 'f')
     statements.push(statement(`ALTER TABLE ONLY ${relation.qname} REPLICA IDENTITY FULL`));
@@ -239,27 +280,40 @@ function tableDefinition(
   return statements.join('');
 }
 
-function columnDefinition(
+/** A column's name, type, foreign-data options and collation. */
+function columnHead(column: ColumnRow): string {
+  const head = `${column.quoted} ${column.type}${column.fdw_options}`;
+  return column.collation ? `${head} COLLATE ${column.collation}` : head;
+}
+
+/** What follows a column's head: generation, identity and NOT NULL, each with its leading space. */
+function columnConstraints(
   relation: RelationRow,
   column: ColumnRow,
   identities: Map<string, IdentityRow>,
+  version: number,
 ): string {
-  let sql = `${column.quoted} ${column.type}${column.fdw_options}`;
-  if (column.collation) sql += ` COLLATE ${column.collation}`;
-  if (column.attgenerated === 's') sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
+  let sql = '';
+  // Before PostgreSQL 16 an inheritance child may not state a generation expression of a generated
+  // parent column: it takes the parent's through INHERITS (16+ takes the child's own, which may differ).
+  const inheritsExpression = version < 160000 && column.parent_generated && !relation.relispartition;
+  if (column.attgenerated === 's' && !inheritsExpression)
+    sql += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
   if (column.attgenerated === 'v') sql += ` GENERATED ALWAYS AS (${column.generated}) VIRTUAL`;
+  // A partition shares its parent's identity on PostgreSQL 17+ (the sequence is the parent's, so it
+  // has no row here); before 17 a partition attached with an identity of its own keeps its sequence.
   const identityRow = identities.get(`${relation.oid}:${column.attnum}`);
-  // A partition shares its parent's identity (PostgreSQL 17+), so only the parent declares it.
-  if (column.attidentity !== '' && identityRow && !relation.relispartition) {
+  if (column.attidentity !== '' && identityRow) {
     const kind = column.attidentity === 'a' ? 'ALWAYS' : 'BY DEFAULT';
     sql += ` GENERATED ${kind} AS IDENTITY (SEQUENCE NAME ${identityRow.seqname} ${sequenceOptions(identityRow)})`;
   }
-  if (column.attnotnull && (column.attislocal || relation.relispartition)) {
+  if (column.attnotnull && !column.notnull_invalid && (column.attislocal || relation.relispartition)) {
     const defaultName = `${relation.relname}_${column.attname}_not_null`;
     sql +=
       column.notnull_name && column.notnull_name !== defaultName
         ? ` CONSTRAINT ${column.notnull_name} NOT NULL`
         : ' NOT NULL';
+    if (column.notnull_noinherit) sql += ' NO INHERIT';
   }
   return sql;
 }
@@ -284,12 +338,9 @@ interface SequenceRow extends SequenceParameters {
 
 function sequenceDefinition(relation: RelationRow, sequence: SequenceRow): string {
   const unlogged = relation.relpersistence === 'u' ? 'UNLOGGED ' : '';
-  const sql = statement(
+  return statement(
     `CREATE ${unlogged}SEQUENCE ${relation.qname} AS ${sequence.seqtype} ${sequenceOptions(sequence)}`,
   );
-  return sequence.owned_by
-    ? sql + statement(`ALTER SEQUENCE ${relation.qname} OWNED BY ${sequence.owned_by}`)
-    : sql;
 }
 
 function stripSemicolon(sql: string | null): string {
@@ -297,9 +348,10 @@ function stripSemicolon(sql: string | null): string {
 }
 
 async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
-  const notNullName =
+  // PostgreSQL 18 keeps NOT NULL as a constraint with a name, NOT VALID and NO INHERIT of its own.
+  const notNull = (column: string) =>
     reader.version >= 180000
-      ? `(SELECT pg_catalog.quote_ident(nn.conname) FROM pg_catalog.pg_constraint nn
+      ? `(SELECT ${column} FROM pg_catalog.pg_constraint nn
            WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum)`
       : 'NULL';
   const compression =
@@ -318,7 +370,12 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
       EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa
         ON pa.attrelid = i.inhparent AND pa.attname = a.attname
         WHERE i.inhrelid = a.attrelid AND pa.attnotnull) AS parent_notnull,
-      ${notNullName} AS notnull_name,
+      EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa
+        ON pa.attrelid = i.inhparent AND pa.attname = a.attname
+        WHERE i.inhrelid = a.attrelid AND pa.attgenerated <> '') AS parent_generated,
+      ${notNull('pg_catalog.quote_ident(nn.conname)')} AS notnull_name,
+      COALESCE(${notNull('NOT nn.convalidated')}, false) AS notnull_invalid,
+      COALESCE(${notNull('nn.connoinherit')}, false) AS notnull_noinherit,
       ${optionsClause('a.attfdwoptions', true)} AS fdw_options
     FROM pg_catalog.pg_attribute a
     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
@@ -334,25 +391,14 @@ async function readColumns(reader: CatalogReader): Promise<ColumnRow[]> {
 async function readIdentities(reader: CatalogReader): Promise<IdentityRow[]> {
   return reader.rows<IdentityRow>(`
     SELECT d.refobjid AS table_oid, d.refobjsubid AS attnum,
-      pg_catalog.format('%I.%I', n.nspname, c.relname) AS seqname, ${SEQUENCE_COLUMNS}
+      pg_catalog.format('%I.%I', n.nspname, c.relname) AS seqname, c.relpersistence AS seqpersistence,
+      ${SEQUENCE_COLUMNS}
     FROM pg_catalog.pg_depend d
     JOIN pg_catalog.pg_sequence s ON s.seqrelid = d.objid
     JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
       AND d.deptype = 'i'`);
-}
-
-/**
- * Validated CHECK constraints go inside CREATE TABLE. A partition repeats its parent's (ATTACH requires
- * them); an inheritance child leaves the inherited ones to INHERITS. NOT VALID ones come after the data.
- */
-async function readInlineChecks(reader: CatalogReader): Promise<CheckRow[]> {
-  return reader.rows<CheckRow>(`
-    SELECT co.conrelid, pg_catalog.format('CONSTRAINT %I ', co.conname) || pg_catalog.pg_get_constraintdef(co.oid) AS definition
-    FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
-    WHERE co.contype = 'c' AND co.convalidated AND (co.conislocal OR c.relispartition)
-    ORDER BY co.conrelid, co.conname`);
 }
 
 async function readSequences(reader: CatalogReader): Promise<SequenceRow[]> {

@@ -24,21 +24,21 @@ export async function readTypes(reader: CatalogReader): Promise<DumpObject[]> {
   for (const row of rows) {
     const definition = await typeDefinition(reader, row);
     if (definition === undefined) continue;
-    const [sql, ...notValid] = definition;
-    if (sql === undefined) continue;
-    // A NOT VALID domain check is added after the data it would reject.
-    notValid.forEach((constraintSql, index) => {
+    const { sql, notValid = [] } = definition;
+    // A NOT VALID domain check is added after the data it would reject; its comment goes with it.
+    for (const constraint of notValid) {
       objects.push(
         dumpObject({
-          key: `${identity('pg_type', row.oid)}:not-valid:${index}`,
+          key: identity('pg_constraint', constraint.oid),
           kind: 'constraint',
           section: 'post-data',
           name: row.name,
-          sql: constraintSql,
+          sql: constraint.sql,
+          identities: [identity('pg_constraint', constraint.oid)],
           after: [identity('pg_type', row.oid)],
         }),
       );
-    });
+    }
     const identities = [identity('pg_type', row.oid)];
     if (row.typrelid !== 0) identities.push(identity('pg_class', row.typrelid));
     objects.push(
@@ -55,22 +55,31 @@ export async function readTypes(reader: CatalogReader): Promise<DumpObject[]> {
   return objects;
 }
 
-/** The CREATE statement, then any NOT VALID domain constraints. */
-async function typeDefinition(reader: CatalogReader, type: TypeRow): Promise<string[] | undefined> {
+/** A NOT VALID domain constraint: its ALTER DOMAIN ... ADD and its pg_constraint oid. */
+interface LaterConstraint {
+  oid: number;
+  sql: string;
+}
+
+/** The CREATE statement, and a domain's NOT VALID constraints. */
+async function typeDefinition(
+  reader: CatalogReader,
+  type: TypeRow,
+): Promise<{ sql: string; notValid?: LaterConstraint[] } | undefined> {
   switch (type.typtype) {
     case 'e':
-      return [await enumDefinition(reader, type)];
+      return { sql: await enumDefinition(reader, type) };
     case 'c':
-      return [await compositeDefinition(reader, type)];
+      return { sql: await compositeDefinition(reader, type) };
     case 'd':
       return domainDefinition(reader, type);
     case 'r':
-      return [await rangeDefinition(reader, type)];
+      return { sql: await rangeDefinition(reader, type) };
     case 'b':
       return undefined;
     // A shell type no base type has filled in yet (pg_dump's dumpUndefinedType).
     case 'p':
-      return [statement(`CREATE TYPE ${type.qname}`)];
+      return { sql: statement(`CREATE TYPE ${type.qname}`) };
     default:
       reader.gap('type', `${type.name} (typtype ${type.typtype})`);
       return undefined;
@@ -104,14 +113,20 @@ async function compositeDefinition(reader: CatalogReader, type: TypeRow): Promis
   );
 }
 
-async function domainDefinition(reader: CatalogReader, type: TypeRow): Promise<string[]> {
+async function domainDefinition(
+  reader: CatalogReader,
+  type: TypeRow,
+): Promise<{ sql: string; notValid: LaterConstraint[] }> {
   const [domain] = await reader.rows<{
     base: string;
     collation: string | null;
     typdefault: string | null;
     typnotnull: boolean;
   }>(
-    `SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod) AS base, t.typdefault, t.typnotnull,
+    // typdefault is the default's text as typed, resolved against the search_path of its day; the
+    // expression itself deparses with every name qualified (the dump runs with an empty search_path).
+    `SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod) AS base, t.typnotnull,
+        COALESCE(pg_catalog.pg_get_expr(t.typdefaultbin, 'pg_catalog.pg_type'::pg_catalog.regclass), t.typdefault) AS typdefault,
         CASE WHEN t.typcollation <> 0 AND t.typcollation <> b.typcollation
           THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END AS collation
      FROM pg_catalog.pg_type t JOIN pg_catalog.pg_type b ON b.oid = t.typbasetype
@@ -123,13 +138,14 @@ async function domainDefinition(reader: CatalogReader, type: TypeRow): Promise<s
   if (!domain) throw new Error(`domain ${type.name} vanished`);
   // PostgreSQL 17 keeps a domain's NOT NULL as a pg_constraint row (contype 'n') as well.
   const constraints = await reader.rows<{
+    oid: number;
     definition: string;
     contype: string;
     convalidated: boolean;
     conname: string;
   }>(
     `SELECT pg_catalog.format('CONSTRAINT %I ', conname) || pg_catalog.pg_get_constraintdef(oid) AS definition,
-        contype, convalidated, conname
+        oid, contype, convalidated, conname
      FROM pg_catalog.pg_constraint WHERE contypid = $1 ORDER BY conname`,
     [type.oid],
   );
@@ -138,12 +154,16 @@ async function domainDefinition(reader: CatalogReader, type: TypeRow): Promise<s
   if (domain.typdefault !== null) sql += ` DEFAULT ${domain.typdefault}`;
   const notNullConstraint = constraints.some((c) => c.contype === 'n');
   if (domain.typnotnull && !notNullConstraint) sql += ' NOT NULL';
-  const later: string[] = [];
+  const notValid: LaterConstraint[] = [];
   for (const constraint of constraints) {
     if (constraint.convalidated) sql += `\n    ${constraint.definition}`;
-    else later.push(statement(`ALTER DOMAIN ${type.qname} ADD ${constraint.definition}`));
+    else
+      notValid.push({
+        oid: constraint.oid,
+        sql: statement(`ALTER DOMAIN ${type.qname} ADD ${constraint.definition}`),
+      });
   }
-  return [statement(sql), ...later];
+  return { sql: statement(sql), notValid };
 }
 
 async function rangeDefinition(reader: CatalogReader, type: TypeRow): Promise<string> {
