@@ -8,6 +8,7 @@ import {
   type StoredObject,
   toNexusError,
 } from '@nexus-backup/core';
+import { ConnectionHeadStart, connectionKey } from './connection-head-start.js';
 import { checkKey, TEMP_NAME, tempPathFor } from './object-keys.js';
 import { AfterMarker, exitOf, shellWord as q, type RemoteExit } from './remote-shell.js';
 import { rememberEndpoint } from './sftp-endpoints.js';
@@ -39,6 +40,13 @@ export function createShellDestination(options: SftpOptions): Destination {
   // a relative path is relative to the login folder, where commands start; `./` keeps a leading `-` a name
   const relative = posix.normalize(trimmed);
   const base = trimmed.startsWith('/') ? trimmed : relative === '.' ? '.' : `./${relative}`;
+  const headStart = new ConnectionHeadStart(
+    connectionKey(options),
+    (signal) => SshMaster.connect(options, location, signal),
+    (ssh) => ssh.close(),
+    options.retries,
+  );
+  headStart.begin();
   let current: Promise<SshMaster> | undefined;
 
   /** The live connection, or a new one: a master that exited is never reused. */
@@ -48,7 +56,7 @@ export function createShellDestination(options: SftpOptions): Destination {
       if (existing?.alive) return existing;
       await existing?.close();
     }
-    const opening = SshMaster.open(options, location, ctx);
+    const opening = headStart.open(ctx);
     current = opening;
     opening.catch(() => {
       if (current === opening) current = undefined;
@@ -319,6 +327,7 @@ export function createShellDestination(options: SftpOptions): Destination {
     async close(): Promise<void> {
       const closing = current;
       current = undefined;
+      await headStart.close();
       const existing = await closing?.catch(() => undefined);
       await existing?.close();
     },

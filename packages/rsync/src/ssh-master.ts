@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { NexusError, type RunContext } from '@nexus-backup/core';
+import { NexusError } from '@nexus-backup/core';
 import { ControlShell } from './control-shell.js';
 import type { SftpOptions } from './sftp-options.js';
 import { explainHostKeyFailure, knownHostsForSystemSsh, systemSshOptions } from './system-ssh.js';
@@ -66,21 +66,15 @@ export class SshMaster {
     });
   }
 
-  static async open(endpoint: SftpOptions, label: string, ctx: RunContext): Promise<SshMaster> {
-    let attempt = 0;
-    for (;;) {
-      ctx.signal.throwIfAborted();
-      const scratch = await mkdtemp(join(tmpdir(), 'nexus-ssh-'));
-      try {
-        return await SshMaster.start(endpoint, label, scratch, ctx);
-      } catch (error) {
-        await rm(scratch, { recursive: true, force: true });
-        const failure = error as NexusError & { retryable?: boolean };
-        if (!failure.retryable || attempt >= endpoint.retries || ctx.signal.aborted) throw failure;
-        attempt++;
-        ctx.log.warn(`[sftp] ${failure.message}; retrying (${attempt}/${endpoint.retries})`);
-        await sleep(500 * 2 ** (attempt - 1), ctx.signal);
-      }
+  /** One connection attempt: the handshake, the host key check, the login and the control shell. */
+  static async connect(endpoint: SftpOptions, label: string, signal: AbortSignal): Promise<SshMaster> {
+    signal.throwIfAborted();
+    const scratch = await mkdtemp(join(tmpdir(), 'nexus-ssh-'));
+    try {
+      return await SshMaster.start(endpoint, label, scratch, signal);
+    } catch (error) {
+      await rm(scratch, { recursive: true, force: true });
+      throw error;
     }
   }
 
@@ -88,9 +82,10 @@ export class SshMaster {
     endpoint: SftpOptions,
     label: string,
     scratch: string,
-    ctx: RunContext,
+    signal: AbortSignal,
   ): Promise<SshMaster> {
     const knownHosts = await knownHostsForSystemSsh(endpoint, scratch);
+    signal.throwIfAborted();
     const options = systemSshOptions(endpoint, knownHosts);
     const socket = join(scratch, 'control');
     const child = spawn(
@@ -100,7 +95,7 @@ export class SshMaster {
     );
     const master = new SshMaster(child, options, socket, endpoint.host, scratch, label);
     try {
-      await master.ready(endpoint, label, ctx);
+      await master.ready(endpoint, label, signal);
     } catch (error) {
       master.closing = true;
       master.spare?.kill('SIGKILL');
@@ -113,7 +108,7 @@ export class SshMaster {
   }
 
   /** Resolves when the remote shell printed the marker; rejects with the reason it cannot. */
-  private ready(endpoint: SftpOptions, label: string, ctx: RunContext): Promise<void> {
+  private ready(endpoint: SftpOptions, label: string, signal: AbortSignal): Promise<void> {
     const { child } = this;
     const where = `${endpoint.host}:${endpoint.port}`;
     const fail = (message: string, hint: string, retryable = false) =>
@@ -127,14 +122,14 @@ export class SshMaster {
         settled = true;
         clearTimeout(timer);
         clearInterval(loggedIn);
-        ctx.signal.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', onAbort);
         child.stdout?.removeAllListeners('data');
         if (error) reject(error);
         else resolve();
       };
       const onAbort = () =>
         settle(new NexusError('ABORTED', 'the operation was aborted', { provider: 'sftp' }));
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       // The control socket appears once the login succeeded: the data session kept warm can start
       // its login shell then, alongside the master's, instead of after it.
       const loggedIn = setInterval(() => {
@@ -298,18 +293,4 @@ function noShell(label: string, why: string): NexusError {
 
 function lastLines(text: string): string {
   return text.trim().split('\n').slice(-3).join('; ');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(new NexusError('ABORTED', 'the operation was aborted', { provider: 'sftp' }));
-      },
-      { once: true },
-    );
-  });
 }
