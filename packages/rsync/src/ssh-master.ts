@@ -97,9 +97,7 @@ export class SshMaster {
     try {
       await master.ready(endpoint, label, signal);
     } catch (error) {
-      master.closing = true;
-      master.spare?.kill('SIGKILL');
-      child.kill('SIGKILL');
+      await master.abandon(signal.aborted && existsSync(socket));
       throw error;
     }
     master.control = new ControlShell(child.stdin as Writable, child.stdout as Readable);
@@ -260,6 +258,30 @@ export class SshMaster {
       if (this.spare === child) this.spare = undefined;
     });
     return child;
+  }
+
+  /**
+   * Stops a connection that never became ready. Once logged in (given up by an abort: a destination
+   * closed before its first operation), the login shells are left to finish their start-up files
+   * and then end on their closed input: killed half-way, they may leave locks behind (pyenv's rehash
+   * lock made every later login wait 60 s). A connection still in its handshake, or failed, is killed.
+   */
+  private async abandon(loggedIn: boolean): Promise<void> {
+    this.closing = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    if (!loggedIn) {
+      spare?.kill('SIGKILL');
+      this.child.kill('SIGKILL');
+      return;
+    }
+    spare?.stdin?.end();
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stdin?.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
   }
 
   /** Ends the connection: closing its stdin ends the control shell, then the master exits. */
