@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { NexusError } from '@nexus-backup/core';
 import { ControlShell } from './control-shell.js';
+import { defaultKnownHostsFile } from './host-verification.js';
 import type { SftpOptions } from './sftp-options.js';
-import { explainHostKeyFailure, knownHostsForSystemSsh, systemSshOptions } from './system-ssh.js';
+import { explainHostKeyFailure, knownHostsForPinnedKey, systemSshOptions } from './system-ssh.js';
 
 /** What the master's remote command prints once a POSIX shell runs our commands. */
 const SHELL_READY = 'nexus-backup-shell-ok';
@@ -66,16 +67,24 @@ export class SshMaster {
     });
   }
 
-  /** One connection attempt: the handshake, the host key check, the login and the control shell. */
-  static async connect(endpoint: SftpOptions, label: string, signal: AbortSignal): Promise<SshMaster> {
-    signal.throwIfAborted();
-    const scratch = await mkdtemp(join(tmpdir(), 'nexus-ssh-'));
+  /**
+   * One connection attempt: the handshake, the host key check, the login and the control shell. Up
+   * to the start of `ssh` it runs synchronously (unless a fingerprint is pinned: that scans the
+   * server first), so the handshake is under way when this returns, even if the caller then keeps
+   * the main thread busy (the CLI opens its repositories early, then loads its commands).
+   */
+  static connect(endpoint: SftpOptions, label: string, signal: AbortSignal): Promise<SshMaster> {
+    let scratch: string;
     try {
-      return await SshMaster.start(endpoint, label, scratch, signal);
+      signal.throwIfAborted();
+      scratch = mkdtempSync(join(tmpdir(), 'nexus-ssh-'));
     } catch (error) {
+      return Promise.reject(error);
+    }
+    return SshMaster.start(endpoint, label, scratch, signal).catch(async (error: unknown) => {
       await rm(scratch, { recursive: true, force: true });
       throw error;
-    }
+    });
   }
 
   private static async start(
@@ -84,7 +93,9 @@ export class SshMaster {
     scratch: string,
     signal: AbortSignal,
   ): Promise<SshMaster> {
-    const knownHosts = await knownHostsForSystemSsh(endpoint, scratch);
+    const knownHosts = endpoint.fingerprint
+      ? await knownHostsForPinnedKey(endpoint, scratch)
+      : (endpoint.knownHosts ?? defaultKnownHostsFile());
     signal.throwIfAborted();
     const options = systemSshOptions(endpoint, knownHosts);
     const socket = join(scratch, 'control');
