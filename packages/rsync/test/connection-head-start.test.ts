@@ -41,7 +41,7 @@ async function ourSshProcesses(): Promise<number> {
   return found;
 }
 
-describe.each([
+describe.each<{ transport: string; query: Record<string, string> }>([
   { transport: 'sftp', query: {} },
   { transport: 'ssh', query: { transport: 'ssh' } },
 ])('transport=$transport: connecting starts when a destination is created', ({ query }) => {
