@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { NexusError, type RunContext } from '@nexus-backup/core';
 import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
@@ -170,9 +171,9 @@ export async function connectSession(
   const credentials = await loadCredentials(options);
   const hostKey = await createHostKeyCheck(options);
   signal.throwIfAborted();
-  // a CommonJS class: Node hands it over as the default export
-  const SftpClientClass = ((await import('ssh2-sftp-client')) as unknown as { default: typeof SftpClient })
-    .default;
+  // A CommonJS class, loaded with require: unlike import(), it needs no turn of the event loop, so
+  // the TCP connect starts at once even when the caller keeps the loop busy (the CLI loading its commands).
+  const SftpClientClass = createRequire(import.meta.url)('ssh2-sftp-client') as typeof SftpClient;
   // Quiet global callbacks: the session installs its own listeners and reports through errors.
   const client = new SftpClientClass('nexus-backup', { error: () => {}, end: () => {}, close: () => {} });
   const ssh = rawClient(client);
