@@ -109,6 +109,8 @@ async function benchTransfer() {
     const sftp = await sftpBench({ root, payload, rounds: config.rounds });
     rows.push(comparisonRow('sftp repository vs scp', bytes, sftp.ours, sftp.theirs));
     rows.push(comparisonRow('sftp repository, ?transport=ssh, vs scp', bytes, sftp.viaSsh, sftp.theirs));
+    rows.push(comparisonRow('the same for a 1-byte file (sftp)', 1, sftp.tinyOurs, sftp.tinyTheirs));
+    rows.push(comparisonRow('the same for a 1-byte file (ssh)', 1, sftp.tinyViaSsh, sftp.tinyTheirs));
   }
   if (sections.has('s3')) {
     progress(`s3 (s3rver) vs local repository, ${config.transferMB} MiB`);

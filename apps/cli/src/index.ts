@@ -27,6 +27,7 @@ import { registerRun } from './commands/run.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerUnlock } from './commands/unlock.js';
 import { registerVerify } from './commands/verify.js';
+import { openRepositoriesEarly } from './early-open.js';
 import { type GlobalFlags, type MainOptions, Runtime } from './runtime.js';
 
 export type { MainOptions } from './runtime.js';
@@ -44,8 +45,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  let openingEarly: Promise<void> | undefined;
   try {
     await rejectPasswordsInArgv(argv, () => runtime.installedDefinitions());
+    openingEarly = openRepositoriesEarly(argv, runtime);
     const command = findCommandName(argv);
     const program = await buildProgram(runtime, command);
     process.exitCode = undefined;
@@ -56,6 +59,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   } catch (error) {
     return reportError(error, runtime);
   } finally {
+    await openingEarly; // what it opened is closed with the rest
     await runtime.closeAll();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { NexusError } from '@nexus-backup/core';
 
 /** One usable line of a known_hosts file. */
@@ -58,9 +58,10 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   return entries;
 }
 
+/** Read synchronously (a small file): connecting then starts without waiting for a busy event loop. */
 export async function readKnownHosts(file: string): Promise<KnownHostEntry[]> {
   try {
-    return parseKnownHosts(await readFile(file, 'utf8'));
+    return parseKnownHosts(readFileSync(file, 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new NexusError('CONFIG', `cannot read known_hosts file ${file}: ${(error as Error).message}`, {

@@ -8,10 +8,11 @@ import {
   toNexusError,
 } from '@nexus-backup/core';
 import type { FileEntryWithStats } from 'ssh2';
+import { ConnectionHeadStart, connectionKey } from './connection-head-start.js';
 import { checkKey, TEMP_NAME, tempPathFor } from './object-keys.js';
 import { rememberEndpoint } from './sftp-endpoints.js';
 import { describeLocation, type SftpOptions } from './sftp-options.js';
-import { openSession, type SftpSession } from './sftp-session.js';
+import { connectSession, type SftpSession } from './sftp-session.js';
 import { readRemoteFile, writeRemoteFile } from './sftp-transfer.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02) that we branch on. */
@@ -26,6 +27,13 @@ export function createSftpDestination(options: SftpOptions): Destination {
   const base = options.path.replace(/\/+$/, '') || '/';
   const requests = Math.max(1, Math.floor(options.requests));
   const knownDirs = new Set<string>();
+  const headStart = new ConnectionHeadStart(
+    connectionKey(options),
+    (signal) => connectSession(options, location, signal),
+    (session) => session.end(),
+    options.retries,
+  );
+  headStart.begin();
   let current: Promise<SftpSession> | undefined;
 
   /** The live session, or a new one: a connection that ended is never reused. */
@@ -35,7 +43,7 @@ export function createSftpDestination(options: SftpOptions): Destination {
       if (existing?.alive) return existing;
     }
     knownDirs.clear();
-    const opening = openSession(options, location, ctx);
+    const opening = headStart.open(ctx);
     current = opening;
     opening.catch(() => {
       if (current === opening) current = undefined;
@@ -267,6 +275,7 @@ export function createSftpDestination(options: SftpOptions): Destination {
     async close(): Promise<void> {
       const closing = current;
       current = undefined;
+      await headStart.close();
       const existing = await closing?.catch(() => undefined);
       await existing?.end();
     },

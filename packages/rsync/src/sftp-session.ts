@@ -1,8 +1,9 @@
-import type { RunContext } from '@nexus-backup/core';
-import { NexusError } from '@nexus-backup/core';
+import { createRequire } from 'node:module';
+import { NexusError, type RunContext } from '@nexus-backup/core';
 import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
-import { createHostKeyCheck, type HostKeyCheck } from './host-verification.js';
+import { connectWithRetries } from './connection-head-start.js';
+import { createHostKeyCheck } from './host-verification.js';
 import type { SftpOptions } from './sftp-options.js';
 import { loadCredentials, type SshCredentials } from './ssh-auth.js';
 
@@ -151,38 +152,28 @@ const RETRYABLE = new Set([
 ]);
 
 /** Connects with bounded retries on network errors; refused host keys and logins fail at once. */
-export async function openSession(
-  options: SftpOptions,
-  label: string,
-  ctx: RunContext,
-): Promise<SftpSession> {
-  const credentials = await loadCredentials(options);
-  let attempt = 0;
-  for (;;) {
-    const hostKey = await createHostKeyCheck(options);
-    try {
-      return await connectOnce(options, credentials, hostKey, label, ctx);
-    } catch (error) {
-      const failure = error as NexusError & { retryable?: boolean };
-      if (!failure.retryable || attempt >= options.retries || ctx.signal.aborted) throw failure;
-      attempt++;
-      ctx.log.warn(`[sftp] ${failure.message}; retrying (${attempt}/${options.retries})`);
-      await sleep(500 * 2 ** (attempt - 1), ctx.signal);
-    }
-  }
+export function openSession(options: SftpOptions, label: string, ctx: RunContext): Promise<SftpSession> {
+  return connectWithRetries(
+    (signal) => connectSession(options, label, signal),
+    (session) => session.end(),
+    options.retries,
+    ctx,
+  );
 }
 
-async function connectOnce(
+/** One connection attempt: the handshake, the host key check, the login and the SFTP channel. */
+export async function connectSession(
   options: SftpOptions,
-  credentials: SshCredentials,
-  hostKey: HostKeyCheck,
   label: string,
-  ctx: RunContext,
+  signal: AbortSignal,
 ): Promise<SftpSession> {
-  ctx.signal.throwIfAborted();
-  // a CommonJS class: Node hands it over as the default export
-  const SftpClientClass = ((await import('ssh2-sftp-client')) as unknown as { default: typeof SftpClient })
-    .default;
+  signal.throwIfAborted();
+  const credentials = await loadCredentials(options);
+  const hostKey = await createHostKeyCheck(options);
+  signal.throwIfAborted();
+  // A CommonJS class, loaded with require: unlike import(), it needs no turn of the event loop, so
+  // the TCP connect starts at once even when the caller keeps the loop busy (the CLI loading its commands).
+  const SftpClientClass = createRequire(import.meta.url)('ssh2-sftp-client') as typeof SftpClient;
   // Quiet global callbacks: the session installs its own listeners and reports through errors.
   const client = new SftpClientClass('nexus-backup', { error: () => {}, end: () => {}, close: () => {} });
   const ssh = rawClient(client);
@@ -206,24 +197,29 @@ async function connectOnce(
   if (credentials.password !== undefined) config.password = credentials.password;
 
   const onAbort = () => ssh.destroy();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     const sftp = (await client.connect(config as SftpClient.ConnectOptions)) as unknown as SFTPWrapper;
     // Nagle's algorithm holds back the small read requests and window adjustments while data is in
     // flight; measured on loopback, downloads ran at half speed with it (bench/throughput.mjs).
     ssh.setNoDelay(true);
-    return new SftpSession(client, sftp, label, hostKey.presentedKey, options.idleTimeout * 1000);
+    const session = new SftpSession(client, sftp, label, hostKey.presentedKey, options.idleTimeout * 1000);
+    if (signal.aborted) {
+      await session.end();
+      signal.throwIfAborted();
+    }
+    return session;
   } catch (error) {
     try {
       ssh.destroy();
     } catch {
       // a half-open client may throw on destroy; it is gone either way
     }
-    if (ctx.signal.aborted)
+    if (signal.aborted)
       throw new NexusError('ABORTED', 'the operation was aborted', { provider: 'sftp', cause: error });
     throw explainConnectFailure(hostKey.refusal, lastError ?? (error as Error), options, credentials, label);
   } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -280,18 +276,4 @@ function explainConnectFailure(
     'check the host, port and network',
     retryable,
   );
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(new NexusError('ABORTED', 'the operation was aborted', { provider: 'sftp' }));
-      },
-      { once: true },
-    );
-  });
 }

@@ -8,6 +8,7 @@ import {
   type StoredObject,
   toNexusError,
 } from '@nexus-backup/core';
+import { ConnectionHeadStart, connectionKey } from './connection-head-start.js';
 import { checkKey, TEMP_NAME, tempPathFor } from './object-keys.js';
 import { AfterMarker, exitOf, shellWord as q, type RemoteExit } from './remote-shell.js';
 import { rememberEndpoint } from './sftp-endpoints.js';
@@ -39,6 +40,13 @@ export function createShellDestination(options: SftpOptions): Destination {
   // a relative path is relative to the login folder, where commands start; `./` keeps a leading `-` a name
   const relative = posix.normalize(trimmed);
   const base = trimmed.startsWith('/') ? trimmed : relative === '.' ? '.' : `./${relative}`;
+  const headStart = new ConnectionHeadStart(
+    connectionKey(options),
+    (signal) => SshMaster.connect(options, location, signal),
+    (ssh) => ssh.close(),
+    options.retries,
+  );
+  headStart.begin();
   let current: Promise<SshMaster> | undefined;
 
   /** The live connection, or a new one: a master that exited is never reused. */
@@ -48,7 +56,7 @@ export function createShellDestination(options: SftpOptions): Destination {
       if (existing?.alive) return existing;
       await existing?.close();
     }
-    const opening = SshMaster.open(options, location, ctx);
+    const opening = headStart.open(ctx);
     current = opening;
     opening.catch(() => {
       if (current === opening) current = undefined;
@@ -134,11 +142,7 @@ export function createShellDestination(options: SftpOptions): Destination {
   }
 
   async function removeFiles(paths: string[], ctx: RunContext, key: string): Promise<void> {
-    for (let at = 0; at < paths.length; at += PATHS_PER_COMMAND) {
-      const words = paths
-        .slice(at, at + PATHS_PER_COMMAND)
-        .map(q)
-        .join(' ');
+    for (const words of inGroups(paths)) {
       const exit = await run(`rm -f -- ${words}`, ctx);
       if (exit.code !== 0) throw fail(exit, 'delete', key);
     }
@@ -285,7 +289,6 @@ export function createShellDestination(options: SftpOptions): Destination {
     async delete(keys: string[], ctx: RunContext): Promise<void> {
       if (keys.length === 0) return;
       const paths = keys.map((key) => remotePath(key));
-      await removeFiles(paths, ctx, keys.length === 1 ? (keys[0] as string) : `${keys.length} objects`);
       // Remove folders the delete emptied (a pruned backup's folder), deepest first; a non-empty one stays.
       const dirs = new Set<string>();
       for (const path of paths) {
@@ -298,13 +301,15 @@ export function createShellDestination(options: SftpOptions): Destination {
         }
       }
       const deepestFirst = [...dirs].sort((a, b) => b.length - a.length);
-      for (let at = 0; at < deepestFirst.length; at += PATHS_PER_COMMAND) {
-        const words = deepestFirst
-          .slice(at, at + PATHS_PER_COMMAND)
-          .map(q)
-          .join(' ');
-        await run(`rmdir -- ${words} 2>/dev/null; exit 0`, ctx);
-      }
+      // One round trip: the files, then the folders they emptied (rmdir leaves a non-empty one alone).
+      const script = [
+        ...inGroups(paths).map((words) => `rm -f -- ${words} || exit 1`),
+        ...inGroups(deepestFirst).map((words) => `rmdir -- ${words} 2>/dev/null`),
+        'exit 0',
+      ].join('\n');
+      const exit = await run(script, ctx);
+      if (exit.code !== 0)
+        throw fail(exit, 'delete', keys.length === 1 ? (keys[0] as string) : `${keys.length} objects`);
     },
 
     async cleanup(olderThan: Date, ctx: RunContext, dryRun: boolean): Promise<string[]> {
@@ -319,12 +324,26 @@ export function createShellDestination(options: SftpOptions): Destination {
     async close(): Promise<void> {
       const closing = current;
       current = undefined;
+      await headStart.close();
       const existing = await closing?.catch(() => undefined);
       await existing?.close();
     },
   };
   rememberEndpoint(destination, options);
   return destination;
+}
+
+/** Paths quoted for the remote shell, PATHS_PER_COMMAND to a command line. */
+function inGroups(paths: string[]): string[] {
+  const groups: string[] = [];
+  for (let at = 0; at < paths.length; at += PATHS_PER_COMMAND)
+    groups.push(
+      paths
+        .slice(at, at + PATHS_PER_COMMAND)
+        .map(q)
+        .join(' '),
+    );
+  return groups;
 }
 
 /** ssh runs with BatchMode: it could only get these secrets through a prompt or argv, never from us. */

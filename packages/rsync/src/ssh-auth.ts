@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { NexusError } from '@nexus-backup/core';
@@ -18,6 +17,10 @@ export interface SshCredentials {
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
+/**
+ * The files are read synchronously (a key, a passphrase): connecting then starts without waiting
+ * for the event loop, which the CLI keeps busy loading its commands right after opening repositories.
+ */
 export async function loadCredentials(
   options: SftpOptions,
   env: NodeJS.ProcessEnv = process.env,
@@ -32,7 +35,7 @@ export async function loadCredentials(
     options.identity ?? DEFAULT_KEYS.map((name) => join(homedir(), '.ssh', name)).find(existsSync);
   if (identity) {
     try {
-      credentials.privateKey = await readFile(identity);
+      credentials.privateKey = readFileSync(identity);
     } catch (error) {
       throw usage(
         `cannot read the private key ${identity}: ${(error as Error).message}`,
@@ -49,7 +52,7 @@ export async function loadCredentials(
     credentials.passphrase = value;
   } else if (options.identityPassphraseFile) {
     try {
-      credentials.passphrase = (await readFile(options.identityPassphraseFile, 'utf8')).replace(/\r?\n$/, '');
+      credentials.passphrase = readFileSync(options.identityPassphraseFile, 'utf8').replace(/\r?\n$/, '');
     } catch (error) {
       throw usage(
         `cannot read identityPassphraseFile ${options.identityPassphraseFile}: ${(error as Error).message}`,

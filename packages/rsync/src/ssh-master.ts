@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { NexusError, type RunContext } from '@nexus-backup/core';
+import { NexusError } from '@nexus-backup/core';
 import { ControlShell } from './control-shell.js';
+import { defaultKnownHostsFile } from './host-verification.js';
 import type { SftpOptions } from './sftp-options.js';
-import { explainHostKeyFailure, knownHostsForSystemSsh, systemSshOptions } from './system-ssh.js';
+import { explainHostKeyFailure, knownHostsForPinnedKey, systemSshOptions } from './system-ssh.js';
 
 /** What the master's remote command prints once a POSIX shell runs our commands. */
 const SHELL_READY = 'nexus-backup-shell-ok';
@@ -66,31 +67,36 @@ export class SshMaster {
     });
   }
 
-  static async open(endpoint: SftpOptions, label: string, ctx: RunContext): Promise<SshMaster> {
-    let attempt = 0;
-    for (;;) {
-      ctx.signal.throwIfAborted();
-      const scratch = await mkdtemp(join(tmpdir(), 'nexus-ssh-'));
-      try {
-        return await SshMaster.start(endpoint, label, scratch, ctx);
-      } catch (error) {
-        await rm(scratch, { recursive: true, force: true });
-        const failure = error as NexusError & { retryable?: boolean };
-        if (!failure.retryable || attempt >= endpoint.retries || ctx.signal.aborted) throw failure;
-        attempt++;
-        ctx.log.warn(`[sftp] ${failure.message}; retrying (${attempt}/${endpoint.retries})`);
-        await sleep(500 * 2 ** (attempt - 1), ctx.signal);
-      }
+  /**
+   * One connection attempt: the handshake, the host key check, the login and the control shell. Up
+   * to the start of `ssh` it runs synchronously (unless a fingerprint is pinned: that scans the
+   * server first), so the handshake is under way when this returns, even if the caller then keeps
+   * the main thread busy (the CLI opens its repositories early, then loads its commands).
+   */
+  static connect(endpoint: SftpOptions, label: string, signal: AbortSignal): Promise<SshMaster> {
+    let scratch: string;
+    try {
+      signal.throwIfAborted();
+      scratch = mkdtempSync(join(tmpdir(), 'nexus-ssh-'));
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return SshMaster.start(endpoint, label, scratch, signal).catch(async (error: unknown) => {
+      await rm(scratch, { recursive: true, force: true });
+      throw error;
+    });
   }
 
   private static async start(
     endpoint: SftpOptions,
     label: string,
     scratch: string,
-    ctx: RunContext,
+    signal: AbortSignal,
   ): Promise<SshMaster> {
-    const knownHosts = await knownHostsForSystemSsh(endpoint, scratch);
+    const knownHosts = endpoint.fingerprint
+      ? await knownHostsForPinnedKey(endpoint, scratch)
+      : (endpoint.knownHosts ?? defaultKnownHostsFile());
+    signal.throwIfAborted();
     const options = systemSshOptions(endpoint, knownHosts);
     const socket = join(scratch, 'control');
     const child = spawn(
@@ -100,11 +106,9 @@ export class SshMaster {
     );
     const master = new SshMaster(child, options, socket, endpoint.host, scratch, label);
     try {
-      await master.ready(endpoint, label, ctx);
+      await master.ready(endpoint, label, signal);
     } catch (error) {
-      master.closing = true;
-      master.spare?.kill('SIGKILL');
-      child.kill('SIGKILL');
+      await master.abandon(signal.aborted && existsSync(socket));
       throw error;
     }
     master.control = new ControlShell(child.stdin as Writable, child.stdout as Readable);
@@ -113,7 +117,7 @@ export class SshMaster {
   }
 
   /** Resolves when the remote shell printed the marker; rejects with the reason it cannot. */
-  private ready(endpoint: SftpOptions, label: string, ctx: RunContext): Promise<void> {
+  private ready(endpoint: SftpOptions, label: string, signal: AbortSignal): Promise<void> {
     const { child } = this;
     const where = `${endpoint.host}:${endpoint.port}`;
     const fail = (message: string, hint: string, retryable = false) =>
@@ -127,14 +131,14 @@ export class SshMaster {
         settled = true;
         clearTimeout(timer);
         clearInterval(loggedIn);
-        ctx.signal.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', onAbort);
         child.stdout?.removeAllListeners('data');
         if (error) reject(error);
         else resolve();
       };
       const onAbort = () =>
         settle(new NexusError('ABORTED', 'the operation was aborted', { provider: 'sftp' }));
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       // The control socket appears once the login succeeded: the data session kept warm can start
       // its login shell then, alongside the master's, instead of after it.
       const loggedIn = setInterval(() => {
@@ -267,6 +271,30 @@ export class SshMaster {
     return child;
   }
 
+  /**
+   * Stops a connection that never became ready. Once logged in (given up by an abort: a destination
+   * closed before its first operation), the login shells are left to finish their start-up files
+   * and then end on their closed input: killed half-way, they may leave locks behind (pyenv's rehash
+   * lock made every later login wait 60 s). A connection still in its handshake, or failed, is killed.
+   */
+  private async abandon(loggedIn: boolean): Promise<void> {
+    this.closing = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    if (!loggedIn) {
+      spare?.kill('SIGKILL');
+      this.child.kill('SIGKILL');
+      return;
+    }
+    spare?.stdin?.end();
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stdin?.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
   /** Ends the connection: closing its stdin ends the control shell, then the master exits. */
   async close(): Promise<void> {
     this.closing = true;
@@ -298,18 +326,4 @@ function noShell(label: string, why: string): NexusError {
 
 function lastLines(text: string): string {
   return text.trim().split('\n').slice(-3).join('; ');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(new NexusError('ABORTED', 'the operation was aborted', { provider: 'sftp' }));
-      },
-      { once: true },
-    );
-  });
 }

@@ -51,13 +51,12 @@ export function systemSshOptions(endpoint: SftpOptions, knownHostsFile: string):
 }
 
 /**
- * The known_hosts file the system ssh verifies against. A pinned fingerprint has no OpenSSH
+ * The known_hosts file the system ssh verifies a pinned fingerprint against, which has no OpenSSH
  * option: the server's keys are scanned, the one whose fingerprint matches is written to a file in
  * `scratch`, and ssh then makes the server prove it holds that key. No match is refused with the
  * ssh2 transport's message.
  */
-export async function knownHostsForSystemSsh(endpoint: SftpOptions, scratch: string): Promise<string> {
-  if (!endpoint.fingerprint) return endpoint.knownHosts ?? defaultKnownHostsFile();
+export async function knownHostsForPinnedKey(endpoint: SftpOptions, scratch: string): Promise<string> {
   const check = await createHostKeyCheck(endpoint);
   const scanned = await scanHostKeys(endpoint);
   const match = scanned.find((key) => check.verify(key));
