@@ -308,11 +308,9 @@ function columnConstraints(
     sql += ` GENERATED ${kind} AS IDENTITY (SEQUENCE NAME ${identityRow.seqname} ${sequenceOptions(identityRow)})`;
   }
   if (column.attnotnull && !column.notnull_invalid && (column.attislocal || relation.relispartition)) {
-    const defaultName = `${relation.relname}_${column.attname}_not_null`;
-    sql +=
-      column.notnull_name && column.notnull_name !== defaultName
-        ? ` CONSTRAINT ${column.notnull_name} NOT NULL`
-        : ' NOT NULL';
+    // Named even when the name is the usual one (18+): PostgreSQL picks a free name in the schema, so
+    // another table's constraint of that name would make the restored one `..._not_null1`.
+    sql += column.notnull_name ? ` CONSTRAINT ${column.notnull_name} NOT NULL` : ' NOT NULL';
     if (column.notnull_noinherit) sql += ' NO INHERIT';
   }
   return sql;
