@@ -266,8 +266,14 @@ function tableDefinition(
     if (column.attribute_options) statements.push(statement(`${alter} SET (${column.attribute_options})`));
     if (column.compression) statements.push(statement(`${alter} SET COMPRESSION ${column.compression}`));
     const sequence = identities.get(`${relation.oid}:${column.attnum}`);
-    // An identity's sequence is created with its table's persistence; it may since have been changed.
-    if (column.attidentity !== '' && sequence && sequence.seqpersistence !== relation.relpersistence) {
+    // An identity's sequence is created with its table's persistence (15+; before, sequences are never
+    // unlogged, an unlogged table's included); it may since have been changed.
+    if (
+      reader.version >= 150000 &&
+      column.attidentity !== '' &&
+      sequence &&
+      sequence.seqpersistence !== relation.relpersistence
+    ) {
       const persistence = sequence.seqpersistence === 'u' ? 'UNLOGGED' : 'LOGGED';
       statements.push(statement(`ALTER SEQUENCE ${sequence.seqname} SET ${persistence}`));
     }
