@@ -2,9 +2,9 @@ import { type DumpObject, dumpObject, identity } from '../model.js';
 import { type CatalogReader, notFromExtension, userSchema } from './query.js';
 
 /**
- * A NOT VALID CHECK (or, 18+, NOT NULL) on a parent that an inheritance child validated on its own
- * (`ALTER TABLE child VALIDATE CONSTRAINT`): the parent's ADD CONSTRAINT ... NOT VALID gives the child
- * a NOT VALID copy, so the child validates it again, after the parent's constraint.
+ * The inheritance children's copies of a parent's NOT VALID CHECK (or, 18+, NOT NULL), which the
+ * parent's ADD CONSTRAINT ... NOT VALID makes after the data: a child that validated its copy on its own
+ * (`ALTER TABLE child VALIDATE CONSTRAINT`) validates it again there, and a comment on a copy goes there.
  */
 export async function readChildValidations(reader: CatalogReader): Promise<DumpObject[]> {
   const rows = await reader.rows<{
@@ -15,7 +15,8 @@ export async function readChildValidations(reader: CatalogReader): Promise<DumpO
     parent: number;
   }>(`
     SELECT co.oid, co.conrelid, n.nspname || '.' || c.relname || '.' || co.conname AS name,
-      pg_catalog.format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I;', n.nspname, c.relname, co.conname) || E'\\n' AS sql,
+      CASE WHEN co.convalidated THEN pg_catalog.format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I;', n.nspname, c.relname, co.conname) || E'\\n'
+        ELSE '' END AS sql,
       pc.oid AS parent
     FROM pg_catalog.pg_constraint co
     JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
@@ -23,7 +24,7 @@ export async function readChildValidations(reader: CatalogReader): Promise<DumpO
     JOIN pg_catalog.pg_inherits i ON i.inhrelid = co.conrelid
     JOIN pg_catalog.pg_constraint pc ON pc.conrelid = i.inhparent AND pc.conname = co.conname
       AND pc.contype = co.contype AND NOT pc.convalidated
-    WHERE co.contype IN ('c', 'n') AND co.convalidated AND NOT co.conislocal
+    WHERE co.contype IN ('c', 'n') AND NOT co.conislocal
       AND ${userSchema('n.nspname')} AND ${notFromExtension('pg_class', 'c.oid')}
     ORDER BY 3`);
   return rows.map((row) =>
@@ -33,6 +34,8 @@ export async function readChildValidations(reader: CatalogReader): Promise<DumpO
       section: 'post-data',
       name: row.name,
       sql: row.sql,
+      // Its comment too: the copy exists only once the parent's constraint is added.
+      identities: [identity('pg_constraint', row.oid)],
       relation: row.conrelid,
       after: [identity('pg_constraint', row.parent)],
     }),
