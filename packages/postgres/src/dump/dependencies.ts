@@ -31,6 +31,7 @@ async function readOwners(reader: CatalogReader): Promise<Map<string, string>> {
       FROM pg_catalog.pg_type WHERE oid >= 16384 AND (typrelid <> 0 OR typelem <> 0)
     UNION ALL SELECT 'pg_class:' || i.indexrelid, 'pg_class:' || i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid >= 16384
     UNION ALL SELECT 'pg_class:' || d.objid, 'pg_class:' || d.refobjid FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S'
       WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
         AND d.deptype = 'i' AND d.objid >= 16384`);
   return new Map(rows.map((row) => [row.item, row.owner]));

@@ -2,6 +2,7 @@ import { readOwned, readOwners, readPrivileges, systemPrivileges } from './catal
 import { readAccessMethods } from './catalog/access-methods.js';
 import { readBaseTypes } from './catalog/base-types.js';
 import { readCasts, readConversions } from './catalog/casts.js';
+import { readChildValidations } from './catalog/child-validations.js';
 import { readCollations } from './catalog/collations.js';
 import { type AttachedStatement, readComments } from './catalog/comments.js';
 import { readDatabaseSettings } from './catalog/database-settings.js';
@@ -79,6 +80,7 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
     readDefaults,
     readSequenceValues,
     readConstraints,
+    readChildValidations,
     readIndexes,
     readIndexUses,
     readTriggers,

@@ -87,7 +87,9 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
     SELECT o.catalog, o.oid, o.subid, i.type, i.identity, (o.oid < 16384 AND ${SYSTEM_SCHEMA}) OR ${MEMBER} AS system,
       pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.owner)) AS owner, o.acl IS NOT NULL AS has_acl,
       o.catalog = 'pg_class' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = o.oid AND d.deptype = 'i') AS identity_sequence,
+        JOIN pg_catalog.pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S'
+        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = o.oid
+          AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'i') AS identity_sequence,
       o.acl IS NULL OR o.subid <> 0 OR o.acltype IS NULL OR ${ownerEntries('o.acl')}
         IS NOT DISTINCT FROM ${ownerEntries('pg_catalog.acldefault(o.acltype::"char", o.owner)')} AS owner_default,
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(

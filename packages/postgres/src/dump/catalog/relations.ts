@@ -266,8 +266,14 @@ function tableDefinition(
     if (column.attribute_options) statements.push(statement(`${alter} SET (${column.attribute_options})`));
     if (column.compression) statements.push(statement(`${alter} SET COMPRESSION ${column.compression}`));
     const sequence = identities.get(`${relation.oid}:${column.attnum}`);
-    // An identity's sequence is created with its table's persistence; it may since have been changed.
-    if (column.attidentity !== '' && sequence && sequence.seqpersistence !== relation.relpersistence) {
+    // An identity's sequence is created with its table's persistence (15+; before, sequences are never
+    // unlogged, an unlogged table's included); it may since have been changed.
+    if (
+      reader.version >= 150000 &&
+      column.attidentity !== '' &&
+      sequence &&
+      sequence.seqpersistence !== relation.relpersistence
+    ) {
       const persistence = sequence.seqpersistence === 'u' ? 'UNLOGGED' : 'LOGGED';
       statements.push(statement(`ALTER SEQUENCE ${sequence.seqname} SET ${persistence}`));
     }
@@ -308,11 +314,9 @@ function columnConstraints(
     sql += ` GENERATED ${kind} AS IDENTITY (SEQUENCE NAME ${identityRow.seqname} ${sequenceOptions(identityRow)})`;
   }
   if (column.attnotnull && !column.notnull_invalid && (column.attislocal || relation.relispartition)) {
-    const defaultName = `${relation.relname}_${column.attname}_not_null`;
-    sql +=
-      column.notnull_name && column.notnull_name !== defaultName
-        ? ` CONSTRAINT ${column.notnull_name} NOT NULL`
-        : ' NOT NULL';
+    // Named even when the name is the usual one (18+): PostgreSQL picks a free name in the schema, so
+    // another table's constraint of that name would make the restored one `..._not_null1`.
+    sql += column.notnull_name ? ` CONSTRAINT ${column.notnull_name} NOT NULL` : ' NOT NULL';
     if (column.notnull_noinherit) sql += ' NO INHERIT';
   }
   return sql;
