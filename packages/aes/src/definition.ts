@@ -102,11 +102,13 @@ export const aes = defineTransform({
     const keys = new MasterKeyCache();
     return {
       params: () => paramsOf(settings),
-      // scrypt (~0.4 s, on libuv's thread pool) runs while the source plans, not before the first COPY.
+      // scrypt (~0.4 s, on libuv's thread pool) starts now and runs while the source plans and its
+      // first rows are read and compressed: the encoder holds what comes before the key.
       async prepare(ctx: RunContext): Promise<void> {
         const passphrase = await ctx.secrets.passphrase('encrypt');
         if (settings.format === 'nexus') {
-          await keys.forEncryption(requirePassphrase(passphrase), settings.scrypt);
+          // Not awaited: a failure reaches the run through the encoder that awaits the same promise.
+          keys.forEncryption(requirePassphrase(passphrase), settings.scrypt).catch(() => undefined);
         }
       },
       async encode(ctx: RunContext): Promise<Duplex> {
@@ -116,8 +118,10 @@ export const aes = defineTransform({
         if (settings.format === 'openssl') {
           stream = await OpensslEncryptStream.create(passphrase, settings.iter);
         } else {
-          const master = await keys.forEncryption(requirePassphrase(passphrase), settings.scrypt);
-          stream = new NexusEncryptStream(master, settings.chunkSize);
+          stream = new NexusEncryptStream(
+            keys.forEncryption(requirePassphrase(passphrase), settings.scrypt),
+            settings.chunkSize,
+          );
         }
         ctx.signal.throwIfAborted();
         return addAbortSignal(ctx.signal, stream);

@@ -13,13 +13,22 @@ import {
 import { headerMac, keyCheck, type MasterKey, payloadKey } from './nexus-keys.js';
 
 /**
+ * What the stages before encryption may pass on while the key is still being derived (scrypt at the
+ * default cost: ~0.35 s and 128 MiB, once per run): compression keeps running meanwhile, so the first
+ * COPY of a backup no longer waits for the KDF. Past this much the stream applies backpressure.
+ */
+export const MAX_BYTES_BEFORE_KEY = 8 * 1024 * 1024;
+
+/**
  * Encrypts one file in the nexus format. A full chunk is held back until more input arrives, because
  * only then is it known whether it is the final chunk (whose nonce and frame header carry the flag).
  * Partial input is gathered in one reused buffer; whole chunks in the input are encrypted in place.
+ * Given the key as a promise, input that comes before it is kept (up to MAX_BYTES_BEFORE_KEY) and
+ * encrypted once it arrives; a key that fails destroys the stream with that error.
  */
 export class NexusEncryptStream extends Transform {
-  private readonly key: KeyObject;
-  private readonly header: Buffer;
+  private key: KeyObject | undefined;
+  private header: Buffer | undefined;
   private readonly chunkSize: number;
   /** Plaintext of the chunk being assembled, reused for every chunk. */
   private readonly pending: Buffer;
@@ -28,21 +37,67 @@ export class NexusEncryptStream extends Transform {
   private heldBack: Buffer | undefined;
   private index = 0;
   private headerSent = false;
+  /** Input that came before the key, and the callback held once it reached the cap. */
+  private beforeKey: Buffer[] = [];
+  private beforeKeyBytes = 0;
+  private resumeWhenKeyed: (() => void) | undefined;
+  private keyed: Promise<void> | undefined;
 
-  constructor(master: MasterKey, chunkSize: number) {
+  constructor(master: MasterKey | Promise<MasterKey>, chunkSize: number) {
     super();
-    const fileId = randomBytes(FILE_ID_BYTES);
     this.chunkSize = chunkSize;
+    this.pending = Buffer.allocUnsafe(chunkSize);
+    if (master instanceof Promise) {
+      this.keyed = master.then(
+        (derived) => this.startWithKey(derived),
+        (error: unknown) => {
+          this.destroy(error as Error);
+        },
+      );
+    } else {
+      this.useKey(master);
+    }
+  }
+
+  private useKey(master: MasterKey): void {
+    const fileId = randomBytes(FILE_ID_BYTES);
     // A KeyObject, because a raw key costs a fresh key import on every per-chunk cipher.
     this.key = createSecretKey(payloadKey(master, fileId));
-    this.pending = Buffer.allocUnsafe(chunkSize);
-    this.header = writeHeaderFields({ scrypt: master.scrypt, salt: master.salt, chunkSize, fileId });
+    this.header = writeHeaderFields({
+      scrypt: master.scrypt,
+      salt: master.salt,
+      chunkSize: this.chunkSize,
+      fileId,
+    });
     keyCheck(master).copy(this.header, OFFSET.keyCheck);
     headerMac(master, fileId, this.header).copy(this.header, OFFSET.headerMac);
     sealHeaderChecksum(this.header);
   }
 
+  private startWithKey(master: MasterKey): void {
+    if (this.destroyed) return;
+    this.useKey(master);
+    for (const data of this.beforeKey) this.encrypt(data);
+    this.beforeKey = [];
+    this.beforeKeyBytes = 0;
+    const resume = this.resumeWhenKeyed;
+    this.resumeWhenKeyed = undefined;
+    resume?.();
+  }
+
   override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.key === undefined) {
+      this.beforeKey.push(data);
+      this.beforeKeyBytes += data.length;
+      if (this.beforeKeyBytes < MAX_BYTES_BEFORE_KEY) callback();
+      else this.resumeWhenKeyed = () => callback();
+      return;
+    }
+    this.encrypt(data);
+    callback();
+  }
+
+  private encrypt(data: Buffer): void {
     this.sendHeader();
     let offset = 0;
     while (offset < data.length) {
@@ -72,10 +127,16 @@ export class NexusEncryptStream extends Transform {
         this.filled = 0;
       }
     }
-    callback();
   }
 
   override _flush(callback: TransformCallback): void {
+    if (this.key === undefined) {
+      // Ended before the key came (a short file): finish once it is there; a failed key destroyed us.
+      this.keyed?.then(() => {
+        if (!this.destroyed) this._flush(callback);
+      });
+      return;
+    }
     this.sendHeader();
     this.pushFrame(this.heldBack ?? this.pending.subarray(0, this.filled), true);
     this.heldBack = undefined;
@@ -86,7 +147,7 @@ export class NexusEncryptStream extends Transform {
   private sendHeader(): void {
     if (this.headerSent) return;
     this.headerSent = true;
-    this.push(this.header);
+    this.push(this.header as Buffer);
   }
 
   /**
@@ -97,7 +158,7 @@ export class NexusEncryptStream extends Transform {
     const length = plaintext.length;
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     header.writeUInt32BE((final ? FINAL_FLAG : 0) + length, 0);
-    const cipher = createCipheriv('aes-256-gcm', this.key, chunkNonce(this.index, final), {
+    const cipher = createCipheriv('aes-256-gcm', this.key as KeyObject, chunkNonce(this.index, final), {
       authTagLength: TAG_BYTES,
     });
     cipher.setAAD(header);
