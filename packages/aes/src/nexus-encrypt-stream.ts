@@ -48,12 +48,12 @@ export class NexusEncryptStream extends Transform {
     this.chunkSize = chunkSize;
     this.pending = Buffer.allocUnsafe(chunkSize);
     if (master instanceof Promise) {
-      this.keyed = master.then(
-        (derived) => this.startWithKey(derived),
-        (error: unknown) => {
+      // Settles either way: a failed derivation, or a failure encrypting what was held, destroys the stream.
+      this.keyed = master
+        .then((derived) => this.startWithKey(derived))
+        .catch((error: unknown) => {
           this.destroy(error as Error);
-        },
-      );
+        });
     } else {
       this.useKey(master);
     }
