@@ -332,7 +332,7 @@ async function createPostgresSource(options: PostgresSourceOptions): Promise<Sou
         }
         const report = await restoreSql({
           input: artifact.stream,
-          ...sqlRestoreOptions(target),
+          ...sqlRestoreOptions(target, artifact.meta),
           // A data-only dump goes into a database that already has the schema.
           allowNonEmpty: artifact.meta.dataOnly === true,
           ctx,

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { catalogReader, type Gap } from './catalog/query.js';
 import { connect, PROVIDER, redactUrl } from './connection.js';
 import { copyTableOut } from './copy-out.js';
+import { localeMeta, readDatabaseLocale } from './database-locale.js';
 import { largeObjectOut } from './large-object-out.js';
 import type { DumpObject } from './model.js';
 import { recordObjectCounts } from './object-counts-meta.js';
@@ -70,6 +71,7 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
     const snapshot = await openSnapshot(client, { readOnly: options.rows === undefined });
     // Counted first, in the snapshot, before a row selection creates its temp tables.
     const objectCounts = await recordObjectCounts(client, options);
+    const locale = await readDatabaseLocale(client, snapshot.versionNum);
     const include = options.tables?.length ? relationMatcher(options.tables) : () => true;
     const exclude = options.excludeTables?.length ? relationMatcher(options.excludeTables) : () => false;
     await lockTables(client, (relation) => include(relation) && !exclude(relation));
@@ -99,6 +101,7 @@ export async function startDump(options: DumpOptions, ctx: RunContext): Promise<
       serverVersion: snapshot.serverVersion,
       serverVersionNum: snapshot.versionNum,
       database: snapshot.database,
+      locale: localeMeta(locale),
       snapshot: snapshot.id,
       snapshotAt: snapshot.takenAt,
       schemaOnly: Boolean(options.schemaOnly),

@@ -1,6 +1,7 @@
 import { addAbortSignal, type Readable } from 'node:stream';
-import { isNexusError, NexusError, type RestoreReport, type RunContext } from '@nexus-backup/core';
+import { isNexusError, type Json, NexusError, type RestoreReport, type RunContext } from '@nexus-backup/core';
 import type { Client } from 'pg';
+import { type DatabaseLocale, storedDatabaseLocale } from '../dump/database-locale.js';
 import { bulkLoad, bulkLoadSettings } from './bulk-load.js';
 import { connectTo, urlForDatabase } from './connection.js';
 import { redactConnectionUrl } from './redact-url.js';
@@ -34,6 +35,8 @@ export interface RestoreSqlTarget {
   createDb?: string;
   /** Write the script to this file instead (atomically, mode 0600, never replacing a file); `db` is then ignored. */
   toFile?: string;
+  /** With createDb: the source database's encoding and locale (a backup's pre-data meta.locale). */
+  locale?: DatabaseLocale;
 }
 
 /**
@@ -42,12 +45,16 @@ export interface RestoreSqlTarget {
  */
 export function sqlRestoreOptions(
   target: Record<string, unknown>,
+  /** The backup's first database artifact's meta: a new database takes the locale it recorded. */
+  meta: { [key: string]: Json } = {},
 ): Pick<RestoreSqlOptions, 'target' | 'singleTransaction' | 'jobs'> {
+  const locale = storedDatabaseLocale(meta.locale);
   return {
     target: {
       ...(typeof target.db === 'string' ? { db: target.db } : {}),
       ...(typeof target.createDb === 'string' ? { createDb: target.createDb } : {}),
       ...(typeof target.toFile === 'string' ? { toFile: target.toFile } : {}),
+      ...(locale ? { locale } : {}),
     },
     singleTransaction: target.singleTransaction !== false,
     ...(typeof target.jobs === 'number' ? { jobs: target.jobs } : {}),
@@ -96,8 +103,13 @@ export async function restoreSql(options: RestoreSqlOptions): Promise<RestoreRep
   }
   const db = target.db as string;
   if (target.createDb !== undefined) {
-    const result = await intoNewDatabase(db, target.createDb, ctx, input, (url) =>
-      restoreIntoDatabase(url, options, { fresh: true }),
+    const result = await intoNewDatabase(
+      db,
+      target.createDb,
+      ctx,
+      input,
+      (url) => restoreIntoDatabase(url, options, { fresh: true }),
+      target.locale,
     );
     return report(`created database "${result.name}" and restored into it`, result.value, started, {
       createDb: result.name,
@@ -119,6 +131,8 @@ export async function intoNewDatabase<T>(
   ctx: RunContext,
   input: { destroy(): void },
   restore: (url: string) => Promise<T>,
+  /** The source database's encoding and locale; the server's defaults when the backup has none. */
+  locale?: DatabaseLocale,
 ): Promise<{ name: string; value: T }> {
   const name = createDb || defaultDatabaseName(serverUrl);
   let temporary: string;
@@ -127,7 +141,7 @@ export async function intoNewDatabase<T>(
     validateDatabaseName(name);
     for (const dropped of await dropDeadTemporaryDatabases(serverUrl, name))
       ctx.log.info(`[postgres] dropped ${dropped}, left by a killed restore into "${name}"`);
-    ({ temporary, url } = await createTemporaryDatabase(serverUrl, name));
+    ({ temporary, url } = await createTemporaryDatabase(serverUrl, name, locale));
   } catch (error) {
     input.destroy();
     throw error;

@@ -6,6 +6,7 @@ import {
   type RunContext,
 } from '@nexus-backup/core';
 import type { Client } from 'pg';
+import { storedDatabaseLocale } from '../dump/database-locale.js';
 import { type BulkLoad, bulkLoad, bulkLoadSettings } from './bulk-load.js';
 import { connectTo, urlForDatabase } from './connection.js';
 import { EarlyPostData } from './early-post-data.js';
@@ -63,8 +64,13 @@ export async function restorePerTable(options: PerTableRestoreOptions): Promise<
   }
   startReading(preData.stream);
   if (target.createDb !== undefined) {
-    const { name, value } = await intoNewDatabase(target.db, target.createDb, ctx, preData.stream, (url) =>
-      load(url, options, true),
+    const { name, value } = await intoNewDatabase(
+      target.db,
+      target.createDb,
+      ctx,
+      preData.stream,
+      (url) => load(url, options, true),
+      storedDatabaseLocale(preData.meta.locale),
     );
     return withPhases(
       report(`created database "${name}" and restored into it`, value.tally, started, {

@@ -39,7 +39,7 @@ export async function restoreTables(
   const selection = await selectTables(iterator, { tables, dataOnly });
   const report = await restoreSql({
     input: selection.script,
-    ...sqlRestoreOptions(target),
+    ...sqlRestoreOptions(target, selection.firstMeta),
     allowNonEmpty: dataOnly || selection.dataOnlyBackup,
     ctx,
   });

@@ -21,6 +21,8 @@ export interface SelectedScript {
   warnings: string[];
   /** The backup holds rows only (made with --data-only): it restores into a database that has the schema. */
   dataOnlyBackup: boolean;
+  /** The first database artifact's meta (the source database's locale, for a new database). */
+  firstMeta: RestoreArtifact['meta'];
 }
 
 /** Routines: objects name them without their arguments (`EXECUTE FUNCTION public.touch()`). */
@@ -109,6 +111,7 @@ export async function selectTables(
     tables: selection.tables,
     warnings: selection.warnings,
     dataOnlyBackup,
+    firstMeta: first.meta,
   };
 }
 

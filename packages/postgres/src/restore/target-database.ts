@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { currentRunOwner, isRunOwnerDead, NexusError, type RunOwner } from '@nexus-backup/core';
 import type { Client } from 'pg';
+import type { DatabaseLocale } from '../dump/database-locale.js';
 import { connectTo, urlForDatabase } from './connection.js';
+import { createDatabaseStatement } from './create-database-sql.js';
 import { redactConnectionUrl } from './redact-url.js';
 
 const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]*$/;
@@ -40,6 +42,8 @@ interface TemporaryMark extends RunOwner {
 export async function createTemporaryDatabase(
   serverUrl: string,
   name: string,
+  /** The source database's encoding and locale, from the backup; the server's defaults without. */
+  locale?: DatabaseLocale,
 ): Promise<{ temporary: string; url: string }> {
   validateDatabaseName(name);
   const owner = currentRunOwner();
@@ -50,7 +54,10 @@ export async function createTemporaryDatabase(
   const client = await connectTo(serverUrl);
   try {
     await assertNameFree(client, serverUrl, name);
-    await client.query(`CREATE DATABASE ${client.escapeIdentifier(temporary)} TEMPLATE template0`);
+    const version = await client.query<{ num: string }>(
+      "SELECT pg_catalog.current_setting('server_version_num') AS num",
+    );
+    await client.query(createDatabaseStatement(client, temporary, locale, Number(version.rows[0]?.num ?? 0)));
     await client.query(
       `COMMENT ON DATABASE ${client.escapeIdentifier(temporary)} IS ${client.escapeLiteral(JSON.stringify(mark))}`,
     );
@@ -171,13 +178,18 @@ function createError(error: unknown, serverUrl: string, name: string): NexusErro
   if (error instanceof NexusError) return error;
   const code = (error as { code?: string }).code;
   if (code === '42P04') return alreadyExists(serverUrl, name, error);
+  // 22023: a locale the server's operating system does not have; 22P05/42809: an encoding it does not fit.
+  const localeHint =
+    code === '22023' || code === '42809' || code === '22P05'
+      ? "the backup's encoding and locale (in its manifest: the pre-data artifact's meta.locale) must exist on the target server: install the locale there, or create the database yourself and restore into it with --db"
+      : undefined;
   return new NexusError(
     'TARGET',
     `could not create database "${name}" on ${redactConnectionUrl(serverUrl)}: ${(error as Error).message}`,
     {
       provider: 'postgres',
       cause: error,
-      hint: code === '42501' ? 'the user needs the CREATEDB privilege' : undefined,
+      hint: code === '42501' ? 'the user needs the CREATEDB privilege' : localeHint,
     },
   );
 }

@@ -1,0 +1,119 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
+import { tableChecksums } from '@nexus-backup/testkit/postgres-compare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from './helpers/cli.js';
+
+// A new database takes the source's encoding and locale, like pg_dump --create, not the server's
+// defaults: a different collation changes text order, a different encoding which characters fit.
+describe('restore --create-db makes the database with the backed-up encoding and locale', () => {
+  let server: PostgresServer;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const urlOf = (database: string) => `postgresql://${server.user}@${server.host}:${server.port}/${database}`;
+
+  /** The settings a database was created with. */
+  async function localeOf(database: string): Promise<Record<string, string>> {
+    const { rows } = await server.admin.query<Record<string, string>>(
+      `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype
+       FROM pg_database WHERE datname = $1`,
+      [database],
+    );
+    return rows[0] as Record<string, string>;
+  }
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    dir = await tempDir('pg-locale');
+    env = { PGPASSWORD: server.password };
+    // Not the server's default (UTF8): LATIN1 goes with the C locale on any system.
+    await server.admin.query(
+      "CREATE DATABASE latin TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'",
+    );
+    await server.admin.exec(
+      'latin',
+      "CREATE TABLE api_requests (request_id text PRIMARY KEY, body text); INSERT INTO api_requests VALUES ('r1', 'café crème'), ('r2', 'Ærø');",
+    );
+    const repo = join(dir, 'repo');
+    const backup = await runCli(
+      ['backup', 'postgres', '--db', urlOf('latin'), '--to', repo, '--pipeline', 'db'],
+      {
+        env,
+      },
+    );
+    expect(backup.stderr).not.toMatch(/error/i);
+    expect(backup.code).toBe(0);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the source differs from the server default, so the test can tell them apart', async () => {
+    expect((await localeOf('postgres')).encoding).not.toBe('LATIN1');
+  });
+
+  for (const [label, flags] of [
+    ['in parallel (--jobs 2)', ['--jobs', '2']],
+    ['in one transaction (--single-transaction)', ['--single-transaction']],
+    ['of one table (--table)', ['--table', 'api_requests']],
+  ] as const) {
+    it(`restores ${label} into a LATIN1 database with the same rows`, async () => {
+      const name = `restored_${label.replace(/\W+/g, '_')}`.slice(0, 60);
+      const restore = await runCli(
+        [
+          'restore',
+          'db@latest',
+          '--from',
+          join(dir, 'repo'),
+          '--create-db',
+          name,
+          '--db',
+          urlOf('postgres'),
+          ...flags,
+        ],
+        { env },
+      );
+      expect(restore.stderr).not.toMatch(/error/i);
+      expect(restore.code).toBe(0);
+      expect(await localeOf(name)).toEqual(await localeOf('latin'));
+      expect(await tableChecksums(server.url(name))).toEqual(await tableChecksums(server.url('latin')));
+    });
+  }
+
+  it('the manifest records the locale in the pre-data artifact', async () => {
+    const listed = JSON.parse((await runCli(['list', 'db', '--from', join(dir, 'repo'), '--json'])).stdout);
+    const manifest = JSON.parse(
+      await readFile(join(dir, 'repo', 'db', listed.backups[0].id, 'manifest.json'), 'utf8'),
+    );
+    expect(manifest.artifacts[0].meta.locale).toEqual({ encoding: 'LATIN1', collate: 'C', ctype: 'C' });
+  });
+
+  // ICU databases exist from PostgreSQL 15; this server's default provider is libc.
+  it('restores a database with an ICU locale into one with the same provider and locale (PostgreSQL 15+)', async () => {
+    if (server.major < 15) return;
+    const locale = server.major >= 17 ? 'datlocale' : 'daticulocale';
+    await server.admin.query(
+      "CREATE DATABASE icu TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'de' LC_COLLATE 'C' LC_CTYPE 'C'",
+    );
+    await server.admin.exec(
+      'icu',
+      "CREATE TABLE streaming_chunks (id int PRIMARY KEY, text text); INSERT INTO streaming_chunks VALUES (1, 'Straße');",
+    );
+    const repo = join(dir, 'repo-icu');
+    expect(
+      (await runCli(['backup', 'postgres', '--db', urlOf('icu'), '--to', repo, '--pipeline', 'icu'], { env }))
+        .code,
+    ).toBe(0);
+    const restore = await runCli(
+      ['restore', 'icu@latest', '--from', repo, '--create-db', 'icu_restored', '--db', urlOf('postgres')],
+      { env },
+    );
+    expect(restore.code).toBe(0);
+    const settings = `SELECT datlocprovider::text AS provider, ${locale} AS locale, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1`;
+    const restored = (await server.admin.query(settings, ['icu_restored'])).rows[0];
+    expect(restored).toEqual({ provider: 'i', locale: 'de', encoding: 'UTF8' });
+    expect(restored).toEqual((await server.admin.query(settings, ['icu'])).rows[0]);
+  });
+});
