@@ -117,3 +117,23 @@ describe('restore --create-db builds the database under a temporary name', () =>
     expect(await temporaryDatabases()).toEqual([]);
   });
 });
+
+describe('restore --create-db with the locale a backup recorded', () => {
+  it('stops before anything is written when the server lacks that locale, naming it and what to do', async () => {
+    const error = (await restoreSql({
+      input: Readable.from([Buffer.from(dump)]),
+      target: {
+        db: sourceUrl,
+        createDb: 'from_elsewhere',
+        locale: { encoding: 'UTF8', collate: 'xx_YY.nowhere', ctype: 'xx_YY.nowhere' },
+      },
+      ctx: createTestContext(),
+    }).catch((caught: unknown) => caught)) as Error & { code?: string; hint?: string };
+    expect(error.message).toMatch(/could not create database "from_elsewhere".*xx_YY\.nowhere/);
+    expect(error.hint).toMatch(
+      /install the locale there, or create the database yourself and restore into it with --db/,
+    );
+    expect(await databaseExists(server, 'from_elsewhere')).toBe(false);
+    expect(await temporaryDatabases()).toEqual([]);
+  });
+});
