@@ -82,6 +82,24 @@ describe('restore --create-db makes the database with the backed-up encoding and
     });
   }
 
+  it('drill checks the copy in a scratch database with the same encoding and locale', async () => {
+    const drill = await runCli(
+      [
+        'drill',
+        'db@latest',
+        '--from',
+        join(dir, 'repo'),
+        '--db',
+        urlOf('postgres'),
+        '--check',
+        "select pg_encoding_to_char(encoding) = 'LATIN1' from pg_database where datname = current_database()",
+      ],
+      { env },
+    );
+    expect(drill.stderr).not.toMatch(/error/i);
+    expect(drill.code).toBe(0);
+  });
+
   it('the manifest records the locale in the pre-data artifact', async () => {
     const listed = JSON.parse((await runCli(['list', 'db', '--from', join(dir, 'repo'), '--json'])).stdout);
     const manifest = JSON.parse(

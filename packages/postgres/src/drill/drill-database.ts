@@ -8,6 +8,7 @@ import {
   type RunContext,
 } from '@nexus-backup/core';
 import { PROVIDER } from '../dump/connection.js';
+import { storedDatabaseLocale } from '../dump/database-locale.js';
 import { connectTo } from '../restore/connection.js';
 import { restoreSql } from '../restore/index.js';
 import { compareObjectCounts, compareRowCounts, runConfiguredChecks } from './compare-restored.js';
@@ -47,7 +48,11 @@ export async function drillDatabase(
     artifact.stream.destroy();
     throw error;
   }
-  const scratch = await createScratchDatabase(server, options.pipeline).catch((error: unknown) => {
+  const scratch = await createScratchDatabase(
+    server,
+    options.pipeline,
+    storedDatabaseLocale(meta.locale),
+  ).catch((error: unknown) => {
     artifact.stream.destroy();
     throw error;
   });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@nexus-backup/core';
 import type pg from 'pg';
+import type { DatabaseLocale } from '../dump/database-locale.js';
 import { connectTo } from '../restore/connection.js';
 import { createDatabase, dropDatabase } from '../restore/target-database.js';
 
@@ -37,9 +38,14 @@ export interface ScratchDatabase {
  * database nobody is connected to belongs to a drill that died (killed, host crashed), and the next
  * drill on that server drops it.
  */
-export async function createScratchDatabase(serverUrl: string, pipeline: string): Promise<ScratchDatabase> {
+export async function createScratchDatabase(
+  serverUrl: string,
+  pipeline: string,
+  /** The backed-up database's encoding and locale: the copy is checked as a restore would make it. */
+  locale?: DatabaseLocale,
+): Promise<ScratchDatabase> {
   const name = scratchDatabaseName(pipeline);
-  const url = await createDatabase(serverUrl, name);
+  const url = await createDatabase(serverUrl, name, locale);
   let guard: pg.Client | undefined;
   try {
     guard = await connectTo(url);

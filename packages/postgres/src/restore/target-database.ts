@@ -54,10 +54,7 @@ export async function createTemporaryDatabase(
   const client = await connectTo(serverUrl);
   try {
     await assertNameFree(client, serverUrl, name);
-    const version = await client.query<{ num: string }>(
-      "SELECT pg_catalog.current_setting('server_version_num') AS num",
-    );
-    await client.query(createDatabaseStatement(client, temporary, locale, Number(version.rows[0]?.num ?? 0)));
+    await client.query(createDatabaseStatement(client, temporary, locale, await serverVersionNum(client)));
     await client.query(
       `COMMENT ON DATABASE ${client.escapeIdentifier(temporary)} IS ${client.escapeLiteral(JSON.stringify(mark))}`,
     );
@@ -73,17 +70,29 @@ export async function createTemporaryDatabase(
  * Creates an empty database under exactly `name` (a drill's scratch database, dropped by the drill
  * itself); refuses an existing one. Restores use createTemporaryDatabase + renameIntoPlace instead.
  */
-export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+export async function createDatabase(
+  serverUrl: string,
+  name: string,
+  /** The source database's encoding and locale, from the backup; the server's defaults without. */
+  locale?: DatabaseLocale,
+): Promise<string> {
   validateDatabaseName(name);
   const client = await connectTo(serverUrl);
   try {
-    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE template0`);
+    await client.query(createDatabaseStatement(client, name, locale, await serverVersionNum(client)));
   } catch (error) {
     throw createError(error, serverUrl, name);
   } finally {
     await client.end().catch(() => {});
   }
   return urlForDatabase(serverUrl, name);
+}
+
+async function serverVersionNum(client: Client): Promise<number> {
+  const { rows } = await client.query<{ num: string }>(
+    "SELECT pg_catalog.current_setting('server_version_num') AS num",
+  );
+  return Number(rows[0]?.num ?? 0);
 }
 
 /**
