@@ -11,7 +11,26 @@ describe('restore --create-db makes the database with the backed-up encoding and
   let server: PostgresServer;
   let dir: string;
   let env: NodeJS.ProcessEnv;
-  const urlOf = (database: string) => `postgresql://${server.user}@${server.host}:${server.port}/${database}`;
+  const urlOf = (database: string, on: PostgresServer = server) =>
+    `postgresql://${on.user}@${on.host}:${on.port}/${database}`;
+
+  /** Creates `database` on `on` with `settings` (CREATE DATABASE options), runs `seed` in it, backs it up into `repo`. */
+  async function backUpNewDatabase(
+    on: PostgresServer,
+    database: string,
+    settings: string,
+    seed: string,
+    repo: string,
+  ): Promise<void> {
+    await on.admin.query(`CREATE DATABASE ${database} TEMPLATE template0 ${settings}`);
+    await on.admin.exec(database, seed);
+    const backup = await runCli(
+      ['backup', 'postgres', '--db', urlOf(database, on), '--to', repo, '--pipeline', database],
+      { env: { PGPASSWORD: on.password } },
+    );
+    expect(backup.stderr).not.toMatch(/error/i);
+    expect(backup.code).toBe(0);
+  }
 
   /** The settings a database was created with. */
   async function localeOf(database: string): Promise<Record<string, string>> {
@@ -28,22 +47,13 @@ describe('restore --create-db makes the database with the backed-up encoding and
     dir = await tempDir('pg-locale');
     env = { PGPASSWORD: server.password };
     // Not the server's default (UTF8): LATIN1 goes with the C locale on any system.
-    await server.admin.query(
-      "CREATE DATABASE latin TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'",
-    );
-    await server.admin.exec(
+    await backUpNewDatabase(
+      server,
       'latin',
+      "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'",
       "CREATE TABLE api_requests (request_id text PRIMARY KEY, body text); INSERT INTO api_requests VALUES ('r1', 'café crème'), ('r2', 'Ærø');",
+      join(dir, 'repo'),
     );
-    const repo = join(dir, 'repo');
-    const backup = await runCli(
-      ['backup', 'postgres', '--db', urlOf('latin'), '--to', repo, '--pipeline', 'db'],
-      {
-        env,
-      },
-    );
-    expect(backup.stderr).not.toMatch(/error/i);
-    expect(backup.code).toBe(0);
   });
   afterAll(async () => {
     await server?.stop();
@@ -64,7 +74,7 @@ describe('restore --create-db makes the database with the backed-up encoding and
       const restore = await runCli(
         [
           'restore',
-          'db@latest',
+          'latin@latest',
           '--from',
           join(dir, 'repo'),
           '--create-db',
@@ -86,7 +96,7 @@ describe('restore --create-db makes the database with the backed-up encoding and
     const drill = await runCli(
       [
         'drill',
-        'db@latest',
+        'latin@latest',
         '--from',
         join(dir, 'repo'),
         '--db',
@@ -101,37 +111,48 @@ describe('restore --create-db makes the database with the backed-up encoding and
   });
 
   it('the manifest records the locale in the pre-data artifact', async () => {
-    const listed = JSON.parse((await runCli(['list', 'db', '--from', join(dir, 'repo'), '--json'])).stdout);
+    const listed = JSON.parse(
+      (await runCli(['list', 'latin', '--from', join(dir, 'repo'), '--json'])).stdout,
+    );
     const manifest = JSON.parse(
-      await readFile(join(dir, 'repo', 'db', listed.backups[0].id, 'manifest.json'), 'utf8'),
+      await readFile(join(dir, 'repo', 'latin', listed.backups[0].id, 'manifest.json'), 'utf8'),
     );
     expect(manifest.artifacts[0].meta.locale).toEqual({ encoding: 'LATIN1', collate: 'C', ctype: 'C' });
   });
 
-  // ICU databases exist from PostgreSQL 15; this server's default provider is libc.
-  it('restores a database with an ICU locale into one with the same provider and locale (PostgreSQL 15+)', async () => {
-    if (server.major < 15) return;
-    const locale = server.major >= 17 ? 'datlocale' : 'daticulocale';
-    await server.admin.query(
-      "CREATE DATABASE icu TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'de' LC_COLLATE 'C' LC_CTYPE 'C'",
-    );
-    await server.admin.exec(
-      'icu',
-      "CREATE TABLE streaming_chunks (id int PRIMARY KEY, text text); INSERT INTO streaming_chunks VALUES (1, 'Straße');",
-    );
-    const repo = join(dir, 'repo-icu');
-    expect(
-      (await runCli(['backup', 'postgres', '--db', urlOf('icu'), '--to', repo, '--pipeline', 'icu'], { env }))
-        .code,
-    ).toBe(0);
-    const restore = await runCli(
-      ['restore', 'icu@latest', '--from', repo, '--create-db', 'icu_restored', '--db', urlOf('postgres')],
-      { env },
-    );
-    expect(restore.code).toBe(0);
-    const settings = `SELECT datlocprovider::text AS provider, ${locale} AS locale, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1`;
-    const restored = (await server.admin.query(settings, ['icu_restored'])).rows[0];
-    expect(restored).toEqual({ provider: 'i', locale: 'de', encoding: 'UTF8' });
-    expect(restored).toEqual((await server.admin.query(settings, ['icu'])).rows[0]);
+  // ICU databases exist from PostgreSQL 15: on 13-14 this test runs on a server of its own.
+  it('restores a database with an ICU locale into one with the same provider and locale', async () => {
+    const icuServer = server.major >= 15 ? server : await startPostgres({ major: 15 });
+    try {
+      const repo = join(dir, 'repo-icu');
+      await backUpNewDatabase(
+        icuServer,
+        'icu',
+        "ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'de' LC_COLLATE 'C' LC_CTYPE 'C'",
+        "CREATE TABLE streaming_chunks (id int PRIMARY KEY, text text); INSERT INTO streaming_chunks VALUES (1, 'Straße');",
+        repo,
+      );
+      const restore = await runCli(
+        [
+          'restore',
+          'icu@latest',
+          '--from',
+          repo,
+          '--create-db',
+          'icu_restored',
+          '--db',
+          urlOf('postgres', icuServer),
+        ],
+        { env: { PGPASSWORD: icuServer.password } },
+      );
+      expect(restore.code).toBe(0);
+      const locale = icuServer.major >= 17 ? 'datlocale' : 'daticulocale';
+      const settings = `SELECT datlocprovider::text AS provider, ${locale} AS locale, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1`;
+      const restored = (await icuServer.admin.query(settings, ['icu_restored'])).rows[0];
+      expect(restored).toEqual({ provider: 'i', locale: 'de', encoding: 'UTF8' });
+      expect(restored).toEqual((await icuServer.admin.query(settings, ['icu'])).rows[0]);
+    } finally {
+      if (icuServer !== server) await icuServer.stop();
+    }
   });
 });
