@@ -23,8 +23,8 @@ export const MAX_BYTES_BEFORE_KEY = 8 * 1024 * 1024;
  * Encrypts one file in the nexus format. A full chunk is held back until more input arrives, because
  * only then is it known whether it is the final chunk (whose nonce and frame header carry the flag).
  * Partial input is gathered in one reused buffer; whole chunks in the input are encrypted in place.
- * Given the key as a promise, input that comes before it is kept (up to MAX_BYTES_BEFORE_KEY) and
- * encrypted once it arrives; a key that fails destroys the stream with that error.
+ * The key comes as a promise (scrypt runs on the thread pool): input that comes before it is kept (up
+ * to MAX_BYTES_BEFORE_KEY) and encrypted once it arrives; a key that fails destroys the stream.
  */
 export class NexusEncryptStream extends Transform {
   private key: KeyObject | undefined;
@@ -40,23 +40,19 @@ export class NexusEncryptStream extends Transform {
   /** Input that came before the key, and the callback held once it reached the cap. */
   private beforeKey: Buffer[] = [];
   private beforeKeyBytes = 0;
-  private resumeWhenKeyed: (() => void) | undefined;
-  private keyed: Promise<void> | undefined;
+  private resumeWhenKeyed: TransformCallback | undefined;
+  /** Settles either way: a failed derivation, or a failure encrypting what was held, destroys the stream. */
+  private readonly keyed: Promise<void>;
 
-  constructor(master: MasterKey | Promise<MasterKey>, chunkSize: number) {
+  constructor(master: Promise<MasterKey>, chunkSize: number) {
     super();
     this.chunkSize = chunkSize;
     this.pending = Buffer.allocUnsafe(chunkSize);
-    if (master instanceof Promise) {
-      // Settles either way: a failed derivation, or a failure encrypting what was held, destroys the stream.
-      this.keyed = master
-        .then((derived) => this.startWithKey(derived))
-        .catch((error: unknown) => {
-          this.destroy(error as Error);
-        });
-    } else {
-      this.useKey(master);
-    }
+    this.keyed = master
+      .then((derived) => this.startWithKey(derived))
+      .catch((error: unknown) => {
+        this.destroy(error as Error);
+      });
   }
 
   private useKey(master: MasterKey): void {
@@ -90,7 +86,7 @@ export class NexusEncryptStream extends Transform {
       this.beforeKey.push(data);
       this.beforeKeyBytes += data.length;
       if (this.beforeKeyBytes < MAX_BYTES_BEFORE_KEY) callback();
-      else this.resumeWhenKeyed = () => callback();
+      else this.resumeWhenKeyed = callback;
       return;
     }
     this.encrypt(data);
@@ -132,7 +128,7 @@ export class NexusEncryptStream extends Transform {
   override _flush(callback: TransformCallback): void {
     if (this.key === undefined) {
       // Ended before the key came (a short file): finish once it is there; a failed key destroyed us.
-      this.keyed?.then(() => {
+      this.keyed.then(() => {
         if (!this.destroyed) this._flush(callback);
       });
       return;
