@@ -1,5 +1,6 @@
-import { addAbortSignal, type Duplex } from 'node:stream';
+import { addAbortSignal, Duplex, pipeline } from 'node:stream';
 import { defineTransform, STREAM_CHUNK_BYTES } from '@nexus-backup/core';
+import { splitAtFrameEnds } from './frame-boundaries.js';
 import { parallelFrames } from './parallel-frames.js';
 
 const MAX_WORKERS = 64;
@@ -72,10 +73,12 @@ export const zstd = defineTransform({
       async decode(ctx, stored): Promise<Duplex> {
         ctx.signal.throwIfAborted();
         const window = stored.long === true ? { [constants.ZSTD_d_windowLogMax]: LONG_WINDOW_LOG } : {};
-        return addAbortSignal(
-          ctx.signal,
-          zlib.createZstdDecompress({ params: window, chunkSize: STREAM_CHUNK_BYTES }),
-        );
+        // One decoder for every frame, fed a frame at a time (frame-boundaries.ts says why).
+        const decoder = zlib.createZstdDecompress({ params: window, chunkSize: STREAM_CHUNK_BYTES });
+        const splitter = splitAtFrameEnds();
+        // A failure on either side reaches the reader through the duplex, which watches both.
+        pipeline(splitter, decoder, () => {});
+        return addAbortSignal(ctx.signal, Duplex.from({ writable: splitter, readable: decoder }));
       },
     };
   },
