@@ -8,8 +8,9 @@ const MAX_WORKERS = 64;
 const LONG_WINDOW_LOG = 27;
 
 /**
- * zstd that `zstd -d` reads, on the zstd library bundled with Node (>= 22.15). `workers` compresses
- * independent frames on that many threads (parallel-frames.ts); any decoder reads them as one stream.
+ * zstd that `zstd -d` reads, on the zstd library bundled with Node (>= 22.15). The input is cut into
+ * independent 1 MiB frames, `workers` of them compressed at once (parallel-frames.ts); any decoder
+ * reads them as one stream.
  */
 export const zstd = defineTransform({
   name: 'zstd',
@@ -35,8 +36,11 @@ export const zstd = defineTransform({
       integer: true,
       min: 0,
       max: MAX_WORKERS,
-      default: 0,
-      description: 'threads compressing 4 MiB frames side by side; 0 compresses on one thread',
+      // 1, not 0: one frame at a time still compresses in one pass per frame, 0.7x the CPU of the
+      // stream (parallel-frames.ts; bench/README.md, round 7), and the frames come out smaller.
+      default: 1,
+      description:
+        'threads compressing 1 MiB frames side by side; 0 compresses the whole artifact as one frame (least memory)',
       placeholder: 'THREADS',
     },
     long: {
@@ -64,8 +68,9 @@ export const zstd = defineTransform({
       async encode(ctx): Promise<Duplex> {
         // Reject now: a stream handed back already destroyed would raise its error before anyone listens.
         ctx.signal.throwIfAborted();
+        // A 128 MiB window only pays within one frame: `long` compresses the artifact as one.
         const stage =
-          workers > 0
+          workers > 0 && !long
             ? parallelFrames(zlib, params, workers)
             : zlib.createZstdCompress({ params, chunkSize: STREAM_CHUNK_BYTES });
         return addAbortSignal(ctx.signal, stage);
