@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { NexusError } from '@nexus-backup/core';
 
 const ZSTD_MAGIC = 0xfd2fb528;
 /** Skippable frames carry their own length: 0x184D2A50 to 0x184D2A5F. */
@@ -77,7 +78,7 @@ export function splitAtFrameEnds(): Transform {
         if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
           return { kind: 'collect', field: 'skippable-size', bytes: 4, hasChecksum };
         }
-        throw new Error(
+        throw damaged(
           frames === 0
             ? 'not zstd data: the stored bytes do not start with a zstd frame'
             : `not zstd data after frame ${frames}: the stored bytes go on with something else`,
@@ -101,7 +102,7 @@ export function splitAtFrameEnds(): Transform {
         const value = header.readUIntLE(0, BLOCK_HEADER_BYTES);
         const type = (value >> 1) & 3;
         if (type === RESERVED_BLOCK) {
-          throw new Error(`damaged zstd data: a block of the reserved type in frame ${frames + 1}`);
+          throw damaged(`a block of the reserved type in frame ${frames + 1}`);
         }
         skip = type === RLE_BLOCK ? 1 : value >>> 3;
         if ((value & 1) === 0) return { kind: 'skip', next: 'block-header', hasChecksum };
@@ -130,10 +131,18 @@ export function splitAtFrameEnds(): Transform {
     },
     flush(callback: TransformCallback) {
       if (state !== AT_FRAME_START || collected > 0) {
-        callback(new Error(`truncated zstd data: the stored bytes end inside frame ${frames + 1}`));
+        callback(damaged(`truncated: the stored bytes end inside frame ${frames + 1}`));
         return;
       }
       callback();
     },
+  });
+}
+
+/** The same integrity error restore makes of the decoder's own (`zstd data is damaged (...)`). */
+function damaged(problem: string): NexusError {
+  return new NexusError('INTEGRITY', `zstd data is damaged (${problem})`, {
+    provider: 'zstd',
+    hint: 'restore an older backup or another copy (`nexus-backup list`); `nexus-backup verify` names the damaged ones',
   });
 }
