@@ -1,16 +1,44 @@
+import { createHash } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '@nexus-backup/core';
 import { isRunOwnerDead, NexusError } from '@nexus-backup/core';
 import { readJournal } from './staging-journal.js';
 import { removeStaging, settleDeadStaging } from './target-switch.js';
 
-/** `.<target name>.nexus-restore-XXXXXX` next to the target; `.nexus-restore-XXXXXX` inside it as a fallback. */
+/**
+ * `.<target name>.nexus-restore-<pid>.<host tag>-XXXXXX` next to the target; `.nexus-restore-...` inside
+ * it as a fallback. Versions before the owner tag wrote `.nexus-restore-XXXXXX`.
+ */
 export const STAGING_MARK = '.nexus-restore-';
 
-/** `.nexus-restore-` followed by mkdtemp's six characters. */
+/**
+ * Whose run made a staging folder, in its name: `<pid>.<host tag>-`. A run killed between making the
+ * folder and writing its journal left a folder only the name can vouch for; with it, cleanup and the
+ * next restore remove it at once when that pid is gone on this host, instead of after the grace period.
+ */
+export function stagingOwnerTag(): string {
+  return `${process.pid}.${hostTag()}-`;
+}
+
+/** Eight hex characters of the host name's SHA-256: only ever compared with this host's. */
+function hostTag(): string {
+  return createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+}
+
+const STAGING_SUFFIX = /^(?:([0-9]+)\.([0-9a-f]{8})-)?[A-Za-z0-9]{6}$/;
+
+/** `.nexus-restore-`, an optional owner tag, then mkdtemp's six characters. */
 export function isStagingName(name: string, prefix = STAGING_MARK): boolean {
-  return name.startsWith(prefix) && /^[A-Za-z0-9]{6}$/.test(name.slice(prefix.length));
+  return name.startsWith(prefix) && STAGING_SUFFIX.test(name.slice(prefix.length));
+}
+
+/** The pid in a staging folder's name, when the name says it was made on this host. */
+function ownerPidOnThisHost(staging: string): number | undefined {
+  const name = basename(staging);
+  const match = STAGING_SUFFIX.exec(name.slice(name.lastIndexOf(STAGING_MARK) + STAGING_MARK.length));
+  return match?.[1] !== undefined && match[2] === hostTag() ? Number(match[1]) : undefined;
 }
 
 /**
@@ -93,12 +121,17 @@ async function stagingFolders(target: string): Promise<string[]> {
 }
 
 /**
- * A staging folder without a journal: removed once older than the grace period, unless it holds a
- * non-empty `replaced/` (the layout of versions before journals, which parked originals there).
+ * A staging folder without a journal: removed once its run is gone (the pid its name gives, on this
+ * host) or once older than the grace period, unless it holds a non-empty `replaced/` (the layout of
+ * versions before journals, which parked originals there). A run writes its journal before anything
+ * goes into the folder, so a folder whose run is gone and that has no journal holds nothing of the target.
  */
 async function removeUnjournaled(staging: string, now: number): Promise<string | undefined> {
   const stats = await lstat(staging);
-  if (now - stats.mtimeMs < NO_JOURNAL_GRACE_MS) return undefined;
+  const pid = ownerPidOnThisHost(staging);
+  const runGone =
+    pid !== undefined && isRunOwnerDead({ host: hostname(), pid, startedAt: stats.mtime.toISOString() }, now);
+  if (!runGone && now - stats.mtimeMs < NO_JOURNAL_GRACE_MS) return undefined;
   const parked = await readdir(join(staging, 'replaced')).catch(() => [] as string[]);
   if (parked.length > 0) {
     throw new NexusError(
@@ -108,5 +141,6 @@ async function removeUnjournaled(staging: string, now: number): Promise<string |
     );
   }
   await removeStaging(staging);
-  return `removed the staging folder ${staging} of a killed restore (no journal, last changed ${stats.mtime.toISOString()})`;
+  const why = runGone ? `its run, pid ${pid}, is gone` : `last changed ${stats.mtime.toISOString()}`;
+  return `removed the staging folder ${staging} of a killed restore (no journal, ${why})`;
 }

@@ -5,7 +5,12 @@ import type { RestoreArtifact, RestoreReport, RunContext } from '@nexus-backup/c
 import { NexusError } from '@nexus-backup/core';
 import { commitStaged, findConflicts } from './commit-staged.js';
 import { settleFolders } from './folder-modes.js';
-import { STAGING_MARK, settleLeftovers, settleLeftoversBeforeRestore } from './leftover-staging.js';
+import {
+  STAGING_MARK,
+  settleLeftovers,
+  settleLeftoversBeforeRestore,
+  stagingOwnerTag,
+} from './leftover-staging.js';
 import { mergeExistingTarget } from './merge-existing.js';
 import type { StagedItem } from './staged-tree.js';
 import { listStaged } from './staged-tree.js';
@@ -187,11 +192,14 @@ async function resolveTarget(options: Pick<RestoreTarOptions, 'provider' | 'toDi
 async function createStaging(target: string, provider: string): Promise<{ path: string; beside: boolean }> {
   const targetStats = await stat(target).catch(() => undefined);
   const parentStats = await stat(dirname(target));
-  const insideTarget = async () => ({ path: await mkdtemp(join(target, STAGING_MARK)), beside: false });
+  const insideTarget = async () => ({
+    path: await mkdtemp(join(target, `${STAGING_MARK}${stagingOwnerTag()}`)),
+    beside: false,
+  });
   if (targetStats && targetStats.dev !== parentStats.dev) return insideTarget();
   try {
     return {
-      path: await mkdtemp(join(dirname(target), `.${basename(target)}${STAGING_MARK}`)),
+      path: await mkdtemp(join(dirname(target), `.${basename(target)}${STAGING_MARK}${stagingOwnerTag()}`)),
       beside: true,
     };
   } catch (error) {

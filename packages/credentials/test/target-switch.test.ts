@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -182,6 +183,25 @@ describe('leftover staging folders', () => {
     await utimes(s.staging, old, old);
     expect((await settle(s.target)).lines[0]).toMatch(/no journal/);
     expect(await readdir(dirname(s.target))).toEqual(['service']);
+  });
+
+  it('removes at once a folder without a journal whose name gives a pid gone from this host (killed before its journal)', async () => {
+    const [root] = await dirs('owner-tag');
+    const target = join(root as string, 'service');
+    await writeTree(target, OLD);
+    const thisHost = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+    const named = (pid: number, host: string) =>
+      join(root as string, `.service.nexus-restore-${pid}.${host}-AbC123`);
+    const killed = named(deadPid(), thisHost);
+    const running = named(process.pid, thisHost);
+    const elsewhere = named(deadPid(), thisHost === '00000000' ? '11111111' : '00000000');
+    for (const folder of [killed, running, elsewhere]) await mkdir(folder);
+    const report = await settle(target);
+    expect(report.lines).toEqual([expect.stringMatching(/no journal, its run, pid \d+, is gone/)]);
+    expect(report.live.sort()).toEqual([elsewhere, running].sort());
+    expect((await readdir(root as string)).sort()).toEqual(
+      [basename(elsewhere), basename(running), 'service'].sort(),
+    );
   });
 
   it('never removes files an older version parked in replaced/, and says where they are', async () => {
