@@ -97,6 +97,30 @@ const rows: [string, Row][] = [
     },
   ],
   [
+    'prune --keep-last 0x10 (Number() would read 16)',
+    {
+      args: () => ['prune', '--from', repo(), '--keep-last', '0x10'],
+      code: 64,
+      says: /'--keep-last <n>' argument '0x10' is invalid/,
+    },
+  ],
+  [
+    'prune --keep-last with an empty value (Number() would read 0)',
+    {
+      args: () => ['prune', '--from', repo(), '--keep-daily', '7', '--keep-last='],
+      code: 64,
+      says: /'--keep-last <n>' argument '' is invalid/,
+    },
+  ],
+  [
+    'a provider number flag in hex or exponent form',
+    {
+      args: () => ['backup', 'files', 'src', '--to', repo(), '--gzip-parallel', '0x2'],
+      code: 64,
+      says: /must be a number, got "0x2"/,
+    },
+  ],
+  [
     'prune --keep-daily x',
     {
       args: () => ['prune', '--from', repo(), '--keep-daily', 'x'],

@@ -4,6 +4,9 @@ import { NexusError } from './errors.js';
  * A provider's options declaration. Config keys are the option names (camelCase); CLI flags are the
  * same names in kebab-case (`createDb` -> `--create-db`). Help and validation come from here too.
  */
+/** A plain decimal number as a person writes it: 5, -1, 0.5. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
 export type OptionType = 'string' | 'number' | 'boolean' | 'string[]';
 
 export interface OptionSpec {
@@ -184,7 +187,8 @@ function coerce(
   switch (option.type) {
     case 'number': {
       const number = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(number)) {
+      // Number() also takes "0x10", "1e3" and "Infinity": a typo must not become another value.
+      if (!DECIMAL.test(raw.trim()) || !Number.isFinite(number)) {
         throw new NexusError(code, `${shown} must be a number, got "${raw}"`, { provider });
       }
       return number;
