@@ -412,6 +412,32 @@ const rows: [string, Row][] = [
       notSays: /hunter2|PGPASSWORD/,
     },
   ],
+  [
+    'an s3 endpoint= URL with a password inside the repository URL',
+    {
+      args: () => ['list', '--from', 's3://b/p?endpoint=http://u:hunter2@127.0.0.1:1&region=x'],
+      code: 64,
+      says: /a password on the command line \(s3:\/\/b\/p\?endpoint=\*\*\*&region=x\)/,
+      notSays: /hunter2/,
+    },
+  ],
+  [
+    'the same endpoint password percent-encoded',
+    {
+      args: () => ['list', '--from', 's3://b/p?endpoint=http%3A%2F%2Fu%3Ahunter2%40127.0.0.1%3A1'],
+      code: 64,
+      says: /a password on the command line \(s3:\/\/b\/p\?endpoint=\*\*\*\)/,
+      notSays: /hunter2/,
+    },
+  ],
+  [
+    'an s3 endpoint= that is not an http(s) URL',
+    {
+      args: () => ['list', '--from', 's3://b/p?endpoint=notaurl'],
+      code: 64,
+      says: /endpoint=notaurl is not an http:\/\/ or https:\/\/ URL; write it like endpoint=http:\/\/127\.0\.0\.1:9000/,
+    },
+  ],
   // Config problems: all at once, and schedules checked by run too.
   [
     'config check on a config with three mistakes',

@@ -28,6 +28,7 @@ export function createS3Destination(options: S3Options): Destination {
   const plan = partPlanOf(options);
   const buffers = createPartBuffers(plan.queueSize + 1);
   const sse = serverSideEncryption(options);
+  assertEndpoint(options.endpoint);
   const region =
     options.region ??
     process.env.AWS_REGION ??
@@ -208,6 +209,23 @@ export function createS3Destination(options: S3Options): Destination {
       readClient.destroy();
     },
   };
+}
+
+/** The SDK would only fail at the first request, with "TypeError: Invalid URL" and exit 2. */
+function assertEndpoint(endpoint: string | undefined): void {
+  if (endpoint === undefined) return;
+  let protocol = '';
+  try {
+    protocol = new URL(endpoint).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new NexusError('USAGE', `endpoint=${endpoint} is not an http:// or https:// URL`, {
+      provider: 's3',
+      hint: 'write it like endpoint=http://127.0.0.1:9000 (scheme, host and port)',
+    });
+  }
 }
 
 function partPlanOf(options: S3Options): PartPlan {
