@@ -438,6 +438,15 @@ const rows: [string, Row][] = [
       says: /endpoint=notaurl is not an http:\/\/ or https:\/\/ URL; write it like endpoint=http:\/\/127\.0\.0\.1:9000/,
     },
   ],
+  [
+    'backup --encrypt with a passphrase of blanks',
+    {
+      args: () => ['backup', 'files', 'src', '--to', join(work, 'blank-passphrase'), '--encrypt'],
+      env: { NEXUS_BACKUP_PASSPHRASE: '   ' },
+      code: 64,
+      says: /the passphrase is only blanks; a backup encrypted with it is not protected/,
+    },
+  ],
   // Config problems: all at once, and schedules checked by run too.
   [
     'config check on a config with three mistakes',
