@@ -8,7 +8,7 @@ import {
   type OptionsSpec,
   resolveOptions,
   runRestore,
-  verifyBackup,
+  verifyRestorable,
 } from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { printJson, printLines } from '../output.js';
@@ -158,7 +158,10 @@ async function dryRun(
   runtime: Runtime,
   repository: Awaited<ReturnType<typeof openRepositoryByName>>,
 ): Promise<number> {
-  const check = await verifyBackup(repository, backup, runtime.context());
+  // Decoded as the restore would, so a wrong passphrase fails the dry run, not the real one.
+  const check = await verifyRestorable(repository, backup, await runtime.registry(), runtime.context(), {
+    decrypt: true,
+  });
   const plan = {
     pipeline: backup.pipeline,
     id: backup.id,
@@ -166,6 +169,7 @@ async function dryRun(
     transforms: backup.manifest.transforms.map((transform) => transform.provider),
     target,
     artifacts: check.artifacts,
+    ...(check.problems?.length ? { problems: check.problems } : {}),
     ok: check.ok,
   };
   if (runtime.flags.json) printJson(plan);
@@ -173,6 +177,7 @@ async function dryRun(
     runtime.log.info(
       `dry run: would restore ${backup.pipeline}@${backup.id} (${plan.source}) into ${JSON.stringify(target)}`,
     );
+    for (const problem of check.problems ?? []) runtime.log.info(`FAILED ${problem}`);
     for (const artifact of check.artifacts) {
       runtime.log.info(
         `${artifact.ok ? 'ok    ' : 'FAILED'} ${artifact.file}${artifact.problem ? `: ${artifact.problem}` : ''}`,
