@@ -439,6 +439,14 @@ const rows: [string, Row][] = [
     },
   ],
   [
+    'backup --to the same repository twice (as a path and as a file:// URL)',
+    {
+      args: () => ['backup', 'files', 'src', '--to', repo(), '--to', `file://${repo()}`],
+      code: 64,
+      says: /--to file:\/\/\S+ names the same repository as --to \S+; give each copy its own repository/,
+    },
+  ],
+  [
     'backup --encrypt with a passphrase of blanks',
     {
       args: () => ['backup', 'files', 'src', '--to', join(work, 'blank-passphrase'), '--encrypt'],
