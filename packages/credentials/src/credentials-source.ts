@@ -87,6 +87,7 @@ export const credentials = defineSource({
             hardLinks: false,
             provider: PROVIDER,
             signal: ctx.signal,
+            log: ctx.log,
           }),
           expectedBytes: estimateTarBytes(summary.entries),
           meta: { files: summary.files, bytes: summary.bytes },
