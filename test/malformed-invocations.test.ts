@@ -439,6 +439,15 @@ const rows: [string, Row][] = [
     },
   ],
   [
+    'restore --to-file on a files backup names the wrong flag, not a missing --to-dir',
+    {
+      args: () => ['restore', 'files@latest', '--from', repo(), '--to-file', join(work, 'x.sql')],
+      code: 64,
+      says: /^error: --to-file does not apply to a files backup; its target options are: --to-dir, --force$/m,
+      notSays: /missing required option/,
+    },
+  ],
+  [
     'backup --to the same repository twice (as a path and as a file:// URL)',
     {
       args: () => ['backup', 'files', 'src', '--to', repo(), '--to', `file://${repo()}`],

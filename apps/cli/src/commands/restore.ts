@@ -55,6 +55,13 @@ export async function registerRestore(
     const registry = await runtime.registry();
     let where = `${backup.pipeline}@${backup.id}`;
     const definition = await loadManifestProvider(registry, 'source', backup.manifest.source.provider, where);
+    // First: `--to-file` on a files backup is a wrong flag, not a missing `--to-dir`.
+    rejectForeignTargetOptions(
+      parsed,
+      definition.restoreOptions,
+      await installedRestoreOptions(runtime),
+      definition.name,
+    );
     const target = resolveOptions(definition.restoreOptions, {
       path: `restore ${definition.name}`,
       provider: definition.name,
@@ -62,12 +69,6 @@ export async function registerRestore(
       env: runtime.env,
       fromCli: true,
     }) as Record<string, unknown>;
-    rejectForeignTargetOptions(
-      parsed,
-      definition.restoreOptions,
-      await installedRestoreOptions(runtime),
-      definition.name,
-    );
     // The source may pick another backup of the pipeline for this target (pgbase: one that ended before it).
     if (definition.chooseRestoreBackup) {
       const pinned = /@(?!latest$)/.test(selector ?? '');
