@@ -117,7 +117,7 @@ const rows: [string, Row][] = [
     {
       args: () => ['backup', 'files', 'src', '--to', repo(), '--gzip-parallel', '0x2'],
       code: 64,
-      says: /must be a number, got "0x2"/,
+      says: /^error: \[gzip\] --gzip-parallel must be a number, got "0x2"$/m,
     },
   ],
   [

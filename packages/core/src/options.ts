@@ -89,6 +89,8 @@ export interface ResolveOptionsInput {
   env?: NodeJS.ProcessEnv;
   /** CLI values arrive as strings and are coerced; config values must already have the right type. */
   fromCli?: boolean;
+  /** The flag each option was given as, where it is not `--<option>` (`--gzip-parallel` for gzip's `parallel`). */
+  flagNames?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -103,14 +105,14 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
     if (values[key] === undefined) continue;
     if (!(key in spec)) {
       const known = Object.keys(spec).join(', ') || '(none)';
-      const shown = fromCli ? `--${kebabCase(key)}` : `${path}.${key}`;
+      const shown = fromCli ? (input.flagNames?.[key] ?? `--${kebabCase(key)}`) : `${path}.${key}`;
       throw new NexusError(code, `unknown option ${shown} for ${provider}; known options: ${known}`, {
         provider,
       });
     }
   }
   for (const [name, option] of Object.entries(spec)) {
-    const shown = fromCli ? `--${kebabCase(name)}` : `${path}.${name}`;
+    const shown = fromCli ? (input.flagNames?.[name] ?? `--${kebabCase(name)}`) : `${path}.${name}`;
     let value = values[name];
     if (value === undefined && option.env && env[option.env] !== undefined && env[option.env] !== '') {
       value = env[option.env];

@@ -172,13 +172,17 @@ function selectTransforms(
       );
     }
     const values: Record<string, unknown> = {};
+    const flagNames: Record<string, string> = {};
     for (const name of Object.keys(definition.options)) {
+      flagNames[name] = `--${flag}-${kebabCase(name)}`;
       const value = parsed[camel(`${flag}-${kebabCase(name)}`)];
       if (value !== undefined) values[name] = value;
     }
-    if (definition.cli?.valueOption && typeof given === 'string') values[definition.cli.valueOption] = given;
+    const valueOption = definition.cli?.valueOption;
+    if (valueOption) flagNames[valueOption] = `--${flag}`; // `--gzip=9` is gzip's level
+    if (valueOption && typeof given === 'string') values[valueOption] = given;
     selected.push({
-      use: { name: transform.name, values, path: `--${flag}`, fromCli: true },
+      use: { name: transform.name, values, path: `--${flag}`, fromCli: true, flagNames },
       encrypts: Boolean(definition.encrypts),
     });
   }
