@@ -54,4 +54,16 @@ describe('a repository path that is empty or the filesystem root', () => {
       expect(list.code).toBe(64);
     },
   );
+
+  it('list of a repository (or pipeline) holding no backups says where it looked, exit 0', async () => {
+    const empty = join(work, 'empty-repository');
+    await mkdir(empty);
+    const all = await runCli(['list', '--from', empty]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stderr.trim()).toBe(`no backups in ${empty}`);
+    const one = await runCli(['list', 'typo', '--from', empty, '--json']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stderr.trim()).toBe(`no backups of typo in ${empty}`);
+    expect(JSON.parse(one.stdout).backups).toEqual([]);
+  });
 });
