@@ -97,6 +97,30 @@ const rows: [string, Row][] = [
     },
   ],
   [
+    'prune --keep-last 0x10 (Number() would read 16)',
+    {
+      args: () => ['prune', '--from', repo(), '--keep-last', '0x10'],
+      code: 64,
+      says: /'--keep-last <n>' argument '0x10' is invalid/,
+    },
+  ],
+  [
+    'prune --keep-last with an empty value (Number() would read 0)',
+    {
+      args: () => ['prune', '--from', repo(), '--keep-daily', '7', '--keep-last='],
+      code: 64,
+      says: /'--keep-last <n>' argument '' is invalid/,
+    },
+  ],
+  [
+    'a provider number flag in hex or exponent form',
+    {
+      args: () => ['backup', 'files', 'src', '--to', repo(), '--gzip-parallel', '0x2'],
+      code: 64,
+      says: /^error: \[gzip\] --gzip-parallel must be a number, got "0x2"$/m,
+    },
+  ],
+  [
     'prune --keep-daily x',
     {
       args: () => ['prune', '--from', repo(), '--keep-daily', 'x'],
@@ -386,6 +410,58 @@ const rows: [string, Row][] = [
       code: 64,
       says: /identity=FILE\) or ssh-agent/,
       notSays: /hunter2|PGPASSWORD/,
+    },
+  ],
+  [
+    'an s3 endpoint= URL with a password inside the repository URL',
+    {
+      args: () => ['list', '--from', 's3://b/p?endpoint=http://u:hunter2@127.0.0.1:1&region=x'],
+      code: 64,
+      says: /a password on the command line \(s3:\/\/b\/p\?endpoint=\*\*\*&region=x\)/,
+      notSays: /hunter2/,
+    },
+  ],
+  [
+    'the same endpoint password percent-encoded',
+    {
+      args: () => ['list', '--from', 's3://b/p?endpoint=http%3A%2F%2Fu%3Ahunter2%40127.0.0.1%3A1'],
+      code: 64,
+      says: /a password on the command line \(s3:\/\/b\/p\?endpoint=\*\*\*\)/,
+      notSays: /hunter2/,
+    },
+  ],
+  [
+    'an s3 endpoint= that is not an http(s) URL',
+    {
+      args: () => ['list', '--from', 's3://b/p?endpoint=notaurl'],
+      code: 64,
+      says: /endpoint=notaurl is not an http:\/\/ or https:\/\/ URL; write it like endpoint=http:\/\/127\.0\.0\.1:9000/,
+    },
+  ],
+  [
+    'restore --to-file on a files backup names the wrong flag, not a missing --to-dir',
+    {
+      args: () => ['restore', 'files@latest', '--from', repo(), '--to-file', join(work, 'x.sql')],
+      code: 64,
+      says: /^error: --to-file does not apply to a files backup; its target options are: --to-dir, --force$/m,
+      notSays: /missing required option/,
+    },
+  ],
+  [
+    'backup --to the same repository twice (as a path and as a file:// URL)',
+    {
+      args: () => ['backup', 'files', 'src', '--to', repo(), '--to', `file://${repo()}`],
+      code: 64,
+      says: /--to file:\/\/\S+ names the same repository as --to \S+; give each copy its own repository/,
+    },
+  ],
+  [
+    'backup --encrypt with a passphrase of blanks',
+    {
+      args: () => ['backup', 'files', 'src', '--to', join(work, 'blank-passphrase'), '--encrypt'],
+      env: { NEXUS_BACKUP_PASSPHRASE: '   ' },
+      code: 64,
+      says: /the passphrase is only blanks; a backup encrypted with it is not protected/,
     },
   ],
   // Config problems: all at once, and schedules checked by run too.

@@ -35,7 +35,7 @@ export async function rejectPasswordsInArgv(argv: string[], definitions: Definit
     if (hint) {
       throw new NexusError(
         'USAGE',
-        `a password on the command line (${redactSecrets(value.trim())}): anyone on this machine can read it with ps`,
+        `a password on the command line (${shownRedacted(value.trim())}): anyone on this machine can read it with ps`,
         { hint },
       );
     }
@@ -83,7 +83,18 @@ function urlHasPassword(text: string): boolean {
   const query = rest.includes('?') ? rest.slice(rest.indexOf('?') + 1).split('#')[0] : '';
   return (query ?? '').split('&').some((pair) => {
     const [key = '', secret = ''] = pair.split(/=(.*)/s);
-    return secret !== '' && SECRET_QUERY_KEY.test(decode(key));
+    if (secret !== '' && SECRET_QUERY_KEY.test(decode(key))) return true;
+    // A URL inside an option (`?endpoint=http://user:pw@host`) is on argv just the same.
+    const inner = decode(secret).trim();
+    return URL_START.test(inner) && urlHasPassword(inner);
+  });
+}
+
+/** `value` for the error line: passwords as `***`, and a whole option value that is a URL holding one. */
+function shownRedacted(value: string): string {
+  return redactSecrets(value).replace(/([?&][^=&#]*=)([^&#]*)/g, (whole, key: string, inner: string) => {
+    const decoded = decode(inner).trim();
+    return URL_START.test(decoded) && urlHasPassword(decoded) ? `${key}***` : whole;
   });
 }
 

@@ -38,10 +38,12 @@ const PROVIDER_COMMANDS = new Set(['backup', 'restore', 'copy', 'cleanup', 'chec
 /** Runs the CLI and returns the exit code (0 ok, 1 warnings, 2 failed, 64 usage or config error). */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const runtime = new Runtime(options, prescanGlobals(argv));
-  const stop = () => {
+  const stop = (signal: NodeJS.Signals) => {
     if (runtime.abort.signal.aborted) process.exit(EXIT.failed);
     runtime.log.warn('interrupted: stopping and removing partial output (press again to quit at once)');
-    runtime.abort.abort(new NexusError('ABORTED', 'interrupted by a signal'));
+    runtime.abort.abort(
+      new NexusError('ABORTED', `interrupted by ${signal}; the run stopped and removed its partial output`),
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -131,7 +133,10 @@ function reportError(error: unknown, runtime: Runtime): number {
       return EXIT.ok;
     return EXIT.usage;
   }
-  const failure = toNexusError(error);
+  // Once interrupted, whatever a stage threw ("[local] the operation was aborted") is the signal's doing.
+  const failure = runtime.abort.signal.aborted
+    ? toNexusError(runtime.abort.signal.reason)
+    : toNexusError(error);
   runtime.log.error(formatError(failure).replace(/^\[nexus-backup\] /, ''));
   if (!isNexusError(error) || failure.code === 'INTERNAL')
     runtime.log.debug((error as Error)?.stack ?? String(error));

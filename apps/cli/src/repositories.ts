@@ -10,6 +10,12 @@ const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /** A `--to`/`--from` value: a repository name from the config, a URL, or a local path. */
 export async function resolveRepositoryRef(value: string, runtime: Runtime): Promise<RepositoryRef> {
+  // `--to "$BACKUP_DIR"` with the variable unset would otherwise be the current folder.
+  if (value.trim() === '') {
+    throw new NexusError('USAGE', 'the repository is an empty string', {
+      hint: 'pass a path, URL or configured name (is a variable in it unset?)',
+    });
+  }
   const config = await runtime.config();
   const named = config?.repositories[value];
   if (named) return { url: named.url, optional: named.optional, label: value };

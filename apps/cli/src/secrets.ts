@@ -17,7 +17,20 @@ export function createSecrets(sources: PassphraseSources, log: Logger, env = pro
   let cached: Promise<string> | undefined;
   return {
     passphrase(purpose) {
-      cached ??= readPassphrase(sources, purpose, log, env);
+      cached ??= readPassphrase(sources, purpose, log, env).then((passphrase) => {
+        // A key from blanks is a typo or a variable set to " ", not a secret. Decrypting still
+        // accepts one, so a backup made that way stays readable.
+        if (purpose === 'encrypt' && passphrase.trim() === '') {
+          throw new NexusError(
+            'USAGE',
+            'the passphrase is only blanks; a backup encrypted with it is not protected',
+            {
+              hint: 'set a real passphrase in $NEXUS_BACKUP_PASSPHRASE, --passphrase-file or --passphrase-env',
+            },
+          );
+        }
+        return passphrase;
+      });
       return cached;
     },
   };

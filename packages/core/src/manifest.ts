@@ -92,8 +92,13 @@ export function parseManifest(text: string, where: string): Manifest {
     throw new NexusError('INTEGRITY', `${where} is not a nexus-backup manifest`);
   }
   if (manifest.version !== MANIFEST_VERSION) {
-    throw new NexusError('INTEGRITY', `manifest ${where} has version ${String(manifest.version)}`, {
-      hint: `this nexus-backup reads version ${MANIFEST_VERSION}; upgrade nexus-backup`,
+    // Lines that print only the message (list, restore's skip warning) must still say what to do.
+    const newer =
+      typeof manifest.version === 'number' && manifest.version > MANIFEST_VERSION
+        ? `, written by a newer nexus-backup (this one reads version ${MANIFEST_VERSION}): upgrade nexus-backup to read it`
+        : '';
+    throw new NexusError('INTEGRITY', `manifest ${where} has version ${String(manifest.version)}${newer}`, {
+      hint: newer ? undefined : `this nexus-backup reads version ${MANIFEST_VERSION}`,
     });
   }
   const problems: string[] = [];

@@ -106,7 +106,10 @@ async function mirrorByStreaming(options: MirrorOptions, sourceScan: RepositoryS
       continue;
     }
     if (folder.state === 'unreadable') {
-      report.skipped.push({ backup: name, reason: folder.error.message });
+      // A manifest that cannot be read is damage (or a newer format), not a backup still running:
+      // passing over it with exit 0 would let a mirror look complete when it is not.
+      report.failed.push({ backup: name, error: folder.error });
+      report.lines.push(`failed ${name}: ${folder.error.message}`);
       continue;
     }
     if (folder.state === 'damaged') {

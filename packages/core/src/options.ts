@@ -4,6 +4,9 @@ import { NexusError } from './errors.js';
  * A provider's options declaration. Config keys are the option names (camelCase); CLI flags are the
  * same names in kebab-case (`createDb` -> `--create-db`). Help and validation come from here too.
  */
+/** A plain decimal number as a person writes it: 5, -1, 0.5. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
 export type OptionType = 'string' | 'number' | 'boolean' | 'string[]';
 
 export interface OptionSpec {
@@ -86,6 +89,8 @@ export interface ResolveOptionsInput {
   env?: NodeJS.ProcessEnv;
   /** CLI values arrive as strings and are coerced; config values must already have the right type. */
   fromCli?: boolean;
+  /** The flag each option was given as, where it is not `--<option>` (`--gzip-parallel` for gzip's `parallel`). */
+  flagNames?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -100,14 +105,14 @@ export function resolveOptions<O extends OptionsSpec>(spec: O, input: ResolveOpt
     if (values[key] === undefined) continue;
     if (!(key in spec)) {
       const known = Object.keys(spec).join(', ') || '(none)';
-      const shown = fromCli ? `--${kebabCase(key)}` : `${path}.${key}`;
+      const shown = fromCli ? (input.flagNames?.[key] ?? `--${kebabCase(key)}`) : `${path}.${key}`;
       throw new NexusError(code, `unknown option ${shown} for ${provider}; known options: ${known}`, {
         provider,
       });
     }
   }
   for (const [name, option] of Object.entries(spec)) {
-    const shown = fromCli ? `--${kebabCase(name)}` : `${path}.${name}`;
+    const shown = fromCli ? (input.flagNames?.[name] ?? `--${kebabCase(name)}`) : `${path}.${name}`;
     let value = values[name];
     if (value === undefined && option.env && env[option.env] !== undefined && env[option.env] !== '') {
       value = env[option.env];
@@ -184,7 +189,8 @@ function coerce(
   switch (option.type) {
     case 'number': {
       const number = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(number)) {
+      // Number() also takes "0x10", "1e3" and "Infinity": a typo must not become another value.
+      if (!DECIMAL.test(raw.trim()) || !Number.isFinite(number)) {
         throw new NexusError(code, `${shown} must be a number, got "${raw}"`, { provider });
       }
       return number;

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RunContext } from './contracts.js';
-import { toNexusError } from './errors.js';
+import { EXIT, exitCodeFor, toNexusError } from './errors.js';
 import { VerifyingStream } from './hashing.js';
 import type { Manifest, ManifestArtifact } from './manifest.js';
 import { ProgressStream } from './progress-stream.js';
@@ -45,8 +45,18 @@ export async function verifyArtifact(
     });
     return { file: artifact.file, ok: true };
   } catch (error) {
+    stopUnlessAboutTheBackup(error, ctx);
     return { file: artifact.file, ok: false, problem: toNexusError(error, 'IO').message };
   }
+}
+
+/**
+ * Ctrl-C, or a mistake of the invocation (a missing passphrase file), says nothing about the backup:
+ * reported per artifact it would read as damage, so the run stops with that one error instead.
+ */
+function stopUnlessAboutTheBackup(error: unknown, ctx: RunContext): void {
+  if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
+  if (exitCodeFor(error) === EXIT.usage) throw error;
 }
 
 /**
@@ -91,6 +101,7 @@ async function verifyDecoded(
     await pipeline(decoded, discard, { signal: ctx.signal });
     return { file: artifact.file, ok: true };
   } catch (error) {
+    stopUnlessAboutTheBackup(error, ctx);
     // A decoder trips over changed bytes before the stored hash is complete: name that root cause.
     const stored = await verifyArtifact(repository, backup, artifact, ctx);
     if (!stored.ok) return stored;

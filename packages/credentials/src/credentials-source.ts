@@ -87,6 +87,7 @@ export const credentials = defineSource({
             hardLinks: false,
             provider: PROVIDER,
             signal: ctx.signal,
+            log: ctx.log,
           }),
           expectedBytes: estimateTarBytes(summary.entries),
           meta: { files: summary.files, bytes: summary.bytes },
@@ -176,7 +177,18 @@ function isJsonName(path: string): boolean {
 async function checkJsonParses(dir: string, summary: TreeSummary): Promise<void> {
   for (const entry of summary.entries) {
     if (entry.kind !== 'file' || !isJsonName(entry.path)) continue;
-    if (!parses(await readFile(join(dir, entry.path), 'utf8'))) {
+    const text = await readFile(join(dir, entry.path), 'utf8').catch((error: unknown) => {
+      throw new NexusError(
+        'IO',
+        `could not read credential file ${entry.path} in ${dir}: ${(error as Error).message}`,
+        {
+          provider: PROVIDER,
+          cause: error,
+          hint: 'run the backup as a user who can read it, or leave it out with --pattern',
+        },
+      );
+    });
+    if (!parses(text)) {
       throw new NexusError('IO', `credential file ${entry.path} in ${dir} is not valid JSON`, {
         provider: PROVIDER,
         hint: 'fix the file, or leave it out with --pattern',

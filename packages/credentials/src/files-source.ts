@@ -90,6 +90,7 @@ export const files = defineSource({
             hardLinks: true,
             provider: PROVIDER,
             signal: ctx.signal,
+            log: ctx.log,
           }),
           expectedBytes: estimateTarBytes(summary.entries),
           meta: { files: summary.files, bytes: summary.bytes },

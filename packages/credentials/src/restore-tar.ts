@@ -179,7 +179,15 @@ async function resolveTarget(options: Pick<RestoreTarOptions, 'provider' | 'toDi
     // A symlinked target means the folder it points to; staging must sit next to that folder.
     return await realpath(target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return target;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return target;
+    if (code === 'ENOTDIR') {
+      throw new NexusError('TARGET', `restore target ${target} lies under a file, not a folder`, {
+        provider: options.provider,
+        cause: error,
+        hint: 'pass a --to-dir whose parent folders are folders',
+      });
+    }
     throw error;
   }
 }

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { readlink } from 'node:fs/promises';
+import { readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
-import { NexusError } from '@nexus-backup/core';
+import { type Logger, NexusError } from '@nexus-backup/core';
 import type { HeaderData } from 'tar';
 import { Header, Pax } from 'tar';
 import type { TreeEntry } from './tree-entry.js';
@@ -15,6 +15,8 @@ export interface PackTreeOptions {
   hardLinks: boolean;
   provider: string;
   signal: AbortSignal;
+  /** Where a file that changed while it was read is reported (the backup then exits 1, as tar does). */
+  log?: Logger;
 }
 
 const BLOCK = 512;
@@ -112,6 +114,15 @@ async function* fileBlocks(
       // Only finish (and let the archive stream close) once the file is closed: no fd outlives a destroy.
       file.destroy();
       if (!file.closed) await once(file, 'close');
+    }
+  }
+  if (read === size && options.log) {
+    // A file that grew or was rewritten is stored as its first `size` bytes: say so, as tar does.
+    const after = await stat(absolute).catch(() => undefined);
+    if (after && (after.size !== size || after.mtimeMs !== entry.stats.mtimeMs)) {
+      options.log.warn(
+        `[${options.provider}] ${entry.path} in ${options.baseDir} changed while it was read; the backup holds ${size} bytes of it that may mix old and new; run the backup again when it is not being written`,
+      );
     }
   }
   if (read !== size) {

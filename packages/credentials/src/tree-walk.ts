@@ -20,6 +20,22 @@ export interface WalkRules {
   log: Logger;
 }
 
+/** describe() and backup() of one run both walk the tree: one warning per run's logger is enough. */
+const warned = new WeakMap<Logger, Set<string>>();
+function warnOnce(log: Logger, message: string): void {
+  const seen = warned.get(log) ?? new Set<string>();
+  warned.set(log, seen);
+  if (seen.has(message)) return;
+  seen.add(message);
+  log.warn(message);
+}
+
+/** `<repository>/<pipeline>/` holds `.leases` (every run that writes takes one there first). */
+async function isRepositoryPipelineFolder(path: string): Promise<boolean> {
+  const leases = await lstat(join(path, '.leases')).catch(() => undefined);
+  return leases?.isDirectory() === true;
+}
+
 /**
  * Lists what a backup stores under `baseDir`, starting from `roots` (relative, `/`-separated, `''` for
  * the base itself). Entries come parents first, names sorted, each path once. Only names and sizes are
@@ -38,6 +54,13 @@ export async function walkTree(baseDir: string, roots: string[], rules: WalkRule
       await checkSymlinkStaysInside(baseDir, path, rules.provider);
       entries.push({ path, kind: 'symlink', size: 0, stats });
     } else if (stats.isDirectory()) {
+      if (await isRepositoryPipelineFolder(join(baseDir, path))) {
+        warnOnce(
+          rules.log,
+          `[${rules.provider}] skipping "${path || '.'}": it is a pipeline folder of a nexus-backup repository (it holds .leases); storing it would copy every earlier backup into each new one; leave the repository out with --exclude`,
+        );
+        return;
+      }
       if (path !== '' && rules.keepDirectories) entries.push({ path, kind: 'directory', size: 0, stats });
       if (!rules.descend(path)) return;
       const identity = `${stats.dev}:${stats.ino}`;

@@ -1,6 +1,21 @@
+import { parse, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineDestination, NexusError } from '@nexus-backup/core';
 import { createLocalDestination } from './local-destination.js';
+
+/**
+ * `--to "file://$BACKUP_DIR"` or `--to "$BACKUP_DIR/"` with the variable unset means the filesystem
+ * root: backups (and prune) there are never what was meant.
+ */
+function refuseRootFolder(path: string): string {
+  if (path.trim() === '' || resolve(path) === parse(resolve(path)).root) {
+    throw new NexusError('USAGE', `the repository path "${path}" is the filesystem root`, {
+      provider: 'local',
+      hint: 'name a folder such as /var/backups/nexus (is a variable in the path unset?)',
+    });
+  }
+  return path;
+}
 
 /** A repository in a local directory: atomic writes (temp file, fsync, rename), files 0600, directories 0700. */
 export const local = defineDestination({
@@ -27,8 +42,9 @@ export const local = defineDestination({
         hint: 'remove the part after "?"',
       });
     }
+    let path: string;
     try {
-      return { path: fileURLToPath(url) };
+      path = fileURLToPath(url);
     } catch (error) {
       throw new NexusError('USAGE', `${url.href} is not a local path: ${(error as Error).message}`, {
         provider: 'local',
@@ -36,6 +52,7 @@ export const local = defineDestination({
         hint: 'use file:///absolute/path or a plain path',
       });
     }
+    return { path };
   },
-  create: (options) => createLocalDestination(options.path),
+  create: (options) => createLocalDestination(refuseRootFolder(options.path)),
 });

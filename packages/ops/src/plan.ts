@@ -17,6 +17,8 @@ export interface ProviderValues {
   /** Where the values came from, for messages: `backup files` or `pipelines.db.source`. */
   path: string;
   fromCli: boolean;
+  /** The flags the values were given as, where not `--<option>`: named in usage errors. */
+  flagNames?: Readonly<Record<string, string>>;
 }
 
 export interface PlanInput {
@@ -95,6 +97,7 @@ export function resolveProviderOptions(
     values: use.values,
     env,
     fromCli: use.fromCli,
+    ...(use.flagNames ? { flagNames: use.flagNames } : {}),
   }) as Record<string, unknown>;
 }
 

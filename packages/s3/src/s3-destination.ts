@@ -15,6 +15,7 @@ import { MAX_PART_BYTES, MIN_PART_BYTES, MiB, type PartPlan } from './part-plan.
 import { isNoSuchKey, isUnsupported, type S3Place, toS3Error } from './s3-errors.js';
 import type { S3Options } from './s3-options.js';
 import { abortStaleUploads } from './stale-uploads.js';
+import { failWhenStalled } from './stalled-read.js';
 import { uploadStream } from './stream-upload.js';
 
 /** DeleteObjects takes at most 1,000 keys per request. */
@@ -27,23 +28,31 @@ export function createS3Destination(options: S3Options): Destination {
   const plan = partPlanOf(options);
   const buffers = createPartBuffers(plan.queueSize + 1);
   const sse = serverSideEncryption(options);
+  assertEndpoint(options.endpoint);
   const region =
     options.region ??
     process.env.AWS_REGION ??
     process.env.AWS_DEFAULT_REGION ??
     (options.endpoint ? 'us-east-1' : undefined);
   const checksum = options.requestChecksum === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-  const client = new S3Client({
-    region,
-    endpoint: options.endpoint,
-    forcePathStyle: options.forcePathStyle,
-    // The SDK's standard retry strategy backs off on throttling, 5xx and dropped connections.
-    maxAttempts: options.maxAttempts,
-    retryMode: 'standard',
-    requestChecksumCalculation: checksum,
-    responseChecksumValidation: checksum,
-    requestHandler: { connectionTimeout: 10_000 },
-  });
+  const idleMs = options.idleTimeout * 1000;
+  const clientFor = (socketTimeout: number | undefined) =>
+    new S3Client({
+      region,
+      endpoint: options.endpoint,
+      forcePathStyle: options.forcePathStyle,
+      // The SDK's standard retry strategy backs off on throttling, 5xx and dropped connections.
+      maxAttempts: options.maxAttempts,
+      retryMode: 'standard',
+      requestChecksumCalculation: checksum,
+      responseChecksumValidation: checksum,
+      // Without a socket timeout a store that stops answering mid-upload hangs the run for ever.
+      requestHandler: { connectionTimeout: 10_000, socketTimeout, throwOnRequestTimeout: true },
+    });
+  const client = clientFor(idleMs);
+  // A download's socket idles whenever the restore pauses reading (an index build): its stall is
+  // judged by failWhenStalled instead, which knows a paused reader from a silent store.
+  const readClient = clientFor(undefined);
   const bucket = options.bucket;
   const base = options.prefix === '' ? '' : `${options.prefix.replace(/\/+$/, '')}/`;
   const place: S3Place = { bucket, region: region ?? '(default region)', endpoint: options.endpoint };
@@ -126,10 +135,18 @@ export function createS3Destination(options: S3Options): Destination {
     async get(key: string, ctx: RunContext) {
       let body: Readable;
       try {
-        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(key) }), {
+        const response = await readClient.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(key) }), {
           abortSignal: ctx.signal,
+          requestTimeout: idleMs,
         });
-        body = response.Body as Readable;
+        body = failWhenStalled(response.Body as Readable, idleMs, () =>
+          fail(
+            Object.assign(new Error(`no byte arrived for ${options.idleTimeout} s`), {
+              name: 'TimeoutError',
+            }),
+            `reading ${location}/${key}`,
+          ),
+        );
       } catch (error) {
         if (isNoSuchKey(error)) {
           throw new NexusError('NOT_FOUND', `no object ${location}/${key}`, { provider: 's3', cause: error });
@@ -189,8 +206,26 @@ export function createS3Destination(options: S3Options): Destination {
 
     async close() {
       client.destroy();
+      readClient.destroy();
     },
   };
+}
+
+/** The SDK would only fail at the first request, with "TypeError: Invalid URL" and exit 2. */
+function assertEndpoint(endpoint: string | undefined): void {
+  if (endpoint === undefined) return;
+  let protocol = '';
+  try {
+    protocol = new URL(endpoint).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new NexusError('USAGE', `endpoint=${endpoint} is not an http:// or https:// URL`, {
+      provider: 's3',
+      hint: 'write it like endpoint=http://127.0.0.1:9000 (scheme, host and port)',
+    });
+  }
 }
 
 function partPlanOf(options: S3Options): PartPlan {

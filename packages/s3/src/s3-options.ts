@@ -66,6 +66,14 @@ export const s3Options = {
     default: 5,
     description: 'Attempts per request, with backoff, on throttling, 5xx errors and dropped connections',
   },
+  idleTimeout: {
+    type: 'number',
+    default: 120,
+    integer: true,
+    min: 1,
+    description:
+      'Seconds a request may wait without a byte moving (a store that stopped answering) before it fails and is retried',
+  },
 } as const satisfies OptionsSpec;
 
 export type S3Options = OptionValues<typeof s3Options>;

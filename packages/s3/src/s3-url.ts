@@ -68,7 +68,7 @@ function parseQueryValue(spec: OptionSpec, name: string, raw: string): unknown {
   switch (spec.type) {
     case 'number': {
       const number = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(number)) {
+      if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(raw.trim()) || !Number.isFinite(number)) {
         throw new NexusError('USAGE', `${name}=${raw} in the s3 URL must be a number`, { provider: 's3' });
       }
       return number;

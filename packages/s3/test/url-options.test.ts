@@ -8,7 +8,7 @@ describe('s3 repository URL', () => {
       new URL(
         's3://my-bucket/nexus/prod?region=eu-west-1&endpoint=http://127.0.0.1:9000&forcePathStyle=true' +
           '&storageClass=STANDARD_IA&sse=aws:kms&sseKmsKeyId=alias/backups&requestChecksum=when_required' +
-          '&partSize=16&queueSize=2&maxAttempts=7&growPartSize=false',
+          '&partSize=16&queueSize=2&maxAttempts=7&growPartSize=false&idleTimeout=30',
       ),
     );
     expect(options).toEqual({
@@ -25,6 +25,7 @@ describe('s3 repository URL', () => {
       queueSize: 2,
       maxAttempts: 7,
       growPartSize: false,
+      idleTimeout: 30,
     });
   });
 
@@ -38,6 +39,7 @@ describe('s3 repository URL', () => {
       queueSize: 4,
       maxAttempts: 5,
       growPartSize: true,
+      idleTimeout: 120,
     });
     expect(s3.fromUrl(new URL('s3://bucket//a/b/')).prefix).toBe('a/b');
   });

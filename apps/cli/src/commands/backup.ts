@@ -9,7 +9,7 @@ import {
 import type { ProviderValues } from '@nexus-backup/ops';
 import { type Command, Option } from 'commander';
 import { addDeclaredOptions, pickDeclaredValues, toCommanderOption } from '../provider-flags.js';
-import { resolveRepositoryRef } from '../repositories.js';
+import { type RepositoryRef, resolveRepositoryRef } from '../repositories.js';
 import type { Runtime } from '../runtime.js';
 import { reportBackup } from './backup-report.js';
 import { loadSourceCommands } from './source-commands.js';
@@ -56,6 +56,7 @@ export async function registerBackup(
       const targets = await Promise.all(
         (parsed.to as string[]).map((to) => resolveRepositoryRef(to, runtime)),
       );
+      assertDistinctRepositories(targets);
       const run = {
         pipeline: parsed.pipeline as string,
         destinations: targets.map((target) => target.label),
@@ -171,13 +172,17 @@ function selectTransforms(
       );
     }
     const values: Record<string, unknown> = {};
+    const flagNames: Record<string, string> = {};
     for (const name of Object.keys(definition.options)) {
+      flagNames[name] = `--${flag}-${kebabCase(name)}`;
       const value = parsed[camel(`${flag}-${kebabCase(name)}`)];
       if (value !== undefined) values[name] = value;
     }
-    if (definition.cli?.valueOption && typeof given === 'string') values[definition.cli.valueOption] = given;
+    const valueOption = definition.cli?.valueOption;
+    if (valueOption) flagNames[valueOption] = `--${flag}`; // `--gzip=9` is gzip's level
+    if (valueOption && typeof given === 'string') values[valueOption] = given;
     selected.push({
-      use: { name: transform.name, values, path: `--${flag}`, fromCli: true },
+      use: { name: transform.name, values, path: `--${flag}`, fromCli: true, flagNames },
       encrypts: Boolean(definition.encrypts),
     });
   }
@@ -191,4 +196,19 @@ function isGiven(value: unknown): boolean {
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** `--to ./r --to file:///abs/r` is one copy reported as two: a 3-2-1 that is not. */
+function assertDistinctRepositories(targets: readonly RepositoryRef[]): void {
+  const seen = new Map<string, string>();
+  for (const target of targets) {
+    const where = target.url.replace(/\/+$/, '');
+    const earlier = seen.get(where);
+    if (earlier !== undefined) {
+      throw new NexusError('USAGE', `--to ${target.label} names the same repository as --to ${earlier}`, {
+        hint: 'give each copy its own repository',
+      });
+    }
+    seen.set(where, target.label);
+  }
 }

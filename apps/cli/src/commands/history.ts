@@ -48,7 +48,7 @@ export function registerHistory(program: Command, runtime: Runtime): void {
 
 function parseLimit(value: string): number {
   const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1)
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(limit) || limit < 1)
     throw new Error(`expected a whole number of runs (1 or more), got "${value}"`);
   return limit;
 }

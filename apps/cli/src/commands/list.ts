@@ -80,6 +80,11 @@ export function registerList(program: Command, runtime: Runtime): void {
         runtime.log.warn(`${backup.pipeline}@${backup.id}: ${backup.timeWarning}`);
       for (const unreadable of scan.unreadable)
         runtime.log.warn(`${unreadable.pipeline}/${unreadable.id}: ${unreadable.error.message}`);
+      // An S3 prefix with a typo lists as empty as a new repository does: say where we looked.
+      const found =
+        scan.backups.length + scan.damaged.length + scan.unreadable.length + scan.leftovers.length;
+      if (found === 0)
+        runtime.log.info(`no backups${pipeline ? ` of ${pipeline}` : ''} in ${repository.label}`);
       const troubled = scan.unreadable.length + scan.damaged.length;
       process.exitCode = troubled > 0 ? EXIT.warnings : EXIT.ok;
     });

@@ -97,7 +97,8 @@ function policyFromFlags(parsed: Record<string, unknown>): RetentionPolicy {
 
 function parseCount(value: string): number {
   const count = Number(value);
-  if (!Number.isInteger(count) || count < -1) {
+  // Number() reads "" as 0 and "0x10" as 16: only digits are a count.
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(count) || count < -1) {
     throw new Error(`expected a whole number (or -1 for unlimited), got "${value}"`);
   }
   return count;

@@ -8,7 +8,7 @@ import {
   type OptionsSpec,
   resolveOptions,
   runRestore,
-  verifyBackup,
+  verifyRestorable,
 } from '@nexus-backup/core';
 import type { Command } from 'commander';
 import { printJson, printLines } from '../output.js';
@@ -55,6 +55,13 @@ export async function registerRestore(
     const registry = await runtime.registry();
     let where = `${backup.pipeline}@${backup.id}`;
     const definition = await loadManifestProvider(registry, 'source', backup.manifest.source.provider, where);
+    // First: `--to-file` on a files backup is a wrong flag, not a missing `--to-dir`.
+    rejectForeignTargetOptions(
+      parsed,
+      definition.restoreOptions,
+      await installedRestoreOptions(runtime),
+      definition.name,
+    );
     const target = resolveOptions(definition.restoreOptions, {
       path: `restore ${definition.name}`,
       provider: definition.name,
@@ -62,12 +69,6 @@ export async function registerRestore(
       env: runtime.env,
       fromCli: true,
     }) as Record<string, unknown>;
-    rejectForeignTargetOptions(
-      parsed,
-      definition.restoreOptions,
-      await installedRestoreOptions(runtime),
-      definition.name,
-    );
     // The source may pick another backup of the pipeline for this target (pgbase: one that ended before it).
     if (definition.chooseRestoreBackup) {
       const pinned = /@(?!latest$)/.test(selector ?? '');
@@ -158,7 +159,10 @@ async function dryRun(
   runtime: Runtime,
   repository: Awaited<ReturnType<typeof openRepositoryByName>>,
 ): Promise<number> {
-  const check = await verifyBackup(repository, backup, runtime.context());
+  // Decoded as the restore would, so a wrong passphrase fails the dry run, not the real one.
+  const check = await verifyRestorable(repository, backup, await runtime.registry(), runtime.context(), {
+    decrypt: true,
+  });
   const plan = {
     pipeline: backup.pipeline,
     id: backup.id,
@@ -166,6 +170,7 @@ async function dryRun(
     transforms: backup.manifest.transforms.map((transform) => transform.provider),
     target,
     artifacts: check.artifacts,
+    ...(check.problems?.length ? { problems: check.problems } : {}),
     ok: check.ok,
   };
   if (runtime.flags.json) printJson(plan);
@@ -173,6 +178,7 @@ async function dryRun(
     runtime.log.info(
       `dry run: would restore ${backup.pipeline}@${backup.id} (${plan.source}) into ${JSON.stringify(target)}`,
     );
+    for (const problem of check.problems ?? []) runtime.log.info(`FAILED ${problem}`);
     for (const artifact of check.artifacts) {
       runtime.log.info(
         `${artifact.ok ? 'ok    ' : 'FAILED'} ${artifact.file}${artifact.problem ? `: ${artifact.problem}` : ''}`,
