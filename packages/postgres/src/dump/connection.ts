@@ -40,6 +40,22 @@ function parseUrl(url: string): URL {
   }
 }
 
+const KEEPALIVE_IDLE_MS = 30_000;
+const DEFAULT_CONNECT_TIMEOUT_S = 60;
+
+/** libpq's PGCONNECT_TIMEOUT (seconds; 0 waits for ever), else a minute. */
+function connectTimeoutMs(): number {
+  const given = process.env.PGCONNECT_TIMEOUT?.trim();
+  if (given === undefined || given === '') return DEFAULT_CONNECT_TIMEOUT_S * 1000;
+  if (!/^[0-9]+$/.test(given)) {
+    throw new NexusError('USAGE', `PGCONNECT_TIMEOUT must be a whole number of seconds, got "${given}"`, {
+      provider: PROVIDER,
+      hint: 'set PGCONNECT_TIMEOUT=30 (or unset it for the default of 60 seconds; 0 waits for ever)',
+    });
+  }
+  return Number(given) * 1000;
+}
+
 /**
  * Connects with node-postgres (lazy-imported, so loading the provider loads no driver) and turns the
  * usual failures into errors that say what to fix, never showing the password.
@@ -47,7 +63,18 @@ function parseUrl(url: string): URL {
 export async function connect(url: string, applicationName = 'nexus-backup'): Promise<pg.Client> {
   parseUrl(url);
   const { default: pgModule } = await import('pg');
-  const client = new pgModule.Client({ connectionString: url, application_name: applicationName });
+  const client = new pgModule.Client({
+    connectionString: url,
+    application_name: applicationName,
+    // A server that stops answering must not hang a 3 a.m. run for ever. TCP keepalive finds a dead
+    // host or a cut network (first probe after 30 s idle; then the system's interval and count, about
+    // 11 minutes on Linux); a server that takes the connection and never finishes the startup is given
+    // PGCONNECT_TIMEOUT seconds, as libpq does, or a minute. A live server that stops answering
+    // mid-query still waits, as pg_dump and psql do.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+    connectionTimeoutMillis: connectTimeoutMs(),
+  });
   // An idle client whose server goes away emits 'error'; the pending query rejects with it anyway.
   client.on('error', () => undefined);
   try {
@@ -98,6 +125,17 @@ export function connectionError(error: unknown, url: string): NexusError {
       cause: error,
       hint: 'check that the server is running and the host and port in the URL are right',
     });
+  }
+  if (/connection timeout|timeout expired/i.test(message)) {
+    return new NexusError(
+      'CONNECTION',
+      `PostgreSQL at ${host}:${port} (${shown}) took the connection but did not answer within ${connectTimeoutMs() / 1000} s`,
+      {
+        provider: PROVIDER,
+        cause: error,
+        hint: "check that the server is up and not overloaded, and that the port is PostgreSQL's; PGCONNECT_TIMEOUT sets the wait in seconds",
+      },
+    );
   }
   return new NexusError(
     'CONNECTION',
