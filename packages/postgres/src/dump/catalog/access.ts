@@ -48,6 +48,12 @@ interface OwnedRow {
   system: boolean;
   /** An identity column's sequence: it follows its table's owner, and PostgreSQL refuses to change it. */
   identity_sequence: boolean;
+  /**
+   * The public schema still has the owner a new database gives it: pg_database_owner (15+), or the
+   * bootstrap superuser before 15. Any other owner (`ALTER SCHEMA public OWNER TO app`, or a 15+
+   * database loaded from a pg_dump of an older one) is written with `owners`, like pg_dump.
+   */
+  default_public_owner: boolean;
   /** Whether the object has an ACL of its own: NULL means the defaults, `{}` that every privilege was revoked. */
   has_acl: boolean;
   /** Whether the owner holds exactly what ownership gives by default (acldefault); not when it revoked some from itself. */
@@ -76,6 +82,11 @@ const MEMBER = `EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
 const INITIAL_ACL = `(SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip
   WHERE ip.classoid = ('pg_catalog.' || o.catalog)::pg_catalog.regclass AND ip.objoid = o.oid AND ip.objsubid = o.subid)`;
 
+/** Object `o` is the public schema and its owner is the one a new database gives it (see OwnedRow). */
+const DEFAULT_PUBLIC_OWNER = `(o.catalog = 'pg_namespace' AND i.identity = 'public'
+  AND (pg_catalog.pg_get_userbyid(o.owner) = 'pg_database_owner' OR (o.owner = 10
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pg_database_owner'))))`;
+
 /** The owner's own entries of an ACL, as sorted `privilege:grantable` text, to compare two ACLs by. */
 function ownerEntries(acl: string): string {
   return `(SELECT pg_catalog.array_agg(x.privilege_type || ':' || x.is_grantable::text ORDER BY x.privilege_type)
@@ -90,6 +101,7 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
         JOIN pg_catalog.pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S'
         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = o.oid
           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'i') AS identity_sequence,
+      ${DEFAULT_PUBLIC_OWNER} AS default_public_owner,
       o.acl IS NULL OR o.subid <> 0 OR o.acltype IS NULL OR ${ownerEntries('o.acl')}
         IS NOT DISTINCT FROM ${ownerEntries('pg_catalog.acldefault(o.acltype::"char", o.owner)')} AS owner_default,
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
@@ -105,9 +117,10 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
       LATERAL pg_catalog.pg_identify_object(('pg_catalog.' || o.catalog)::pg_catalog.regclass, o.oid, o.subid) i
     -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs. The
     -- public schema and the system's objects come with every database: only their ACLs, and only
-    -- when changed since initdb (compared with pg_init_privs, as pg_dump does).
+    -- when changed since initdb (compared with pg_init_privs, as pg_dump does); the public schema's
+    -- owner too when it is not the default one.
     WHERE ((o.oid >= 16384 OR o.catalog = 'pg_largeobject' OR (o.catalog = 'pg_namespace' AND i.identity = 'public'
-          AND o.acl IS DISTINCT FROM ${INITIAL_ACL}))
+          AND (o.acl IS DISTINCT FROM ${INITIAL_ACL} OR NOT ${DEFAULT_PUBLIC_OWNER})))
         AND NOT ${SYSTEM_SCHEMA} AND NOT ${MEMBER}
         AND NOT (o.catalog = 'pg_namespace' AND (i.identity ~ '^pg_' OR i.identity = 'information_schema')))
       -- Like pg_dump: information_schema is left as initdb made it (its grants are not in pg_init_privs).
@@ -164,18 +177,14 @@ const GRANT_KEYWORD: Record<string, string> = {
   'large object': 'LARGE OBJECT',
 };
 
-/** The public schema is in every database already, with its own owner there. */
-function isPublicSchema(row: OwnedRow): boolean {
-  return row.catalog === 'pg_namespace' && row.identity === 'public';
-}
-
 /** ALTER ... OWNER TO for each object (option `owners`). */
 export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Promise<AttachedStatement[]> {
   const rows = owned ?? (await readOwned(reader));
   const statements: AttachedStatement[] = [];
   for (const row of rows) {
     const keyword = OWNER_KEYWORD[row.type];
-    if (row.subid !== 0 || !row.owner || !keyword || isPublicSchema(row) || row.system) continue;
+    // The public schema is in every database already, with its own owner there: kept unless changed.
+    if (row.subid !== 0 || !row.owner || !keyword || row.default_public_owner || row.system) continue;
     if (row.identity_sequence) continue;
     statements.push({
       owner: identity(row.catalog, row.oid),
