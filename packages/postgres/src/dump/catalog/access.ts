@@ -58,6 +58,13 @@ interface OwnedRow {
   has_acl: boolean;
   /** Whether the owner holds exactly what ownership gives by default (acldefault); not when it revoked some from itself. */
   owner_default: boolean;
+  /**
+   * How many aclexplode rows at the start of the ACL are exactly the defaults (acldefault, in order),
+   * 0 when it does not start with them. A GRANT on an object with default privileges writes the
+   * defaults out and appends to them (`{=X/owner,owner=X/owner,app=X/owner}` for a function), so
+   * granting only the rest keeps that order; revoking PUBLIC's default first would reorder it.
+   */
+  default_prefix: number;
   /** aclexplode rows in ACL order: grantee role (PUBLIC for 0), privilege, grant option, grantor. */
   grants:
     | {
@@ -87,6 +94,9 @@ const DEFAULT_PUBLIC_OWNER = `(o.catalog = 'pg_namespace' AND i.identity = 'publ
   AND (pg_catalog.pg_get_userbyid(o.owner) = 'pg_database_owner' OR (o.owner = 10
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pg_database_owner'))))`;
 
+/** The ACL object `o` has by default (its owner's privileges, and PUBLIC's for some kinds). */
+const DEFAULT_ACL = `pg_catalog.acldefault(o.acltype::"char", o.owner)`;
+
 /** The owner's own entries of an ACL, as sorted `privilege:grantable` text, to compare two ACLs by. */
 function ownerEntries(acl: string): string {
   return `(SELECT pg_catalog.array_agg(x.privilege_type || ':' || x.is_grantable::text ORDER BY x.privilege_type)
@@ -104,6 +114,10 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
       ${DEFAULT_PUBLIC_OWNER} AS default_public_owner,
       o.acl IS NULL OR o.subid <> 0 OR o.acltype IS NULL OR ${ownerEntries('o.acl')}
         IS NOT DISTINCT FROM ${ownerEntries('pg_catalog.acldefault(o.acltype::"char", o.owner)')} AS owner_default,
+      -- Only where a restored object starts from the defaults: not from an ACL initdb or CREATE EXTENSION gave it.
+      CASE WHEN o.subid = 0 AND o.acltype IS NOT NULL AND o.acl[1:pg_catalog.cardinality(${DEFAULT_ACL})] = ${DEFAULT_ACL}
+          AND (${INITIAL_ACL} IS NULL OR ${INITIAL_ACL} = ${DEFAULT_ACL})
+        THEN (SELECT pg_catalog.count(*) FROM pg_catalog.aclexplode(${DEFAULT_ACL}))::integer ELSE 0 END AS default_prefix,
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
           'grantee', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
           'privilege', x.privilege_type, 'grantable', x.is_grantable,
@@ -235,9 +249,12 @@ function privilegeStatements(row: OwnedRow): string | undefined {
   if (!keyword) return undefined;
   const target = columnMatch ? `TABLE ${columnMatch[1]}` : `${keyword} ${row.identity}`;
   const columns = columnMatch ? ` (${columnMatch[2]})` : '';
-  let sql = row.subid === 0 ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
-  if (!row.owner_default && row.owner) sql += statement(`REVOKE ALL ON ${target} FROM ${row.owner}`);
-  for (const grant of row.grants ?? []) {
+  // The defaults, then grants: only the grants. Otherwise start from nothing and grant every entry.
+  const keepsDefaults = row.default_prefix > 0;
+  let sql = row.subid === 0 && !keepsDefaults ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
+  if (!row.owner_default && !keepsDefaults && row.owner)
+    sql += statement(`REVOKE ALL ON ${target} FROM ${row.owner}`);
+  for (const grant of (row.grants ?? []).slice(row.default_prefix)) {
     if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
     const option = grant.grantable ? ' WITH GRANT OPTION' : '';
     const grantSql = statement(
