@@ -254,7 +254,12 @@ function privilegeStatements(row: OwnedRow): string | undefined {
   let sql = row.subid === 0 && !keepsDefaults ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
   if (!row.owner_default && !keepsDefaults && row.owner)
     sql += statement(`REVOKE ALL ON ${target} FROM ${row.owner}`);
-  for (const grant of (row.grants ?? []).slice(row.default_prefix)) {
+  const added = (row.grants ?? []).slice(row.default_prefix);
+  // Exactly the defaults, written out (the airlines demo's GRANT ALL ON TABLE t TO its owner): a grant
+  // of what the owner has writes them out again; left alone, the restored ACL would stay NULL.
+  if (keepsDefaults && added.length === 0 && row.owner)
+    return statement(`GRANT ALL${columns} ON ${target} TO ${row.owner}`);
+  for (const grant of added) {
     if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
     const option = grant.grantable ? ' WITH GRANT OPTION' : '';
     const grantSql = statement(
