@@ -219,10 +219,14 @@ export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Pro
 export async function readPrivileges(
   reader: CatalogReader,
   owned?: OwnedRow[],
+  { owners = false }: { owners?: boolean } = {},
 ): Promise<AttachedStatement[]> {
   const rows = owned ?? (await readOwned(reader));
+  // The grants run after the owner statements: the object's owner then is its own (owners) or the
+  // restoring user.
+  const restoredOwner = (row: OwnedRow) => (owners ? row.owner : 'CURRENT_USER');
   return rows.flatMap((row) => {
-    const sql = row.system ? undefined : privilegeStatements(row);
+    const sql = row.system ? undefined : privilegeStatements(row, restoredOwner(row));
     return sql === undefined ? [] : [{ owner: identity(row.catalog, row.oid), sql }];
   });
 }
@@ -241,7 +245,8 @@ export function systemPrivileges(owned: OwnedRow[]): DumpObject[] {
   });
 }
 
-function privilegeStatements(row: OwnedRow): string | undefined {
+/** `restoredOwner`: who owns the object when its grants run; unknown for the system's objects. */
+function privilegeStatements(row: OwnedRow, restoredOwner?: string | null): string | undefined {
   if (!row.has_acl) return undefined;
   const columnMatch = row.subid !== 0 ? /^(.*)\.("(?:[^"]|"")+"|[^.]+)$/.exec(row.identity) : null;
   const type = row.subid !== 0 ? 'table' : row.type;
@@ -257,8 +262,9 @@ function privilegeStatements(row: OwnedRow): string | undefined {
   const added = (row.grants ?? []).slice(row.default_prefix);
   // Exactly the defaults, written out (the airlines demo's GRANT ALL ON TABLE t TO its owner): a grant
   // of what the owner has writes them out again; left alone, the restored ACL would stay NULL.
-  if (keepsDefaults && added.length === 0 && row.owner)
-    return statement(`GRANT ALL${columns} ON ${target} TO ${row.owner}`);
+  // Without owners the restoring user owns the object and stands in for its owner, as in every ACL.
+  if (keepsDefaults && added.length === 0)
+    return restoredOwner ? statement(`GRANT ALL ON ${target} TO ${restoredOwner}`) : '';
   for (const grant of added) {
     if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
     const option = grant.grantable ? ' WITH GRANT OPTION' : '';
