@@ -264,7 +264,7 @@ function privilegeStatements(row: OwnedRow, restoredOwner?: string | null): stri
   // of what the owner has writes them out again; left alone, the restored ACL would stay NULL.
   // Without owners the restoring user owns the object and stands in for its owner, as in every ACL.
   if (keepsDefaults && added.length === 0)
-    return restoredOwner ? statement(`GRANT ALL ON ${target} TO ${restoredOwner}`) : '';
+    return restoredOwner ? statement(`GRANT ALL ON ${target} TO ${restoredOwner}`) : undefined;
   for (const grant of added) {
     if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
     const option = grant.grantable ? ' WITH GRANT OPTION' : '';
