@@ -189,6 +189,18 @@ describe('restoreSql into an existing database', () => {
     expect(await countUserObjects(target.url)).toBe(0);
   });
 
+  it("passes the server's hint on a failing statement to the error (what to change)", async () => {
+    const target = await emptyDatabase();
+    const script = 'SELECT pg_catalog.no_such_function(1);\n';
+    const error = await restoreError(
+      restoreSql({ input: chunked(script, 7), target: { db: target.url }, ctx: createTestContext() }),
+    );
+    expect(error.message).toMatch(
+      /the statement at line 1 failed: function pg_catalog.no_such_function\(integer\) does not exist/,
+    );
+    expect(error.hint).toMatch(/No function matches the given name and argument types/);
+  });
+
   it('names the line of a bad COPY row, and reports the partial restore outside one transaction', async () => {
     const target = await emptyDatabase();
     const script =

@@ -114,7 +114,8 @@ function catalogQueries(version: number): string[] {
        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE ${USER_SCHEMA}`,
     `SELECT 'comment ' || pg_describe_object(classoid, objoid, objsubid) || ' = ' || description AS line
-       FROM pg_description WHERE objoid >= 16384 OR classoid = 'pg_largeobject'::regclass`,
+       FROM pg_description WHERE objoid >= 16384 OR classoid = 'pg_largeobject'::regclass
+         OR (classoid = 'pg_namespace'::regclass AND objoid = 'public'::regnamespace)`,
     ...dataKindQueries(version),
   ];
 }

@@ -112,7 +112,7 @@ export async function planDump(reader: CatalogReader, options: PlanOptions): Pro
     const owned = await readOwned(reader);
     if (options.owners) attached.push(...(await readOwners(reader, owned)));
     if (options.privileges) {
-      attached.push(...(await readPrivileges(reader, owned)));
+      attached.push(...(await readPrivileges(reader, owned, { owners: options.owners })));
       systemObjects.push(...systemPrivileges(owned));
     }
   }

@@ -117,7 +117,7 @@ export function statementFailed(event: SqlStatementEvent, error: unknown): Nexus
   return new NexusError(
     'IO',
     `the statement at line ${event.line} failed: ${describePgError(error)}; statement: ${summarizeStatement(event.sql)}`,
-    { provider: 'postgres', cause: error },
+    { provider: 'postgres', cause: error, hint: serverHint(error) },
   );
 }
 
@@ -134,8 +134,17 @@ function copyFailed(event: SqlCopyEvent, error: unknown): NexusError {
   return new NexusError(
     'IO',
     `the COPY into ${event.table} failed at line ${line}: ${describePgError(error)}; statement: ${summarizeStatement(event.sql)}`,
-    { provider: 'postgres', cause: error },
+    { provider: 'postgres', cause: error, hint: serverHint(error) },
   );
+}
+
+/**
+ * The server's own advice on an error, such as "You might need to increase max_locks_per_transaction."
+ * when one transaction restores more tables than the lock table holds: what the user has to change.
+ */
+function serverHint(error: unknown): string | undefined {
+  const hint = (error as { hint?: unknown } | undefined)?.hint;
+  return typeof hint === 'string' && hint !== '' ? hint : undefined;
 }
 
 function describePgError(error: unknown): string {

@@ -48,10 +48,23 @@ interface OwnedRow {
   system: boolean;
   /** An identity column's sequence: it follows its table's owner, and PostgreSQL refuses to change it. */
   identity_sequence: boolean;
+  /**
+   * The public schema still has the owner a new database gives it: pg_database_owner (15+), or the
+   * bootstrap superuser before 15. Any other owner (`ALTER SCHEMA public OWNER TO app`, or a 15+
+   * database loaded from a pg_dump of an older one) is written with `owners`, like pg_dump.
+   */
+  default_public_owner: boolean;
   /** Whether the object has an ACL of its own: NULL means the defaults, `{}` that every privilege was revoked. */
   has_acl: boolean;
   /** Whether the owner holds exactly what ownership gives by default (acldefault); not when it revoked some from itself. */
   owner_default: boolean;
+  /**
+   * How many aclexplode rows at the start of the ACL are exactly the defaults (acldefault, in order),
+   * 0 when it does not start with them. A GRANT on an object with default privileges writes the
+   * defaults out and appends to them (`{=X/owner,owner=X/owner,app=X/owner}` for a function), so
+   * granting only the rest keeps that order; revoking PUBLIC's default first would reorder it.
+   */
+  default_prefix: number;
   /** aclexplode rows in ACL order: grantee role (PUBLIC for 0), privilege, grant option, grantor. */
   grants:
     | {
@@ -76,6 +89,14 @@ const MEMBER = `EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
 const INITIAL_ACL = `(SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip
   WHERE ip.classoid = ('pg_catalog.' || o.catalog)::pg_catalog.regclass AND ip.objoid = o.oid AND ip.objsubid = o.subid)`;
 
+/** Object `o` is the public schema and its owner is the one a new database gives it (see OwnedRow). */
+const DEFAULT_PUBLIC_OWNER = `(o.catalog = 'pg_namespace' AND i.identity = 'public'
+  AND (pg_catalog.pg_get_userbyid(o.owner) = 'pg_database_owner' OR (o.owner = 10
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pg_database_owner'))))`;
+
+/** The ACL object `o` has by default (its owner's privileges, and PUBLIC's for some kinds). */
+const DEFAULT_ACL = `pg_catalog.acldefault(o.acltype::"char", o.owner)`;
+
 /** The owner's own entries of an ACL, as sorted `privilege:grantable` text, to compare two ACLs by. */
 function ownerEntries(acl: string): string {
   return `(SELECT pg_catalog.array_agg(x.privilege_type || ':' || x.is_grantable::text ORDER BY x.privilege_type)
@@ -90,8 +111,13 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
         JOIN pg_catalog.pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S'
         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = o.oid
           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'i') AS identity_sequence,
+      ${DEFAULT_PUBLIC_OWNER} AS default_public_owner,
       o.acl IS NULL OR o.subid <> 0 OR o.acltype IS NULL OR ${ownerEntries('o.acl')}
         IS NOT DISTINCT FROM ${ownerEntries('pg_catalog.acldefault(o.acltype::"char", o.owner)')} AS owner_default,
+      -- Only where a restored object starts from the defaults: not from an ACL initdb or CREATE EXTENSION gave it.
+      CASE WHEN o.subid = 0 AND o.acltype IS NOT NULL AND o.acl[1:pg_catalog.cardinality(${DEFAULT_ACL})] = ${DEFAULT_ACL}
+          AND (${INITIAL_ACL} IS NULL OR ${INITIAL_ACL} = ${DEFAULT_ACL})
+        THEN (SELECT pg_catalog.count(*) FROM pg_catalog.aclexplode(${DEFAULT_ACL}))::integer ELSE 0 END AS default_prefix,
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
           'grantee', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
           'privilege', x.privilege_type, 'grantable', x.is_grantable,
@@ -105,9 +131,10 @@ async function readOwned(reader: CatalogReader): Promise<OwnedRow[]> {
       LATERAL pg_catalog.pg_identify_object(('pg_catalog.' || o.catalog)::pg_catalog.regclass, o.oid, o.subid) i
     -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs. The
     -- public schema and the system's objects come with every database: only their ACLs, and only
-    -- when changed since initdb (compared with pg_init_privs, as pg_dump does).
+    -- when changed since initdb (compared with pg_init_privs, as pg_dump does); the public schema's
+    -- owner too when it is not the default one.
     WHERE ((o.oid >= 16384 OR o.catalog = 'pg_largeobject' OR (o.catalog = 'pg_namespace' AND i.identity = 'public'
-          AND o.acl IS DISTINCT FROM ${INITIAL_ACL}))
+          AND (o.acl IS DISTINCT FROM ${INITIAL_ACL} OR NOT ${DEFAULT_PUBLIC_OWNER})))
         AND NOT ${SYSTEM_SCHEMA} AND NOT ${MEMBER}
         AND NOT (o.catalog = 'pg_namespace' AND (i.identity ~ '^pg_' OR i.identity = 'information_schema')))
       -- Like pg_dump: information_schema is left as initdb made it (its grants are not in pg_init_privs).
@@ -164,18 +191,14 @@ const GRANT_KEYWORD: Record<string, string> = {
   'large object': 'LARGE OBJECT',
 };
 
-/** The public schema is in every database already, with its own owner there. */
-function isPublicSchema(row: OwnedRow): boolean {
-  return row.catalog === 'pg_namespace' && row.identity === 'public';
-}
-
 /** ALTER ... OWNER TO for each object (option `owners`). */
 export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Promise<AttachedStatement[]> {
   const rows = owned ?? (await readOwned(reader));
   const statements: AttachedStatement[] = [];
   for (const row of rows) {
     const keyword = OWNER_KEYWORD[row.type];
-    if (row.subid !== 0 || !row.owner || !keyword || isPublicSchema(row) || row.system) continue;
+    // The public schema is in every database already, with its own owner there: kept unless changed.
+    if (row.subid !== 0 || !row.owner || !keyword || row.default_public_owner || row.system) continue;
     if (row.identity_sequence) continue;
     statements.push({
       owner: identity(row.catalog, row.oid),
@@ -196,10 +219,14 @@ export async function readOwners(reader: CatalogReader, owned?: OwnedRow[]): Pro
 export async function readPrivileges(
   reader: CatalogReader,
   owned?: OwnedRow[],
+  { owners = false }: { owners?: boolean } = {},
 ): Promise<AttachedStatement[]> {
   const rows = owned ?? (await readOwned(reader));
+  // The grants run after the owner statements: the object's owner then is its own (owners) or the
+  // restoring user.
+  const restoredOwner = (row: OwnedRow) => (owners ? row.owner : 'CURRENT_USER');
   return rows.flatMap((row) => {
-    const sql = row.system ? undefined : privilegeStatements(row);
+    const sql = row.system ? undefined : privilegeStatements(row, restoredOwner(row));
     return sql === undefined ? [] : [{ owner: identity(row.catalog, row.oid), sql }];
   });
 }
@@ -218,7 +245,8 @@ export function systemPrivileges(owned: OwnedRow[]): DumpObject[] {
   });
 }
 
-function privilegeStatements(row: OwnedRow): string | undefined {
+/** `restoredOwner`: who owns the object when its grants run; unknown for the system's objects. */
+function privilegeStatements(row: OwnedRow, restoredOwner?: string | null): string | undefined {
   if (!row.has_acl) return undefined;
   const columnMatch = row.subid !== 0 ? /^(.*)\.("(?:[^"]|"")+"|[^.]+)$/.exec(row.identity) : null;
   const type = row.subid !== 0 ? 'table' : row.type;
@@ -226,9 +254,18 @@ function privilegeStatements(row: OwnedRow): string | undefined {
   if (!keyword) return undefined;
   const target = columnMatch ? `TABLE ${columnMatch[1]}` : `${keyword} ${row.identity}`;
   const columns = columnMatch ? ` (${columnMatch[2]})` : '';
-  let sql = row.subid === 0 ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
-  if (!row.owner_default && row.owner) sql += statement(`REVOKE ALL ON ${target} FROM ${row.owner}`);
-  for (const grant of row.grants ?? []) {
+  // The defaults, then grants: only the grants. Otherwise start from nothing and grant every entry.
+  const keepsDefaults = row.default_prefix > 0;
+  let sql = row.subid === 0 && !keepsDefaults ? statement(`REVOKE ALL ON ${target} FROM PUBLIC`) : '';
+  if (!row.owner_default && !keepsDefaults && row.owner)
+    sql += statement(`REVOKE ALL ON ${target} FROM ${row.owner}`);
+  const added = (row.grants ?? []).slice(row.default_prefix);
+  // Exactly the defaults, written out (the airlines demo's GRANT ALL ON TABLE t TO its owner): a grant
+  // of what the owner has writes them out again; left alone, the restored ACL would stay NULL.
+  // Without owners the restoring user owns the object and stands in for its owner, as in every ACL.
+  if (keepsDefaults && added.length === 0)
+    return restoredOwner ? statement(`GRANT ALL ON ${target} TO ${restoredOwner}`) : undefined;
+  for (const grant of added) {
     if (grant.is_owner && row.subid === 0 && row.owner_default) continue;
     const option = grant.grantable ? ' WITH GRANT OPTION' : '';
     const grantSql = statement(

@@ -10,7 +10,7 @@ export interface AttachedStatement {
 
 /**
  * COMMENT ON statements for every described user object, built from pg_identify_object so one query
- * covers every kind. Comments on the public schema and on extension members are left out.
+ * covers every kind. Comments on extension members are left out, and the public schema's unless changed.
  */
 export async function readComments(reader: CatalogReader): Promise<AttachedStatement[]> {
   const rows = await reader.rows<{
@@ -24,8 +24,11 @@ export async function readComments(reader: CatalogReader): Promise<AttachedState
       pg_catalog.quote_literal(d.description) AS comment
     FROM pg_catalog.pg_description d, LATERAL pg_catalog.pg_identify_object(d.classoid, d.objoid, d.objsubid) o
     -- A large object's oid is the user's choice (lo_create(2121)), so any oid is one of theirs.
-    WHERE (d.objoid >= 16384 OR d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass) AND o.schema IS DISTINCT FROM 'pg_catalog' AND o.schema IS DISTINCT FROM 'information_schema'
-      AND NOT (d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND o.identity = 'public')
+    -- The public schema's comment only when changed from initdb's, like pg_dump.
+    WHERE (d.objoid >= 16384 OR d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass
+        OR (d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND o.identity = 'public'
+          AND d.description <> 'standard public schema'))
+      AND o.schema IS DISTINCT FROM 'pg_catalog' AND o.schema IS DISTINCT FROM 'information_schema'
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')
       AND d.classoid <> 'pg_catalog.pg_extension'::pg_catalog.regclass
     ORDER BY 1, 2, d.objsubid`);
