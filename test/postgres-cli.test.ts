@@ -1,5 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type PostgresServer, startPostgres } from '@nexus-backup/testkit/postgres';
 import { describeDatabase, tableChecksums } from '@nexus-backup/testkit/postgres-compare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,21 @@ describe('postgres through the nexus-backup binary', () => {
     const toFile = await runCli(['restore', 'db@latest', '--from', repo, '--to-file', file], { env });
     expect(toFile.code).toBe(0);
     expect(await readFile(file, 'utf8')).toContain('COPY public.api_requests');
+
+    // Mistyped targets: the error names the folder or the flags, never a temp name or a config key alone.
+    const missing = join(dirname(file), 'no', 'such', 'app.sql');
+    const noFolder = await runCli(['restore', 'db@latest', '--from', repo, '--to-file', missing], { env });
+    expect(noFolder.code).toBe(2);
+    expect(noFolder.stderr).toContain(
+      `cannot write ${missing}: the folder ${dirname(missing)} does not exist`,
+    );
+    expect(noFolder.stderr).not.toContain('.partial');
+    const both = await runCli(
+      ['restore', 'db@latest', '--from', repo, '--to-file', join(dirname(file), 'b.sql'), '--create-db', 'x'],
+      { env },
+    );
+    expect(both.code).toBe(64);
+    expect(both.stderr).toContain('--to-file (toFile) cannot be combined with --create-db (createDb)');
   });
 
   it('DATABASE_URL works instead of --db, and copy --create-db streams into <db>_backup_<timestamp>', async () => {

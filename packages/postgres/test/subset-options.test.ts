@@ -22,7 +22,7 @@ describe('--since', () => {
     ['2024-01-01T12:00:30Z', '2024-01-01T12:00:30.000Z'],
     ['2024-01-01T12:00:00+02:00', '2024-01-01T10:00:00.000Z'],
     ['2024-02-29T23:59:59.5-0130', '2024-03-01T01:29:59.500Z'],
-  ])('"%s" is the instant %s (UTC unless it names a zone)', (text, at) => {
+  ])('"%s" is the instant %s (UTC unless it ends with an offset)', (text, at) => {
     expect(parseSince(text)).toEqual({ kind: 'instant', at, text });
   });
 

@@ -159,16 +159,20 @@ function checkTarget(target: RestoreSqlTarget): void {
   const usage = (message: string) =>
     new NexusError('USAGE', message, {
       provider: 'postgres',
-      hint: 'restore to db (an empty database), createDb with db (a new database on that server), or toFile',
+      hint: 'restore into --db URL (an empty database), --create-db NAME with --db URL (a new database on that server), or --to-file PATH (config keys: db, createDb, toFile)',
     });
   if (target.toFile !== undefined) {
     // db alone is ignored here: it often comes from DATABASE_URL rather than from the user's choice.
-    if (target.createDb !== undefined) throw usage('toFile cannot be combined with createDb');
+    if (target.createDb !== undefined) {
+      throw usage('--to-file (toFile) cannot be combined with --create-db (createDb)');
+    }
     return;
   }
   if (target.db === undefined) {
     throw usage(
-      target.createDb === undefined ? 'no restore target given' : 'createDb needs db: a URL of the server',
+      target.createDb === undefined
+        ? 'no restore target given'
+        : '--create-db (createDb) needs --db (db): a URL of the server to create it on',
     );
   }
 }

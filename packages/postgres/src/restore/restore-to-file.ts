@@ -21,15 +21,12 @@ export async function restoreToFile(
   if (await exists(target)) {
     throw new NexusError('TARGET', `${target} already exists; a restore never replaces a file`, {
       provider: 'postgres',
-      hint: 'choose another path for toFile, or remove the file first',
+      hint: 'choose another path for --to-file, or remove the file first',
     });
   }
   const temp = partialName(target, randomBytes(6).toString('hex'));
   const handle = await open(temp, 'wx', 0o600).catch((error: unknown) => {
-    throw new NexusError('TARGET', `cannot write next to ${target}: ${(error as Error).message}`, {
-      provider: 'postgres',
-      cause: error,
-    });
+    throw cannotWriteNextTo(target, error);
   });
   let bytes = 0;
   const tally = emptyTally();
@@ -112,4 +109,27 @@ async function syncDirectory(directory: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Names the folder and what to do about it; the temp name it tried means nothing to the operator. */
+function cannotWriteNextTo(target: string, error: unknown): NexusError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const folder = dirname(target);
+  const [problem, hint] =
+    code === 'ENOENT' || code === 'ENOTDIR'
+      ? [
+          `the folder ${folder} does not exist`,
+          `create it first (mkdir -p ${folder}), or give --to-file a path in an existing folder`,
+        ]
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? [
+            `the folder ${folder} is not writable (${code})`,
+            'give --to-file a path in a folder this user can write to',
+          ]
+        : [(error as Error).message, 'check the --to-file path'];
+  return new NexusError('TARGET', `cannot write ${target}: ${problem}`, {
+    provider: 'postgres',
+    cause: error,
+    hint,
+  });
 }

@@ -11,7 +11,7 @@ export type SinceCutoff =
 
 export const SINCE_FORMS =
   'a duration ("1 day", "2 hours", "3 weeks", "90 minutes", or 7d, 26h), a date (2024-01-01), ' +
-  'a date and time ("2024-01-01 12:00", UTC unless it names a zone) or ISO 8601 (2024-01-01T12:00:00Z)';
+  'a date and time ("2024-01-01 12:00", UTC unless it ends with an offset: Z, +02:00 or -0500) or ISO 8601 (2024-01-01T12:00:00Z); zone names such as CET are not read';
 
 const UNITS: Record<string, string> = {
   s: 'seconds',
