@@ -1,8 +1,7 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from './helpers/cli.js';
+import { filesBackupsInOrder, runCli, tempDir } from './helpers/cli.js';
 
 /** A mirror must not look complete when a backup of its source could not be read. */
 
@@ -13,14 +12,7 @@ const ids: string[] = [];
 
 beforeAll(async () => {
   work = await tempDir('mirror-damaged');
-  await mkdir(join(work, 'src'));
-  await writeFile(join(work, 'src', 'a.txt'), 'hello\n');
-  for (let index = 0; index < 2; index += 1) {
-    if (index > 0) await sleep(1100); // backup ids carry the second: keep the two in time order
-    const made = await runCli(['backup', 'files', 'src', '--to', source()], { cwd: work });
-    expect(made.code, made.stderr).toBe(0);
-    ids.push(/backup files@(\S+):/.exec(made.stderr)?.[1] ?? '');
-  }
+  ids.push(...(await filesBackupsInOrder(work, source())));
   const first = await runCli(['mirror', source(), target()]);
   expect(first.code, first.stderr).toBe(0);
 });

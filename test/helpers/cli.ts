@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const CLI_BIN = join(REPO_ROOT, 'apps/cli/bin/nexus-backup.js');
@@ -47,4 +48,21 @@ export async function copySampleService(): Promise<string> {
   const dir = join(await tempDir('service'), 'service');
   await cp(SAMPLE_SERVICE, dir, { recursive: true, preserveTimestamps: true });
   return dir;
+}
+
+/**
+ * `count` backups of `work/src` (one small file) into `repo`, a second apart so their ids (which carry
+ * the second) sort in the order they were made; returns the ids, oldest first.
+ */
+export async function filesBackupsInOrder(work: string, repo: string, count = 2): Promise<string[]> {
+  await mkdir(join(work, 'src'), { recursive: true });
+  await writeFile(join(work, 'src', 'a.txt'), 'hello\n');
+  const ids: string[] = [];
+  for (let index = 0; index < count; index += 1) {
+    if (index > 0) await sleep(1100);
+    const made = await runCli(['backup', 'files', 'src', '--to', repo], { cwd: work });
+    if (made.code !== 0) throw new Error(`backup ${index + 1} of ${count} failed: ${made.stderr}`);
+    ids.push(/backup files@(\S+):/.exec(made.stderr)?.[1] ?? '');
+  }
+  return ids;
 }
