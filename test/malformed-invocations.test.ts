@@ -404,6 +404,23 @@ const rows: [string, Row][] = [
     },
   ],
   [
+    'a Slack webhook URL, whose path is its secret',
+    {
+      args: () => [
+        'check',
+        '--from',
+        repo(),
+        '--max-age',
+        '1h',
+        '--notify',
+        'https://hooks.slack.com/services/T0001/B0001/hunter2hunter2',
+      ],
+      code: 64,
+      says: /a webhook URL on the command line \(https:\/\/hooks\.slack\.com\/\*\*\*\): its path is its secret.*--notify-env VAR/s,
+      notSays: /hunter2|T0001/,
+    },
+  ],
+  [
     'an sftp URL with a password',
     {
       args: () => ['backup', 'files', 'src', '--to', 'sftp://u:hunter2@h/p'],

@@ -1,4 +1,5 @@
 import { type ArgvSecrets, NexusError, type ProviderDefinition, redactSecrets } from '@nexus-backup/core';
+import { secretWebhookShown } from './secret-webhooks.js';
 
 /** Where a password goes instead, for values no provider claims: the CLI's own flags and any other URL. */
 const HINTS = {
@@ -31,6 +32,14 @@ export async function rejectPasswordsInArgv(argv: string[], definitions: Definit
   };
   for (const arg of argv) {
     const value = arg.startsWith('--') && arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : arg;
+    const webhook = secretWebhookShown(value);
+    if (webhook) {
+      throw new NexusError(
+        'USAGE',
+        `a webhook URL on the command line (${webhook}): its path is its secret, and anyone on this machine can read it with ps`,
+        { hint: HINTS.webhook },
+      );
+    }
     const hint = await passwordHint(value, rules);
     if (hint) {
       throw new NexusError(

@@ -26,6 +26,37 @@ const HINT = {
   other: 'put the URL in an environment variable, or in the config file as $VAR',
 };
 
+describe('webhook URLs whose path is the secret', () => {
+  it.each([
+    'https://hooks.slack.com/services/T0001/B0001/XXXXXXXXXXXXXXXX',
+    'https://discord.com/api/webhooks/1234/abcdef',
+    'https://acme.webhook.office.com/webhookb2/abc@def/IncomingWebhook/123/456',
+    'https://prod-12.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=x',
+    'https://api.telegram.org/bot123456:ABCDEF/sendMessage?chat_id=1',
+    'https://maker.ifttt.com/trigger/backup/with/key/abcdef',
+    'https://hooks.zapier.com/hooks/catch/123/abc/',
+    '--notify=https://hooks.slack.com/services/T0001/B0001/XXXXXXXXXXXXXXXX',
+  ])('%s is refused, shown without its path, with the --notify-env hint', async (value) => {
+    const error = await rejectPasswordsInArgv([value], installed).catch(
+      (e: unknown) => e as Error & { hint: string },
+    );
+    expect(error?.message).toMatch(
+      /^a webhook URL on the command line \(https:\/\/[^/]+\/\*\*\*\): its path is its secret/,
+    );
+    expect(error?.message).not.toMatch(/XXXX|abcdef|ABCDEF|123456|abc@def|catch/);
+    expect(error?.hint).toMatch(/--notify-env VAR/);
+  });
+
+  it.each([
+    'https://hooks.example/x',
+    'https://example.com/services/T0/B0/X',
+    'https://hooks.slack.com/',
+    'https://discord.com/channels/1/2',
+  ])('%s passes (no known secret path)', async (value) => {
+    await expect(rejectPasswordsInArgv([value], installed)).resolves.toBeUndefined();
+  });
+});
+
 describe('the argv guard reads values as libpq does, with the hints providers declare', () => {
   it.each([
     ['postgresql://u:pw@h/db', 'postgres'],
@@ -61,7 +92,6 @@ describe('the argv guard reads values as libpq does, with the hints providers de
     'api_requests: password_hash IS NULL',
     's3://bucket/p?region=eu-west-1',
     'sftp://backup@h:22/srv?identity=/root/.ssh/id_ed25519',
-    'https://hooks.slack.com/services/T000/B000/XXXX',
     './backups',
   ])('%s holds none', async (value) => {
     expect(await hintFor(value)).toBeUndefined();
