@@ -139,6 +139,8 @@ ${checks}
       HISTORY_URL: `postgresql://${server.user}@${server.host}:${server.port}/history`,
       NEXUS_BACKUP_PASSPHRASE: 'recover test passphrase',
       SERVICE_PORT: String(port),
+      // A service started by a run that a chaos test killed can lose its pid file; it exits with us.
+      SERVICE_OWNER_PID: String(process.pid),
     };
     await writeConfig(defaultChecks.replace('PORT', String(port)));
     await setLiveState('v1');
