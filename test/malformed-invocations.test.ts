@@ -11,6 +11,9 @@ import { runCli, tempDir } from './helpers/cli.js';
 
 let work: string;
 const repo = () => join(work, 'repo');
+
+/** `check` with a webhook URL on the command line, where a secret in it must be refused. */
+const checkNotifying = (url: string) => ['check', '--from', repo(), '--max-age', '1h', '--notify', url];
 const damaged = () => join(work, 'damaged');
 const unreadable = () => join(work, 'unreadable');
 let unreadableId = '';
@@ -389,15 +392,7 @@ const rows: [string, Row][] = [
   [
     'a webhook URL with a password',
     {
-      args: () => [
-        'check',
-        '--from',
-        repo(),
-        '--max-age',
-        '1h',
-        '--notify',
-        'https://u:hunter2@hooks.example/x',
-      ],
+      args: () => checkNotifying('https://u:hunter2@hooks.example/x'),
       code: 64,
       says: /--notify-env VAR/,
       notSays: /hunter2|PGPASSWORD/,
@@ -406,15 +401,7 @@ const rows: [string, Row][] = [
   [
     'a Slack webhook URL, whose path is its secret',
     {
-      args: () => [
-        'check',
-        '--from',
-        repo(),
-        '--max-age',
-        '1h',
-        '--notify',
-        'https://hooks.slack.com/services/T0001/B0001/hunter2hunter2',
-      ],
+      args: () => checkNotifying('https://hooks.slack.com/services/T0001/B0001/hunter2hunter2'),
       code: 64,
       says: /a webhook URL on the command line \(https:\/\/hooks\.slack\.com\/\*\*\*\): its path is its secret.*--notify-env VAR/s,
       notSays: /hunter2|T0001/,

@@ -1,12 +1,12 @@
 import { NexusError } from './errors.js';
 
+/** A plain decimal number as a person writes it: 5, -1, 0.5. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
 /**
  * A provider's options declaration. Config keys are the option names (camelCase); CLI flags are the
  * same names in kebab-case (`createDb` -> `--create-db`). Help and validation come from here too.
  */
-/** A plain decimal number as a person writes it: 5, -1, 0.5. */
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
-
 export type OptionType = 'string' | 'number' | 'boolean' | 'string[]';
 
 export interface OptionSpec {

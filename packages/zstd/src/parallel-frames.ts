@@ -5,7 +5,7 @@ import type * as Zlib from 'node:zlib';
  * Input per frame. Cutting the stream here costs nothing in size: given a frame's size, zstd fits its
  * tables to it, and on the sample's 512 MB of dump text at level 2 1 MiB frames came out 1.3%
  * smaller than one streamed frame (4 MiB: 0.3%), with the least memory (bench/README.md, round 7).
- * A multiple of the decoder's output chunk, so each frame's output ends a buffer of it.
+ * Restore reads frames of any size (frame-boundaries.ts).
  */
 export const FRAME_BYTES = 1024 * 1024;
 

@@ -115,21 +115,23 @@ async function syncDirectory(directory: string): Promise<void> {
 function cannotWriteNextTo(target: string, error: unknown): NexusError {
   const code = (error as NodeJS.ErrnoException).code;
   const folder = dirname(target);
-  const [problem, hint] =
-    code === 'ENOENT' || code === 'ENOTDIR'
-      ? [
-          `the folder ${folder} does not exist`,
-          `create it first (mkdir -p ${folder}), or give --to-file a path in an existing folder`,
-        ]
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? [
-            `the folder ${folder} is not writable (${code})`,
-            'give --to-file a path in a folder this user can write to',
-          ]
-        : [(error as Error).message, 'check the --to-file path'];
-  return new NexusError('TARGET', `cannot write ${target}: ${problem}`, {
-    provider: 'postgres',
-    cause: error,
-    hint,
-  });
+  const refused = (problem: string, hint: string) =>
+    new NexusError('TARGET', `cannot write ${target}: ${problem}`, {
+      provider: 'postgres',
+      cause: error,
+      hint,
+    });
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return refused(
+      `the folder ${folder} does not exist`,
+      `create it first (mkdir -p ${folder}), or give --to-file a path in an existing folder`,
+    );
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return refused(
+      `the folder ${folder} is not writable (${code})`,
+      'give --to-file a path in a folder this user can write to',
+    );
+  }
+  return refused((error as Error).message, 'check the --to-file path');
 }
