@@ -14,28 +14,35 @@ if (NODE_MAJOR < 22) {
   process.exit(64);
 }
 
-// V8 grows the young generation lazily with the bytes a run moves (up to 64 MiB on Node 24) and dead
-// stream Buffers wait in it for a scavenge, so a backup's peak RSS grew with the database although
-// nothing is retained (issue 16; bench/README.md, round 4). A 2 MiB semi-space keeps the restore flat
-// and the backup within 1.2x from 100 MB to 2 GB. V8 reads the flag only at start, hence one execve
-// (same pid and file descriptors, no second process). A flag
-// given by the operator (argv or NODE_OPTIONS) wins; without process.execve (Windows, Node < 22.15)
-// the CLI runs with V8's default. `wal push` / `wal fetch` skip it: PostgreSQL starts one per 16 MiB
-// segment, so the second start (~25 ms of CPU) would cost more than their bounded memory gains.
-const YOUNG_GENERATION_FLAG = '--max-semi-space-size=2';
-const setsYoungGeneration = (flags) => /--max[-_]semi[-_]space[-_]size/.test(flags);
+// Two V8 heap settings, read only when the heap is set up, hence one execve before the CLI loads (same
+// pid and file descriptors, no second process):
+// - A 2 MiB semi-space. V8 grows the young generation lazily with the bytes a run moves (up to 64 MiB
+//   on Node 24) and dead stream Buffers wait in it for a scavenge, so a backup's peak RSS grew with the
+//   database although nothing is retained (issue 16; bench/README.md, round 4).
+// - A 64 MiB initial old generation. V8 counts the Buffers a stream allocates (outside its heap)
+//   against the old generation's room, which on a ~10 MiB heap is ~10 MiB: a 512 MB restore ran ~45
+//   full mark-compacts (a third of its CPU), a backup ~35. With this floor they run ~7 times, for ~0.7 s
+//   less CPU each and ~10 MiB more at the peak (bench/README.md, round 8).
+// A flag the operator gives (argv, or NODE_OPTIONS where Node allows it) wins; without process.execve
+// (Windows, Node < 22.15) the CLI runs with V8's defaults. `wal push` / `wal fetch` skip it: PostgreSQL
+// starts one per 16 MiB segment, so the second start (~25 ms of CPU) would cost more than it saves.
+const HEAP_FLAGS = [
+  { flag: '--max-semi-space-size=2', given: /--max[-_]semi[-_]space[-_]size/ },
+  { flag: '--initial-old-space-size=64', given: /--initial[-_]old[-_]space[-_]size/ },
+];
+const operatorFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+const missingFlags = HEAP_FLAGS.filter(({ given }) => !given.test(operatorFlags)).map(({ flag }) => flag);
 const [command, subcommand] = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
 const perSegment = command === 'wal' && (subcommand === 'push' || subcommand === 'fetch');
 if (
   !perSegment &&
+  missingFlags.length > 0 &&
   typeof process.execve === 'function' &&
-  process.platform !== 'win32' &&
-  !setsYoungGeneration(process.execArgv.join(' ')) &&
-  !setsYoungGeneration(process.env.NODE_OPTIONS ?? '')
+  process.platform !== 'win32'
 ) {
   process.execve(process.execPath, [
     process.execPath,
-    YOUNG_GENERATION_FLAG,
+    ...missingFlags,
     ...process.execArgv,
     ...process.argv.slice(1),
   ]);
