@@ -11,7 +11,14 @@ import { decryptCommand } from './decrypt-command.js';
 import { PROVIDER, requirePassphrase } from './integrity.js';
 import { NexusDecoder } from './nexus-decoder.js';
 import { NexusEncryptStream } from './nexus-encrypt-stream.js';
-import { FORMAT_VERSION, LIMITS, type ScryptParams, scryptMemoryBytes } from './nexus-format.js';
+import {
+  FORMAT_VERSION,
+  LIMITS,
+  SALT_BYTES,
+  type ScryptParams,
+  scryptMemoryBytes,
+  scryptParamsProblem,
+} from './nexus-format.js';
 import { MasterKeyCache } from './nexus-keys.js';
 import { opensslDecryptCommand } from './openssl-keys.js';
 import { OpensslDecoder, OpensslEncryptStream } from './openssl-streams.js';
@@ -101,7 +108,7 @@ export const aes = defineTransform({
     // One cache per instance: every artifact of a run shares the scrypt result (each file still gets its own key).
     const keys = new MasterKeyCache();
     return {
-      params: () => paramsOf(settings),
+      params: () => paramsOf(settings, keys.encryptionSalt),
       // scrypt (~0.4 s, on libuv's thread pool) starts now and runs while the source plans and its
       // first rows are read and compressed: the encoder holds what comes before the key.
       async prepare(ctx: RunContext): Promise<void> {
@@ -125,6 +132,15 @@ export const aes = defineTransform({
         }
         ctx.signal.throwIfAborted();
         return addAbortSignal(ctx.signal, stream);
+      },
+      // The restore's scrypt starts with the salt the manifest names, while the target is being
+      // created; a decoder whose header has that salt then finds the key ready. The header stays
+      // authoritative: another salt there is derived again, and a wrong passphrase fails there.
+      async prepareDecode(ctx: RunContext, params: { [key: string]: Json }): Promise<void> {
+        const stored = storedFormat(params) === 'nexus' ? storedKeySource(params) : undefined;
+        if (stored === undefined) return;
+        const passphrase = await ctx.secrets.passphrase('decrypt');
+        await keys.get(requirePassphrase(passphrase), stored.salt, stored.scrypt);
       },
       async decode(ctx: RunContext, params: { [key: string]: Json }): Promise<Duplex> {
         ctx.signal.throwIfAborted();
@@ -161,8 +177,11 @@ function scryptMemoryProblem(logN: number, r: number): string | undefined {
   return `scrypt N=2^${logN} r=${r} needs more than ${LIMITS.maxScryptMemory / 2 ** 30} GiB of memory`;
 }
 
-/** What decode needs besides the passphrase; the nexus values are informational (the header is authoritative). */
-function paramsOf(settings: Settings): { [key: string]: Json } {
+/**
+ * What decode needs besides the passphrase; the nexus values are informational (the header is
+ * authoritative), and the salt lets a restore start scrypt before it reads a header.
+ */
+function paramsOf(settings: Settings, salt: Buffer | undefined): { [key: string]: Json } {
   if (settings.format === 'openssl') {
     return {
       format: 'openssl',
@@ -182,7 +201,20 @@ function paramsOf(settings: Settings): { [key: string]: Json } {
     scryptLogN: settings.scrypt.logN,
     scryptR: settings.scrypt.r,
     scryptP: settings.scrypt.p,
+    ...(salt ? { salt: salt.toString('hex') } : {}),
   };
+}
+
+/** The salt and scrypt parameters a manifest names, when they are there and within the header's limits. */
+function storedKeySource(params: {
+  [key: string]: Json;
+}): { salt: Buffer; scrypt: ScryptParams } | undefined {
+  const { salt, scryptLogN: logN, scryptR: r, scryptP: p } = params;
+  if (typeof salt !== 'string' || !new RegExp(`^[0-9a-f]{${2 * SALT_BYTES}}$`).test(salt)) return undefined;
+  if (typeof logN !== 'number' || typeof r !== 'number' || typeof p !== 'number') return undefined;
+  const scrypt = { logN, r, p };
+  if (scryptParamsProblem(scrypt) !== undefined) return undefined;
+  return { salt: Buffer.from(salt, 'hex'), scrypt };
 }
 
 function storedFormat(params: { [key: string]: Json }): 'nexus' | 'openssl' {

@@ -100,4 +100,9 @@ export class MasterKeyCache {
     this.encryptSalt ??= randomBytes(SALT_BYTES);
     return this.get(passphrase, this.encryptSalt, params);
   }
+
+  /** The salt every file this cache encrypted carries (not a secret: each header holds it too). */
+  get encryptionSalt(): Buffer | undefined {
+    return this.encryptSalt;
+  }
 }

@@ -155,6 +155,13 @@ export interface Transform {
    * first `encode` and fails the backup with its error before anything is written.
    */
   prepare?(ctx: RunContext): Promise<void>;
+  /**
+   * Optional one-off work of a restore, from the params the manifest stored (a passphrase's key
+   * derivation for the salt they name) that core starts, without waiting, before the source opens its
+   * target, so it runs while the source connects and creates it. Core ignores its outcome: `decode`
+   * repeats what failed and reports it, naming the artifact.
+   */
+  prepareDecode?(ctx: RunContext, params: { [key: string]: Json }): Promise<void>;
   /** A fresh encoder for one artifact. */
   encode(ctx: RunContext): Promise<Duplex>;
   /** A fresh decoder for one artifact, from the params the manifest stored. */

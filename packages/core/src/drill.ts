@@ -2,7 +2,12 @@ import type { RunContext, Source } from './contracts.js';
 import type { DrillCheck, DrillOptions } from './drill-contract.js';
 import { NexusError } from './errors.js';
 import type { BackupEntry, Repository } from './repository.js';
-import { type DecodeStage, decodedArtifacts, verifyBeforeUnauthenticatedDecode } from './restore.js';
+import {
+  type DecodeStage,
+  decodedArtifacts,
+  startDecodePreparation,
+  verifyBeforeUnauthenticatedDecode,
+} from './restore.js';
 
 export interface DrillPlan {
   repository: Repository;
@@ -48,6 +53,7 @@ export async function runDrill(plan: DrillPlan, ctx: RunContext): Promise<DrillR
     throw new NexusError('INTERNAL', 'decode stages do not match the manifest transforms');
   }
   const startedAt = new Date();
+  startDecodePreparation(plan, ctx);
   await verifyBeforeUnauthenticatedDecode(plan, ctx);
   const report = await plan.source.drill(ctx, decodedArtifacts(plan, ctx), {
     ...plan.options,

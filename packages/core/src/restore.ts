@@ -42,6 +42,7 @@ export async function runRestore(plan: RestorePlan, ctx: RunContext): Promise<Re
   if (plan.stages.length !== manifest.transforms.length) {
     throw new NexusError('INTERNAL', 'decode stages do not match the manifest transforms');
   }
+  startDecodePreparation(plan, ctx);
   await verifyBeforeUnauthenticatedDecode(plan, ctx);
   // One line for the whole restore: a source may load several artifacts at once (postgres --jobs).
   const rawBytes = manifest.artifacts.reduce((sum, artifact) => sum + artifact.raw.bytes, 0);
@@ -51,6 +52,21 @@ export async function runRestore(plan: RestorePlan, ctx: RunContext): Promise<Re
   const report = await plan.source.restore(restoreCtx, decodedArtifacts(plan, restoreCtx), plan.target);
   progress?.finish();
   return report;
+}
+
+/**
+ * Starts every decoder's `prepareDecode` (aes: scrypt for the salt the manifest names, ~0.4 s) without
+ * waiting, so it runs while the source connects and creates its target instead of after the first
+ * artifact's header is read. Its outcome is ignored here: `decode` repeats what failed and says so.
+ */
+export function startDecodePreparation(plan: Pick<RestorePlan, 'backup' | 'stages'>, ctx: RunContext): void {
+  plan.stages.forEach((stage, index) => {
+    if (!stage.transform.prepareDecode) return;
+    const params = plan.backup.manifest.transforms[index]?.params ?? {};
+    Promise.resolve()
+      .then(() => stage.transform.prepareDecode?.(ctx, params))
+      .catch(() => undefined);
+  });
 }
 
 /** Unauthenticated ciphers (openssl CBC) would hand out garbage before the hash check could fail. */
