@@ -21,8 +21,9 @@ if (NODE_MAJOR < 22) {
 //   database although nothing is retained (issue 16; bench/README.md, round 4).
 // - A 64 MiB initial old generation. V8 counts the Buffers a stream allocates (outside its heap)
 //   against the old generation's room, which on a ~10 MiB heap is ~10 MiB: a 512 MB restore ran ~45
-//   full mark-compacts (a third of its CPU), a backup ~35. With this floor they run ~7 times, for ~0.7 s
-//   less CPU each and ~10 MiB more at the peak (bench/README.md, round 8).
+//   full mark-compacts (a third of its CPU), a backup ~35. With this floor they run ~7 times, for
+//   ~0.7 s less CPU each; dead Buffers wait longer, ~20 MiB more at the streaming peak (the default
+//   KDF's 128 MiB still sets the peak of a default run; bench/README.md, round 8).
 // A flag the operator gives (argv, or NODE_OPTIONS where Node allows it) wins; without process.execve
 // (Windows, Node < 22.15) the CLI runs with V8's defaults. `wal push` / `wal fetch` skip it: PostgreSQL
 // starts one per 16 MiB segment, so the second start (~25 ms of CPU) would cost more than it saves.
