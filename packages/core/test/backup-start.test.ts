@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type Artifact,
   type BackupPlan,
@@ -11,6 +11,7 @@ import {
 } from '../src/index.js';
 import { memoryDestination } from './memory-destination.js';
 import { testContext } from './test-context.js';
+import { collectUnhandledRejections } from './unhandled-rejections.js';
 
 const ctx = testContext;
 
@@ -88,15 +89,7 @@ function artifact(events: string[]): Artifact {
   return { name: 'data.sql', stream };
 }
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeEach(() => {
-  unhandled.length = 0;
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = collectUnhandledRejections();
 
 describe('Transform.prepare', () => {
   it('starts before the source describes and plans, runs beside them, and ends before the first artifact is encoded or read', async () => {

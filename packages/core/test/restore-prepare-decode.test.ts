@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   defineSource,
   defineTransform,
@@ -12,6 +12,7 @@ import {
 } from '../src/index.js';
 import { memoryDestination } from './memory-destination.js';
 import { testContext } from './test-context.js';
+import { collectUnhandledRejections } from './unhandled-rejections.js';
 
 const ctx = testContext;
 
@@ -87,15 +88,7 @@ async function restoreWith(prepareDecode: (params: { [key: string]: Json }) => P
   return events;
 }
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeEach(() => {
-  unhandled.length = 0;
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = collectUnhandledRejections();
 
 describe("a transform's prepareDecode (one-off work of a restore, e.g. a key derivation)", () => {
   it('starts with the params the manifest stored, before the source opens its target, and is not awaited', async () => {
